@@ -1,0 +1,22 @@
+"""Every limit of api.md in one place, so code, docs and tests quote the same numbers."""
+
+MAX_BODY_BYTES = 6 * 1024 * 1024
+MAX_DOCUMENTS_PER_UPSERT = 1000
+MIN_DIMENSION = 1
+MAX_DIMENSION = 20000
+MAX_PAYLOAD_BYTES = 40 * 1024
+MAX_QUERIES_PER_SEARCH = 5
+MIN_TOP_K = 1
+MAX_TOP_K = 1000
+MAX_FILTER_DEPTH = 8
+MIN_PAGE_SIZE = 1
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 10
+MAX_IN_VALUES = 1000
+MAX_VECTOR_INDEXES = 16
+NAMESPACE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+VECTOR_INDEX_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+# Anything printable except "/" (ids travel in URL paths), up to 256 characters.
+DOCUMENT_ID_PATTERN = r"^[^\x00-\x1f\x7f/]{1,256}$"
+MAX_NAME_LENGTH = 128
+MAX_DESCRIPTION_LENGTH = 2000

@@ -1,0 +1,1 @@
+"""Pydantic models: request bodies, answers and the records the services keep."""

@@ -1,0 +1,131 @@
+"""Namespace models: the stored record, the requests and the NamespaceModel answer of api.md."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+
+from stratus import limits
+from stratus.models.common import StrictModel
+
+Metric = Literal["cosine", "dot", "euclidean"]
+Mode = Literal["standalone", "managed"]
+PayloadIndexType = Literal["keyword", "integer", "float", "bool", "geo", "datetime", "text", "uuid"]
+
+PROTECTED_FIELDS = ("document_id", "object_id", "bucket_id", "collection_id", "created_at", "updated_at")
+
+
+class VectorConfig(StrictModel):
+    name: str = Field(pattern=limits.VECTOR_INDEX_NAME_PATTERN, description="Vector index name")
+    dimension: int = Field(ge=limits.MIN_DIMENSION, le=limits.MAX_DIMENSION)
+    metric: Metric = "cosine"
+
+
+class PayloadIndexConfig(BaseModel):
+    """`type` and `field_type` are both accepted (Mixpeek's docs use both)."""
+
+    field_name: str = Field(min_length=1, max_length=256)
+    type: PayloadIndexType = Field(validation_alias=AliasChoices("type", "field_type"))
+    field_schema: dict[str, Any] | None = None
+    is_protected: bool = False
+
+    @field_validator("field_name")
+    @classmethod
+    def _no_empty_segments(cls, value: str) -> str:
+        if any(part == "" for part in value.split(".")):
+            raise ValueError("field_name must be a dot path without empty segments, e.g. 'metadata.title'")
+        return value
+
+
+class FeatureExtractorConfig(BaseModel):
+    feature_extractor_name: str
+    version: str = "v1"
+    feature_extractor_id: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Namespace(BaseModel):
+    """The record kept in the metadata store. `version` guards every conditional write."""
+
+    org_id: str
+    namespace_id: str
+    namespace_name: str
+    mode: Mode
+    status: Literal["active"] = "active"
+    description: str | None = None
+    feature_extractors: list[FeatureExtractorConfig] = Field(default_factory=list)
+    payload_indexes: list[PayloadIndexConfig] = Field(default_factory=list)
+    auto_create_indexes: bool = False
+    vector_configs: list[VectorConfig] = Field(default_factory=list)
+    vector_inference_map: dict[str, str] = Field(default_factory=dict)
+    # Where this namespace's vectors live; never reused, so a re-created id starts empty.
+    storage_key: str
+    version: int = 1
+    created_at: str
+    updated_at: str
+
+    def vector_config(self, name: str) -> VectorConfig | None:
+        return next((config for config in self.vector_configs if config.name == name), None)
+
+    def index_names(self) -> list[str]:
+        return [config.name for config in self.vector_configs]
+
+
+class NamespaceInfrastructure(BaseModel):
+    vector_store: str
+    compute_tier: str = "serverless"
+    max_concurrent_jobs: int = 10
+    autoscaling_enabled: bool = True
+    vector_store_locator: str
+
+
+class NamespaceModel(BaseModel):
+    """The answer of every namespace route (api.md, NamespaceModel)."""
+
+    namespace_id: str
+    namespace_name: str
+    mode: Mode
+    status: str
+    description: str | None
+    feature_extractors: list[FeatureExtractorConfig]
+    payload_indexes: list[PayloadIndexConfig]
+    auto_create_indexes: bool
+    vector_configs: list[VectorConfig]
+    vector_inference_map: dict[str, str]
+    infrastructure: NamespaceInfrastructure
+    cluster_id: str | None = None
+    document_count: int
+    bucket_count: int = 0
+    collection_count: int = 0
+    object_count: int = 0
+    created_at: str
+    updated_at: str
+
+
+class CreateStandaloneNamespaceRequest(StrictModel):
+    namespace_id: str = Field(
+        pattern=limits.NAMESPACE_ID_PATTERN,
+        description="Caller-chosen id: lowercase letters, digits and '-', 2-63 characters",
+    )
+    namespace_name: str | None = Field(default=None, min_length=1, max_length=limits.MAX_NAME_LENGTH)
+    mode: Literal["standalone"] | None = None
+    description: str | None = Field(default=None, max_length=limits.MAX_DESCRIPTION_LENGTH)
+    vector_configs: list[VectorConfig] = Field(default_factory=list, max_length=limits.MAX_VECTOR_INDEXES)
+    payload_indexes: list[PayloadIndexConfig] = Field(default_factory=list, max_length=64)
+    auto_create_indexes: bool = False
+
+    @model_validator(mode="after")
+    def _unique_index_names(self) -> CreateStandaloneNamespaceRequest:
+        names = [config.name for config in self.vector_configs]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"vector_configs names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+
+class UpdateNamespaceRequest(StrictModel):
+    namespace_name: str | None = Field(default=None, min_length=1, max_length=limits.MAX_NAME_LENGTH)
+    description: str | None = Field(default=None, max_length=limits.MAX_DESCRIPTION_LENGTH)
+    auto_create_indexes: bool | None = None
+    payload_indexes: list[PayloadIndexConfig] | None = Field(default=None, max_length=64)

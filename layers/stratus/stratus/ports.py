@@ -1,0 +1,171 @@
+"""The small protocols the services call. Adapters in `stratus.adapters` implement them; the
+services never import an SDK.
+
+A vector **space** is one (namespace, vector index): the unit a `VectorStore` stores and searches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from stratus.filters import FilterNode
+from stratus.models.namespaces import Metric, Namespace
+
+# ---------------------------------------------------------------------------------------------
+# Vector store
+
+
+@dataclass(frozen=True)
+class Space:
+    """Where one vector index of one namespace lives. `storage_key` is unique per namespace
+    incarnation (never reused), so an org's data can never be reached through another org."""
+
+    storage_key: str
+    index_name: str
+    dimension: int
+    metric: Metric
+
+    @property
+    def name(self) -> str:
+        return f"{self.storage_key}__{self.index_name}"
+
+
+@dataclass
+class VectorRecord:
+    id: str
+    payload: dict[str, Any]
+    vector: list[float] | None = None
+
+
+@dataclass
+class ScoredRecord:
+    id: str
+    score: float  # higher is better, whatever the metric
+    payload: dict[str, Any]
+    vector: list[float] | None = None
+
+
+@dataclass
+class RecordPage:
+    records: list[VectorRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class StoreCapabilities:
+    name: str
+    operators: frozenset[str]
+    # Operators answered exactly only with a payload index on the field (e.g. Pinecone `text`).
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+class VectorStore(Protocol):
+    """Raises `VectorStoreUnavailableError` when the store is down; never half-acknowledges."""
+
+    @property
+    def capabilities(self) -> StoreCapabilities: ...
+
+    def locator(self, storage_key: str) -> str:
+        """Human-readable location reported in `infrastructure.vector_store_locator`."""
+        ...
+
+    def ensure_space(self, space: Space) -> None:
+        """Create the space if missing; `ConflictError` if it exists with another dimension."""
+        ...
+
+    def upsert(self, space: Space, records: Sequence[VectorRecord]) -> None:
+        """Insert or overwrite whole records by id. Every record carries a vector."""
+        ...
+
+    def delete(self, space: Space, ids: Sequence[str]) -> None: ...
+
+    def fetch(self, space: Space, ids: Sequence[str], include_vectors: bool) -> dict[str, VectorRecord]: ...
+
+    def query(
+        self,
+        space: Space,
+        vector: Sequence[float],
+        top_k: int,
+        filter: FilterNode | None,
+        include_vectors: bool,
+    ) -> list[ScoredRecord]: ...
+
+    def list(
+        self,
+        space: Space,
+        filter: FilterNode | None,
+        limit: int,
+        after_id: str | None,
+        include_vectors: bool,
+    ) -> RecordPage:
+        """Records ordered by id, strictly after `after_id`."""
+        ...
+
+    def count(self, space: Space) -> int: ...
+
+    def ids(self, space: Space) -> set[str]:
+        """Every id in the space (used to count documents spread over several indexes)."""
+        ...
+
+    def drop_space(self, space: Space) -> None:
+        """Remove the space and its vectors; no error if it does not exist."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Metadata store
+
+Permission = Literal["read", "write", "admin"]
+
+
+@dataclass
+class ApiKey:
+    key_id: str
+    key_hash: str
+    org_id: str
+    name: str
+    permissions: list[Permission]
+    created_at: str
+    revoked: bool = False
+
+
+@dataclass
+class NamespacePage:
+    namespaces: list[Namespace]
+    next_cursor: str | None
+
+
+class MetadataStore(Protocol):
+    """Namespaces and API keys. Raises `MetadataStoreUnavailableError` when the table is down."""
+
+    def create_namespace(self, namespace: Namespace) -> None:
+        """`AlreadyExistsError` if the id or the name is taken in the organization."""
+        ...
+
+    def get_namespace(self, org_id: str, namespace_id: str) -> Namespace | None: ...
+
+    def find_namespace(self, org_id: str, identifier: str) -> Namespace | None:
+        """By id, else by name."""
+        ...
+
+    def list_namespaces(self, org_id: str, limit: int, cursor: str | None) -> NamespacePage: ...
+
+    def save_namespace(self, namespace: Namespace, expected_version: int, previous_name: str) -> Namespace:
+        """Write `namespace` (its version bumped) if the stored version is still
+        `expected_version`; move the name guard when the name changed. `ConflictError` on a lost
+        race, `AlreadyExistsError` if the new name is taken."""
+        ...
+
+    def delete_namespace(self, namespace: Namespace) -> None: ...
+
+    def put_api_key(self, key: ApiKey) -> None: ...
+
+    def get_api_key(self, key_hash: str) -> ApiKey | None: ...
+
+    def revoke_api_key(self, org_id: str, key_id: str) -> bool:
+        """True if a key was revoked, False if no such key in that organization."""
+        ...
+
+    def list_api_keys(self, org_id: str) -> list[ApiKey]: ...

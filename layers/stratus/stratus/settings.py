@@ -1,0 +1,33 @@
+"""Configuration: one pydantic-settings model read from the environment (prefix `STRATUS_`).
+
+Lambda and the local stack run the same code; only these values differ."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STRATUS_", extra="ignore")
+
+    table_name: str = "stratus"
+    # Set for the local stack / tests (moto server, DynamoDB Local); unset on Lambda.
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+
+    vector_store: Literal["lancedb", "pinecone"] = "lancedb"
+    # LanceDB URI: a directory locally, `s3://bucket/prefix` when deployed with LanceDB.
+    lancedb_uri: str = ".stratus/lancedb"
+
+    # Seconds a verified API key is trusted without re-reading DynamoDB (per container).
+    auth_cache_seconds: float = 5.0
+    # Local docs (/docs, /openapi.json) are served everywhere; kept switchable for deployments.
+    enable_docs: bool = True
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
