@@ -169,3 +169,11 @@ class MetadataStore(Protocol):
         ...
 
     def list_api_keys(self, org_id: str) -> list[ApiKey]: ...
+
+
+@dataclass
+class Stores:
+    """The adapters a service call needs, built once per container by `stratus.api.deps`."""
+
+    metadata: MetadataStore
+    vectors: VectorStore

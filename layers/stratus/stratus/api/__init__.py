@@ -1,0 +1,1 @@
+"""HTTP layer: FastAPI routers (one per operation), auth, the error envelope."""

@@ -1,0 +1,24 @@
+"""The operation registry: operation name → the router holding only its routes.
+
+Each name is a folder `functions/<name>/` with one Lambda function in `template.yaml`; the
+drift test keeps this table, the functions, the template and the OpenAPI file in step."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from stratus.api.routers import documents, health, namespaces, search
+
+OPERATIONS: dict[str, APIRouter] = {
+    "health": health.health,
+    "create_standalone_namespace": namespaces.create_standalone_namespace,
+    "list_namespaces": namespaces.list_namespaces,
+    "get_namespace": namespaces.get_namespace,
+    "update_namespace": namespaces.update_namespace,
+    "delete_namespace": namespaces.delete_namespace,
+    "upsert_documents": documents.upsert_documents,
+    "list_documents": documents.list_documents,
+    "get_document": documents.get_document,
+    "delete_document": documents.delete_document,
+    "search": search.search,
+}

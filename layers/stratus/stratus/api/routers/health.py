@@ -1,0 +1,21 @@
+"""`GET /v1/health`: the only route without auth."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from stratus import __version__
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+health = APIRouter(tags=["health"])
+
+
+@health.get("/v1/health", response_model=Health, summary="Liveness check (no auth)")
+def get_health() -> Health:
+    return Health(status="ok", version=__version__)

@@ -1,0 +1,24 @@
+"""`POST /v1/search`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from stratus.api.auth import require
+from stratus.api.deps import get_stores
+from stratus.api.routers import error_responses
+from stratus.models.search import SearchRequest, SearchResponse
+from stratus.services import search as service
+from stratus.services.api_keys import Principal
+
+search = APIRouter(tags=["search"])
+
+
+@search.post(
+    "/v1/search",
+    response_model=SearchResponse,
+    summary="Vector search with filters and multi-query fusion",
+    responses=error_responses(400, 404),
+)
+def run_search(body: SearchRequest, principal: Principal = Depends(require("read"))) -> SearchResponse:
+    return service.search(get_stores(), principal.org_id, body)

@@ -1,0 +1,251 @@
+"""Document rules: direct upsert with schema-on-write, get, delete and list.
+
+A document is an id, a payload and one vector per vector index; each (namespace, index) space
+holds the document's vector with a copy of its payload, so every index can filter on its own."""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Iterable
+
+from stratus import ids, limits
+from stratus.clock import iso_now
+from stratus.errors import BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError
+from stratus.filters import parse_filter
+from stratus.models.common import ListResponse, Pagination
+from stratus.models.documents import (
+    DocumentInput,
+    DocumentModel,
+    ListDocumentsRequest,
+    UpsertDocumentsRequest,
+    UpsertDocumentsResponse,
+)
+from stratus.models.namespaces import Namespace, VectorConfig
+from stratus.ports import RecordPage, Space, Stores, VectorRecord
+from stratus.services.namespaces import count_documents, spaces_of
+from stratus.services.pagination import decode_cursor, encode_cursor
+
+SAVE_ATTEMPTS = 5
+
+
+def upsert_documents(stores: Stores, namespace: Namespace, request: UpsertDocumentsRequest) -> UpsertDocumentsResponse:
+    new_configs = _new_vector_configs(namespace, request.documents)
+    document_ids = _document_ids(request.documents)
+    _check_documents(namespace, new_configs, request.documents)
+    configs = {config.name: config for config in [*namespace.vector_configs, *new_configs]}
+    spaces = {name: Space(namespace.storage_key, name, c.dimension, c.metric) for name, c in configs.items()}
+    # Vectors first, metadata last: a vector-store failure leaves DynamoDB untouched (and a retry
+    # of the same request is idempotent, since records are overwritten by id).
+    for config in new_configs:
+        stores.vectors.ensure_space(spaces[config.name])
+    for name, space in spaces.items():
+        records = [
+            VectorRecord(id=doc_id, payload=doc.payload, vector=doc.vectors[name])
+            for doc_id, doc in zip(document_ids, request.documents, strict=True)
+            if name in doc.vectors
+        ]
+        absent = [
+            doc_id for doc_id, doc in zip(document_ids, request.documents, strict=True) if name not in doc.vectors
+        ]
+        if records:
+            stores.vectors.upsert(space, records)
+        if absent and name not in {config.name for config in new_configs}:
+            # An existing id is overwritten whole: drop its vector from indexes it no longer has.
+            stores.vectors.delete(space, absent)
+    if new_configs:
+        _register_vector_configs(stores, namespace, new_configs)
+    return UpsertDocumentsResponse(inserted=len(document_ids), document_ids=document_ids)
+
+
+def _document_ids(documents: list[DocumentInput]) -> list[str]:
+    assigned = [doc.document_id or ids.new_id("doc_") for doc in documents]
+    first_seen: dict[str, int] = {}
+    for position, doc_id in enumerate(assigned):
+        if doc_id in first_seen:
+            raise BadRequestError(
+                f"documents[{position}].document_id: '{doc_id}' repeats documents[{first_seen[doc_id]}]; "
+                "send each document once per request",
+                {"field": f"documents[{position}].document_id"},
+            )
+        first_seen[doc_id] = position
+    return assigned
+
+
+def _new_vector_configs(namespace: Namespace, documents: list[DocumentInput]) -> list[VectorConfig]:
+    """Schema-on-write: in a standalone namespace an unseen vector name becomes an index
+    (dimension from the first document that uses it, cosine). Managed namespaces are fixed."""
+    new: dict[str, VectorConfig] = {}
+    for position, doc in enumerate(documents):
+        for name, vector in doc.vectors.items():
+            if namespace.vector_config(name) is not None or name in new:
+                continue
+            location = f"documents[{position}].vectors.{name}"
+            if namespace.mode != "standalone":
+                raise BadRequestError(
+                    f"{location}: no vector index '{name}' in managed namespace "
+                    f"'{namespace.namespace_id}'; available: {', '.join(namespace.index_names()) or 'none'}",
+                    {"field": location, "available_indexes": namespace.index_names()},
+                )
+            if len(namespace.vector_configs) + len(new) >= limits.MAX_VECTOR_INDEXES:
+                raise BadRequestError(
+                    f"{location}: a namespace holds at most {limits.MAX_VECTOR_INDEXES} vector indexes",
+                    {"field": location},
+                )
+            try:
+                new[name] = VectorConfig(name=name, dimension=len(vector), metric="cosine")
+            except ValueError as exc:
+                raise BadRequestError(
+                    f"{location}: '{name}' is not a valid vector index name (letters, digits, '_' and '-', "
+                    "starting with a letter, at most 64 characters)",
+                    {"field": location},
+                ) from exc
+    return list(new.values())
+
+
+def _check_documents(namespace: Namespace, new_configs: list[VectorConfig], documents: list[DocumentInput]) -> None:
+    dimensions = {c.name: c.dimension for c in [*namespace.vector_configs, *new_configs]}
+    for position, doc in enumerate(documents):
+        for name, vector in doc.vectors.items():
+            if len(vector) != dimensions[name]:
+                location = f"documents[{position}].vectors.{name}"
+                raise BadRequestError(
+                    f"{location}: expected {dimensions[name]} dimensions for index '{name}', got {len(vector)}",
+                    {"field": location, "expected_dimension": dimensions[name], "dimension": len(vector)},
+                )
+        size = len(json.dumps(doc.payload, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > limits.MAX_PAYLOAD_BYTES:
+            location = f"documents[{position}].payload"
+            raise PayloadTooLargeError(
+                f"{location}: {size} bytes; a payload holds at most {limits.MAX_PAYLOAD_BYTES} bytes of JSON",
+                {"field": location, "size": size, "limit": limits.MAX_PAYLOAD_BYTES},
+            )
+
+
+def _register_vector_configs(stores: Stores, namespace: Namespace, new_configs: list[VectorConfig]) -> None:
+    """Add new indexes with optimistic concurrency: on a lost race re-read and merge, so two
+    concurrent first writes of different new indexes both land."""
+    current = namespace
+    for _ in range(SAVE_ATTEMPTS):
+        missing = [config for config in new_configs if current.vector_config(config.name) is None]
+        for config in new_configs:
+            existing = current.vector_config(config.name)
+            if existing is not None and existing.dimension != config.dimension:
+                raise ConflictError(
+                    f"vector index '{config.name}' was just created with dimension {existing.dimension}",
+                    {"field": f"vectors.{config.name}", "dimension": existing.dimension},
+                )
+        if not missing:
+            return
+        updated = current.model_copy(
+            update={"vector_configs": [*current.vector_configs, *missing], "updated_at": iso_now()}
+        )
+        try:
+            stores.metadata.save_namespace(updated, current.version, current.namespace_name)
+            return
+        except ConflictError:
+            reread = stores.metadata.get_namespace(current.org_id, current.namespace_id)
+            if reread is None:
+                raise NotFoundError.of("namespace", current.namespace_id) from None
+            current = reread
+    raise ConflictError(
+        f"namespace '{namespace.namespace_id}' is changing concurrently; retry the upsert",
+        {"resource": "namespace", "id": namespace.namespace_id},
+    )
+
+
+def get_document(stores: Stores, namespace: Namespace, document_id: str, return_vectors: bool) -> DocumentModel:
+    found = _fetch_document(stores, namespace, document_id, return_vectors)
+    if found is None:
+        raise NotFoundError.of("document", document_id)
+    return found
+
+
+def _fetch_document(stores: Stores, namespace: Namespace, document_id: str, return_vectors: bool) -> DocumentModel | None:
+    payload: dict[str, object] | None = None
+    vectors: dict[str, list[float]] = {}
+    for space in spaces_of(namespace):
+        record = stores.vectors.fetch(space, [document_id], return_vectors).get(document_id)
+        if record is None:
+            continue
+        payload = record.payload
+        if return_vectors and record.vector is not None:
+            vectors[space.index_name] = record.vector
+    if payload is None:
+        return None
+    return DocumentModel(document_id=document_id, payload=payload, vectors=vectors if return_vectors else None)
+
+
+def delete_document(stores: Stores, namespace: Namespace, document_id: str) -> None:
+    if _fetch_document(stores, namespace, document_id, return_vectors=False) is None:
+        raise NotFoundError.of("document", document_id)
+    for space in spaces_of(namespace):
+        stores.vectors.delete(space, [document_id])
+
+
+def list_documents(stores: Stores, namespace: Namespace, request: ListDocumentsRequest) -> ListResponse[DocumentModel]:
+    """Documents in id order. Each index lists its own ids in order; merging the streams and
+    keeping the first `limit` distinct ids gives exactly the next page, whatever the layout."""
+    node = parse_filter(request.filters, "filters")
+    after = _after_id(request.cursor)
+    spaces = spaces_of(namespace)
+    pages = {
+        space.index_name: stores.vectors.list(space, node, request.limit, after, request.return_vectors)
+        for space in spaces
+    }
+    merged = heapq.merge(*([(r.id, name, r) for r in page.records] for name, page in pages.items()))
+    documents: dict[str, DocumentModel] = {}
+    for doc_id, index_name, record in merged:
+        document = documents.get(doc_id)
+        if document is None:
+            if len(documents) == request.limit:
+                break
+            document = documents[doc_id] = DocumentModel(
+                document_id=doc_id, payload=record.payload, vectors={} if request.return_vectors else None
+            )
+        if request.return_vectors and document.vectors is not None and record.vector is not None:
+            document.vectors[index_name] = record.vector
+    results = list(documents.values())
+    more = len(results) == request.limit and _may_have_more(pages.values(), results[-1].document_id if results else "")
+    if request.return_vectors:
+        _complete_vectors(stores, spaces, results)
+    total = None
+    if request.include_total:
+        total = count_documents(stores.vectors, namespace) if node is None else None
+    return ListResponse[DocumentModel](
+        results=results,
+        pagination=Pagination(
+            page_size=len(results),
+            next_cursor=encode_cursor(results[-1].document_id) if more and results else None,
+            total=total,
+        ),
+    )
+
+
+def _may_have_more(pages: Iterable[RecordPage], last_id: str) -> bool:
+    for page in pages:
+        if page.next_cursor is not None or any(record.id > last_id for record in page.records):
+            return True
+    return False
+
+
+def _complete_vectors(stores: Stores, spaces: list[Space], results: list[DocumentModel]) -> None:
+    """A page from one index may stop before ids another index returned; fetch what is missing."""
+    for space in spaces:
+        wanted = [doc.document_id for doc in results if doc.vectors is not None and space.index_name not in doc.vectors]
+        if not wanted:
+            continue
+        fetched = stores.vectors.fetch(space, wanted, include_vectors=True)
+        for doc in results:
+            record = fetched.get(doc.document_id)
+            if record is not None and record.vector is not None and doc.vectors is not None:
+                doc.vectors[space.index_name] = record.vector
+
+
+def _after_id(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    value = decode_cursor(cursor)
+    if not isinstance(value, str):
+        raise BadRequestError("cursor is not a cursor this API returned", {"field": "cursor"})
+    return value

@@ -1,0 +1,230 @@
+"""Namespace rules: create (standalone), resolve by id or name, describe, list, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stratus import ids
+from stratus.clock import iso_now
+from stratus.errors import BadRequestError, NotFoundError
+from stratus.filters import evaluate, parse_filter
+from stratus.models.common import ListRequest, ListResponse, Pagination
+from stratus.models.namespaces import (
+    PROTECTED_FIELDS,
+    CreateStandaloneNamespaceRequest,
+    Namespace,
+    NamespaceInfrastructure,
+    NamespaceModel,
+    PayloadIndexConfig,
+    UpdateNamespaceRequest,
+)
+from stratus.ports import MetadataStore, Space, Stores, VectorStore
+from stratus.services.pagination import decode_cursor, encode_cursor
+
+SORTABLE_FIELDS = ("namespace_name", "namespace_id", "created_at", "updated_at", "mode")
+
+
+def create_standalone_namespace(stores: Stores, org_id: str, request: CreateStandaloneNamespaceRequest) -> Namespace:
+    _check_payload_indexes(request.payload_indexes, "payload_indexes")
+    now = iso_now()
+    namespace = Namespace(
+        org_id=org_id,
+        namespace_id=request.namespace_id,
+        namespace_name=request.namespace_name or request.namespace_id,
+        mode="standalone",
+        description=request.description,
+        payload_indexes=request.payload_indexes,
+        auto_create_indexes=request.auto_create_indexes,
+        vector_configs=request.vector_configs,
+        storage_key=ids.new_id("ns_"),
+        created_at=now,
+        updated_at=now,
+    )
+    # Spaces first: if the vector store is down the caller gets a 503 and no metadata exists.
+    for space in spaces_of(namespace):
+        stores.vectors.ensure_space(space)
+    stores.metadata.create_namespace(namespace)
+    return namespace
+
+
+def resolve_namespace(metadata: MetadataStore, org_id: str, identifier: str) -> Namespace:
+    """By id or by name; another organization's namespace is simply not found (no existence leak)."""
+    namespace = metadata.find_namespace(org_id, identifier)
+    if namespace is None:
+        raise NotFoundError.of("namespace", identifier)
+    return namespace
+
+
+def spaces_of(namespace: Namespace) -> list[Space]:
+    return [
+        Space(namespace.storage_key, config.name, config.dimension, config.metric)
+        for config in namespace.vector_configs
+    ]
+
+
+def space_of(namespace: Namespace, index_name: str) -> Space | None:
+    config = namespace.vector_config(index_name)
+    if config is None:
+        return None
+    return Space(namespace.storage_key, config.name, config.dimension, config.metric)
+
+
+def count_documents(vectors: VectorStore, namespace: Namespace) -> int:
+    """Distinct document ids over every vector index of the namespace."""
+    spaces = spaces_of(namespace)
+    if not spaces:
+        return 0
+    if len(spaces) == 1:
+        return vectors.count(spaces[0])
+    every_id: set[str] = set()
+    for space in spaces:
+        every_id |= vectors.ids(space)
+    return len(every_id)
+
+
+def describe_namespace(stores: Stores, namespace: Namespace) -> NamespaceModel:
+    return NamespaceModel(
+        namespace_id=namespace.namespace_id,
+        namespace_name=namespace.namespace_name,
+        mode=namespace.mode,
+        status=namespace.status,
+        description=namespace.description,
+        feature_extractors=namespace.feature_extractors,
+        payload_indexes=namespace.payload_indexes,
+        auto_create_indexes=namespace.auto_create_indexes,
+        vector_configs=namespace.vector_configs,
+        vector_inference_map=namespace.vector_inference_map,
+        infrastructure=NamespaceInfrastructure(
+            vector_store=stores.vectors.capabilities.name,
+            vector_store_locator=stores.vectors.locator(namespace.storage_key),
+        ),
+        document_count=count_documents(stores.vectors, namespace),
+        created_at=namespace.created_at,
+        updated_at=namespace.updated_at,
+    )
+
+
+def list_namespaces(stores: Stores, org_id: str, request: ListRequest) -> ListResponse[NamespaceModel]:
+    """Namespaces per organization are few (a product limit, not a data set), so filters, search
+    and sort run in memory over the organization's records, with a keyset cursor."""
+    matching = _matching_namespaces(stores.metadata, org_id, request)
+    sort_field = request.sort.field if request.sort else "created_at"
+    descending = bool(request.sort and request.sort.direction == "desc")
+    if sort_field not in SORTABLE_FIELDS:
+        raise BadRequestError(
+            f"sort.field {sort_field!r} is not sortable; use one of {', '.join(SORTABLE_FIELDS)}",
+            {"field": "sort.field", "allowed": list(SORTABLE_FIELDS)},
+        )
+    keyed = sorted(
+        ((str(getattr(ns, sort_field)), ns.namespace_id, ns) for ns in matching),
+        key=lambda item: (item[0], item[1]),
+        reverse=descending,
+    )
+    if request.cursor:
+        after = _cursor_key(request.cursor)
+        keyed = [item for item in keyed if ((item[0], item[1]) < after if descending else (item[0], item[1]) > after)]
+    page = keyed[: request.limit]
+    next_cursor = encode_cursor([page[-1][0], page[-1][1]]) if len(keyed) > request.limit else None
+    return ListResponse[NamespaceModel](
+        results=[describe_namespace(stores, item[2]) for item in page],
+        pagination=Pagination(
+            page_size=len(page),
+            next_cursor=next_cursor,
+            total=len(matching) if request.include_total else None,
+        ),
+    )
+
+
+def _matching_namespaces(metadata: MetadataStore, org_id: str, request: ListRequest) -> list[Namespace]:
+    node = parse_filter(request.filters, "filters")
+    needle = request.search.lower() if request.search else None
+    matching: list[Namespace] = []
+    for namespace in _all_namespaces(metadata, org_id):
+        record: dict[str, Any] = namespace.model_dump(mode="json", exclude={"org_id", "storage_key", "version"})
+        if node is not None and not evaluate(node, record):
+            continue
+        if needle and needle not in namespace.namespace_name.lower() and needle not in (
+            namespace.description or ""
+        ).lower():
+            continue
+        matching.append(namespace)
+    return matching
+
+
+def _all_namespaces(metadata: MetadataStore, org_id: str) -> list[Namespace]:
+    found: list[Namespace] = []
+    cursor: str | None = None
+    while True:
+        page = metadata.list_namespaces(org_id, 100, cursor)
+        found.extend(page.namespaces)
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+def _cursor_key(cursor: str) -> tuple[str, str]:
+    value = decode_cursor(cursor)
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(part, str) for part in value)):
+        raise BadRequestError("cursor is not a cursor this API returned", {"field": "cursor"})
+    return value[0], value[1]
+
+
+def update_namespace(
+    stores: Stores, org_id: str, identifier: str, request: UpdateNamespaceRequest
+) -> Namespace:
+    namespace = resolve_namespace(stores.metadata, org_id, identifier)
+    changes: dict[str, Any] = {}
+    fields = request.model_fields_set
+    if "namespace_name" in fields and request.namespace_name is not None:
+        changes["namespace_name"] = request.namespace_name
+    if "description" in fields:
+        changes["description"] = request.description
+    if "auto_create_indexes" in fields and request.auto_create_indexes is not None:
+        changes["auto_create_indexes"] = request.auto_create_indexes
+    if "payload_indexes" in fields and request.payload_indexes is not None:
+        _check_payload_indexes(request.payload_indexes, "payload_indexes")
+        changes["payload_indexes"] = merge_payload_indexes(namespace.payload_indexes, request.payload_indexes)
+    if not changes:
+        return namespace
+    updated = namespace.model_copy(update={**changes, "updated_at": iso_now()})
+    return stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
+
+
+def merge_payload_indexes(
+    existing: list[PayloadIndexConfig], incoming: list[PayloadIndexConfig]
+) -> list[PayloadIndexConfig]:
+    """Merge by `field_name`: an incoming index replaces the one with the same field."""
+    merged = {index.field_name: index for index in existing}
+    for index in incoming:
+        merged[index.field_name] = index
+    return list(merged.values())
+
+
+def _check_payload_indexes(indexes: list[PayloadIndexConfig], location: str) -> None:
+    seen: set[str] = set()
+    for position, index in enumerate(indexes):
+        if index.field_name in PROTECTED_FIELDS:
+            raise BadRequestError(
+                f"{location}[{position}].field_name: '{index.field_name}' is a protected system field, "
+                "indexed automatically; choose another field",
+                {"field": f"{location}[{position}].field_name", "protected_fields": list(PROTECTED_FIELDS)},
+            )
+        if index.field_name in seen:
+            raise BadRequestError(
+                f"{location}[{position}].field_name: '{index.field_name}' appears twice",
+                {"field": f"{location}[{position}].field_name"},
+            )
+        seen.add(index.field_name)
+
+
+def delete_namespace(stores: Stores, org_id: str, identifier: str) -> Namespace:
+    namespace = resolve_namespace(stores.metadata, org_id, identifier)
+    # Vectors first: if the store fails, metadata still points at them and a retry finishes the job.
+    for space in spaces_of(namespace):
+        stores.vectors.drop_space(space)
+    stores.metadata.delete_namespace(namespace)
+    return namespace
+
+
+def indexed_fields(namespace: Namespace) -> set[str]:
+    return {index.field_name for index in namespace.payload_indexes} | set(PROTECTED_FIELDS)

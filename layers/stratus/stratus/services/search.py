@@ -1,0 +1,126 @@
+"""`POST /v1/search`: validate queries against the namespace, run them, fuse, explain."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from stratus.errors import BadRequestError
+from stratus.filters import FilterNode, filtered_fields, operators_used, parse_filter
+from stratus.models.namespaces import Namespace
+from stratus.models.search import SearchQuery, SearchRequest, SearchResponse, SearchResult
+from stratus.ports import Space, Stores
+from stratus.services.fusion import RankedList, fuse
+from stratus.services.namespaces import indexed_fields, resolve_namespace, space_of
+
+
+def search(stores: Stores, org_id: str, request: SearchRequest) -> SearchResponse:
+    started = time.perf_counter()
+    namespace = resolve_namespace(stores.metadata, org_id, request.namespace_id)
+    node = parse_filter(request.filters, "filters")
+    _check_operators_supported(stores, node)
+    plans = [_plan(namespace, query, position) for position, query in enumerate(request.queries)]
+    ranked = _run(stores, plans, node)
+    fused = fuse(ranked, request.fusion, request.top_k)
+    vectors = _fetch_vectors(stores, plans, [item.id for item in fused]) if request.return_vectors else {}
+    results = [
+        SearchResult(
+            document_id=item.id,
+            score=item.score,
+            payload=item.record.payload,
+            scores=item.scores,
+            vectors=vectors.get(item.id, {}) if request.return_vectors else None,
+        )
+        for item in fused
+    ]
+    return SearchResponse(
+        results=results,
+        warnings=_unindexed_field_warnings(namespace, node),
+        took_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
+class _Plan:
+    def __init__(self, query: SearchQuery, space: Space, vector: list[float]) -> None:
+        self.query = query
+        self.space = space
+        self.vector = vector
+
+
+def _plan(namespace: Namespace, query: SearchQuery, position: int) -> _Plan:
+    location = f"queries[{position}]"
+    space = space_of(namespace, query.vector_name)
+    if space is None:
+        raise BadRequestError(
+            f"{location}.vector_name: no vector index '{query.vector_name}' in namespace "
+            f"'{namespace.namespace_id}'; available: {', '.join(namespace.index_names()) or 'none'}",
+            {"field": f"{location}.vector_name", "available_indexes": namespace.index_names()},
+        )
+    if query.vector is None:
+        kind = "text" if query.text is not None else "url"
+        if namespace.mode == "standalone":
+            raise BadRequestError(
+                f"{location}.{kind}: namespace '{namespace.namespace_id}' is standalone, so it cannot embed "
+                f"raw {kind}; send a precomputed 'vector', or promote the namespace to managed with a "
+                "vector_mappings entry for this index",
+                {"field": f"{location}.{kind}", "mode": "standalone"},
+            )
+        raise BadRequestError(
+            f"{location}.{kind}: index '{query.vector_name}' has no inference service in "
+            "vector_inference_map; send a precomputed 'vector'",
+            {"field": f"{location}.{kind}", "vector_inference_map": namespace.vector_inference_map},
+        )
+    if len(query.vector) != space.dimension:
+        raise BadRequestError(
+            f"{location}.vector: expected {space.dimension} dimensions for index '{space.index_name}', "
+            f"got {len(query.vector)}",
+            {"field": f"{location}.vector", "expected_dimension": space.dimension, "dimension": len(query.vector)},
+        )
+    return _Plan(query, space, query.vector)
+
+
+def _run(stores: Stores, plans: list[_Plan], node: FilterNode | None) -> list[RankedList]:
+    def one(plan: _Plan) -> RankedList:
+        records = stores.vectors.query(plan.space, plan.vector, plan.query.top_k, node, False)
+        if plan.query.score_threshold is not None:
+            records = [record for record in records if record.score >= plan.query.score_threshold]
+        return RankedList(plan.space.index_name, plan.query.weight, records)
+
+    if len(plans) == 1:
+        return [one(plans[0])]
+    # The stores release the GIL while searching, so several queries overlap.
+    with ThreadPoolExecutor(max_workers=len(plans)) as pool:
+        return list(pool.map(one, plans))
+
+
+def _fetch_vectors(stores: Stores, plans: list[_Plan], ids: list[str]) -> dict[str, dict[str, list[float]]]:
+    """The vectors of the returned documents in every index the request searched."""
+    found: dict[str, dict[str, list[float]]] = {doc_id: {} for doc_id in ids}
+    spaces = {plan.space.index_name: plan.space for plan in plans}
+    for name, space in spaces.items():
+        for doc_id, record in stores.vectors.fetch(space, ids, include_vectors=True).items():
+            if record.vector is not None:
+                found[doc_id][name] = record.vector
+    return found
+
+
+def _check_operators_supported(stores: Stores, node: FilterNode | None) -> None:
+    capabilities = stores.vectors.capabilities
+    unsupported = sorted(operators_used(node) - capabilities.operators)
+    if unsupported:
+        raise BadRequestError(
+            f"filters: operator(s) {', '.join(unsupported)} cannot be evaluated exactly by the "
+            f"'{capabilities.name}' vector store",
+            {"field": "filters", "operators": unsupported, "vector_store": capabilities.name},
+        )
+
+
+def _unindexed_field_warnings(namespace: Namespace, node: FilterNode | None) -> list[str]:
+    indexed = indexed_fields(namespace)
+    return [
+        f"field '{field}' has no payload index, so this filter scanned every document; create one with "
+        f"POST /v1/namespaces/{namespace.namespace_id}/payload-indexes "
+        f'{{"field_name": "{field}", "type": "keyword"}} (or set auto_create_indexes: true)'
+        for field in filtered_fields(node)
+        if field not in indexed
+    ]

@@ -1,0 +1,161 @@
+"""In-memory stores for unit tests of the service rules (fusion, paging, schema-on-write).
+
+They follow the port contracts with the plain-Python reference evaluator of the filter DSL; the
+real adapters are exercised by the integration and e2e suites."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from stratus.errors import AlreadyExistsError, ConflictError, VectorStoreUnavailableError
+from stratus.filters import OPERATORS, FilterNode, evaluate
+from stratus.models.namespaces import Namespace
+from stratus.ports import ApiKey, NamespacePage, RecordPage, ScoredRecord, Space, StoreCapabilities, VectorRecord
+
+
+class InMemoryVectorStore:
+    def __init__(self) -> None:
+        self.spaces: dict[str, dict[str, VectorRecord]] = {}
+        self.dimensions: dict[str, int] = {}
+        self.fail_next: str | None = None  # name of a method that raises once
+
+    @property
+    def capabilities(self) -> StoreCapabilities:
+        return StoreCapabilities("memory", OPERATORS)
+
+    def _maybe_fail(self, method: str) -> None:
+        if self.fail_next == method:
+            self.fail_next = None
+            raise VectorStoreUnavailableError(f"injected failure in {method}")
+
+    def locator(self, storage_key: str) -> str:
+        return f"memory:{storage_key}"
+
+    def ensure_space(self, space: Space) -> None:
+        self._maybe_fail("ensure_space")
+        known = self.dimensions.get(space.name)
+        if known is not None and known != space.dimension:
+            raise ConflictError(f"space {space.name} has dimension {known}")
+        self.dimensions[space.name] = space.dimension
+        self.spaces.setdefault(space.name, {})
+
+    def upsert(self, space: Space, records: Sequence[VectorRecord]) -> None:
+        self._maybe_fail("upsert")
+        table = self.spaces.setdefault(space.name, {})
+        for record in records:
+            table[record.id] = VectorRecord(record.id, dict(record.payload), list(record.vector or []))
+
+    def delete(self, space: Space, ids: Sequence[str]) -> None:
+        self._maybe_fail("delete")
+        for doc_id in ids:
+            self.spaces.get(space.name, {}).pop(doc_id, None)
+
+    def fetch(self, space: Space, ids: Sequence[str], include_vectors: bool) -> dict[str, VectorRecord]:
+        table = self.spaces.get(space.name, {})
+        return {
+            doc_id: VectorRecord(doc_id, table[doc_id].payload, table[doc_id].vector if include_vectors else None)
+            for doc_id in ids
+            if doc_id in table
+        }
+
+    def query(
+        self, space: Space, vector: Sequence[float], top_k: int, filter: FilterNode | None, include_vectors: bool
+    ) -> list[ScoredRecord]:
+        self._maybe_fail("query")
+        scored = [
+            ScoredRecord(r.id, _score(space.metric, vector, r.vector or []), r.payload)
+            for r in self.spaces.get(space.name, {}).values()
+            if filter is None or evaluate(filter, r.payload)
+        ]
+        return sorted(scored, key=lambda s: (-s.score, s.id))[:top_k]
+
+    def list(
+        self, space: Space, filter: FilterNode | None, limit: int, after_id: str | None, include_vectors: bool
+    ) -> RecordPage:
+        rows = sorted(
+            (r for r in self.spaces.get(space.name, {}).values() if filter is None or evaluate(filter, r.payload)),
+            key=lambda r: r.id,
+        )
+        rows = [r for r in rows if after_id is None or r.id > after_id]
+        page = [VectorRecord(r.id, r.payload, r.vector if include_vectors else None) for r in rows[:limit]]
+        return RecordPage(page, page[-1].id if len(rows) > limit else None)
+
+    def count(self, space: Space) -> int:
+        return len(self.spaces.get(space.name, {}))
+
+    def ids(self, space: Space) -> set[str]:
+        return set(self.spaces.get(space.name, {}))
+
+    def drop_space(self, space: Space) -> None:
+        self._maybe_fail("drop_space")
+        self.spaces.pop(space.name, None)
+        self.dimensions.pop(space.name, None)
+
+
+def _score(metric: str, a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    if metric == "dot":
+        return dot
+    if metric == "euclidean":
+        return 1.0 / (1.0 + math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b, strict=True))))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+class InMemoryMetadataStore:
+    def __init__(self) -> None:
+        self.namespaces: dict[tuple[str, str], Namespace] = {}
+        self.keys: dict[str, ApiKey] = {}
+
+    def create_namespace(self, namespace: Namespace) -> None:
+        if (namespace.org_id, namespace.namespace_id) in self.namespaces:
+            raise AlreadyExistsError(f"namespace '{namespace.namespace_id}' already exists")
+        if self._by_name(namespace.org_id, namespace.namespace_name):
+            raise AlreadyExistsError(f"namespace_name '{namespace.namespace_name}' is taken")
+        self.namespaces[(namespace.org_id, namespace.namespace_id)] = namespace
+
+    def _by_name(self, org_id: str, name: str) -> Namespace | None:
+        return next((n for (o, _), n in self.namespaces.items() if o == org_id and n.namespace_name == name), None)
+
+    def get_namespace(self, org_id: str, namespace_id: str) -> Namespace | None:
+        return self.namespaces.get((org_id, namespace_id))
+
+    def find_namespace(self, org_id: str, identifier: str) -> Namespace | None:
+        return self.get_namespace(org_id, identifier) or self._by_name(org_id, identifier)
+
+    def list_namespaces(self, org_id: str, limit: int, cursor: str | None) -> NamespacePage:
+        ordered = sorted((n for (o, _), n in self.namespaces.items() if o == org_id), key=lambda n: n.namespace_id)
+        ordered = [n for n in ordered if cursor is None or n.namespace_id > cursor]
+        page = ordered[:limit]
+        return NamespacePage(page, page[-1].namespace_id if len(ordered) > limit else None)
+
+    def save_namespace(self, namespace: Namespace, expected_version: int, previous_name: str) -> Namespace:
+        stored = self.get_namespace(namespace.org_id, namespace.namespace_id)
+        if stored is None or stored.version != expected_version:
+            raise ConflictError("lost race")
+        other = self._by_name(namespace.org_id, namespace.namespace_name)
+        if other is not None and other.namespace_id != namespace.namespace_id:
+            raise AlreadyExistsError("name taken")
+        saved = namespace.model_copy(update={"version": expected_version + 1})
+        self.namespaces[(namespace.org_id, namespace.namespace_id)] = saved
+        return saved
+
+    def delete_namespace(self, namespace: Namespace) -> None:
+        self.namespaces.pop((namespace.org_id, namespace.namespace_id), None)
+
+    def put_api_key(self, key: ApiKey) -> None:
+        self.keys[key.key_hash] = key
+
+    def get_api_key(self, key_hash: str) -> ApiKey | None:
+        return self.keys.get(key_hash)
+
+    def revoke_api_key(self, org_id: str, key_id: str) -> bool:
+        for key in self.keys.values():
+            if key.org_id == org_id and key.key_id == key_id:
+                key.revoked = True
+                return True
+        return False
+
+    def list_api_keys(self, org_id: str) -> list[ApiKey]:
+        return [key for key in self.keys.values() if key.org_id == org_id]
