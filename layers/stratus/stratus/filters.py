@@ -92,7 +92,7 @@ def _parse_node(raw: Any, location: str, depth: int, case_sensitive: bool) -> Fi
     # Shorthand: {"a.b": v, "c": w} is AND of equalities.
     flag = _case_flag(raw, location, case_sensitive)
     conditions = tuple(
-        _condition(str(key), "eq", value, f"{location}.{key}", flag)
+        _condition(str(key), "eq", value, f"{location}.{key}", flag, value_location=f"{location}.{key}")
         for key, value in raw.items()
         if key != "case_sensitive"
     )
@@ -151,30 +151,34 @@ def _case_flag(raw: Mapping[str, Any], location: str, inherited: bool) -> bool:
     return flag
 
 
-def _condition(field: str, operator: str, value: Any, location: str, case_sensitive: bool) -> Condition:
+def _condition(
+    field: str, operator: str, value: Any, location: str, case_sensitive: bool, value_location: str | None = None
+) -> Condition:
+    """`value_location` differs from `{location}.value` only for the shorthand `{"a.b": v}`."""
     path = _field_path(field, location)
+    where = value_location or f"{location}.value"
     if operator in ("exists", "is_null"):
         if value is None:
             value = True
         if not isinstance(value, bool):
-            raise _bad(f"{location}.value", f"'{operator}' takes true or false")
+            raise _bad(where, f"'{operator}' takes true or false")
         return Condition(path, operator, value, case_sensitive)
     if operator in ("in", "nin"):
         if not isinstance(value, list) or not value:
-            raise _bad(f"{location}.value", f"'{operator}' takes a non-empty list of values")
+            raise _bad(where, f"'{operator}' takes a non-empty list of values")
         if len(value) > limits.MAX_IN_VALUES:
-            raise _bad(f"{location}.value", f"'{operator}' takes at most {limits.MAX_IN_VALUES} values")
-        items = tuple(_scalar(item, f"{location}.value[{i}]") for i, item in enumerate(value))
+            raise _bad(where, f"'{operator}' takes at most {limits.MAX_IN_VALUES} values")
+        items = tuple(_scalar(item, f"{where}[{i}]") for i, item in enumerate(value))
         if len({_kind(item) for item in items}) > 1:
-            raise _bad(f"{location}.value", f"'{operator}' values must all be strings, all numbers or all booleans")
+            raise _bad(where, f"'{operator}' values must all be strings, all numbers or all booleans")
         return Condition(path, operator, items, case_sensitive)
-    scalar = _scalar(value, f"{location}.value")
+    scalar = _scalar(value, where)
     if operator in RANGE_OPERATORS and _kind(scalar) == "bool":
-        raise _bad(f"{location}.value", f"'{operator}' takes a number or a string, not a boolean")
+        raise _bad(where, f"'{operator}' takes a number or a string, not a boolean")
     if operator in ("starts_with", "ends_with", "text") and not isinstance(scalar, str):
-        raise _bad(f"{location}.value", f"'{operator}' takes a string")
+        raise _bad(where, f"'{operator}' takes a string")
     if operator == "text" and not tokenize(str(scalar)):
-        raise _bad(f"{location}.value", "'text' needs at least one word to match")
+        raise _bad(where, "'text' needs at least one word to match")
     return Condition(path, operator, scalar, case_sensitive)
 
 

@@ -132,6 +132,20 @@ class ApiKey:
 
 
 @dataclass
+class PromotionRecord:
+    """Append-only audit of a promotion: who, when, what."""
+
+    promotion_id: str
+    org_id: str
+    namespace_id: str
+    promoted_by: str  # the API key id
+    promoted_at: str
+    from_version: int
+    vector_mappings: list[dict[str, str]]
+    add_vectors: list[dict[str, Any]]
+
+
+@dataclass
 class NamespacePage:
     namespaces: list[Namespace]
     next_cursor: str | None
@@ -160,6 +174,12 @@ class MetadataStore(Protocol):
 
     def delete_namespace(self, namespace: Namespace) -> None: ...
 
+    def promote_namespace(self, promoted: Namespace, expected_version: int, record: PromotionRecord) -> Namespace:
+        """ONE transaction: write `promoted` (version bumped) only if the stored namespace is
+        still standalone at `expected_version`, and append `record`. `ConflictError` otherwise;
+        nothing is written unless everything is."""
+        ...
+
     def put_api_key(self, key: ApiKey) -> None: ...
 
     def get_api_key(self, key_hash: str) -> ApiKey | None: ...
@@ -171,9 +191,46 @@ class MetadataStore(Protocol):
     def list_api_keys(self, org_id: str) -> list[ApiKey]: ...
 
 
+# ---------------------------------------------------------------------------------------------
+# Inference
+
+
+class Embedder(Protocol):
+    """One inference service. Raises `InferenceServiceUnavailableError` (retryable 503) when the
+    provider is down or missing, `BadRequestError` for input it cannot embed."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text, in order, each of `dimension` floats."""
+        ...
+
+
+class EmbedderRegistry(Protocol):
+    def get(self, service_name: str) -> Embedder:
+        """The provider of a catalogue service (built lazily, cached per container)."""
+        ...
+
+
+class NoEmbedders:
+    """For callers that never embed (tests of vector-only paths)."""
+
+    def get(self, service_name: str) -> Embedder:
+        from stratus.errors import InferenceServiceUnavailableError
+
+        raise InferenceServiceUnavailableError(
+            f"inference service '{service_name}' is not configured here", {"service": service_name}
+        )
+
+
 @dataclass
 class Stores:
     """The adapters a service call needs, built once per container by `stratus.api.deps`."""
 
     metadata: MetadataStore
     vectors: VectorStore
+    embedders: EmbedderRegistry = field(default_factory=NoEmbedders)

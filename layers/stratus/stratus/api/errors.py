@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stratus.errors import StratusError
+from stratus.models.documents import UNION_TAGS
 
 logger = Logger(service="stratus")
 
@@ -67,6 +68,10 @@ def _describe(error: Any) -> dict[str, str]:
         origin, parts = parts[0], parts[1:]
     else:
         origin = "body"
+    # Tagged-union members add their tag after a vectors map key: documents.0.vectors.emb.vector.1
+    parts = [
+        part for i, part in enumerate(parts) if not (i >= 2 and parts[i - 2] == "vectors" and part in UNION_TAGS)
+    ]
     location = "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in parts).lstrip(".") or origin
     return {"type": str(error.get("type", "value_error")), "location": location, "message": str(error.get("msg", ""))}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stratus.api.routers import documents, health, namespaces, search
+from stratus.api.routers import documents, health, inference, namespaces, promotion, search
 
 OPERATIONS: dict[str, APIRouter] = {
     "health": health.health,
@@ -16,6 +16,8 @@ OPERATIONS: dict[str, APIRouter] = {
     "get_namespace": namespaces.get_namespace,
     "update_namespace": namespaces.update_namespace,
     "delete_namespace": namespaces.delete_namespace,
+    "promote_namespace": promotion.promote_namespace,
+    "list_inference_services": inference.list_inference_services,
     "upsert_documents": documents.upsert_documents,
     "list_documents": documents.list_documents,
     "get_document": documents.get_document,

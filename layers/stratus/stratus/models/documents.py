@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Discriminator, Field, Tag
 
 from stratus import limits
 from stratus.models.common import StrictModel
@@ -14,9 +14,26 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Vector = Annotated[list[FiniteFloat], Field(min_length=limits.MIN_DIMENSION, max_length=limits.MAX_DIMENSION)]
 
 
+class TextToEmbed(StrictModel):
+    """`{"text": "..."}` in place of a vector: embedded server-side by the index's mapped service."""
+
+    text: str = Field(min_length=1, max_length=32_768)
+
+
+def _vector_or_text(value: Any) -> str:
+    return "text" if isinstance(value, dict | TextToEmbed) else "vector"
+
+
+# A tagged union, so a bad vector reports only the vector's errors (not "or it wasn't a text").
+VectorOrText = Annotated[
+    Annotated[Vector, Tag("vector")] | Annotated[TextToEmbed, Tag("text")], Discriminator(_vector_or_text)
+]
+UNION_TAGS = ("vector", "text")
+
+
 class DocumentInput(StrictModel):
     document_id: str | None = Field(default=None, pattern=limits.DOCUMENT_ID_PATTERN)
-    vectors: dict[str, Vector] = Field(min_length=1, max_length=limits.MAX_VECTOR_INDEXES)
+    vectors: dict[str, VectorOrText] = Field(min_length=1, max_length=limits.MAX_VECTOR_INDEXES)
     payload: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("payload", "metadata"))
 
 

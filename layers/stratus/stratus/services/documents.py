@@ -18,11 +18,13 @@ from stratus.models.documents import (
     DocumentInput,
     DocumentModel,
     ListDocumentsRequest,
+    TextToEmbed,
     UpsertDocumentsRequest,
     UpsertDocumentsResponse,
 )
 from stratus.models.namespaces import Namespace, VectorConfig
 from stratus.ports import RecordPage, Space, Stores, VectorRecord
+from stratus.services.embedding import embed_texts
 from stratus.services.namespaces import count_documents, spaces_of
 from stratus.services.pagination import decode_cursor, encode_cursor
 
@@ -30,6 +32,7 @@ SAVE_ATTEMPTS = 5
 
 
 def upsert_documents(stores: Stores, namespace: Namespace, request: UpsertDocumentsRequest) -> UpsertDocumentsResponse:
+    _embed_texts_in_place(stores, namespace, request.documents)
     new_configs = _new_vector_configs(namespace, request.documents)
     document_ids = _document_ids(request.documents)
     _check_documents(namespace, new_configs, request.documents)
@@ -37,11 +40,12 @@ def upsert_documents(stores: Stores, namespace: Namespace, request: UpsertDocume
     spaces = {name: Space(namespace.storage_key, name, c.dimension, c.metric) for name, c in configs.items()}
     # Vectors first, metadata last: a vector-store failure leaves DynamoDB untouched (and a retry
     # of the same request is idempotent, since records are overwritten by id).
-    for config in new_configs:
-        stores.vectors.ensure_space(spaces[config.name])
+    for name in _written_indexes(request.documents):
+        # Cheap when the space exists; creates indexes added by schema-on-write or promotion.
+        stores.vectors.ensure_space(spaces[name])
     for name, space in spaces.items():
         records = [
-            VectorRecord(id=doc_id, payload=doc.payload, vector=doc.vectors[name])
+            VectorRecord(id=doc_id, payload=doc.payload, vector=_vector(doc, name))
             for doc_id, doc in zip(document_ids, request.documents, strict=True)
             if name in doc.vectors
         ]
@@ -56,6 +60,39 @@ def upsert_documents(stores: Stores, namespace: Namespace, request: UpsertDocume
     if new_configs:
         _register_vector_configs(stores, namespace, new_configs)
     return UpsertDocumentsResponse(inserted=len(document_ids), document_ids=document_ids)
+
+
+def _written_indexes(documents: list[DocumentInput]) -> list[str]:
+    return list(dict.fromkeys(name for doc in documents for name in doc.vectors))
+
+
+def _vector(doc: DocumentInput, name: str) -> list[float]:
+    value = doc.vectors[name]
+    assert isinstance(value, list), "texts are embedded before anything is written"
+    return value
+
+
+def _embed_texts_in_place(stores: Stores, namespace: Namespace, documents: list[DocumentInput]) -> None:
+    """Replace `{"text": ...}` entries by vectors from the index's mapped service (one call per
+    service, each distinct text once). Unmapped indexes cannot take text."""
+    wanted: dict[str, list[tuple[DocumentInput, str, str]]] = {}
+    for position, doc in enumerate(documents):
+        for name, value in doc.vectors.items():
+            if not isinstance(value, TextToEmbed):
+                continue
+            service = namespace.vector_inference_map.get(name)
+            if service is None:
+                location = f"documents[{position}].vectors.{name}"
+                raise BadRequestError(
+                    f"{location}: index '{name}' has no inference service, so it needs a vector, not text"
+                    + ("; promote the namespace to map one" if namespace.mode == "standalone" else ""),
+                    {"field": location, "vector_inference_map": namespace.vector_inference_map},
+                )
+            wanted.setdefault(service, []).append((doc, name, value.text))
+    for service, items in wanted.items():
+        vectors = embed_texts(stores.embedders, service, [text for _, _, text in items])
+        for doc, name, text in items:
+            doc.vectors[name] = vectors[text]
 
 
 def _document_ids(documents: list[DocumentInput]) -> list[str]:

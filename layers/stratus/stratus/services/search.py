@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from stratus.errors import BadRequestError
+from stratus.errors import BadRequestError, InferenceServiceUnavailableError
+from stratus.inference_catalogue import CATALOGUE
 from stratus.filters import FilterNode, filtered_fields, operators_used, parse_filter
 from stratus.models.namespaces import Namespace
 from stratus.models.search import SearchQuery, SearchRequest, SearchResponse, SearchResult
 from stratus.ports import Space, Stores
+from stratus.services.embedding import embed_texts, query_cache
 from stratus.services.fusion import RankedList, fuse
 from stratus.services.namespaces import indexed_fields, resolve_namespace, space_of
 
@@ -20,6 +22,7 @@ def search(stores: Stores, org_id: str, request: SearchRequest) -> SearchRespons
     node = parse_filter(request.filters, "filters")
     _check_operators_supported(stores, node)
     plans = [_plan(namespace, query, position) for position, query in enumerate(request.queries)]
+    _embed(stores, plans)
     ranked = _run(stores, plans, node)
     fused = fuse(ranked, request.fusion, request.top_k)
     vectors = _fetch_vectors(stores, plans, [item.id for item in fused]) if request.return_vectors else {}
@@ -41,10 +44,11 @@ def search(stores: Stores, org_id: str, request: SearchRequest) -> SearchRespons
 
 
 class _Plan:
-    def __init__(self, query: SearchQuery, space: Space, vector: list[float]) -> None:
+    def __init__(self, query: SearchQuery, space: Space, service: str | None) -> None:
         self.query = query
         self.space = space
-        self.vector = vector
+        self.service = service  # set when the query's text must be embedded
+        self.vector: list[float] = query.vector or []
 
 
 def _plan(namespace: Namespace, query: SearchQuery, position: int) -> _Plan:
@@ -56,27 +60,56 @@ def _plan(namespace: Namespace, query: SearchQuery, position: int) -> _Plan:
             f"'{namespace.namespace_id}'; available: {', '.join(namespace.index_names()) or 'none'}",
             {"field": f"{location}.vector_name", "available_indexes": namespace.index_names()},
         )
-    if query.vector is None:
-        kind = "text" if query.text is not None else "url"
-        if namespace.mode == "standalone":
+    if query.vector is not None:
+        if len(query.vector) != space.dimension:
             raise BadRequestError(
-                f"{location}.{kind}: namespace '{namespace.namespace_id}' is standalone, so it cannot embed "
-                f"raw {kind}; send a precomputed 'vector', or promote the namespace to managed with a "
-                "vector_mappings entry for this index",
-                {"field": f"{location}.{kind}", "mode": "standalone"},
+                f"{location}.vector: expected {space.dimension} dimensions for index '{space.index_name}', "
+                f"got {len(query.vector)}",
+                {"field": f"{location}.vector", "expected_dimension": space.dimension,
+                 "dimension": len(query.vector)},
             )
+        return _Plan(query, space, None)
+    kind = "text" if query.text is not None else "url"
+    if namespace.mode == "standalone":
+        raise BadRequestError(
+            f"{location}.{kind}: namespace '{namespace.namespace_id}' is standalone, so it cannot embed "
+            f"raw {kind}; send a precomputed 'vector', or promote the namespace to managed with a "
+            "vector_mappings entry for this index",
+            {"field": f"{location}.{kind}", "mode": "standalone"},
+        )
+    service_name = namespace.vector_inference_map.get(query.vector_name)
+    if service_name is None:
         raise BadRequestError(
             f"{location}.{kind}: index '{query.vector_name}' has no inference service in "
             "vector_inference_map; send a precomputed 'vector'",
             {"field": f"{location}.{kind}", "vector_inference_map": namespace.vector_inference_map},
         )
-    if len(query.vector) != space.dimension:
+    service = CATALOGUE[service_name]
+    if kind == "url" and "image" not in service.inputs:
         raise BadRequestError(
-            f"{location}.vector: expected {space.dimension} dimensions for index '{space.index_name}', "
-            f"got {len(query.vector)}",
-            {"field": f"{location}.vector", "expected_dimension": space.dimension, "dimension": len(query.vector)},
+            f"{location}.url: index '{query.vector_name}' is embedded by '{service_name}', which takes "
+            "text only; send 'text' (or a 'vector')",
+            {"field": f"{location}.url", "service": service_name, "inputs": list(service.inputs)},
         )
-    return _Plan(query, space, query.vector)
+    if kind == "url":
+        raise InferenceServiceUnavailableError(
+            f"{location}.url: embedding images by URL with '{service_name}' is not available in this "
+            "build (image-text providers arrive with managed ingestion); send 'text' or a 'vector'",
+            {"field": f"{location}.url", "service": service_name},
+        )
+    return _Plan(query, space, service_name)
+
+
+def _embed(stores: Stores, plans: list[_Plan]) -> None:
+    """One embedding call per service, each distinct text once (and cached for a while)."""
+    by_service: dict[str, list[_Plan]] = {}
+    for plan in plans:
+        if plan.service is not None:
+            by_service.setdefault(plan.service, []).append(plan)
+    for service, group in by_service.items():
+        vectors = embed_texts(stores.embedders, service, [p.query.text or "" for p in group], query_cache)
+        for plan in group:
+            plan.vector = vectors[plan.query.text or ""]
 
 
 def _run(stores: Stores, plans: list[_Plan], node: FilterNode | None) -> list[RankedList]:

@@ -1,0 +1,46 @@
+"""`GET /v1/inference/services`: the read-only catalogue of inference services."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from stratus.api.auth import require
+from stratus.api.routers import error_responses
+from stratus.inference_catalogue import CATALOGUE
+from stratus.services.api_keys import Principal
+
+
+class InferenceServiceModel(BaseModel):
+    name: str
+    dimension: int
+    inputs: list[str]
+    supported_metrics: list[str]
+    provider: str
+    model: str
+    description: str
+
+
+class InferenceServiceList(BaseModel):
+    results: list[InferenceServiceModel]
+
+
+list_inference_services = APIRouter(tags=["inference"])
+
+
+@list_inference_services.get(
+    "/v1/inference/services",
+    response_model=InferenceServiceList,
+    summary="The inference services and what each produces",
+    responses=error_responses(),
+)
+def list_services(_: Principal = Depends(require("read"))) -> InferenceServiceList:
+    return InferenceServiceList(
+        results=[
+            InferenceServiceModel(
+                name=s.name, dimension=s.dimension, inputs=list(s.inputs), supported_metrics=list(s.metrics),
+                provider=s.provider, model=s.model, description=s.description,
+            )
+            for s in CATALOGUE.values()
+        ]
+    )

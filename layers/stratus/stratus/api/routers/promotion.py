@@ -1,0 +1,28 @@
+"""`POST /v1/namespaces/{namespace_identifier}/promote`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body, Depends
+
+from stratus.api.auth import require
+from stratus.api.deps import get_stores
+from stratus.api.routers import error_responses
+from stratus.models.promotion import PromoteNamespaceRequest, PromoteNamespaceResponse
+from stratus.services import promotion as service
+from stratus.services.api_keys import Principal
+
+promote_namespace = APIRouter(tags=["namespaces"])
+
+
+@promote_namespace.post(
+    "/v1/namespaces/{namespace_identifier}/promote",
+    response_model=PromoteNamespaceResponse,
+    summary="Promote a standalone namespace to managed (one-way, atomic)",
+    responses=error_responses(400, 404, 409),
+)
+def promote(
+    namespace_identifier: str,
+    body: PromoteNamespaceRequest = Body(default_factory=PromoteNamespaceRequest),
+    principal: Principal = Depends(require("admin")),
+) -> PromoteNamespaceResponse:
+    return service.promote_namespace(get_stores(), principal.org_id, principal.key_id, namespace_identifier, body)
