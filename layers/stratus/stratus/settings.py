@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +22,16 @@ class Settings(BaseSettings):
     vector_store: Literal["lancedb", "pinecone"] = "lancedb"
     # LanceDB URI: a directory locally, `s3://bucket/prefix` when deployed with LanceDB.
     lancedb_uri: str = ".stratus/lancedb"
+
+    # OpenAI (or any OpenAI-compatible server): the key from env (`STRATUS_OPENAI_API_KEY`, else
+    # the standard `OPENAI_API_KEY`) or from Secrets Manager by ARN when deployed.
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("STRATUS_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_api_key_secret_arn: str | None = None
+    openai_base_url: str | None = None
+    openai_timeout_seconds: float = 10.0
+    openai_max_attempts: int = 4
 
     # Seconds a verified API key is trusted without re-reading DynamoDB (per container).
     auth_cache_seconds: float = 5.0

@@ -1,11 +1,13 @@
-"""The per-container dependencies: stores built lazily from settings on first use and cached,
-never at import time (tests import modules before their mocks start)."""
+"""The per-container dependencies: stores and inference providers built lazily from settings on
+first use and cached, never at import time (tests import modules before their mocks start, and
+a cold start should only pay for what its request touches)."""
 
 from __future__ import annotations
 
 import threading
 
-from stratus.ports import MetadataStore, Stores, VectorStore
+from stratus.inference_catalogue import CATALOGUE
+from stratus.ports import Embedder, MetadataStore, Stores, VectorStore
 from stratus.settings import Settings, get_settings
 
 _lock = threading.Lock()
@@ -18,19 +20,25 @@ def get_stores() -> Stores:
         with _lock:
             if _stores is None:
                 settings = get_settings()
-                _stores = Stores(metadata=_metadata_store(settings), vectors=_vector_store(settings))
+                _stores = Stores(
+                    metadata=_metadata_store(settings),
+                    vectors=_vector_store(settings),
+                    embedders=CatalogueEmbedders(settings),
+                )
     return _stores
 
 
 def reset_container() -> None:
-    """Forget cached settings and stores (tests change the environment between cases)."""
+    """Forget cached settings, stores and caches (tests change the environment between cases)."""
     global _stores
     with _lock:
         _stores = None
     get_settings.cache_clear()
     from stratus.api import auth
+    from stratus.services.embedding import query_cache
 
     auth.reset_auth_cache()
+    query_cache.clear()
 
 
 def _metadata_store(settings: Settings) -> MetadataStore:
@@ -46,3 +54,51 @@ def _vector_store(settings: Settings) -> VectorStore:
 
         return LanceDBVectorStore(settings.lancedb_uri)
     raise NotImplementedError(f"vector store {settings.vector_store!r} is not available in this build")
+
+
+class CatalogueEmbedders:
+    """Builds each catalogue service's provider on first use, once per container."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._built: dict[str, Embedder] = {}
+        self._lock = threading.Lock()
+
+    def get(self, service_name: str) -> Embedder:
+        embedder = self._built.get(service_name)
+        if embedder is None:
+            with self._lock:
+                embedder = self._built.get(service_name)
+                if embedder is None:
+                    embedder = self._built[service_name] = self._build(service_name)
+        return embedder
+
+    def _build(self, service_name: str) -> Embedder:
+        service = CATALOGUE[service_name]
+        if service.provider == "openai":
+            from stratus.adapters.openai_embedder import OpenAIEmbedder
+            from stratus.adapters.secrets import api_key_from
+
+            return OpenAIEmbedder(
+                service_name=service.name,
+                model=service.model,
+                dimension=service.dimension,
+                api_key_provider=api_key_from(
+                    self._settings.openai_api_key, self._settings.openai_api_key_secret_arn, service=service.name
+                ),
+                base_url=self._settings.openai_base_url,
+                max_attempts=self._settings.openai_max_attempts,
+                timeout_seconds=self._settings.openai_timeout_seconds,
+            )
+        if service.name == "minilm_l6_v2":
+            from stratus.adapters.minilm_embedder import MiniLMEmbedder
+
+            return MiniLMEmbedder()
+        from stratus.adapters.unavailable_embedder import UnavailableEmbedder
+
+        return UnavailableEmbedder(
+            service.name,
+            service.dimension,
+            f"the provider for '{service.name}' is not installed in this build: image-text models arrive "
+            "with managed ingestion",
+        )

@@ -1,0 +1,717 @@
+"""`MetadataStore` on one DynamoDB table (items keyed `PK`/`SK`, see template.yaml).
+
+Item layout (single-table design):
+
+| item                 | PK                  | SK                    | other attributes             |
+|----------------------|---------------------|-----------------------|------------------------------|
+| namespace            | `ORG#{org_id}`      | `NS#{namespace_id}`   | the `Namespace` record       |
+| namespace name guard | `ORG#{org_id}`      | `NSNAME#{name}`       | namespace_id                 |
+| API key (by hash)    | `APIKEY#{key_hash}` | `APIKEY`              | org_id, key_id, name, ...    |
+| API key (org index)  | `ORG#{org_id}`      | `APIKEY#{key_id}`     | key_hash, name, ...          |
+| promotion (audit)    | `ORG#{org_id}`      | `PROMOTION#{ns}#{id}` | the `PromotionRecord`        |
+
+Every write that touches more than one item is a single `TransactWriteItems`, so a namespace
+never exists without its name guard (and vice versa) and a key is never half revoked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import functools
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from stratus.errors import (
+    AlreadyExistsError,
+    BadRequestError,
+    ConflictError,
+    MetadataStoreUnavailableError,
+    NotFoundError,
+)
+from stratus.models.namespaces import Namespace
+from stratus.ports import ApiKey, NamespacePage, Permission, PromotionRecord
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Short timeouts: an API Gateway request has ~29 s in total, and standard-mode retries (3 attempts
+# unless AWS_MAX_ATTEMPTS says otherwise) must fit inside it with room for the rest of the work.
+DEFAULT_CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard"},
+    tcp_keepalive=True,
+)
+
+# Error codes that mean "DynamoDB is overloaded or down", not "your request is wrong".
+_UNAVAILABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "LimitExceededException",
+    }
+)
+# Per-item reasons inside a cancelled transaction that are transient (retry will likely pass).
+_TRANSIENT_CANCELLATION_CODES = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+_CONDITION_FAILED = "ConditionalCheckFailed"
+
+_KEY_ATTRIBUTES = frozenset({"PK", "SK", "entity"})
+_NAMESPACE_PREFIX = "NS#"
+_NAME_GUARD_PREFIX = "NSNAME#"
+_API_KEY_PREFIX = "APIKEY#"
+_API_KEY_SK = "APIKEY"
+_PROMOTION_PREFIX = "PROMOTION#"
+_MAX_CURSOR_LENGTH = 2048
+# DynamoDB rejects sort keys over 1024 bytes with a ValidationException; an identifier that long
+# (e.g. from a URL path) cannot name anything we stored, so it is simply not found.
+_MAX_SORT_KEY_BYTES = 1024
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+# ---------------------------------------------------------------------------------------------
+# Dependency faults: the one place where SDK failures become `MetadataStoreUnavailableError`.
+
+
+def _unavailable(cause: Exception) -> MetadataStoreUnavailableError:
+    # The message must not leak endpoints or request details to API clients.
+    return MetadataStoreUnavailableError(
+        "the metadata store is temporarily unavailable; retry the request",
+        {"dependency": "dynamodb", "reason": type(cause).__name__},
+    )
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def maps_dependency_faults(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn connection failures, timeouts and throttling into a retryable 503; anything else
+    (validation errors, a missing table, ...) is a bug or a misconfiguration and propagates."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (BotocoreConnectionError, HTTPClientError) as error:
+            # Covers EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, closed sockets.
+            raise _unavailable(error) from error
+        except ClientError as error:
+            if _error_code(error) in _UNAVAILABLE_CODES:
+                raise _unavailable(error) from error
+            raise
+
+    return wrapper
+
+
+def _cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
+    """One entry per transaction item, in request order (`Code` is "None" for items that passed)."""
+    return [dict(reason) for reason in error.response.get("CancellationReasons") or []]
+
+
+def _cancellation_codes(error: ClientError) -> list[str]:
+    return [str(reason.get("Code", "None")) for reason in _cancellation_reasons(error)]
+
+
+def _is_cancelled_transaction(error: ClientError) -> bool:
+    return _error_code(error) == "TransactionCanceledException"
+
+
+def _raise_if_transient(error: ClientError) -> None:
+    if any(code in _TRANSIENT_CANCELLATION_CODES for code in _cancellation_codes(error)):
+        raise _unavailable(error) from error
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys and (de)serialization
+
+
+def _org_pk(org_id: str) -> str:
+    return f"ORG#{org_id}"
+
+
+def _namespace_sk(namespace_id: str) -> str:
+    return f"{_NAMESPACE_PREFIX}{namespace_id}"
+
+
+def _name_guard_sk(namespace_name: str) -> str:
+    return f"{_NAME_GUARD_PREFIX}{namespace_name}"
+
+
+def _key_pk(key_hash: str) -> str:
+    return f"{_API_KEY_PREFIX}{key_hash}"
+
+
+def _key_index_sk(key_id: str) -> str:
+    return f"{_API_KEY_PREFIX}{key_id}"
+
+
+def _to_dynamo_value(value: Any) -> Any:
+    """DynamoDB numbers must be Decimal; `str()` keeps the float's shortest exact repr."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, Mapping):
+        return {key: _to_dynamo_value(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo_value(inner) for inner in value]
+    return value
+
+
+def _from_dynamo_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # A number written without a fractional part (every int we store) comes back as int.
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    if isinstance(value, Mapping):
+        return {key: _from_dynamo_value(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_from_dynamo_value(inner) for inner in value]
+    return value
+
+
+def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(_to_dynamo_value(value)) for key, value in item.items()}
+
+
+def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _from_dynamo_value(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def _namespace_item(namespace: Namespace) -> dict[str, Any]:
+    return {
+        "PK": _org_pk(namespace.org_id),
+        "SK": _namespace_sk(namespace.namespace_id),
+        "entity": "namespace",
+        **namespace.model_dump(mode="json"),
+    }
+
+
+def _namespace_from_item(item: Mapping[str, Any]) -> Namespace:
+    plain = _deserialize(item)
+    return Namespace.model_validate({k: v for k, v in plain.items() if k not in _KEY_ATTRIBUTES})
+
+
+def _name_guard_item(namespace: Namespace) -> dict[str, Any]:
+    return {
+        "PK": _org_pk(namespace.org_id),
+        "SK": _name_guard_sk(namespace.namespace_name),
+        "entity": "namespace_name",
+        "namespace_id": namespace.namespace_id,
+    }
+
+
+def _promotion_item(record: PromotionRecord) -> dict[str, Any]:
+    # Append-only audit, kept after the namespace is deleted; `NS#` queries never see it.
+    return {
+        "PK": _org_pk(record.org_id),
+        "SK": f"{_PROMOTION_PREFIX}{record.namespace_id}#{record.promotion_id}",
+        "entity": "promotion",
+        **dataclasses.asdict(record),
+    }
+
+
+def _api_key_items(key: ApiKey) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(lookup-by-hash item, org index item). Permissions are a list: string sets cannot be empty
+    and lists read back the same on every emulator."""
+    shared = {
+        "name": key.name,
+        "permissions": list(key.permissions),
+        "created_at": key.created_at,
+        "revoked": key.revoked,
+    }
+    by_hash = {
+        "PK": _key_pk(key.key_hash),
+        "SK": _API_KEY_SK,
+        "entity": "api_key",
+        "org_id": key.org_id,
+        "key_id": key.key_id,
+        **shared,
+    }
+    org_index = {
+        "PK": _org_pk(key.org_id),
+        "SK": _key_index_sk(key.key_id),
+        "entity": "api_key_index",
+        "key_hash": key.key_hash,
+        **shared,
+    }
+    return by_hash, org_index
+
+
+def _permissions(value: Any) -> list[Permission]:
+    allowed: tuple[Permission, ...] = ("read", "write", "admin")
+    return [permission for permission in allowed if permission in set(value or [])]
+
+
+def _api_key_from_hash_item(item: Mapping[str, Any]) -> ApiKey:
+    plain = _deserialize(item)
+    return ApiKey(
+        key_id=str(plain["key_id"]),
+        key_hash=str(plain["PK"]).removeprefix(_API_KEY_PREFIX),
+        org_id=str(plain["org_id"]),
+        name=str(plain.get("name", "")),
+        permissions=_permissions(plain.get("permissions")),
+        created_at=str(plain.get("created_at", "")),
+        revoked=bool(plain.get("revoked", False)),
+    )
+
+
+def _api_key_from_index_item(org_id: str, item: Mapping[str, Any]) -> ApiKey:
+    plain = _deserialize(item)
+    return ApiKey(
+        key_id=str(plain["SK"]).removeprefix(_API_KEY_PREFIX),
+        key_hash=str(plain["key_hash"]),
+        org_id=org_id,
+        name=str(plain.get("name", "")),
+        permissions=_permissions(plain.get("permissions")),
+        created_at=str(plain.get("created_at", "")),
+        revoked=bool(plain.get("revoked", False)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Cursors: opaque to clients, validated on the way back in.
+
+
+def _encode_cursor(sort_key: str) -> str:
+    raw = json.dumps({"sk": sort_key}, separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _malformed_cursor() -> BadRequestError:
+    return BadRequestError(
+        "cursor is malformed; pass the next_cursor of a previous page unchanged, or omit it",
+        {"field": "cursor"},
+    )
+
+
+def _decode_cursor(cursor: str) -> str:
+    """The sort key to resume after. Only namespace sort keys are accepted, so a cursor can never
+    steer the query onto another item type (and the partition always comes from the caller)."""
+    if len(cursor) > _MAX_CURSOR_LENGTH:
+        raise _malformed_cursor()
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        decoded = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+        raise _malformed_cursor() from error
+    sort_key = decoded.get("sk") if isinstance(decoded, dict) else None
+    if not isinstance(sort_key, str) or not sort_key.startswith(_NAMESPACE_PREFIX):
+        raise _malformed_cursor()
+    if len(sort_key.encode("utf-8")) > _MAX_SORT_KEY_BYTES:
+        raise _malformed_cursor()
+    return sort_key
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors of namespace writes
+
+
+def _namespace_exists_error(namespace_id: str) -> AlreadyExistsError:
+    return AlreadyExistsError(
+        f"namespace '{namespace_id}' already exists",
+        {"resource": "namespace", "id": namespace_id},
+    )
+
+
+def _name_taken_error(namespace_name: str) -> AlreadyExistsError:
+    return AlreadyExistsError(
+        f"namespace_name '{namespace_name}' is already used by another namespace in this "
+        "organization; choose a different namespace_name",
+        {"resource": "namespace", "field": "namespace_name", "value": namespace_name},
+    )
+
+
+def _concurrent_change_error(namespace_id: str) -> ConflictError:
+    return ConflictError(
+        f"namespace '{namespace_id}' was changed concurrently; retry",
+        {"resource": "namespace", "id": namespace_id},
+    )
+
+
+class DynamoDBMetadataStore:
+    """Namespaces and API keys in one DynamoDB table. Thread-safe; create one per container."""
+
+    def __init__(
+        self,
+        table_name: str,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        client: Any | None = None,
+        config: Config | None = None,
+    ) -> None:
+        self.table_name = table_name
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._config = config or DEFAULT_CLIENT_CONFIG
+        # Typed as Any: the boto3 stubs are a dev-only dependency and their TypedDicts add little
+        # over the tests for hand-built request shapes.
+        self._client: Any | None = client
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """Created on first use, never at import, so moto's mocks can start before it exists."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    # A private session: the default one is not safe to share across threads.
+                    session = boto3.session.Session()
+                    self._client = session.client(
+                        "dynamodb",
+                        region_name=self.region,
+                        endpoint_url=self.endpoint_url,
+                        config=self._config,
+                    )
+        return self._client
+
+    # -- low-level helpers ------------------------------------------------------------------
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        if len(sk.encode("utf-8")) > _MAX_SORT_KEY_BYTES:
+            return None
+        response = self.client.get_item(TableName=self.table_name, Key=_key(pk, sk), ConsistentRead=True)
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def _put(self, item: Mapping[str, Any], condition: str | None = None, **extra: Any) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": _serialize(item), **extra}
+        if condition:
+            put["ConditionExpression"] = condition
+        return {"Put": put}
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        self.client.transact_write_items(TransactItems=items)
+
+    def _query_all(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        start_key: dict[str, Any] | None = None
+        while True:
+            page_args = {"TableName": self.table_name, "ConsistentRead": True, **kwargs}
+            if start_key:
+                page_args["ExclusiveStartKey"] = start_key
+            response = self.client.query(**page_args)
+            yield from response.get("Items", [])
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                return
+
+    def _org_prefix_query(self, org_id: str, prefix: str) -> dict[str, Any]:
+        return {
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": _org_pk(org_id)}, ":prefix": {"S": prefix}},
+        }
+
+    # -- namespaces -------------------------------------------------------------------------
+
+    @maps_dependency_faults
+    def create_namespace(self, namespace: Namespace) -> None:
+        try:
+            self._transact(
+                [
+                    self._put(_namespace_item(namespace), "attribute_not_exists(PK)"),
+                    self._put(_name_guard_item(namespace), "attribute_not_exists(PK)"),
+                ]
+            )
+        except ClientError as error:
+            if not _is_cancelled_transaction(error):
+                raise
+            _raise_if_transient(error)
+            codes = _cancellation_codes(error)
+            if codes and codes[0] == _CONDITION_FAILED:
+                raise _namespace_exists_error(namespace.namespace_id) from error
+            if len(codes) > 1 and codes[1] == _CONDITION_FAILED:
+                raise _name_taken_error(namespace.namespace_name) from error
+            raise
+
+    @maps_dependency_faults
+    def get_namespace(self, org_id: str, namespace_id: str) -> Namespace | None:
+        item = self._get(_org_pk(org_id), _namespace_sk(namespace_id))
+        return _namespace_from_item(item) if item else None
+
+    @maps_dependency_faults
+    def find_namespace(self, org_id: str, identifier: str) -> Namespace | None:
+        """By id, else by name (ids win: they are what a client got back at creation)."""
+        by_id = self.get_namespace(org_id, identifier)
+        if by_id is not None:
+            return by_id
+        guard = self._get(_org_pk(org_id), _name_guard_sk(identifier))
+        if guard is None:
+            return None
+        namespace_id = _deserialize(guard).get("namespace_id")
+        return self.get_namespace(org_id, str(namespace_id)) if namespace_id else None
+
+    @maps_dependency_faults
+    def list_namespaces(self, org_id: str, limit: int, cursor: str | None) -> NamespacePage:
+        """Namespaces ordered by id. Reads one item past `limit` so the last page never hands out
+        a cursor that leads to an empty page."""
+        if limit < 1:
+            raise BadRequestError("limit must be at least 1", {"field": "limit"})
+        query = self._org_prefix_query(org_id, _NAMESPACE_PREFIX)
+        start_key = _key(_org_pk(org_id), _decode_cursor(cursor)) if cursor else None
+        items: list[dict[str, Any]] = []
+        while len(items) <= limit:
+            page_args = {
+                "TableName": self.table_name,
+                "ConsistentRead": True,
+                "Limit": limit + 1 - len(items),
+            }
+            if start_key:
+                page_args["ExclusiveStartKey"] = start_key
+            response = self.client.query(**query, **page_args)
+            items.extend(response.get("Items", []))
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                break
+        page = items[:limit]
+        next_cursor = _encode_cursor(page[-1]["SK"]["S"]) if len(items) > limit else None
+        return NamespacePage(
+            namespaces=[_namespace_from_item(item) for item in page], next_cursor=next_cursor
+        )
+
+    @maps_dependency_faults
+    def count_namespaces(self, org_id: str) -> int:
+        query = self._org_prefix_query(org_id, _NAMESPACE_PREFIX)
+        total = 0
+        start_key: dict[str, Any] | None = None
+        while True:
+            page_args = {"TableName": self.table_name, "Select": "COUNT", "ConsistentRead": True}
+            if start_key:
+                page_args["ExclusiveStartKey"] = start_key
+            response = self.client.query(**query, **page_args)
+            total += int(response.get("Count", 0))
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                return total
+
+    @maps_dependency_faults
+    def save_namespace(self, namespace: Namespace, expected_version: int, previous_name: str) -> Namespace:
+        saved = namespace.model_copy(update={"version": expected_version + 1})
+        renamed = saved.namespace_name != previous_name
+        items = [
+            self._put(
+                _namespace_item(saved),
+                "version = :expected",
+                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        ]
+        if renamed:
+            items.append(self._delete_guard_of(saved, previous_name))
+            items.append(self._put(_name_guard_item(saved), "attribute_not_exists(PK)"))
+        try:
+            self._transact(items)
+        except ClientError as error:
+            if not _is_cancelled_transaction(error):
+                raise
+            self._raise_save_failure(error, saved)
+        return saved
+
+    def _delete_guard_of(self, namespace: Namespace, name: str) -> dict[str, Any]:
+        # Conditioned on the owner, so a stale `previous_name` can never free another
+        # namespace's name.
+        return {
+            "Delete": {
+                "TableName": self.table_name,
+                "Key": _key(_org_pk(namespace.org_id), _name_guard_sk(name)),
+                "ConditionExpression": "namespace_id = :id",
+                "ExpressionAttributeValues": {":id": {"S": namespace.namespace_id}},
+            }
+        }
+
+    def _raise_save_failure(self, error: ClientError, namespace: Namespace) -> NoReturn:
+        _raise_if_transient(error)
+        codes = _cancellation_codes(error)
+        if codes and codes[0] == _CONDITION_FAILED:
+            if self._namespace_still_exists(error, namespace):
+                raise _concurrent_change_error(namespace.namespace_id) from error
+            raise NotFoundError.of("namespace", namespace.namespace_id) from error
+        if len(codes) > 2 and codes[2] == _CONDITION_FAILED:
+            raise _name_taken_error(namespace.namespace_name) from error
+        if len(codes) > 1 and codes[1] == _CONDITION_FAILED:
+            # The old guard is not ours any more: someone renamed in between.
+            raise _concurrent_change_error(namespace.namespace_id) from error
+        raise error
+
+    def _namespace_still_exists(self, error: ClientError, namespace: Namespace) -> bool:
+        return self._stored_namespace(error, namespace) is not None
+
+    @maps_dependency_faults
+    def delete_namespace(self, namespace: Namespace) -> None:
+        """Delete the namespace and its name guard. Conditioned on `namespace.version`, so a
+        stale copy (renamed meanwhile) cannot delete the wrong guard: `ConflictError` then, and
+        `NotFoundError` if it is already gone."""
+        pk = _org_pk(namespace.org_id)
+        items = [
+            {
+                "Delete": {
+                    "TableName": self.table_name,
+                    "Key": _key(pk, _namespace_sk(namespace.namespace_id)),
+                    "ConditionExpression": "version = :version",
+                    "ExpressionAttributeValues": {":version": {"N": str(namespace.version)}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self.table_name,
+                    "Key": _key(pk, _name_guard_sk(namespace.namespace_name)),
+                }
+            },
+        ]
+        try:
+            self._transact(items)
+        except ClientError as error:
+            if not _is_cancelled_transaction(error):
+                raise
+            _raise_if_transient(error)
+            if _cancellation_codes(error)[:1] != [_CONDITION_FAILED]:
+                raise
+            if self._namespace_still_exists(error, namespace):
+                raise _concurrent_change_error(namespace.namespace_id) from error
+            raise NotFoundError.of("namespace", namespace.namespace_id) from error
+
+    @maps_dependency_faults
+    def promote_namespace(
+        self, promoted: Namespace, expected_version: int, record: PromotionRecord
+    ) -> Namespace:
+        """One transaction: the managed namespace (version bumped), conditioned on the stored one
+        still being standalone at `expected_version`, plus the audit record. Losers of a race get
+        `ConflictError`; nothing is written unless everything is."""
+        saved = promoted.model_copy(update={"version": expected_version + 1})
+        items = [
+            self._put(
+                _namespace_item(saved),
+                "version = :expected AND #mode = :standalone",
+                ExpressionAttributeNames={"#mode": "mode"},  # MODE is a DynamoDB reserved word
+                ExpressionAttributeValues={
+                    ":expected": {"N": str(expected_version)},
+                    ":standalone": {"S": "standalone"},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            ),
+            self._put(_promotion_item(record), "attribute_not_exists(PK)"),
+        ]
+        try:
+            self._transact(items)
+        except ClientError as error:
+            if not _is_cancelled_transaction(error):
+                raise
+            self._raise_promotion_failure(error, saved)
+        return saved
+
+    def _raise_promotion_failure(self, error: ClientError, namespace: Namespace) -> NoReturn:
+        _raise_if_transient(error)
+        codes = _cancellation_codes(error)
+        if codes and codes[0] == _CONDITION_FAILED:
+            stored = self._stored_namespace(error, namespace)
+            if stored is None:
+                raise NotFoundError.of("namespace", namespace.namespace_id) from error
+            if stored.get("mode") == "managed":
+                raise ConflictError(
+                    f"namespace '{namespace.namespace_id}' is already managed; promotion is one-way",
+                    {"resource": "namespace", "id": namespace.namespace_id, "mode": "managed"},
+                ) from error
+            raise _concurrent_change_error(namespace.namespace_id) from error
+        # Only a promotion-id collision is left: retrying with a new id is all it takes.
+        raise _concurrent_change_error(namespace.namespace_id) from error
+
+    def _stored_namespace(self, error: ClientError, namespace: Namespace) -> dict[str, Any] | None:
+        """The namespace item as it was when the condition failed (plain values), or None."""
+        reasons = _cancellation_reasons(error)
+        item = reasons[0].get("Item") if reasons else None
+        if not item:
+            item = self._get(_org_pk(namespace.org_id), _namespace_sk(namespace.namespace_id))
+        return _deserialize(item) if item else None
+
+    # -- API keys ---------------------------------------------------------------------------
+
+    @maps_dependency_faults
+    def put_api_key(self, key: ApiKey) -> None:
+        by_hash, org_index = _api_key_items(key)
+        try:
+            self._transact(
+                [
+                    self._put(by_hash, "attribute_not_exists(PK)"),
+                    self._put(org_index, "attribute_not_exists(PK)"),
+                ]
+            )
+        except ClientError as error:
+            if not _is_cancelled_transaction(error):
+                raise
+            _raise_if_transient(error)
+            # Only reachable on a hash or key-id collision (2^-190 / 36^-16): never expected.
+            raise AlreadyExistsError(
+                f"api key '{key.key_id}' already exists", {"resource": "api_key", "id": key.key_id}
+            ) from error
+
+    @maps_dependency_faults
+    def get_api_key(self, key_hash: str) -> ApiKey | None:
+        item = self._get(_key_pk(key_hash), _API_KEY_SK)
+        return _api_key_from_hash_item(item) if item else None
+
+    @maps_dependency_faults
+    def revoke_api_key(self, org_id: str, key_id: str) -> bool:
+        index_item = self._get(_org_pk(org_id), _key_index_sk(key_id))
+        if index_item is None:
+            return False
+        key_hash = _deserialize(index_item)["key_hash"]
+        revoke = {
+            "UpdateExpression": "SET revoked = :true",
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeValues": {":true": {"BOOL": True}},
+        }
+        try:
+            self._transact(
+                [
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": _key(_key_pk(key_hash), _API_KEY_SK),
+                            **revoke,
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": _key(_org_pk(org_id), _key_index_sk(key_id)),
+                            **revoke,
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if not _is_cancelled_transaction(error):
+                raise
+            _raise_if_transient(error)
+            return False  # deleted between the read and the write
+        return True
+
+    @maps_dependency_faults
+    def list_api_keys(self, org_id: str) -> list[ApiKey]:
+        items = self._query_all(**self._org_prefix_query(org_id, _API_KEY_PREFIX))
+        return [_api_key_from_index_item(org_id, item) for item in items]
