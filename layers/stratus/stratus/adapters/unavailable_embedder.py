@@ -1,0 +1,43 @@
+"""An `Embedder` that is in the catalogue but has no provider in this build.
+
+It keeps the catalogue honest: a namespace may name `clip_vit_b32` (its dimension is known, so
+the index can be created), and only an actual embedding call fails, with a retryable 503 that
+says what is missing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stratus.errors import InferenceServiceUnavailableError
+
+
+class UnavailableEmbedder:
+    def __init__(self, name: str, dimension: int, reason: str) -> None:
+        self._name = name
+        self._dimension = dimension
+        self._reason = reason
+
+    @classmethod
+    def not_installed(
+        cls, name: str, dimension: int, why: str = "image-text models arrive with managed ingestion"
+    ) -> UnavailableEmbedder:
+        """The usual case: the catalogue names a model whose provider this build does not ship."""
+        return cls(name, dimension, f"provider for '{name}' is not installed in this build: {why}")
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
+        raise InferenceServiceUnavailableError(
+            f"inference service '{self._name}' is unavailable: {self._reason}",
+            {"service": self._name, "reason": self._reason},
+        )
