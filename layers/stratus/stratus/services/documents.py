@@ -114,7 +114,8 @@ def _new_vector_configs(namespace: Namespace, documents: list[DocumentInput]) ->
     (dimension from the first document that uses it, cosine). Managed namespaces are fixed."""
     new: dict[str, VectorConfig] = {}
     for position, doc in enumerate(documents):
-        for name, vector in doc.vectors.items():
+        for name in doc.vectors:
+            vector = _vector(doc, name)
             if namespace.vector_config(name) is not None or name in new:
                 continue
             location = f"documents[{position}].vectors.{name}"
@@ -143,7 +144,8 @@ def _new_vector_configs(namespace: Namespace, documents: list[DocumentInput]) ->
 def _check_documents(namespace: Namespace, new_configs: list[VectorConfig], documents: list[DocumentInput]) -> None:
     dimensions = {c.name: c.dimension for c in [*namespace.vector_configs, *new_configs]}
     for position, doc in enumerate(documents):
-        for name, vector in doc.vectors.items():
+        for name in doc.vectors:
+            vector = _vector(doc, name)
             if len(vector) != dimensions[name]:
                 location = f"documents[{position}].vectors.{name}"
                 raise BadRequestError(

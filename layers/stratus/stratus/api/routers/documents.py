@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 from fastapi import APIRouter, Depends, Path
 
 from stratus import limits
@@ -20,7 +22,7 @@ from stratus.services import documents as service
 from stratus.services.api_keys import Principal
 from stratus.services.namespaces import resolve_namespace
 
-TAGS = ["documents"]
+TAGS: list[str | Enum] = ["documents"]
 upsert_documents = APIRouter(tags=TAGS)
 get_document = APIRouter(tags=TAGS)
 delete_document = APIRouter(tags=TAGS)

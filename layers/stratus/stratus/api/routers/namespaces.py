@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 from fastapi import APIRouter, Depends, Query
 
 from stratus import limits
@@ -13,7 +15,7 @@ from stratus.models.namespaces import CreateStandaloneNamespaceRequest, Namespac
 from stratus.services import namespaces as service
 from stratus.services.api_keys import Principal
 
-TAGS = ["namespaces"]
+TAGS: list[str | Enum] = ["namespaces"]
 create_standalone_namespace = APIRouter(tags=TAGS)
 list_namespaces = APIRouter(tags=TAGS)
 get_namespace = APIRouter(tags=TAGS)
