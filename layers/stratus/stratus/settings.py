@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
 
-    vector_store: Literal["lancedb", "pinecone"] = "lancedb"
+    # Only LanceDB ships in this build; the Pinecone adapter is the next planned store.
+    vector_store: Literal["lancedb"] = "lancedb"
     # LanceDB URI: a directory locally, `s3://bucket/prefix` when deployed with LanceDB.
     lancedb_uri: str = ".stratus/lancedb"
 

@@ -49,11 +49,9 @@ def _metadata_store(settings: Settings) -> MetadataStore:
 
 def _vector_store(settings: Settings) -> VectorStore:
     # Imported here so a function that never touches vectors never pays for the SDK.
-    if settings.vector_store == "lancedb":
-        from stratus.adapters.lancedb_store import LanceDBVectorStore
+    from stratus.adapters.lancedb_store import LanceDBVectorStore
 
-        return LanceDBVectorStore(settings.lancedb_uri)
-    raise NotImplementedError(f"vector store {settings.vector_store!r} is not available in this build")
+    return LanceDBVectorStore(settings.lancedb_uri)
 
 
 class CatalogueEmbedders:
