@@ -1,0 +1,387 @@
+"""`VectorStore` on LanceDB (embedded): one table per space, named `space.name`.
+
+Table columns:
+
+| column          | type                                | what                                          |
+|-----------------|-------------------------------------|-----------------------------------------------|
+| `id`            | utf8                                | record id (merge key)                         |
+| `vector`        | fixed_size_list<float32>[dimension] | the embedding                                 |
+| `payload`       | `pa.json_` (Lance JSONB)            | the payload, for the JSON UDFs of filters     |
+| `payload_json`  | utf8                                | the payload as written, returned to readers   |
+| `filter_terms`  | list<utf8>                          | equality terms, see `lancedb_filters`         |
+
+`payload_json` exists because JSONB sorts object keys and turns integers beyond 64 bits into
+floats: readers get the payload back exactly as it was written.
+
+Search is exact (flat): no ANN index is built. Scores are "higher is better":
+
+| metric    | LanceDB distance | `_distance` returned | score                  |
+|-----------|------------------|----------------------|------------------------|
+| cosine    | `cosine`         | 1 - cos(a, b)        | 1 - d  (cos(a, b))     |
+| dot       | `dot`            | 1 - a·b              | 1 - d  (a·b)           |
+| euclidean | `l2`             | |a - b|² (squared)   | 1 / (1 + sqrt(d))      |
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import timedelta
+from typing import Any, Literal
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.query import ColumnOrdering, LanceVectorQueryBuilder
+from lancedb.table import Table
+
+from stratus.adapters.lancedb_filters import (
+    PAYLOAD_COLUMN,
+    TERMS_COLUMN,
+    compile_filter,
+    filter_terms,
+    sql_string,
+)
+from stratus.errors import BadRequestError, ConflictError, StratusError, VectorStoreUnavailableError
+from stratus.filters import OPERATORS, FilterNode
+from stratus.models.namespaces import Metric
+from stratus.ports import RecordPage, ScoredRecord, Space, StoreCapabilities, VectorRecord
+
+ID_COLUMN = "id"
+VECTOR_COLUMN = "vector"
+PAYLOAD_JSON_COLUMN = "payload_json"
+DISTANCE_COLUMN = "_distance"
+
+DistanceType = Literal["cosine", "dot", "l2"]
+_DISTANCE_TYPE: dict[Metric, DistanceType] = {"cosine": "cosine", "dot": "dot", "euclidean": "l2"}
+# Ids per `id IN (...)` statement; keeps statements small whatever the caller passes.
+_IDS_PER_STATEMENT = 1000
+# Failures of the store itself (I/O, Lance, Arrow) as opposed to our own programming errors.
+_STORE_FAILURES: tuple[type[BaseException], ...] = (OSError, RuntimeError, ValueError, pa.ArrowException)
+
+
+@contextmanager
+def _store_call(operation: str, space: str, on_failure: Callable[[], None] | None = None) -> Iterator[None]:
+    """Turn a failure of the store into a retryable 503 naming the operation and the space."""
+    try:
+        yield
+    except StratusError:
+        raise
+    except _STORE_FAILURES as exc:
+        if on_failure is not None:
+            on_failure()
+        raise VectorStoreUnavailableError(
+            f"vector store unavailable: {operation} on space '{space}' failed ({type(exc).__name__})",
+            {"operation": operation, "space": space},
+        ) from exc
+
+
+def table_schema(dimension: int, metric: Metric) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field(ID_COLUMN, pa.utf8(), nullable=False),
+            pa.field(VECTOR_COLUMN, pa.list_(pa.float32(), dimension), nullable=False),
+            pa.field(PAYLOAD_COLUMN, pa.json_(pa.utf8())),
+            pa.field(PAYLOAD_JSON_COLUMN, pa.utf8()),
+            pa.field(TERMS_COLUMN, pa.list_(pa.utf8())),
+        ],
+        # For people reading the table; queries take the metric from the `Space`.
+        metadata={"stratus.metric": metric, "stratus.dimension": str(dimension)},
+    )
+
+
+class LanceDBVectorStore:
+    """Thread-safe: one instance is shared by the threads of a worker. Tables are opened once and
+    cached; the connection checks for newer table versions on every read
+    (`read_consistency_interval=0`), so writes by other processes are seen at once."""
+
+    def __init__(self, uri: str, *, read_consistency_interval: timedelta | None = timedelta(0)) -> None:
+        self._uri = uri
+        self._read_consistency_interval = read_consistency_interval
+        self._lock = threading.Lock()
+        self._db: lancedb.DBConnection | None = None
+        self._tables: dict[str, Table] = {}
+
+    # -- protocol --------------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> StoreCapabilities:
+        return StoreCapabilities(name="lancedb", operators=OPERATORS)
+
+    def locator(self, storage_key: str) -> str:
+        return f"lancedb:{self._uri}/{storage_key}__*"
+
+    def ensure_space(self, space: Space) -> None:
+        with self._call("ensure_space", space):
+            table = self._table_or_create(space)
+            existing = _dimension(table.schema)
+        if existing != space.dimension:
+            raise ConflictError(
+                f"vector space '{space.name}' exists with dimension {existing}, not {space.dimension}",
+                {"space": space.name, "existing_dimension": existing, "requested_dimension": space.dimension},
+            )
+
+    def upsert(self, space: Space, records: Sequence[VectorRecord]) -> None:
+        latest = {record.id: record for record in records}  # the last write of an id wins
+        if not latest:
+            return
+        data = _record_batch(space, list(latest.values()))
+        with self._call("upsert", space):
+            table = self._table_or_create(space)
+            (
+                table.merge_insert(ID_COLUMN)
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(data)
+            )
+
+    def delete(self, space: Space, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with self._call("delete", space):
+            table = self._table(space)
+            if table is None:
+                return
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                table.delete(_id_in(chunk))
+
+    def fetch(self, space: Space, ids: Sequence[str], include_vectors: bool) -> dict[str, VectorRecord]:
+        if not ids:
+            return {}
+        with self._call("fetch", space):
+            table = self._table(space)
+            if table is None:
+                return {}
+            columns = _columns(include_vectors)
+            found: dict[str, VectorRecord] = {}
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                rows = table.search().where(_id_in(chunk)).select(columns).limit(len(chunk)).to_arrow()
+                for record in _records(rows):
+                    found[record.id] = record
+        return found
+
+    def query(
+        self,
+        space: Space,
+        vector: Sequence[float],
+        top_k: int,
+        filter: FilterNode | None,
+        include_vectors: bool,
+    ) -> list[ScoredRecord]:
+        where = compile_filter(filter) if filter is not None else None
+        query_vector = np.asarray(vector, dtype=np.float32)
+        with self._call("query", space):
+            table = self._table(space)
+            if table is None:
+                return []
+            search = table.search(query_vector, vector_column_name=VECTOR_COLUMN)
+            assert isinstance(search, LanceVectorQueryBuilder), "a vector gives a vector query"
+            builder = (
+                search.distance_type(_DISTANCE_TYPE[space.metric])
+                .select([*_columns(include_vectors), DISTANCE_COLUMN])
+                .limit(top_k)
+            )
+            if where is not None:
+                builder = builder.where(where, prefilter=True)
+            rows = builder.to_arrow()
+        scores = _scores(space.metric, rows.column(DISTANCE_COLUMN).to_numpy(zero_copy_only=False))
+        return [
+            ScoredRecord(id=record.id, score=score, payload=record.payload, vector=record.vector)
+            for record, score in zip(_records(rows), scores, strict=True)
+        ]
+
+    def list(
+        self,
+        space: Space,
+        filter: FilterNode | None,
+        limit: int,
+        after_id: str | None,
+        include_vectors: bool,
+    ) -> RecordPage:
+        clauses = [compile_filter(filter)] if filter is not None else []
+        if after_id is not None:
+            clauses.append(f"{ID_COLUMN} > {sql_string(after_id)}")
+        with self._call("list", space):
+            table = self._table(space)
+            if table is None:
+                return RecordPage(records=[], next_cursor=None)
+            # Ids first (a top-k sort over one column), then the page's rows by id.
+            query = table.search().select([ID_COLUMN]).order_by([ColumnOrdering(column_name=ID_COLUMN)])
+            if clauses:
+                query = query.where(" AND ".join(clauses))
+            page_ids: list[str] = query.limit(limit + 1).to_arrow().column(ID_COLUMN).to_pylist()
+        more = len(page_ids) > limit
+        page_ids = page_ids[:limit]
+        found = self.fetch(space, page_ids, include_vectors)
+        # A record deleted between the two reads is simply left out of the page.
+        records = [found[record_id] for record_id in page_ids if record_id in found]
+        return RecordPage(records=records, next_cursor=page_ids[-1] if more else None)
+
+    def count(self, space: Space) -> int:
+        with self._call("count", space):
+            table = self._table(space)
+            return 0 if table is None else int(table.count_rows())
+
+    def ids(self, space: Space) -> set[str]:
+        with self._call("ids", space):
+            table = self._table(space)
+            if table is None:
+                return set()
+            rows = table.search().select([ID_COLUMN]).limit(None).to_arrow()
+        return set(rows.column(ID_COLUMN).to_pylist())
+
+    def drop_space(self, space: Space) -> None:
+        with self._call("drop_space", space), self._lock:
+            self._tables.pop(space.name, None)
+            try:
+                self._connection().drop_table(space.name)
+            except ValueError as exc:
+                if not _is_not_found(exc):
+                    raise
+
+    # -- tables ----------------------------------------------------------------------------------
+
+    def _call(self, operation: str, space: Space) -> AbstractContextManager[None]:
+        """`_store_call` that also forgets the cached table on failure: the next call reopens it
+        (after a transient error, or when another process dropped the table)."""
+
+        def forget() -> None:
+            with self._lock:
+                self._tables.pop(space.name, None)
+
+        return _store_call(operation, space.name, forget)
+
+    def _connection(self) -> lancedb.DBConnection:
+        """Connect on first use (callers hold `_lock`)."""
+        if self._db is None:
+            self._db = lancedb.connect(self._uri, read_consistency_interval=self._read_consistency_interval)
+        return self._db
+
+    def _table(self, space: Space) -> Table | None:
+        """The cached table of `space`; None when it does not exist."""
+        return self._cached(space, create=False)
+
+    def _table_or_create(self, space: Space) -> Table:
+        table = self._cached(space, create=True)
+        assert table is not None, "created tables exist"
+        return table
+
+    def _cached(self, space: Space, create: bool) -> Table | None:
+        table = self._tables.get(space.name)
+        if table is not None:
+            return table
+        with self._lock:  # one open (or create) per table, whatever the number of threads
+            table = self._tables.get(space.name)
+            if table is None:
+                table = self._create(space) if create else self._open(space.name)
+                if table is not None:
+                    self._tables[space.name] = table
+            return table
+
+    def _open(self, name: str) -> Table | None:
+        try:
+            return self._connection().open_table(name)
+        except ValueError as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+
+    def _create(self, space: Space) -> Table:
+        try:
+            return self._connection().create_table(
+                space.name, schema=table_schema(space.dimension, space.metric), exist_ok=True
+            )
+        except ValueError:
+            # Another process created it between our check and our commit: use theirs.
+            table = self._open(space.name)
+            if table is None:
+                raise
+            return table
+
+
+def _is_not_found(exc: ValueError) -> bool:
+    # LanceDB reports a missing table as a plain ValueError: "Table '<name>' was not found".
+    return "was not found" in str(exc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrow conversions
+
+
+def _dimension(schema: pa.Schema) -> int:
+    vector_type = schema.field(VECTOR_COLUMN).type
+    return int(vector_type.list_size)
+
+
+def _record_batch(space: Space, records: list[VectorRecord]) -> pa.Table:
+    vectors = np.asarray([record.vector for record in records], dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != space.dimension:
+        raise BadRequestError(
+            f"vectors for '{space.name}' must have {space.dimension} dimensions",
+            {"space": space.name, "dimension": space.dimension},
+        )
+    payload_json = [_payload_text(space, record) for record in records]
+    return pa.table(
+        {
+            ID_COLUMN: pa.array([record.id for record in records], pa.utf8()),
+            VECTOR_COLUMN: pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), space.dimension),
+            PAYLOAD_COLUMN: pa.array(payload_json, pa.json_(pa.utf8())),
+            PAYLOAD_JSON_COLUMN: pa.array(payload_json, pa.utf8()),
+            TERMS_COLUMN: pa.array([filter_terms(record.payload) for record in records], pa.list_(pa.utf8())),
+        },
+        schema=table_schema(space.dimension, space.metric),
+    )
+
+
+def _payload_text(space: Space, record: VectorRecord) -> str:
+    try:
+        text = json.dumps(record.payload, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        message = f"payload of '{record.id}' holds a number that is not finite"
+        raise BadRequestError(message, {"space": space.name, "id": record.id}) from None
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: Arrow strings must be valid UTF-8
+            text = json.dumps(record.payload, ensure_ascii=True)
+    return text
+
+
+def _columns(include_vectors: bool) -> list[str]:
+    return [ID_COLUMN, PAYLOAD_JSON_COLUMN, *([VECTOR_COLUMN] if include_vectors else [])]
+
+
+def _records(rows: pa.Table) -> list[VectorRecord]:
+    ids = rows.column(ID_COLUMN).to_pylist()
+    payloads = [json.loads(text) for text in rows.column(PAYLOAD_JSON_COLUMN).to_pylist()]
+    vectors: list[list[float]] | list[None] = [None] * len(ids)
+    if VECTOR_COLUMN in rows.column_names:
+        column = rows.column(VECTOR_COLUMN).combine_chunks()
+        if len(column):
+            flat = column.flatten().to_numpy(zero_copy_only=False)
+            vectors = flat.reshape(len(column), -1).tolist()
+    return [
+        VectorRecord(id=record_id, payload=payload, vector=vector)
+        for record_id, payload, vector in zip(ids, payloads, vectors, strict=True)
+    ]
+
+
+def _scores(metric: Metric, distances: np.ndarray[Any, Any]) -> list[float]:
+    distances = distances.astype(np.float64)
+    # LanceDB's cosine and dot distances are both 1 - similarity; l2 is the squared distance.
+    euclidean = metric == "euclidean"
+    scores = 1.0 / (1.0 + np.sqrt(np.maximum(distances, 0.0))) if euclidean else 1.0 - distances
+    # A zero vector has no cosine similarity (NaN); report it as orthogonal.
+    return [0.0 if math.isnan(score) else float(score) for score in scores]
+
+
+def _id_in(ids: Sequence[str]) -> str:
+    return f"{ID_COLUMN} IN ({', '.join(sql_string(record_id) for record_id in ids)})"
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        yield ids[start : start + _IDS_PER_STATEMENT]

@@ -1,0 +1,316 @@
+"""The filter DSL parser (`stratus.filters.parse_filter`) and a few reference-evaluator rules."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from stratus import limits
+from stratus.errors import BadRequestError
+from stratus.filters import OPERATORS, And, Condition, Not, Or, evaluate, parse_filter
+
+
+def bad(raw: Any) -> BadRequestError:
+    with pytest.raises(BadRequestError) as caught:
+        parse_filter(raw)
+    assert caught.value.status == 400
+    return caught.value
+
+
+def cond(field: str, operator: str, value: Any) -> dict[str, Any]:
+    return {"field": field, "operator": operator, "value": value}
+
+
+# -- conditions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "parsed"),
+    [
+        ("eq", "a", "a"),
+        ("ne", 3, 3),
+        ("gt", 1.5, 1.5),
+        ("gte", "2024-01-01", "2024-01-01"),
+        ("lt", -2, -2),
+        ("lte", 0, 0),
+        ("in", ["a", "b"], ("a", "b")),
+        ("nin", [1, 2.5], (1, 2.5)),
+        ("contains", "x", "x"),
+        ("starts_with", "pre", "pre"),
+        ("ends_with", "post", "post"),
+        ("exists", True, True),
+        ("is_null", False, False),
+        ("text", "hello world", "hello world"),
+    ],
+)
+def test_every_operator_parses(operator: str, value: Any, parsed: Any) -> None:
+    node = parse_filter({"AND": [cond("meta.x", operator, value)]})
+    assert node == And((Condition(("meta", "x"), operator, parsed),))
+
+
+def test_the_operator_list_is_the_documented_one() -> None:
+    documented = "eq ne gt gte lt lte in nin contains starts_with ends_with exists is_null text"
+    assert set(documented.split()) == OPERATORS
+
+
+def test_a_bare_condition_is_accepted() -> None:
+    assert parse_filter(cond("a", "eq", 1)) == Condition(("a",), "eq", 1)
+
+
+def test_operator_defaults_to_eq() -> None:
+    assert parse_filter({"field": "a", "value": "x"}) == Condition(("a",), "eq", "x")
+
+
+@pytest.mark.parametrize("operator", ["exists", "is_null"])
+def test_exists_and_is_null_default_to_true(operator: str) -> None:
+    assert parse_filter({"field": "a", "operator": operator}) == Condition(("a",), operator, True)
+
+
+@pytest.mark.parametrize("operator", ["exists", "is_null"])
+def test_exists_and_is_null_take_only_booleans(operator: str) -> None:
+    error = bad(cond("a", operator, "yes"))
+    assert error.details["field"] == "filters.value"
+
+
+def test_empty_filter_is_no_filter() -> None:
+    assert parse_filter(None) is None
+    assert parse_filter({}) is None
+
+
+@pytest.mark.parametrize("raw", [[], "a = 1", 3])
+def test_a_filter_must_be_an_object(raw: Any) -> None:
+    assert bad(raw).details["field"] == "filters"
+
+
+# -- shorthand -----------------------------------------------------------------------------------
+
+
+def test_shorthand_is_eq() -> None:
+    expected = Condition(("metadata", "category"), "eq", "contract")
+    assert parse_filter({"metadata.category": "contract"}) == expected
+
+
+def test_shorthand_with_several_keys_is_and() -> None:
+    expected = And((Condition(("a",), "eq", 1), Condition(("b", "c"), "eq", True)))
+    assert parse_filter({"a": 1, "b.c": True}) == expected
+
+
+def test_shorthand_takes_the_case_flag() -> None:
+    assert parse_filter({"a": "X", "case_sensitive": True}) == Condition(("a",), "eq", "X", True)
+
+
+def test_shorthand_inside_a_group() -> None:
+    expected = Or((Condition(("a",), "eq", 1), Condition(("b",), "eq", 2)))
+    assert parse_filter({"OR": [{"a": 1}, {"b": 2}]}) == expected
+
+
+def test_shorthand_value_must_be_a_scalar() -> None:
+    assert bad({"tags": ["a", "b"]}).details["field"].startswith("filters.tags")
+
+
+def test_only_case_sensitive_is_an_empty_group() -> None:
+    bad({"case_sensitive": True})
+
+
+# -- groups ----------------------------------------------------------------------------------------
+
+
+def test_not_as_an_object() -> None:
+    assert parse_filter({"NOT": cond("a", "eq", 1)}) == Not(Condition(("a",), "eq", 1))
+
+
+def test_not_as_a_list_negates_their_and() -> None:
+    node = parse_filter({"NOT": [cond("a", "eq", 1), {"b": 2}]})
+    assert node == Not(And((Condition(("a",), "eq", 1), Condition(("b",), "eq", 2))))
+
+
+def test_and_or_not_together_are_anded() -> None:
+    node = parse_filter({"AND": [{"a": 1}], "OR": [{"b": 2}], "NOT": {"c": 3}})
+    assert node == And(
+        (
+            And((Condition(("a",), "eq", 1),)),
+            Or((Condition(("b",), "eq", 2),)),
+            Not(Condition(("c",), "eq", 3)),
+        )
+    )
+
+
+def test_case_sensitive_is_inherited_and_can_be_overridden() -> None:
+    node = parse_filter(
+        {
+            "case_sensitive": True,
+            "AND": [{"a": "X"}, {"OR": [{"b": "Y"}], "case_sensitive": False}, {"NOT": {"c": "Z"}}],
+        }
+    )
+    assert node == And(
+        (
+            Condition(("a",), "eq", "X", True),
+            Or((Condition(("b",), "eq", "Y", False),)),
+            Not(Condition(("c",), "eq", "Z", True)),
+        )
+    )
+
+
+def test_case_sensitive_must_be_a_boolean() -> None:
+    assert bad({"AND": [{"a": 1}], "case_sensitive": "yes"}).details["field"] == "filters.case_sensitive"
+
+
+@pytest.mark.parametrize("children", [[], {"a": 1}, "a"])
+def test_group_needs_a_non_empty_list(children: Any) -> None:
+    assert bad({"OR": children}).details["field"] == "filters.OR"
+
+
+def test_unknown_key_beside_a_group() -> None:
+    bad({"AND": [{"a": 1}], "b": 2})
+
+
+def test_unknown_key_in_a_condition() -> None:
+    assert bad({"field": "a", "operator": "eq", "value": 1, "extra": 2}).details["field"] == "filters"
+
+
+def test_each_child_must_be_an_object() -> None:
+    assert bad({"AND": [{"a": 1}, "b"]}).details["field"] == "filters.AND[1]"
+
+
+# -- depth -----------------------------------------------------------------------------------------
+
+
+def nested(groups: int) -> dict[str, Any]:
+    node: dict[str, Any] = cond("a", "eq", 1)
+    for _ in range(groups):
+        node = {"AND": [node]}
+    return node
+
+
+def test_depth_limit_is_the_documented_one() -> None:
+    assert limits.MAX_FILTER_DEPTH == 8
+
+
+def test_eight_nested_groups_are_accepted() -> None:
+    assert parse_filter(nested(limits.MAX_FILTER_DEPTH)) is not None
+
+
+def test_nine_nested_groups_are_rejected_naming_where() -> None:
+    error = bad(nested(limits.MAX_FILTER_DEPTH + 1))
+    where = "filters" + ".AND[0]" * limits.MAX_FILTER_DEPTH
+    assert error.details["field"] == where
+    assert where in error.message
+    assert "deeper than 8" in error.message
+
+
+def test_depth_counts_not_objects_too() -> None:
+    node: dict[str, Any] = cond("a", "eq", 1)
+    for _ in range(limits.MAX_FILTER_DEPTH + 1):
+        node = {"NOT": node}
+    error = bad(node)
+    assert error.details["field"] == "filters" + ".NOT" * limits.MAX_FILTER_DEPTH
+
+
+# -- operators and values ----------------------------------------------------------------------
+
+
+def test_unknown_operator_names_it() -> None:
+    error = bad({"AND": [cond("a", "regex", ".*")]})
+    assert error.details == {"field": "filters.AND[0].operator", "operator": "regex"}
+    assert "regex" in error.message
+
+
+def test_operator_must_be_a_string() -> None:
+    assert bad({"field": "a", "operator": 5, "value": 1}).details["operator"] == 5
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_values_are_rejected(value: float) -> None:
+    assert bad(cond("a", "gt", value)).details["field"] == "filters.value"
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_non_finite_values_in_lists_are_rejected(value: float) -> None:
+    assert bad(cond("a", "in", [1, value])).details["field"] == "filters.value[1]"
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_non_finite_shorthand_values_are_rejected(value: float) -> None:
+    bad({"a": value})
+
+
+@pytest.mark.parametrize("operator", ["in", "nin"])
+@pytest.mark.parametrize("values", [["a", 1], [1, True], ["a", False], [1.5, "x"]])
+def test_in_and_nin_reject_mixed_types(operator: str, values: list[Any]) -> None:
+    error = bad(cond("a", operator, values))
+    assert error.details["field"] == "filters.value"
+
+
+def test_in_accepts_ints_and_floats_together() -> None:
+    assert parse_filter(cond("a", "in", [1, 2.5])) == Condition(("a",), "in", (1, 2.5))
+
+
+@pytest.mark.parametrize("value", [[], "a", None])
+def test_in_takes_a_non_empty_list(value: Any) -> None:
+    bad(cond("a", "in", value))
+
+
+def test_in_takes_at_most_the_limit() -> None:
+    assert parse_filter(cond("a", "in", list(range(limits.MAX_IN_VALUES)))) is not None
+    bad(cond("a", "in", list(range(limits.MAX_IN_VALUES + 1))))
+
+
+@pytest.mark.parametrize("value", [None, [1], {"a": 1}])
+def test_scalar_operators_need_a_scalar(value: Any) -> None:
+    bad(cond("a", "eq", value))
+
+
+@pytest.mark.parametrize("operator", ["gt", "gte", "lt", "lte"])
+def test_ranges_reject_booleans(operator: str) -> None:
+    bad(cond("a", operator, True))
+
+
+@pytest.mark.parametrize("operator", ["starts_with", "ends_with", "text"])
+def test_string_operators_need_a_string(operator: str) -> None:
+    bad(cond("a", operator, 5))
+
+
+def test_text_needs_a_word() -> None:
+    bad(cond("a", "text", "  ...  "))
+
+
+@pytest.mark.parametrize("field", ["", "a..b", ".a", "a.", "x" * 257])
+def test_bad_field_paths(field: str) -> None:
+    assert bad(cond(field, "eq", 1)).details["field"] == "filters.field"
+
+
+def test_field_must_be_a_string() -> None:
+    bad({"field": 3, "operator": "eq", "value": 1})
+
+
+# -- reference evaluator rules the stores rely on --------------------------------------------------
+
+
+def check(raw: dict[str, Any], payload: dict[str, Any]) -> bool:
+    node = parse_filter(raw)
+    assert node is not None
+    return evaluate(node, payload)
+
+
+def test_list_fields_match_any_element() -> None:
+    assert check({"tags": "b"}, {"tags": ["a", "B"]})
+    assert check(cond("tags", "in", ["x", "a"]), {"tags": ["a"]})
+    assert not check({"tags": "a"}, {"tags": [["a"]]})
+
+
+def test_ne_and_nin_match_missing_fields() -> None:
+    assert check(cond("a", "ne", 1), {})
+    assert check(cond("a", "nin", [1]), {"a": None})
+
+
+def test_types_are_not_coerced() -> None:
+    assert not check({"a": "5"}, {"a": 5})
+    assert not check({"a": 1}, {"a": True})
+    assert check({"a": 5}, {"a": 5.0})
+    assert not check(cond("a", "gt", 0), {"a": True})
+
+
+def test_lookup_does_not_descend_into_lists() -> None:
+    assert not check({"a.0": "x"}, {"a": ["x"]})
+    assert check({"a.0": "x"}, {"a": {"0": "x"}})
