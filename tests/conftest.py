@@ -49,6 +49,7 @@ def moto_dynamodb(aws_env: None) -> Iterator[DynamoDBMetadataStore]:
     builds its own client lazily, as it does in Lambda, inside the mock."""
     import boto3
     from moto import mock_aws
+
     from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
     from stratus_local.bootstrap import create_tables
 

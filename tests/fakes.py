@@ -11,7 +11,15 @@ from collections.abc import Sequence
 from stratus.errors import AlreadyExistsError, ConflictError, VectorStoreUnavailableError
 from stratus.filters import OPERATORS, FilterNode, evaluate
 from stratus.models.namespaces import Namespace
-from stratus.ports import ApiKey, NamespacePage, RecordPage, ScoredRecord, Space, StoreCapabilities, VectorRecord
+from stratus.ports import (
+    ApiKey,
+    NamespacePage,
+    RecordPage,
+    ScoredRecord,
+    Space,
+    StoreCapabilities,
+    VectorRecord,
+)
 
 
 class InMemoryVectorStore:
@@ -54,13 +62,20 @@ class InMemoryVectorStore:
     def fetch(self, space: Space, ids: Sequence[str], include_vectors: bool) -> dict[str, VectorRecord]:
         table = self.spaces.get(space.name, {})
         return {
-            doc_id: VectorRecord(doc_id, table[doc_id].payload, table[doc_id].vector if include_vectors else None)
+            doc_id: VectorRecord(
+                doc_id, table[doc_id].payload, table[doc_id].vector if include_vectors else None
+            )
             for doc_id in ids
             if doc_id in table
         }
 
     def query(
-        self, space: Space, vector: Sequence[float], top_k: int, filter: FilterNode | None, include_vectors: bool
+        self,
+        space: Space,
+        vector: Sequence[float],
+        top_k: int,
+        filter: FilterNode | None,
+        include_vectors: bool,
     ) -> list[ScoredRecord]:
         self._maybe_fail("query")
         scored = [
@@ -74,7 +89,11 @@ class InMemoryVectorStore:
         self, space: Space, filter: FilterNode | None, limit: int, after_id: str | None, include_vectors: bool
     ) -> RecordPage:
         rows = sorted(
-            (r for r in self.spaces.get(space.name, {}).values() if filter is None or evaluate(filter, r.payload)),
+            (
+                r
+                for r in self.spaces.get(space.name, {}).values()
+                if filter is None or evaluate(filter, r.payload)
+            ),
             key=lambda r: r.id,
         )
         rows = [r for r in rows if after_id is None or r.id > after_id]
@@ -116,7 +135,9 @@ class InMemoryMetadataStore:
         self.namespaces[(namespace.org_id, namespace.namespace_id)] = namespace
 
     def _by_name(self, org_id: str, name: str) -> Namespace | None:
-        return next((n for (o, _), n in self.namespaces.items() if o == org_id and n.namespace_name == name), None)
+        return next(
+            (n for (o, _), n in self.namespaces.items() if o == org_id and n.namespace_name == name), None
+        )
 
     def get_namespace(self, org_id: str, namespace_id: str) -> Namespace | None:
         return self.namespaces.get((org_id, namespace_id))
@@ -125,7 +146,9 @@ class InMemoryMetadataStore:
         return self.get_namespace(org_id, identifier) or self._by_name(org_id, identifier)
 
     def list_namespaces(self, org_id: str, limit: int, cursor: str | None) -> NamespacePage:
-        ordered = sorted((n for (o, _), n in self.namespaces.items() if o == org_id), key=lambda n: n.namespace_id)
+        ordered = sorted(
+            (n for (o, _), n in self.namespaces.items() if o == org_id), key=lambda n: n.namespace_id
+        )
         ordered = [n for n in ordered if cursor is None or n.namespace_id > cursor]
         page = ordered[:limit]
         return NamespacePage(page, page[-1].namespace_id if len(ordered) > limit else None)

@@ -147,7 +147,10 @@ def test_bad_namespace_id_is_422_naming_the_field(api: Api, namespace_id: str) -
 
 
 def test_unknown_metric_is_422_naming_the_field(api: Api) -> None:
-    body = {"namespace_id": "metric-ns", "vector_configs": [{"name": "emb", "dimension": 4, "metric": "manhattan"}]}
+    body = {
+        "namespace_id": "metric-ns",
+        "vector_configs": [{"name": "emb", "dimension": 4, "metric": "manhattan"}],
+    }
     error = _error(api.call("POST", "/v1/namespaces/standalone", json=body), 422, "ValidationError")
     assert _locations(error) == ["vector_configs[0].metric"]
 
@@ -178,7 +181,9 @@ def test_namespace_round_trip_by_id_and_name(api: Api) -> None:
 def test_wrong_dimension_is_400_naming_the_field(api: Api) -> None:
     _create(api)
     body = {"documents": [{"vectors": {"emb": _vec(1)}}, {"vectors": {"emb": [1.0, 2.0]}}]}
-    error = _error(api.call("POST", "/v1/namespaces/legal-docs/documents/direct", json=body), 400, "BadRequestError")
+    error = _error(
+        api.call("POST", "/v1/namespaces/legal-docs/documents/direct", json=body), 400, "BadRequestError"
+    )
     assert error["details"]["field"] == "documents[1].vectors.emb"
     assert error["details"]["expected_dimension"] == DIM
 
@@ -186,9 +191,12 @@ def test_wrong_dimension_is_400_naming_the_field(api: Api) -> None:
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 def test_non_finite_floats_are_rejected_naming_the_position(api: Api, literal: str) -> None:
     _create(api)
-    raw = '{"documents": [{"vectors": {"emb": [0.1, %s, 0, 0, 0, 0, 0, 0]}}]}' % literal
+    template = '{"documents": [{"vectors": {"emb": [0.1, LITERAL, 0, 0, 0, 0, 0, 0]}}]}'
+    raw = template.replace("LITERAL", literal)
     response = api.call(
-        "POST", "/v1/namespaces/legal-docs/documents/direct", content=raw,
+        "POST",
+        "/v1/namespaces/legal-docs/documents/direct",
+        content=raw,
         headers={"Content-Type": "application/json"},
     )
     error = _error(response, 422, "ValidationError")
@@ -198,7 +206,9 @@ def test_non_finite_floats_are_rejected_naming_the_position(api: Api, literal: s
 def test_more_than_1000_documents_is_422(api: Api) -> None:
     _create(api)
     body = {"documents": [{"vectors": {"emb": [0.5]}}] * 1001}
-    error = _error(api.call("POST", "/v1/namespaces/legal-docs/documents/direct", json=body), 422, "ValidationError")
+    error = _error(
+        api.call("POST", "/v1/namespaces/legal-docs/documents/direct", json=body), 422, "ValidationError"
+    )
     assert _locations(error) == ["documents"]
 
 
@@ -215,7 +225,9 @@ def test_body_over_6mb_is_413_before_parsing(api: Api) -> None:
     _create(api)
     raw = b'{"documents": [' + b" " * (6 * 1024 * 1024) + b"]}"
     response = api.call(
-        "POST", "/v1/namespaces/legal-docs/documents/direct", content=raw,
+        "POST",
+        "/v1/namespaces/legal-docs/documents/direct",
+        content=raw,
         headers={"Content-Type": "application/json"},
     )
     _error(response, 413, "PayloadTooLargeError")
@@ -231,9 +243,11 @@ def test_invalid_json_is_400(api: Api) -> None:
 def test_deeply_nested_json_is_400_not_500(api: Api) -> None:
     _create(api)
     nested = "[" * 100_000 + "]" * 100_000
-    raw = '{"documents": [{"vectors": {"emb": [1]}, "payload": {"a": %s}}]}' % nested
+    raw = '{"documents": [{"vectors": {"emb": [1]}, "payload": {"a": NESTED}}]}'.replace("NESTED", nested)
     response = api.call(
-        "POST", "/v1/namespaces/legal-docs/documents/direct", content=raw,
+        "POST",
+        "/v1/namespaces/legal-docs/documents/direct",
+        content=raw,
         headers={"Content-Type": "application/json"},
     )
     assert 400 <= response.status_code < 500, response.text
@@ -316,16 +330,30 @@ def test_filter_deeper_than_8_is_400(api: Api) -> None:
 
 def test_unknown_operator_is_400_naming_it(api: Api) -> None:
     _create(api)
-    error = _error(_search(api, filters={"field": "a", "operator": "regex", "value": "x"}), 400, "BadRequestError")
+    error = _error(
+        _search(api, filters={"field": "a", "operator": "regex", "value": "x"}), 400, "BadRequestError"
+    )
     assert error["details"]["operator"] == "regex"
 
 
 def test_search_finds_nearest_first_with_filters_and_warning(api: Api) -> None:
     _create(api, payload_indexes=[{"field_name": "category", "type": "keyword"}])
     docs = [
-        {"document_id": "exact", "vectors": {"emb": _vec(1)}, "payload": {"category": "contract", "year": 2020}},
-        {"document_id": "close", "vectors": {"emb": _vec(1, 0.2)}, "payload": {"category": "contract", "year": 2024}},
-        {"document_id": "other", "vectors": {"emb": _vec(0, 1)}, "payload": {"category": "memo", "year": 2024}},
+        {
+            "document_id": "exact",
+            "vectors": {"emb": _vec(1)},
+            "payload": {"category": "contract", "year": 2020},
+        },
+        {
+            "document_id": "close",
+            "vectors": {"emb": _vec(1, 0.2)},
+            "payload": {"category": "contract", "year": 2024},
+        },
+        {
+            "document_id": "other",
+            "vectors": {"emb": _vec(0, 1)},
+            "payload": {"category": "memo", "year": 2024},
+        },
     ]
     api.call("POST", "/v1/namespaces/legal-docs/documents/direct", json={"documents": docs})
     answer = _search(api).json()
@@ -334,8 +362,13 @@ def test_search_finds_nearest_first_with_filters_and_warning(api: Api) -> None:
     assert answer["results"][0]["scores"] == {"emb": pytest.approx(1.0, abs=1e-5)}
     assert answer["warnings"] == []
     filtered = _search(
-        api, filters={"AND": [{"field": "category", "operator": "eq", "value": "Contract"},
-                              {"field": "year", "operator": "gte", "value": 2021}]}
+        api,
+        filters={
+            "AND": [
+                {"field": "category", "operator": "eq", "value": "Contract"},
+                {"field": "year", "operator": "gte", "value": 2021},
+            ]
+        },
     ).json()
     assert [r["document_id"] for r in filtered["results"]] == ["close"]
     assert len(filtered["warnings"]) == 1 and "'year'" in filtered["warnings"][0]

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from stratus.cli import main
 from stratus.errors import UnauthorizedError

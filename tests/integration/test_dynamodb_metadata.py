@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from stratus.errors import (
     AlreadyExistsError,

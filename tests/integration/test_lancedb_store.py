@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+
 from stratus.adapters.lancedb_store import LanceDBVectorStore, _store_call
 from stratus.errors import BadRequestError, ConflictError, VectorStoreUnavailableError
 from stratus.filters import OPERATORS, FilterNode, evaluate, parse_filter

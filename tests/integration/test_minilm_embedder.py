@@ -7,6 +7,7 @@ import math
 import time
 
 import pytest
+
 from stratus.adapters.minilm_embedder import MiniLMEmbedder
 from stratus.adapters.unavailable_embedder import UnavailableEmbedder
 from stratus.errors import InferenceServiceUnavailableError

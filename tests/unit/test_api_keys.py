@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any, cast
 
 import pytest
+
 from stratus.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
 from stratus.ports import ApiKey, MetadataStore, Permission
 from stratus.services import api_keys

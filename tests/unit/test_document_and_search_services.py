@@ -70,7 +70,9 @@ def test_given_existing_document_when_upserted_without_an_index_then_it_is_overw
     assert document.vectors == {"a": [0.5, 0.5]}
 
 
-def test_given_vector_store_down_when_upserting_a_new_index_then_metadata_is_unchanged(stores: Stores) -> None:
+def test_given_vector_store_down_when_upserting_a_new_index_then_metadata_is_unchanged(
+    stores: Stores,
+) -> None:
     _create(stores)
     before = namespaces.resolve_namespace(stores.metadata, ORG, "docs")
     assert isinstance(stores.vectors, InMemoryVectorStore)
@@ -130,9 +132,14 @@ def test_given_unknown_index_when_searching_then_400_lists_available_indexes(sto
     assert caught.value.details["available_indexes"] == ["emb"]
 
 
-def test_given_filter_on_unindexed_field_when_searching_then_results_come_with_a_warning(stores: Stores) -> None:
-    _create(stores, vector_configs=[{"name": "emb", "dimension": 2}],
-            payload_indexes=[{"field_name": "kind", "type": "keyword"}])
+def test_given_filter_on_unindexed_field_when_searching_then_results_come_with_a_warning(
+    stores: Stores,
+) -> None:
+    _create(
+        stores,
+        vector_configs=[{"name": "emb", "dimension": 2}],
+        payload_indexes=[{"field_name": "kind", "type": "keyword"}],
+    )
     _upsert(
         stores,
         {"document_id": "x", "vectors": {"emb": [1.0, 0.0]}, "payload": {"kind": "a", "color": "red"}},
@@ -158,7 +165,10 @@ def test_given_score_threshold_when_searching_then_weaker_matches_are_dropped(st
         {"document_id": "far", "vectors": {"emb": [0.0, 1.0]}},
     )
     request = SearchRequest.model_validate(
-        {"namespace_id": "docs", "queries": [{"vector_name": "emb", "vector": [1, 0.1], "score_threshold": 0.5}]}
+        {
+            "namespace_id": "docs",
+            "queries": [{"vector_name": "emb", "vector": [1, 0.1], "score_threshold": 0.5}],
+        }
     )
     answer = search.search(stores, ORG, request)
     assert [r.document_id for r in answer.results] == ["near"]

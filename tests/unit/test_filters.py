@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import pytest
+
 from stratus import limits
 from stratus.errors import BadRequestError
 from stratus.filters import OPERATORS, And, Condition, Not, Or, evaluate, parse_filter

@@ -20,16 +20,30 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from stratus import limits
 from stratus.errors import BadRequestError
 
-Scalar = Union[str, int, float, bool]
+Scalar = str | int | float | bool
 
 OPERATORS = frozenset(
-    {"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains", "starts_with", "ends_with",
-     "exists", "is_null", "text"}
+    {
+        "eq",
+        "ne",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "in",
+        "nin",
+        "contains",
+        "starts_with",
+        "ends_with",
+        "exists",
+        "is_null",
+        "text",
+    }
 )
 STRING_OPERATORS = frozenset({"eq", "ne", "in", "nin", "contains", "starts_with", "ends_with"})
 RANGE_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})
@@ -65,7 +79,7 @@ class Not:
     child: FilterNode
 
 
-FilterNode = Union[Condition, And, Or, Not]
+FilterNode = Condition | And | Or | Not
 
 
 def parse_filter(raw: Any, location: str = "filters") -> FilterNode | None:
@@ -152,7 +166,12 @@ def _case_flag(raw: Mapping[str, Any], location: str, inherited: bool) -> bool:
 
 
 def _condition(
-    field: str, operator: str, value: Any, location: str, case_sensitive: bool, value_location: str | None = None
+    field: str,
+    operator: str,
+    value: Any,
+    location: str,
+    case_sensitive: bool,
+    value_location: str | None = None,
 ) -> Condition:
     """`value_location` differs from `{location}.value` only for the shorthand `{"a.b": v}`."""
     path = _field_path(field, location)

@@ -174,7 +174,9 @@ class MetadataStore(Protocol):
 
     def delete_namespace(self, namespace: Namespace) -> None: ...
 
-    def promote_namespace(self, promoted: Namespace, expected_version: int, record: PromotionRecord) -> Namespace:
+    def promote_namespace(
+        self, promoted: Namespace, expected_version: int, record: PromotionRecord
+    ) -> Namespace:
         """ONE transaction: write `promoted` (version bumped) only if the stored namespace is
         still standalone at `expected_version`, and append `record`. `ConflictError` otherwise;
         nothing is written unless everything is."""

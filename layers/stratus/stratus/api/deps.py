@@ -44,7 +44,9 @@ def reset_container() -> None:
 def _metadata_store(settings: Settings) -> MetadataStore:
     from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 
-    return DynamoDBMetadataStore(settings.table_name, endpoint_url=settings.aws_endpoint_url, region=settings.aws_region)
+    return DynamoDBMetadataStore(
+        settings.table_name, endpoint_url=settings.aws_endpoint_url, region=settings.aws_region
+    )
 
 
 def _vector_store(settings: Settings) -> VectorStore:
@@ -82,7 +84,9 @@ class CatalogueEmbedders:
                 model=service.model,
                 dimension=service.dimension,
                 api_key_provider=api_key_from(
-                    self._settings.openai_api_key, self._settings.openai_api_key_secret_arn, service=service.name
+                    self._settings.openai_api_key,
+                    self._settings.openai_api_key_secret_arn,
+                    service=service.name,
                 ),
                 base_url=self._settings.openai_base_url,
                 max_attempts=self._settings.openai_max_attempts,

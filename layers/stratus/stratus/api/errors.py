@@ -28,7 +28,9 @@ _HTTP_TYPES = {
 }
 
 
-def envelope(status: int, error_type: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def envelope(
+    status: int, error_type: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "success": False,
         "status": status,
@@ -36,8 +38,13 @@ def envelope(status: int, error_type: str, message: str, details: dict[str, Any]
     }
 
 
-def error_response(status: int, error_type: str, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    error_type: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     return JSONResponse(envelope(status, error_type, message, details), status_code=status, headers=headers)
 
 
@@ -53,7 +60,9 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [_describe(error) for error in exc.errors()]
     if any(error["type"] == "json_invalid" for error in errors):
-        return error_response(400, "BadRequestError", "request body is not valid JSON", {"validation_errors": errors})
+        return error_response(
+            400, "BadRequestError", "request body is not valid JSON", {"validation_errors": errors}
+        )
     first = errors[0] if errors else {"location": "body", "message": "invalid request"}
     message = f"{first['location']}: {first['message']}"
     if len(errors) > 1:
@@ -70,15 +79,23 @@ def _describe(error: Any) -> dict[str, str]:
         origin = "body"
     # Tagged-union members add their tag after a vectors map key: documents.0.vectors.emb.vector.1
     parts = [
-        part for i, part in enumerate(parts) if not (i >= 2 and parts[i - 2] == "vectors" and part in UNION_TAGS)
+        part
+        for i, part in enumerate(parts)
+        if not (i >= 2 and parts[i - 2] == "vectors" and part in UNION_TAGS)
     ]
     location = "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in parts).lstrip(".") or origin
-    return {"type": str(error.get("type", "value_error")), "location": location, "message": str(error.get("msg", ""))}
+    return {
+        "type": str(error.get("type", "value_error")),
+        "location": location,
+        "message": str(error.get("msg", "")),
+    }
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    error_type = _HTTP_TYPES.get(exc.status_code, "BadRequestError" if exc.status_code < 500 else "InternalServerError")
+    error_type = _HTTP_TYPES.get(
+        exc.status_code, "BadRequestError" if exc.status_code < 500 else "InternalServerError"
+    )
     message = str(exc.detail) if exc.status_code != 404 else "no such route; see /docs for the API"
     return error_response(exc.status_code, error_type, message, headers=getattr(exc, "headers", None))
 

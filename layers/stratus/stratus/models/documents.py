@@ -34,7 +34,9 @@ UNION_TAGS = ("vector", "text")
 class DocumentInput(StrictModel):
     document_id: str | None = Field(default=None, pattern=limits.DOCUMENT_ID_PATTERN)
     vectors: dict[str, VectorOrText] = Field(min_length=1, max_length=limits.MAX_VECTOR_INDEXES)
-    payload: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("payload", "metadata"))
+    payload: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=AliasChoices("payload", "metadata")
+    )
 
 
 class UpsertDocumentsRequest(StrictModel):

@@ -31,7 +31,9 @@ from stratus.services.pagination import decode_cursor, encode_cursor
 SAVE_ATTEMPTS = 5
 
 
-def upsert_documents(stores: Stores, namespace: Namespace, request: UpsertDocumentsRequest) -> UpsertDocumentsResponse:
+def upsert_documents(
+    stores: Stores, namespace: Namespace, request: UpsertDocumentsRequest
+) -> UpsertDocumentsResponse:
     _embed_texts_in_place(stores, namespace, request.documents)
     new_configs = _new_vector_configs(namespace, request.documents)
     document_ids = _document_ids(request.documents)
@@ -50,7 +52,9 @@ def upsert_documents(stores: Stores, namespace: Namespace, request: UpsertDocume
             if name in doc.vectors
         ]
         absent = [
-            doc_id for doc_id, doc in zip(document_ids, request.documents, strict=True) if name not in doc.vectors
+            doc_id
+            for doc_id, doc in zip(document_ids, request.documents, strict=True)
+            if name not in doc.vectors
         ]
         if records:
             stores.vectors.upsert(space, records)
@@ -141,7 +145,9 @@ def _new_vector_configs(namespace: Namespace, documents: list[DocumentInput]) ->
     return list(new.values())
 
 
-def _check_documents(namespace: Namespace, new_configs: list[VectorConfig], documents: list[DocumentInput]) -> None:
+def _check_documents(
+    namespace: Namespace, new_configs: list[VectorConfig], documents: list[DocumentInput]
+) -> None:
     dimensions = {c.name: c.dimension for c in [*namespace.vector_configs, *new_configs]}
     for position, doc in enumerate(documents):
         for name in doc.vectors:
@@ -149,7 +155,8 @@ def _check_documents(namespace: Namespace, new_configs: list[VectorConfig], docu
             if len(vector) != dimensions[name]:
                 location = f"documents[{position}].vectors.{name}"
                 raise BadRequestError(
-                    f"{location}: expected {dimensions[name]} dimensions for index '{name}', got {len(vector)}",
+                    f"{location}: expected {dimensions[name]} dimensions for index '{name}', "
+                    f"got {len(vector)}",
                     {"field": location, "expected_dimension": dimensions[name], "dimension": len(vector)},
                 )
         size = len(json.dumps(doc.payload, ensure_ascii=False, separators=(",", ":")).encode())
@@ -193,14 +200,18 @@ def _register_vector_configs(stores: Stores, namespace: Namespace, new_configs: 
     )
 
 
-def get_document(stores: Stores, namespace: Namespace, document_id: str, return_vectors: bool) -> DocumentModel:
+def get_document(
+    stores: Stores, namespace: Namespace, document_id: str, return_vectors: bool
+) -> DocumentModel:
     found = _fetch_document(stores, namespace, document_id, return_vectors)
     if found is None:
         raise NotFoundError.of("document", document_id)
     return found
 
 
-def _fetch_document(stores: Stores, namespace: Namespace, document_id: str, return_vectors: bool) -> DocumentModel | None:
+def _fetch_document(
+    stores: Stores, namespace: Namespace, document_id: str, return_vectors: bool
+) -> DocumentModel | None:
     payload: dict[str, object] | None = None
     vectors: dict[str, list[float]] = {}
     for space in spaces_of(namespace):
@@ -212,7 +223,9 @@ def _fetch_document(stores: Stores, namespace: Namespace, document_id: str, retu
             vectors[space.index_name] = record.vector
     if payload is None:
         return None
-    return DocumentModel(document_id=document_id, payload=payload, vectors=vectors if return_vectors else None)
+    return DocumentModel(
+        document_id=document_id, payload=payload, vectors=vectors if return_vectors else None
+    )
 
 
 def delete_document(stores: Stores, namespace: Namespace, document_id: str) -> None:
@@ -222,7 +235,9 @@ def delete_document(stores: Stores, namespace: Namespace, document_id: str) -> N
         stores.vectors.delete(space, [document_id])
 
 
-def list_documents(stores: Stores, namespace: Namespace, request: ListDocumentsRequest) -> ListResponse[DocumentModel]:
+def list_documents(
+    stores: Stores, namespace: Namespace, request: ListDocumentsRequest
+) -> ListResponse[DocumentModel]:
     """Documents in id order. Each index lists its own ids in order; merging the streams and
     keeping the first `limit` distinct ids gives exactly the next page, whatever the layout."""
     node = parse_filter(request.filters, "filters")
@@ -245,7 +260,9 @@ def list_documents(stores: Stores, namespace: Namespace, request: ListDocumentsR
         if request.return_vectors and document.vectors is not None and record.vector is not None:
             document.vectors[index_name] = record.vector
     results = list(documents.values())
-    more = len(results) == request.limit and _may_have_more(pages.values(), results[-1].document_id if results else "")
+    more = len(results) == request.limit and _may_have_more(
+        pages.values(), results[-1].document_id if results else ""
+    )
     if request.return_vectors:
         _complete_vectors(stores, spaces, results)
     total = None
@@ -271,7 +288,11 @@ def _may_have_more(pages: Iterable[RecordPage], last_id: str) -> bool:
 def _complete_vectors(stores: Stores, spaces: list[Space], results: list[DocumentModel]) -> None:
     """A page from one index may stop before ids another index returned; fetch what is missing."""
     for space in spaces:
-        wanted = [doc.document_id for doc in results if doc.vectors is not None and space.index_name not in doc.vectors]
+        wanted = [
+            doc.document_id
+            for doc in results
+            if doc.vectors is not None and space.index_name not in doc.vectors
+        ]
         if not wanted:
             continue
         fetched = stores.vectors.fetch(space, wanted, include_vectors=True)

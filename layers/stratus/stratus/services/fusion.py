@@ -36,7 +36,9 @@ def fuse(lists: Sequence[RankedList], method: str, top_k: int) -> list[Fused]:
         for rank, record in enumerate(ranked.records, start=1):
             entry = fused.get(record.id)
             if entry is None:
-                entry = fused[record.id] = Fused(record.id, 0.0 if method != "max" else float("-inf"), {}, record)
+                entry = fused[record.id] = Fused(
+                    record.id, 0.0 if method != "max" else float("-inf"), {}, record
+                )
             best = entry.scores.get(ranked.index_name)
             entry.scores[ranked.index_name] = record.score if best is None else max(best, record.score)
             if entry.record.vector is None and record.vector is not None:

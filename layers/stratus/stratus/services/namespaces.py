@@ -24,7 +24,9 @@ from stratus.services.pagination import decode_cursor, encode_cursor
 SORTABLE_FIELDS = ("namespace_name", "namespace_id", "created_at", "updated_at", "mode")
 
 
-def create_standalone_namespace(stores: Stores, org_id: str, request: CreateStandaloneNamespaceRequest) -> Namespace:
+def create_standalone_namespace(
+    stores: Stores, org_id: str, request: CreateStandaloneNamespaceRequest
+) -> Namespace:
     _check_payload_indexes(request.payload_indexes, "payload_indexes")
     now = iso_now()
     namespace = Namespace(
@@ -122,7 +124,11 @@ def list_namespaces(stores: Stores, org_id: str, request: ListRequest) -> ListRe
     )
     if request.cursor:
         after = _cursor_key(request.cursor)
-        keyed = [item for item in keyed if ((item[0], item[1]) < after if descending else (item[0], item[1]) > after)]
+        keyed = [
+            item
+            for item in keyed
+            if ((item[0], item[1]) < after if descending else (item[0], item[1]) > after)
+        ]
     page = keyed[: request.limit]
     next_cursor = encode_cursor([page[-1][0], page[-1][1]]) if len(keyed) > request.limit else None
     return ListResponse[NamespaceModel](
@@ -140,12 +146,16 @@ def _matching_namespaces(metadata: MetadataStore, org_id: str, request: ListRequ
     needle = request.search.lower() if request.search else None
     matching: list[Namespace] = []
     for namespace in _all_namespaces(metadata, org_id):
-        record: dict[str, Any] = namespace.model_dump(mode="json", exclude={"org_id", "storage_key", "version"})
+        record: dict[str, Any] = namespace.model_dump(
+            mode="json", exclude={"org_id", "storage_key", "version"}
+        )
         if node is not None and not evaluate(node, record):
             continue
-        if needle and needle not in namespace.namespace_name.lower() and needle not in (
-            namespace.description or ""
-        ).lower():
+        if (
+            needle
+            and needle not in namespace.namespace_name.lower()
+            and needle not in (namespace.description or "").lower()
+        ):
             continue
         matching.append(namespace)
     return matching

@@ -23,12 +23,16 @@ def promote_namespace(
 ) -> PromoteNamespaceResponse:
     namespace = resolve_namespace(stores.metadata, org_id, identifier)
     promoted = plan_promotion(namespace, request)
-    new_indexes = [config for config in promoted.vector_configs if namespace.vector_config(config.name) is None]
+    new_indexes = [
+        config for config in promoted.vector_configs if namespace.vector_config(config.name) is None
+    ]
     # New spaces exist before the commit, so they accept upserts right after the answer; if the
     # store is down we stop here with a 503 and nothing changed. An empty space left behind by a
     # lost race is invisible (no metadata points at it) and is reused by the next attempt.
     for config in new_indexes:
-        stores.vectors.ensure_space(Space(namespace.storage_key, config.name, config.dimension, config.metric))
+        stores.vectors.ensure_space(
+            Space(namespace.storage_key, config.name, config.dimension, config.metric)
+        )
     record = PromotionRecord(
         promotion_id=ids.new_id("prm_"),
         org_id=org_id,

@@ -6,8 +6,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
-from stratus.inference_catalogue import CATALOGUE
 from stratus.filters import FilterNode, filtered_fields, operators_used, parse_filter
+from stratus.inference_catalogue import CATALOGUE
 from stratus.models.namespaces import Namespace
 from stratus.models.search import SearchQuery, SearchRequest, SearchResponse, SearchResult
 from stratus.ports import Space, Stores
@@ -65,8 +65,11 @@ def _plan(namespace: Namespace, query: SearchQuery, position: int) -> _Plan:
             raise BadRequestError(
                 f"{location}.vector: expected {space.dimension} dimensions for index '{space.index_name}', "
                 f"got {len(query.vector)}",
-                {"field": f"{location}.vector", "expected_dimension": space.dimension,
-                 "dimension": len(query.vector)},
+                {
+                    "field": f"{location}.vector",
+                    "expected_dimension": space.dimension,
+                    "dimension": len(query.vector),
+                },
             )
         return _Plan(query, space, None)
     kind = "text" if query.text is not None else "url"

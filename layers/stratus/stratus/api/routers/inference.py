@@ -38,8 +38,13 @@ def list_services(_: Principal = Depends(require("read"))) -> InferenceServiceLi
     return InferenceServiceList(
         results=[
             InferenceServiceModel(
-                name=s.name, dimension=s.dimension, inputs=list(s.inputs), supported_metrics=list(s.metrics),
-                provider=s.provider, model=s.model, description=s.description,
+                name=s.name,
+                dimension=s.dimension,
+                inputs=list(s.inputs),
+                supported_metrics=list(s.metrics),
+                provider=s.provider,
+                model=s.model,
+                description=s.description,
             )
             for s in CATALOGUE.values()
         ]

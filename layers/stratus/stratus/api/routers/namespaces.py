@@ -38,7 +38,9 @@ def create_standalone(
 
 
 @list_namespaces.get(
-    "/v1/namespaces", response_model=ListResponse[NamespaceModel], summary="List namespaces",
+    "/v1/namespaces",
+    response_model=ListResponse[NamespaceModel],
+    summary="List namespaces",
     responses=error_responses(400),
 )
 def list_get(
@@ -57,7 +59,9 @@ def list_get(
     summary="List namespaces with filters, search and sort",
     responses=error_responses(400),
 )
-def list_post(body: ListRequest, principal: Principal = Depends(require("read"))) -> ListResponse[NamespaceModel]:
+def list_post(
+    body: ListRequest, principal: Principal = Depends(require("read"))
+) -> ListResponse[NamespaceModel]:
     return service.list_namespaces(get_stores(), principal.org_id, body)
 
 
@@ -92,6 +96,8 @@ def patch_one(
     summary="Delete a namespace and everything in it",
     responses=error_responses(404),
 )
-def delete_one(namespace_identifier: str, principal: Principal = Depends(require("admin"))) -> dict[str, object]:
+def delete_one(
+    namespace_identifier: str, principal: Principal = Depends(require("admin"))
+) -> dict[str, object]:
     namespace = service.delete_namespace(get_stores(), principal.org_id, namespace_identifier)
     return {"namespace_id": namespace.namespace_id, "deleted": True}

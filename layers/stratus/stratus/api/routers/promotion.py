@@ -25,4 +25,6 @@ def promote(
     body: PromoteNamespaceRequest = Body(default_factory=PromoteNamespaceRequest),
     principal: Principal = Depends(require("admin")),
 ) -> PromoteNamespaceResponse:
-    return service.promote_namespace(get_stores(), principal.org_id, principal.key_id, namespace_identifier, body)
+    return service.promote_namespace(
+        get_stores(), principal.org_id, principal.key_id, namespace_identifier, body
+    )
