@@ -625,8 +625,18 @@ class DynamoDBMetadataStore:
         return saved
 
     def _raise_promotion_failure(self, error: ClientError, namespace: Namespace) -> NoReturn:
-        _raise_if_transient(error)
         codes = _cancellation_codes(error)
+        if "TransactionConflict" in codes:
+            # Real DynamoDB cancels colliding transactions on one item with TransactionConflict.
+            # If the other one promoted the namespace, this caller lost the race: 409, as api.md
+            # says for every loser. Otherwise the conflict was transient: a retryable 503.
+            stored = self._get(_org_pk(namespace.org_id), _namespace_sk(namespace.namespace_id))
+            if stored is not None and _deserialize(stored).get("mode") == "managed":
+                raise ConflictError(
+                    f"namespace '{namespace.namespace_id}' is already managed; promotion is one-way",
+                    {"resource": "namespace", "id": namespace.namespace_id, "mode": "managed"},
+                ) from error
+        _raise_if_transient(error)
         if codes and codes[0] == _CONDITION_FAILED:
             stored = self._stored_namespace(error, namespace)
             if stored is None:

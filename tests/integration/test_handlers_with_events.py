@@ -1,0 +1,313 @@
+"""Each Lambda handler (functions/<op>/app.py, loaded by path as Lambda loads it) fed the API
+Gateway HTTP API v2.0 event in tests/events/<op>.json — the same files `sam local invoke
+<Fn> -e tests/events/<op>.json` uses — against moto's DynamoDB (the template's table) and LanceDB
+in a temp directory.
+
+The events carry a fixed fake key, `EVENT_API_KEY`. Before invoking, the fixture stores its
+SHA-256 hash in the table through the metadata store (`put_api_key`), exactly what
+`create_api_key` stores for a generated key. Steps that need state (the `legal-docs` namespace
+with 1536-dimension `text_embedding`, two documents) are made by invoking the create and upsert
+events first, so every request in these tests goes through a real handler.
+
+Adding an operation: add tests/events/<op>.json and an entry in `EXPECTATIONS`."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus_local.template import REPO_ROOT
+
+EVENTS_DIR = REPO_ROOT / "tests" / "events"
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+EVENT_API_KEY = "sk_eventsEventsEventsEventsEvents00"
+NAMESPACE_ID = "legal-docs"
+
+Body = dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------------
+# Lambda plumbing
+
+
+@dataclass(frozen=True)
+class FakeLambdaContext:
+    """The attributes Mangum and Powertools read from a real LambdaContext."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    function_version: str = "$LATEST"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    log_group_name: str = "/aws/lambda/stratus-test"
+    log_stream_name: str = "2025/11/22/[$LATEST]0123456789abcdef"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+@functools.cache
+def load_handler(operation: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """functions/<op>/app.py's `handler`, imported by path (no sys.path edits). Cached: like a
+    warm container, one import per operation; state lives in the container reset per test."""
+    path = FUNCTIONS_DIR / operation / "app.py"
+    spec = importlib.util.spec_from_file_location(f"stratus_lambda_{operation}", path)
+    assert spec is not None and spec.loader is not None, f"cannot load {path}"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = module.handler
+    return handler
+
+
+def load_event(operation: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS_DIR / f"{operation}.json").read_text(encoding="utf-8"))
+    return event
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    raw: dict[str, Any]
+
+
+def invoke(operation: str, event: dict[str, Any] | None = None) -> Answer:
+    event = load_event(operation) if event is None else event
+    context = FakeLambdaContext(function_name=f"stratus-{operation.replace('_', '-')}")
+    raw = load_handler(operation)(event, context)
+    text = raw.get("body") or ""
+    return Answer(raw["statusCode"], json.loads(text) if text else None, raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# What each event must answer
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """`setup`: operations whose events run first (each must answer 200). `check` gets the
+    answer's JSON body; `then`, if set, is a follow-up operation and its own check."""
+
+    status: int
+    check: Callable[[Any], None]
+    setup: tuple[str, ...] = ()
+    then: tuple[str, int, Callable[[Any], None]] | None = None
+    ok_statuses: frozenset[int] = field(default_factory=frozenset)
+
+
+def _document_ids(body: Body) -> list[str]:
+    return sorted(item["document_id"] for item in body["results"])
+
+
+def _check_health(body: Body) -> None:
+    assert body["status"] == "ok"
+
+
+def _check_created(body: Body) -> None:
+    assert body["namespace_id"] == NAMESPACE_ID
+    assert body["mode"] == "standalone"
+    assert body["vector_configs"] == [{"name": "text_embedding", "dimension": 1536, "metric": "cosine"}]
+    assert [index["field_name"] for index in body["payload_indexes"]] == ["category"]
+
+
+def _check_listed_namespaces(body: Body) -> None:
+    assert [item["namespace_id"] for item in body["results"]] == [NAMESPACE_ID]
+    assert "pagination" in body
+
+
+def _check_namespace_with_documents(body: Body) -> None:
+    assert body["namespace_id"] == NAMESPACE_ID
+    assert body["namespace_name"] == "Legal documents"
+    assert body["document_count"] == 2
+
+
+def _check_updated(body: Body) -> None:
+    assert body["namespace_id"] == NAMESPACE_ID
+    assert body["description"] == "Contracts, NDAs and amendments"
+
+
+def _check_not_found(body: Body) -> None:
+    assert body["success"] is False
+    assert body["error"]["type"] == "NotFoundError"
+
+
+def _check_promoted(body: Body) -> None:
+    assert (body["previous_mode"], body["mode"]) == ("standalone", "managed")
+    assert body["vector_inference_map"] == {"text_embedding": "openai_text_3_small"}
+
+
+def _check_managed(body: Body) -> None:
+    assert body["namespace_id"] == NAMESPACE_ID
+    assert body["mode"] == "managed"
+
+
+def _check_inference_services(body: Body) -> None:
+    dimensions = {service["name"]: service["dimension"] for service in body["results"]}
+    assert dimensions["openai_text_3_small"] == 1536
+
+
+def _check_upserted(body: Body) -> None:
+    assert body["inserted"] == 2
+    assert sorted(body["document_ids"]) == ["contract-0001", "contract-0002"]
+
+
+def _check_listed_documents(body: Body) -> None:
+    assert _document_ids(body) == ["contract-0001", "contract-0002"]
+
+
+def _check_document(body: Body) -> None:
+    assert body["document_id"] == "contract-0001"
+    assert body["payload"]["title"] == "Master services agreement"
+    assert not body.get("vectors"), "return_vectors=false must not return vectors"
+
+
+def _check_only_first_document_left(body: Body) -> None:
+    assert _document_ids(body) == ["contract-0001"]
+
+
+def _check_search(body: Body) -> None:
+    # The query is contract-0001's own vector and the filter keeps only category=contract.
+    assert [hit["document_id"] for hit in body["results"]] == ["contract-0001"]
+    assert body["results"][0]["score"] == pytest.approx(1.0, abs=1e-3)
+    assert body["results"][0]["payload"]["category"] == "contract"
+
+
+def _accept_any(_body: Any) -> None:
+    """For deletes, whose body api.md leaves open; the `then` step proves the effect."""
+
+
+CREATE = "create_standalone_namespace"
+UPSERT = "upsert_documents"
+
+EXPECTATIONS: dict[str, Expectation] = {
+    "health": Expectation(200, _check_health),
+    CREATE: Expectation(200, _check_created),
+    "list_namespaces": Expectation(200, _check_listed_namespaces, setup=(CREATE,)),
+    "get_namespace": Expectation(200, _check_namespace_with_documents, setup=(CREATE, UPSERT)),
+    "update_namespace": Expectation(200, _check_updated, setup=(CREATE,)),
+    "delete_namespace": Expectation(
+        200,
+        _accept_any,
+        setup=(CREATE, UPSERT),
+        then=("get_namespace", 404, _check_not_found),
+        ok_statuses=frozenset({204}),
+    ),
+    "promote_namespace": Expectation(
+        200, _check_promoted, setup=(CREATE,), then=("get_namespace", 200, _check_managed)
+    ),
+    "list_inference_services": Expectation(200, _check_inference_services),
+    UPSERT: Expectation(200, _check_upserted, setup=(CREATE,)),
+    "list_documents": Expectation(200, _check_listed_documents, setup=(CREATE, UPSERT)),
+    "get_document": Expectation(200, _check_document, setup=(CREATE, UPSERT)),
+    "delete_document": Expectation(
+        200,
+        _accept_any,
+        setup=(CREATE, UPSERT),
+        then=("list_documents", 200, _check_only_first_document_left),
+        ok_statuses=frozenset({204}),
+    ),
+    "search": Expectation(200, _check_search, setup=(CREATE, UPSERT)),
+}
+
+EVENT_OPERATIONS = sorted(path.stem for path in EVENTS_DIR.glob("*.json"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixture
+
+
+@pytest.fixture
+def lambda_env(
+    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DynamoDBMetadataStore]:
+    """The environment template.yaml gives a function, pointed at moto and a LanceDB temp dir,
+    with the events' API key stored (as its hash) for an organization of its own."""
+    from stratus.api.deps import reset_container
+    from stratus.clock import iso_now
+    from stratus.ports import ApiKey
+    from stratus.services.api_keys import hash_api_key
+
+    monkeypatch.setenv("STRATUS_TABLE_NAME", moto_dynamodb.table_name)
+    monkeypatch.setenv("STRATUS_AWS_REGION", "us-east-1")
+    monkeypatch.setenv("STRATUS_VECTOR_STORE", "lancedb")
+    monkeypatch.setenv("STRATUS_LANCEDB_URI", str(tmp_path / "lancedb"))
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "stratus")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    # Settings and stores are cached per container; this test's environment must win.
+    reset_container()
+    moto_dynamodb.put_api_key(
+        ApiKey(
+            key_id="key_events",
+            key_hash=hash_api_key(EVENT_API_KEY),
+            org_id="org_events",
+            name="tests/events",
+            permissions=["read", "write", "admin"],
+            created_at=iso_now(),
+        )
+    )
+    yield moto_dynamodb
+    reset_container()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+
+def test_every_event_has_an_expectation() -> None:
+    missing = sorted(set(EVENT_OPERATIONS) - set(EXPECTATIONS))
+    assert not missing, f"tests/events/{missing[0]}.json has no entry in EXPECTATIONS; add one"
+
+
+def test_events_use_the_key_the_fixture_stores() -> None:
+    for operation in EVENT_OPERATIONS:
+        authorization = load_event(operation)["headers"].get("authorization")
+        assert authorization in (None, f"Bearer {EVENT_API_KEY}"), f"{operation}.json uses another key"
+
+
+@pytest.mark.parametrize("operation", EVENT_OPERATIONS)
+def test_handler_answers_its_event(operation: str, lambda_env: DynamoDBMetadataStore) -> None:
+    expectation = EXPECTATIONS.get(operation)
+    if expectation is None:
+        pytest.fail(f"tests/events/{operation}.json has no entry in EXPECTATIONS")
+
+    # Given the state the event needs, made through the handlers themselves
+    for step in expectation.setup:
+        answer = invoke(step)
+        assert answer.status == 200, f"setup step {step} answered {answer.status}: {answer.body}"
+
+    # When the operation's handler gets its event
+    answer = invoke(operation)
+
+    # Then it answers as api.md says, with a JSON body
+    accepted = {expectation.status} | expectation.ok_statuses
+    assert answer.status in accepted, f"{operation} answered {answer.status}: {answer.body}"
+    assert answer.raw.get("isBase64Encoded") is False
+    if answer.status != 204:
+        expectation.check(answer.body)
+    if expectation.then is not None:
+        follow_up, status, check = expectation.then
+        after = invoke(follow_up)
+        assert after.status == status, f"after {operation}, {follow_up} answered {after.status}: {after.body}"
+        check(after.body)
+
+
+def test_missing_key_is_401_in_the_error_envelope(lambda_env: DynamoDBMetadataStore) -> None:
+    event = load_event("get_namespace")
+    del event["headers"]["authorization"]
+
+    answer = invoke("get_namespace", event)
+
+    assert answer.status == 401, answer.body
+    assert answer.body["success"] is False
+    assert answer.body["error"]["type"] == "UnauthorizedError"

@@ -1,0 +1,464 @@
+"""template.yaml, functions/, the operation registry, openapi.json, the README and the event
+files must describe the same API. Everything here is derived from `OPERATIONS` and the template,
+so a new operation is covered the moment it is registered.
+
+Each test collects every problem before failing, so one run shows the whole drift."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import tomllib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import fastapi.routing
+import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from starlette.routing import BaseRoute
+
+from stratus_local.template import REPO_ROOT, load_template, resources_of_type
+
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+EVENTS_DIR = REPO_ROOT / "tests" / "events"
+OPENAPI_PATH = REPO_ROOT / "openapi.json"
+README_PATH = REPO_ROOT / "README.md"
+LAYER_REQUIREMENTS = REPO_ROOT / "layers" / "stratus" / "requirements.txt"
+PYPROJECT = REPO_ROOT / "pyproject.toml"
+
+# Routes FastAPI adds by itself; a function's app may carry them (they are not API operations).
+FASTAPI_DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# Starlette answers HEAD for every GET; API Gateway routes only what the template declares.
+IGNORED_METHODS = frozenset({"HEAD"})
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+# SAM policy templates that grant writes; a function with only GET routes must not have them.
+WRITE_POLICY_TEMPLATES = frozenset(
+    {"DynamoDBCrudPolicy", "DynamoDBWritePolicy", "S3CrudPolicy", "S3WritePolicy"}
+)
+
+Route = tuple[str, str]  # (METHOD, path), e.g. ("POST", "/v1/search")
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _fmt(routes: set[Route] | list[Route]) -> str:
+    return ", ".join(f"{method} {path}" for method, path in sorted(routes)) or "(none)"
+
+
+def pascal_case(operation: str) -> str:
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
+def function_logical_id(operation: str) -> str:
+    return f"{pascal_case(operation)}Function"
+
+
+def flat_routes(routes: Sequence[BaseRoute]) -> Iterator[tuple[BaseRoute, str, set[str]]]:
+    """(original route, full path, methods) of every route, through included routers: since
+    FastAPI 0.16x `include_router` keeps an `_IncludedRouter` entry instead of copying routes,
+    and `fastapi.routing.iter_route_contexts` is how FastAPI itself (OpenAPI) flattens them."""
+    iter_route_contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if iter_route_contexts is None:  # older FastAPI: routes were copied on include
+        for route in routes:
+            yield route, str(getattr(route, "path", route)), set(getattr(route, "methods", None) or ())
+        return
+    for context in iter_route_contexts(routes):
+        yield context.original_route, str(context.path), set(context.methods or ())
+
+
+def _api_routes(routes: Sequence[BaseRoute], skip_docs: bool) -> set[Route]:
+    found: set[Route] = set()
+    for original, path, methods in flat_routes(routes):
+        if skip_docs and path in FASTAPI_DOCS_PATHS:
+            continue
+        if isinstance(original, APIRoute):
+            found |= {(method, path) for method in methods if method not in IGNORED_METHODS}
+        else:
+            found.add(("?", path))  # a mount, websocket or plain Starlette route: flag it
+    return found
+
+
+def router_routes(router: APIRouter) -> set[Route]:
+    return _api_routes(router.routes, skip_docs=False)
+
+
+def app_routes(app: FastAPI) -> set[Route]:
+    """The API routes of an app, without FastAPI's own docs routes."""
+    return _api_routes(app.routes, skip_docs=True)
+
+
+def http_api_events(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    events = resource.get("Properties", {}).get("Events", {}) or {}
+    return {name: event for name, event in events.items() if event.get("Type") == "HttpApi"}
+
+
+def event_route(event: dict[str, Any]) -> Route:
+    properties = event.get("Properties", {})
+    return (str(properties.get("Method", "")).upper(), str(properties.get("Path", "")))
+
+
+def code_dir(resource: dict[str, Any]) -> str:
+    """CodeUri normalised to `functions/<op>/`."""
+    return str(resource.get("Properties", {}).get("CodeUri", "")).rstrip("/") + "/"
+
+
+def function_dirs() -> list[str]:
+    """Folders under functions/ that hold a handler."""
+    return sorted(path.parent.name for path in FUNCTIONS_DIR.glob("*/app.py"))
+
+
+def load_function_module(operation: str) -> ModuleType:
+    """Import functions/<op>/app.py by path, as Lambda does, without touching sys.path."""
+    path = FUNCTIONS_DIR / operation / "app.py"
+    spec = importlib.util.spec_from_file_location(f"stratus_function_{operation}", path)
+    assert spec is not None and spec.loader is not None, f"cannot load {path}"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def policy_leaves(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    """Every (nearest key, scalar) pair inside a Policies value, through Fn::If branches."""
+    if isinstance(value, dict):
+        for child_key, child in value.items():
+            yield from policy_leaves(child, child_key)
+    elif isinstance(value, list):
+        for child in value:
+            yield from policy_leaves(child, key)
+    else:
+        yield key, value
+
+
+def policy_templates(policies: list[Any]) -> Iterator[str]:
+    """Names of the SAM policy templates used, looking inside Fn::If branches."""
+    for policy in policies:
+        if isinstance(policy, dict) and "Fn::If" in policy:
+            yield from policy_templates(
+                [branch for branch in policy["Fn::If"][1:] if isinstance(branch, dict)]
+            )
+        elif isinstance(policy, dict):
+            yield from (name for name in policy if name not in ("Statement", "Version", "Ref"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return resources_of_type(template, "AWS::Serverless::Function")
+
+
+@pytest.fixture(scope="module")
+def api_functions(functions: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The functions wired to the HTTP API (later: extractor/scheduled functions are not)."""
+    return {name: resource for name, resource in functions.items() if http_api_events(resource)}
+
+
+@pytest.fixture(scope="module")
+def operations() -> dict[str, APIRouter]:
+    from stratus.api.operations import OPERATIONS
+
+    return OPERATIONS
+
+
+@pytest.fixture(scope="module")
+def all_routes(operations: dict[str, APIRouter]) -> dict[Route, str]:
+    """Every API route → its operation; also asserts no route belongs to two operations."""
+    owners: dict[Route, str] = {}
+    for operation, router in operations.items():
+        for route in router_routes(router):
+            assert route not in owners, f"{_fmt([route])} is in both {owners[route]} and {operation}"
+            owners[route] = operation
+    return owners
+
+
+@pytest.fixture(scope="module")
+def template_routes(api_functions: dict[str, dict[str, Any]]) -> dict[Route, list[str]]:
+    """(METHOD, path) of every HttpApi event → the functions declaring it."""
+    routes: dict[Route, list[str]] = {}
+    for name, resource in api_functions.items():
+        for event in http_api_events(resource).values():
+            routes.setdefault(event_route(event), []).append(name)
+    return routes
+
+
+# ---------------------------------------------------------------------------------------------
+# Routes ↔ template
+
+
+def test_every_route_has_exactly_one_function_with_its_code(
+    operations: dict[str, APIRouter],
+    functions: dict[str, dict[str, Any]],
+    template_routes: dict[Route, list[str]],
+) -> None:
+    problems = []
+    for operation, router in operations.items():
+        routes = router_routes(router)
+        if not routes:
+            problems.append(f"{operation}: its router has no routes")
+        for route in sorted(routes):
+            owners = template_routes.get(route, [])
+            if len(owners) != 1:
+                problems.append(f"{_fmt([route])} ({operation}): {len(owners)} functions declare it {owners}")
+                continue
+            resource = functions[owners[0]]
+            if code_dir(resource) != f"functions/{operation}/":
+                problems.append(
+                    f"{_fmt([route])} ({operation}) is served by {owners[0]} whose CodeUri is "
+                    f"{code_dir(resource)!r}, expected 'functions/{operation}/'"
+                )
+    assert not problems, "template.yaml is missing or misroutes API routes:\n" + "\n".join(problems)
+
+
+def test_every_http_api_event_is_a_route(
+    all_routes: dict[Route, str], api_functions: dict[str, dict[str, Any]]
+) -> None:
+    problems = []
+    for name, resource in api_functions.items():
+        for event_name, event in http_api_events(resource).items():
+            route = event_route(event)
+            if route not in all_routes:
+                problems.append(f"{name}.{event_name}: {_fmt([route])} is not a route of any operation")
+            if event.get("Properties", {}).get("ApiId") != {"Ref": "HttpApi"}:
+                problems.append(f"{name}.{event_name}: ApiId must be !Ref HttpApi")
+    assert not problems, "\n".join(problems)
+
+
+def test_function_folders_template_and_registry_agree(
+    operations: dict[str, APIRouter], api_functions: dict[str, dict[str, Any]]
+) -> None:
+    on_disk = set(function_dirs())
+    registered = set(operations)
+    in_template = {
+        code_dir(resource).removeprefix("functions/").rstrip("/") for resource in api_functions.values()
+    }
+    assert on_disk == registered, (
+        f"functions/ without an operation: {sorted(on_disk - registered)}; "
+        f"operations without functions/<op>/app.py: {sorted(registered - on_disk)}"
+    )
+    assert in_template == registered, (
+        f"template functions without an operation: {sorted(in_template - registered)}; "
+        f"operations without a template function: {sorted(registered - in_template)}"
+    )
+
+
+def test_functions_are_named_after_their_operation(api_functions: dict[str, dict[str, Any]]) -> None:
+    problems = []
+    for name, resource in api_functions.items():
+        operation = code_dir(resource).removeprefix("functions/").rstrip("/")
+        if name != function_logical_id(operation):
+            problems.append(f"{name}: expected logical id {function_logical_id(operation)} for {operation}")
+        if resource["Properties"].get("Handler") != "app.handler":
+            problems.append(f"{name}: Handler must be app.handler")
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Handlers
+
+
+@pytest.mark.parametrize("operation", function_dirs())
+def test_handler_is_mangum_serving_exactly_its_operation(
+    operation: str, operations: dict[str, APIRouter]
+) -> None:
+    from mangum import Mangum
+
+    module = load_function_module(operation)
+    handler = getattr(module, "handler", None)
+    assert isinstance(handler, Mangum), f"functions/{operation}/app.py: `handler` must be a Mangum instance"
+    assert operation in operations, f"functions/{operation}/ has no entry in OPERATIONS"
+    # `$default` stage: no stage prefix in rawPath, so no base path to strip.
+    assert handler.config["api_gateway_base_path"] == "/"
+    assert isinstance(handler.app, FastAPI)
+    served = app_routes(handler.app)
+    expected = router_routes(operations[operation])
+    assert served == expected, (
+        f"functions/{operation}/app.py serves {_fmt(served)}; expected exactly {_fmt(expected)}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenAPI and README
+
+
+def test_openapi_file_is_current() -> None:
+    from stratus_local.openapi import build_spec, render
+
+    assert OPENAPI_PATH.exists(), "openapi.json is missing; run `make openapi`"
+    committed = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    # Through JSON so tuples/ints compare exactly as they would be written.
+    current = json.loads(render(build_spec()))
+    assert committed == current, "openapi.json is out of date with the routers; run `make openapi`"
+
+
+def test_openapi_operations_are_in_the_template(template_routes: dict[Route, list[str]]) -> None:
+    if not OPENAPI_PATH.exists():
+        pytest.fail("openapi.json is missing; run `make openapi`")
+    spec = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    documented = {
+        (method.upper(), path)
+        for path, item in spec.get("paths", {}).items()
+        for method in item
+        if method in HTTP_METHODS and method.upper() not in IGNORED_METHODS
+    }
+    missing = documented - set(template_routes)
+    assert not missing, f"openapi.json documents routes that no function serves: {_fmt(missing)}"
+
+
+def test_readme_lists_every_route(all_routes: dict[Route, str]) -> None:
+    assert README_PATH.exists(), "README.md is missing; its API table must list every route"
+    readme = README_PATH.read_text(encoding="utf-8")
+    missing = {route for route in all_routes if f"{route[0]} {route[1]}" not in readme}
+    assert not missing, f"README.md's API table does not mention: {_fmt(missing)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Layer
+
+
+def _requirement_key(requirement: Requirement) -> tuple[frozenset[str], str, str]:
+    return (
+        frozenset(canonicalize_name(extra) for extra in requirement.extras),
+        str(requirement.specifier),
+        str(requirement.marker or ""),
+    )
+
+
+def _parse_requirements(lines: list[str], source: str) -> dict[str, tuple[frozenset[str], str, str]]:
+    parsed: dict[str, tuple[frozenset[str], str, str]] = {}
+    for line in lines:
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        assert not text.startswith("-"), f"{source}: pip options are not supported here: {text!r}"
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name not in parsed, f"{source}: {name} is listed twice"
+        parsed[name] = _requirement_key(requirement)
+    return parsed
+
+
+def test_layer_requirements_match_pyproject() -> None:
+    with PYPROJECT.open("rb") as handle:
+        runtime = tomllib.load(handle)["project"]["dependencies"]
+    expected = _parse_requirements(runtime, "pyproject.toml [project].dependencies")
+    layer = _parse_requirements(
+        LAYER_REQUIREMENTS.read_text(encoding="utf-8").splitlines(), str(LAYER_REQUIREMENTS)
+    )
+    assert layer == expected, (
+        "layers/stratus/requirements.txt must list exactly pyproject's runtime dependencies:\n"
+        f"  only in the layer: { {k: v for k, v in layer.items() if expected.get(k) != v} }\n"
+        f"  only in pyproject: { {k: v for k, v in expected.items() if layer.get(k) != v} }"
+    )
+
+
+def test_functions_share_the_layer_and_the_table(template: dict[str, Any]) -> None:
+    function_globals = template["Globals"]["Function"]
+    assert {"Ref": "StratusLayer"} in function_globals["Layers"]
+    variables = function_globals["Environment"]["Variables"]
+    assert variables["STRATUS_TABLE_NAME"] == {"Ref": "MetadataTable"}
+    layer = template["Resources"]["StratusLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/stratus"
+    # The layer is built for the runtime and architecture the functions run on.
+    assert layer["Metadata"]["BuildMethod"] == function_globals["Runtime"]
+    assert layer["Properties"]["CompatibleRuntimes"] == [function_globals["Runtime"]]
+    assert layer["Metadata"].get("BuildArchitecture", "x86_64") in function_globals["Architectures"]
+
+
+# ---------------------------------------------------------------------------------------------
+# IAM
+
+
+def test_function_policies_are_least_privilege(functions: dict[str, dict[str, Any]]) -> None:
+    problems = []
+    for name, resource in functions.items():
+        policies = resource.get("Properties", {}).get("Policies", []) or []
+        if not isinstance(policies, list):
+            policies = [policies]
+        for policy in policies:
+            if isinstance(policy, str):
+                problems.append(f"{name}: managed policy {policy!r}; use a scoped template or statement")
+        for key, value in policy_leaves(policies):
+            if value == "*":
+                problems.append(f"{name}: {key or 'a policy value'} is '*'")
+            elif key == "Action" and isinstance(value, str) and "*" in value:
+                problems.append(f"{name}: wildcard action {value!r}")
+        only_reads = all(event_route(e)[0] == "GET" for e in http_api_events(resource).values())
+        writes = WRITE_POLICY_TEMPLATES & set(policy_templates(policies))
+        if http_api_events(resource) and only_reads and writes:
+            problems.append(f"{name} serves only GET routes but has write policies {sorted(writes)}")
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Events for `sam local invoke` and tests/integration/test_handlers_with_events.py
+
+
+def test_every_operation_has_a_matching_event_file(
+    operations: dict[str, APIRouter], api_functions: dict[str, dict[str, Any]]
+) -> None:
+    problems = []
+    events = {path.stem: path for path in EVENTS_DIR.glob("*.json")}
+    for operation in operations:
+        if operation not in events:
+            problems.append(f"tests/events/{operation}.json is missing")
+    for stem, path in sorted(events.items()):
+        if stem not in operations:
+            problems.append(f"{path.name}: not an operation name")
+            continue
+        event = json.loads(path.read_text(encoding="utf-8"))
+        method, _, route_path = event.get("routeKey", "").partition(" ")
+        resource = api_functions.get(function_logical_id(stem), {})
+        declared = {event_route(e) for e in http_api_events(resource).values()}
+        if (method, route_path) not in declared:
+            problems.append(f"{path.name}: routeKey {event.get('routeKey')!r} is not one of {_fmt(declared)}")
+        http = event.get("requestContext", {}).get("http", {})
+        if (
+            event.get("version") != "2.0"
+            or http.get("method") != method
+            or http.get("path") != event.get("rawPath")
+        ):
+            problems.append(f"{path.name}: not a consistent HTTP API payload v2.0 event")
+        parameters = event.get("pathParameters", {})
+        expected_path = re.sub(r"\{(\w+)\}", lambda m, p=parameters: str(p.get(m.group(1), "?")), route_path)
+        if event.get("rawPath") != expected_path:
+            problems.append(
+                f"{path.name}: rawPath {event.get('rawPath')!r}, pathParameters say {expected_path!r}"
+            )
+        if "body" in event and not isinstance(json.loads(event["body"]), dict):
+            problems.append(f"{path.name}: body must be a JSON object string")
+    assert not problems, "\n".join(problems)
+
+
+def test_function_folders_hold_only_a_thin_handler() -> None:
+    """Logic lives in the layer; a function folder is its app.py (and maybe an empty
+    requirements.txt), so `sam build` of a function is a copy."""
+    problems = []
+    for operation in function_dirs():
+        folder: Path = FUNCTIONS_DIR / operation
+        extra = sorted(
+            p.name for p in folder.iterdir() if p.name not in {"app.py", "requirements.txt", "__pycache__"}
+        )
+        if extra:
+            problems.append(f"functions/{operation}/ holds {extra}; put code in layers/stratus/")
+        requirements = folder / "requirements.txt"
+        if requirements.exists() and _parse_requirements(
+            requirements.read_text().splitlines(), str(requirements)
+        ):
+            problems.append(f"functions/{operation}/requirements.txt must be empty: the layer has the deps")
+    assert not problems, "\n".join(problems)
