@@ -34,7 +34,7 @@ $(PY):
 
 # Reinstall only when pyproject.toml changed since the last install (the stamp's mtime).
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install $(PIP_FLAGS) -e ".[dev]"
+	$(PY) -m pip install $(PIP_FLAGS) -e ".[dev,lancedb,local-models]"
 	@touch $@
 
 install: $(STAMP)

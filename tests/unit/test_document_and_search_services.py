@@ -10,7 +10,7 @@ from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError,
 from stratus.models.documents import ListDocumentsRequest, UpsertDocumentsRequest
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest
 from stratus.models.search import SearchRequest
-from stratus.ports import Stores
+from stratus.ports import StaticStores, Stores
 from stratus.services import documents, namespaces, search
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
 
@@ -19,7 +19,7 @@ ORG = "org_a"
 
 @pytest.fixture
 def stores() -> Stores:
-    return Stores(metadata=InMemoryMetadataStore(), vectors=InMemoryVectorStore())
+    return StaticStores(metadata=InMemoryMetadataStore(), vectors=InMemoryVectorStore())
 
 
 def _create(stores: Stores, **body: Any) -> None:

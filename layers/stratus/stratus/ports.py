@@ -229,9 +229,23 @@ class NoEmbedders:
         )
 
 
+class Stores(Protocol):
+    """The adapters a service call needs. In Lambda each is built on first use and cached per
+    container (`stratus.api.deps`), so a request only pays for what it touches."""
+
+    @property
+    def metadata(self) -> MetadataStore: ...
+
+    @property
+    def vectors(self) -> VectorStore: ...
+
+    @property
+    def embedders(self) -> EmbedderRegistry: ...
+
+
 @dataclass
-class Stores:
-    """The adapters a service call needs, built once per container by `stratus.api.deps`."""
+class StaticStores:
+    """Stores given up front (tests, scripts)."""
 
     metadata: MetadataStore
     vectors: VectorStore

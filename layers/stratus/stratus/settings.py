@@ -19,8 +19,9 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
 
-    # Only LanceDB ships in this build; the Pinecone adapter is the next planned store.
-    vector_store: Literal["lancedb"] = "lancedb"
+    # LanceDB is embedded (local runs); Pinecone is the deployed store, whose adapter is not in
+    # this build yet: selecting it answers 503 on vector routes, naming what is missing.
+    vector_store: Literal["lancedb", "pinecone"] = "lancedb"
     # LanceDB URI: a directory locally, `s3://bucket/prefix` when deployed with LanceDB.
     lancedb_uri: str = ".stratus/lancedb"
 

@@ -6,12 +6,48 @@ from __future__ import annotations
 
 import threading
 
+from stratus.errors import VectorStoreUnavailableError
 from stratus.inference_catalogue import CATALOGUE
-from stratus.ports import Embedder, MetadataStore, Stores, VectorStore
+from stratus.ports import Embedder, EmbedderRegistry, MetadataStore, Stores, VectorStore
 from stratus.settings import Settings, get_settings
 
 _lock = threading.Lock()
-_stores: Stores | None = None
+_stores: ContainerStores | None = None
+
+
+class ContainerStores:
+    """Each adapter is built on first access and kept for the container's life."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._metadata: MetadataStore | None = None
+        self._vectors: VectorStore | None = None
+        self._embedders: EmbedderRegistry | None = None
+
+    @property
+    def metadata(self) -> MetadataStore:
+        if self._metadata is None:
+            with self._lock:
+                if self._metadata is None:
+                    self._metadata = _metadata_store(self._settings)
+        return self._metadata
+
+    @property
+    def vectors(self) -> VectorStore:
+        if self._vectors is None:
+            with self._lock:
+                if self._vectors is None:
+                    self._vectors = _vector_store(self._settings)
+        return self._vectors
+
+    @property
+    def embedders(self) -> EmbedderRegistry:
+        if self._embedders is None:
+            with self._lock:
+                if self._embedders is None:
+                    self._embedders = CatalogueEmbedders(self._settings)
+        return self._embedders
 
 
 def get_stores() -> Stores:
@@ -19,12 +55,7 @@ def get_stores() -> Stores:
     if _stores is None:
         with _lock:
             if _stores is None:
-                settings = get_settings()
-                _stores = Stores(
-                    metadata=_metadata_store(settings),
-                    vectors=_vector_store(settings),
-                    embedders=CatalogueEmbedders(settings),
-                )
+                _stores = ContainerStores(get_settings())
     return _stores
 
 
@@ -50,7 +81,13 @@ def _metadata_store(settings: Settings) -> MetadataStore:
 
 
 def _vector_store(settings: Settings) -> VectorStore:
-    # Imported here so a function that never touches vectors never pays for the SDK.
+    if settings.vector_store == "pinecone":
+        raise VectorStoreUnavailableError(
+            "vector store 'pinecone' is not available in this build (its adapter is the next planned "
+            "store); set STRATUS_VECTOR_STORE=lancedb",
+            {"vector_store": "pinecone"},
+        )
+    # Imported here so a function that never touches vectors never pays for LanceDB.
     from stratus.adapters.lancedb_store import LanceDBVectorStore
 
     return LanceDBVectorStore(settings.lancedb_uri)

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,9 @@ class EmbeddingCache:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._clock = clock
-        self._entries: OrderedDict[tuple[str, str], tuple[float, np.ndarray]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[float, np.ndarray[Any, np.dtype[np.float32]]]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
     def get(self, service: str, text: str) -> list[float] | None:
