@@ -374,6 +374,9 @@ def _scores(metric: Metric, distances: np.ndarray[Any, Any]) -> list[float]:
     # LanceDB's cosine and dot distances are both 1 - similarity; l2 is the squared distance.
     euclidean = metric == "euclidean"
     scores = 1.0 / (1.0 + np.sqrt(np.maximum(distances, 0.0))) if euclidean else 1.0 - distances
+    if metric == "cosine":
+        # float32 rounding can put an identical vector at 1.0000001; a similarity stays in [-1, 1].
+        scores = np.clip(scores, -1.0, 1.0)
     # A zero vector has no cosine similarity (NaN); report it as orthogonal.
     return [0.0 if math.isnan(score) else float(score) for score in scores]
 
