@@ -181,14 +181,28 @@ def _wait_until_healthy(stack: LocalStack) -> None:
     pytest.fail(f"local stack not healthy within {STARTUP_TIMEOUT_SECONDS:.0f} s\n{stack.log()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """One stack for the session. Its teardown is itself a test: Ctrl-C must stop it with exit
-    code 0 within 15 s and no traceback."""
-    workdir = tmp_path_factory.mktemp("local-stack")
-    stack = start_stack(workdir, port=free_port())
-    yield stack
-    stack.assert_stops_cleanly(signal.SIGINT)
+@pytest.fixture(scope="session", params=["lancedb", "pinecone"])
+def local_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    """One stack per vector store for the session: LanceDB (the default), and Pinecone through
+    the real client against the loopback Pinecone server. Its teardown is itself a test: Ctrl-C
+    must stop it with exit code 0 within 15 s and no traceback."""
+    workdir = tmp_path_factory.mktemp(f"local-stack-{request.param}")
+    with contextlib.ExitStack() as resources:
+        env: dict[str, str] | None = None
+        if request.param == "pinecone":
+            from tests.loopback_pinecone import LoopbackPinecone
+
+            server = resources.enter_context(LoopbackPinecone())
+            env = {
+                "STRATUS_VECTOR_STORE": "pinecone",
+                "STRATUS_PINECONE_API_KEY": server.api_key,
+                "STRATUS_PINECONE_CONTROL_PLANE_HOST": server.url,
+            }
+        stack = start_stack(workdir, port=free_port(), env=env)
+        yield stack
+        stack.assert_stops_cleanly(signal.SIGINT)
 
 
 def stratus_cli(*args: str, aws_endpoint_url: str) -> subprocess.CompletedProcess[str]:

@@ -19,11 +19,25 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
 
-    # LanceDB is embedded (local runs); Pinecone is the deployed store, whose adapter is not in
-    # this build yet: selecting it answers 503 on vector routes, naming what is missing.
+    # LanceDB is embedded (local runs, tests); Pinecone is the deployed store.
     vector_store: Literal["lancedb", "pinecone"] = "lancedb"
     # LanceDB URI: a directory locally, `s3://bucket/prefix` when deployed with LanceDB.
     lancedb_uri: str = ".stratus/lancedb"
+
+    # Pinecone: the key from env (`STRATUS_PINECONE_API_KEY`, else `PINECONE_API_KEY`) or from
+    # Secrets Manager by ARN when deployed. One serverless index per (dimension, metric) pool,
+    # named `<prefix>-<dimension>-<metric>`; the control-plane host is overridden only in tests.
+    pinecone_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("STRATUS_PINECONE_API_KEY", "PINECONE_API_KEY")
+    )
+    pinecone_api_key_secret_arn: str | None = None
+    pinecone_control_plane_host: str | None = None
+    pinecone_index_prefix: str = Field(default="stratus", pattern=r"^[a-z0-9][a-z0-9-]{0,27}$")
+    pinecone_cloud: str = "aws"
+    pinecone_region: str = "us-east-1"
+    pinecone_timeout_seconds: float = 10.0
+    pinecone_max_attempts: int = 4
+    pinecone_max_concurrency: int = 4
 
     # OpenAI (or any OpenAI-compatible server): the key from env (`STRATUS_OPENAI_API_KEY`, else
     # the standard `OPENAI_API_KEY`) or from Secrets Manager by ARN when deployed.

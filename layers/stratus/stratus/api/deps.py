@@ -81,16 +81,40 @@ def _metadata_store(settings: Settings) -> MetadataStore:
 
 
 def _vector_store(settings: Settings) -> VectorStore:
+    # Imported here so a function that never touches vectors never pays for an SDK.
     if settings.vector_store == "pinecone":
+        return _pinecone_store(settings)
+    try:
+        from stratus.adapters.lancedb_store import LanceDBVectorStore
+    except ImportError as error:  # the Lambda layer carries Pinecone, not LanceDB
         raise VectorStoreUnavailableError(
-            "vector store 'pinecone' is not available in this build (its adapter is the next planned "
-            "store); set STRATUS_VECTOR_STORE=lancedb",
-            {"vector_store": "pinecone"},
-        )
-    # Imported here so a function that never touches vectors never pays for LanceDB.
-    from stratus.adapters.lancedb_store import LanceDBVectorStore
-
+            "vector store 'lancedb' is not installed here; install the 'lancedb' extra or set "
+            "STRATUS_VECTOR_STORE=pinecone",
+            {"vector_store": "lancedb"},
+        ) from error
     return LanceDBVectorStore(settings.lancedb_uri)
+
+
+def _pinecone_store(settings: Settings) -> VectorStore:
+    from stratus.adapters.pinecone_store import PineconeVectorStore
+    from stratus.adapters.secrets import api_key_from
+
+    return PineconeVectorStore(
+        api_key_provider=api_key_from(
+            settings.pinecone_api_key,
+            settings.pinecone_api_key_secret_arn,
+            service="pinecone",
+            env_name="STRATUS_PINECONE_API_KEY",
+            secret_setting_name="STRATUS_PINECONE_API_KEY_SECRET_ARN",
+        ),
+        index_prefix=settings.pinecone_index_prefix,
+        cloud=settings.pinecone_cloud,
+        region=settings.pinecone_region,
+        control_plane_host=settings.pinecone_control_plane_host,
+        max_concurrency=settings.pinecone_max_concurrency,
+        max_attempts=settings.pinecone_max_attempts,
+        timeout_seconds=settings.pinecone_timeout_seconds,
+    )
 
 
 class CatalogueEmbedders:
