@@ -173,7 +173,9 @@ def bind_api_socket(host: str, port: int) -> socket.socket:
     """Bind (and keep) the API's listening socket now, so a busy port fails before anything
     else happens, and `--port 0` knows its real port in time for the banner."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on accepted sockets whose proto
+    # says TCP, and without it every keep-alive response waited ~40 ms (Nagle + delayed ACK).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
