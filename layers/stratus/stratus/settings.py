@@ -49,10 +49,23 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = 10.0
     openai_max_attempts: int = 4
 
+    # Image-text model weights (Hugging Face snapshot files): a directory or s3://bucket/prefix.
+    # Unset: clip_vit_b32 / google_siglip_base_v1 answer 503 naming the setting.
+    clip_weights_uri: str | None = None
+    siglip_weights_uri: str | None = None
+    # Threads torch may use for in-process models. 1 by default: on 2 cores (and on Lambda's
+    # fraction of a vCPU) more threads fight the API for CPU; measured 18 ms vs 475 ms per query.
+    torch_threads: int = Field(default=1, ge=1, le=64)
+
     # Seconds a verified API key is trusted without re-reading DynamoDB (per container).
     auth_cache_seconds: float = 5.0
     # Local docs (/docs, /openapi.json) are served everywhere; kept switchable for deployments.
     enable_docs: bool = True
+
+    # auto_create_indexes: a field filtered MORE than `threshold` times in the last
+    # `window_hours` gets a payload index from the scheduled job.
+    auto_index_threshold: int = Field(default=100, ge=0)
+    auto_index_window_hours: int = Field(default=24, ge=1, le=48)
 
 
 @lru_cache(maxsize=1)

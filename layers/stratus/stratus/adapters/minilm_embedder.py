@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from stratus.errors import InferenceServiceUnavailableError
+from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 
 SERVICE_NAME = "minilm_l6_v2"
 DIMENSION = 384
@@ -45,6 +45,11 @@ class MiniLMEmbedder:
             show_progress_bar=False,
         )
         return [[float(value) for value in row] for row in matrix.tolist()]
+
+    def embed_images(self, images: Sequence[bytes]) -> list[list[float]]:
+        raise BadRequestError(
+            f"inference service '{SERVICE_NAME}' takes text only, not images", {"service": SERVICE_NAME}
+        )
 
     def warm_up(self) -> None:
         """Load the model now (e.g. at init time of a provisioned container)."""

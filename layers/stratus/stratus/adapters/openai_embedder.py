@@ -88,6 +88,11 @@ class OpenAIEmbedder:
             vectors.extend(self._embed_batch(batch))
         return vectors
 
+    def embed_images(self, images: Sequence[bytes]) -> list[list[float]]:
+        raise BadRequestError(
+            f"inference service '{self._name}' takes text only, not images", {"service": self._name}
+        )
+
     # -----------------------------------------------------------------------------------------
     # One request, with retries
 

@@ -37,7 +37,13 @@ class UnavailableEmbedder:
         return self._reason
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
-        raise InferenceServiceUnavailableError(
+        raise self._unavailable()
+
+    def embed_images(self, images: Sequence[bytes]) -> list[list[float]]:
+        raise self._unavailable()
+
+    def _unavailable(self) -> InferenceServiceUnavailableError:
+        return InferenceServiceUnavailableError(
             f"inference service '{self._name}' is unavailable: {self._reason}",
             {"service": self._name, "reason": self._reason},
         )

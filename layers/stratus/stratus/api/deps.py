@@ -5,9 +5,10 @@ a cold start should only pay for what its request touches)."""
 from __future__ import annotations
 
 import threading
+from typing import Literal
 
 from stratus.errors import VectorStoreUnavailableError
-from stratus.inference_catalogue import CATALOGUE
+from stratus.inference_catalogue import CATALOGUE, InferenceService
 from stratus.ports import Embedder, EmbedderRegistry, MetadataStore, Stores, VectorStore
 from stratus.settings import Settings, get_settings
 
@@ -156,12 +157,31 @@ class CatalogueEmbedders:
         if service.name == "minilm_l6_v2":
             from stratus.adapters.minilm_embedder import MiniLMEmbedder
 
+            _limit_torch_threads(self._settings.torch_threads)
             return MiniLMEmbedder()
+        return self._image_text(service)
+
+    def _image_text(self, service: InferenceService) -> Embedder:
+        from stratus.adapters.image_text_embedder import WEIGHTS_SETTINGS, HuggingFaceImageTextEmbedder
         from stratus.adapters.unavailable_embedder import UnavailableEmbedder
 
-        return UnavailableEmbedder(
-            service.name,
-            service.dimension,
-            f"the provider for '{service.name}' is not installed in this build: image-text models arrive "
-            "with managed ingestion",
-        )
+        family: Literal["clip", "siglip"] = "clip" if service.name == "clip_vit_b32" else "siglip"
+        uri = self._settings.clip_weights_uri if family == "clip" else self._settings.siglip_weights_uri
+        if not uri:
+            return UnavailableEmbedder(
+                service.name,
+                service.dimension,
+                f"no weights configured: set {WEIGHTS_SETTINGS[family]} to a directory or s3://bucket/prefix "
+                f"holding the Hugging Face files of {service.model}",
+            )
+        _limit_torch_threads(self._settings.torch_threads)
+        return HuggingFaceImageTextEmbedder(service.name, family, service.dimension, uri)
+
+
+def _limit_torch_threads(threads: int) -> None:
+    """Applied before a model loads (torch is imported lazily, and only here)."""
+    try:
+        import torch
+    except ImportError:  # the embedder reports the missing package itself
+        return
+    torch.set_num_threads(threads)

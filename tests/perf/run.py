@@ -1,0 +1,75 @@
+"""Run the benchmarks and write their sections of tests/perf/RESULTS.md.
+
+    .venv/bin/python tests/perf/run.py                 # everything (what `make bench` runs)
+    .venv/bin/python tests/perf/run.py --only search   # one benchmark (repeatable)
+    .venv/bin/python tests/perf/run.py --quick         # smoke run: 10k documents, fewer repeats
+
+One local stack (`python -m stratus_local`, free ports, temporary data dir) serves the whole run
+and is stopped at the end. `--quick` prints its tables and writes no file unless `--output`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+if __package__ in (None, ""):  # run as a script: make `tests.perf` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+BENCHMARKS = ("search", "upsert", "promotion", "text_query")
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"tests.perf.bench_{name}")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="tests/perf/run.py", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeatable)"
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 10k documents, fewer repeats")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="results file (default tests/perf/RESULTS.md)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from tests.perf.context import Sizes, context
+    from tests.perf.report import RESULTS_PATH, machine, run_line, update_section
+
+    args = parse_args(argv)
+    names = [name for name in BENCHMARKS if not args.only or name in args.only]
+    mode = "quick" if args.quick else "full"
+    output = args.output if args.output is not None else (None if args.quick else RESULTS_PATH)
+    sizes = Sizes.quick() if args.quick else Sizes.full()
+    host = machine()
+    run_started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="stratus-bench-") as tmp, context(sizes, mode, Path(tmp)) as ctx:
+        for name in names:
+            module = _module(name)
+            started = time.perf_counter()
+            ctx.log(f"{name}: start")
+            body = module.run(ctx)
+            seconds = time.perf_counter() - started
+            ctx.log(f"{name}: done in {seconds:.0f} s")
+            section = f"## {module.TITLE}\n\n{run_line(mode, host, seconds)}\n\n{body}\n"
+            print(f"\n{section}", flush=True)
+            if output is not None:
+                update_section(name, section, output)
+    total = time.perf_counter() - run_started
+    print(f"\n[bench] total {total:.0f} s ({', '.join(names)})", flush=True)
+    if output is not None:
+        print(f"[bench] results written to {output}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
