@@ -377,14 +377,14 @@ class TestSeedWorkflowWithOpenAI:
         assert body["results"][0]["score"] == pytest.approx(1.0, abs=1e-3)
         assert body["results"][0]["scores"] == {"image_embedding": pytest.approx(1.0, abs=1e-3)}
 
-    def test_when_querying_the_image_index_by_text_then_503_names_clips_missing_provider(
+    def test_when_querying_the_image_index_by_text_then_503_names_clips_missing_weights(
         self, promoted: httpx.Client
     ) -> None:
         response = search(promoted, "legal-docs", text_query("photo of a signed contract", "image_embedding"))
 
         body = assert_error(response, 503, "InferenceServiceUnavailableError")
         message = body["error"]["message"]
-        assert "clip_vit_b32" in message and "provider" in message and "not installed" in message, message
+        assert "clip_vit_b32" in message and "STRATUS_CLIP_WEIGHTS_URI" in message, message
         assert int(response.headers["Retry-After"]) >= 1
 
     def test_when_getting_the_namespace_then_it_is_managed_with_every_document_counted(
