@@ -6,13 +6,14 @@ real adapters are exercised by the integration and e2e suites."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from stratus.errors import AlreadyExistsError, ConflictError, VectorStoreUnavailableError
 from stratus.filters import OPERATORS, FilterNode, evaluate
-from stratus.models.namespaces import Namespace
+from stratus.models.namespaces import Namespace, PayloadIndexConfig
 from stratus.ports import (
     ApiKey,
+    FieldUsage,
     NamespacePage,
     RecordPage,
     ScoredRecord,
@@ -27,6 +28,8 @@ class InMemoryVectorStore:
         self.spaces: dict[str, dict[str, VectorRecord]] = {}
         self.dimensions: dict[str, int] = {}
         self.fail_next: str | None = None  # name of a method that raises once
+        # (space name, field name, index type) of every build_payload_index call, in order.
+        self.built_indexes: list[tuple[str, str, str]] = []
 
     @property
     def capabilities(self) -> StoreCapabilities:
@@ -111,6 +114,11 @@ class InMemoryVectorStore:
         self.spaces.pop(space.name, None)
         self.dimensions.pop(space.name, None)
 
+    def build_payload_index(self, space: Space, index: PayloadIndexConfig) -> None:
+        """A no-op that records the call (the evaluator needs no index)."""
+        self._maybe_fail("build_payload_index")
+        self.built_indexes.append((space.name, index.field_name, index.type))
+
 
 def _score(metric: str, a: Sequence[float], b: Sequence[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
@@ -126,6 +134,8 @@ class InMemoryMetadataStore:
     def __init__(self) -> None:
         self.namespaces: dict[tuple[str, str], Namespace] = {}
         self.keys: dict[str, ApiKey] = {}
+        # (org, namespace, hour) → field → usage
+        self.usage: dict[tuple[str, str, str], dict[str, FieldUsage]] = {}
 
     def create_namespace(self, namespace: Namespace) -> None:
         if (namespace.org_id, namespace.namespace_id) in self.namespaces:
@@ -182,3 +192,29 @@ class InMemoryMetadataStore:
 
     def list_api_keys(self, org_id: str) -> list[ApiKey]:
         return [key for key in self.keys.values() if key.org_id == org_id]
+
+    def add_filter_usage(
+        self, org_id: str, namespace_id: str, hour: str, usage: Mapping[str, FieldUsage], expires_at: int
+    ) -> None:
+        counters = self.usage.setdefault((org_id, namespace_id, hour), {})
+        for field_name, field_usage in usage.items():
+            counters.setdefault(field_name, FieldUsage()).add(field_usage)
+
+    def get_filter_usage(
+        self, org_id: str, namespace_id: str, first_hour: str, last_hour: str
+    ) -> dict[str, dict[str, FieldUsage]]:
+        return {
+            hour: counters
+            for (org, namespace, hour), counters in self.usage.items()
+            if org == org_id and namespace == namespace_id and first_hour <= hour <= last_hour
+        }
+
+    def list_auto_index_namespaces(self, limit: int, cursor: str | None) -> NamespacePage:
+        ordered = sorted(
+            (n for n in self.namespaces.values() if n.auto_create_indexes),
+            key=lambda n: (n.org_id, n.namespace_id),
+        )
+        ordered = [n for n in ordered if cursor is None or f"{n.org_id}/{n.namespace_id}" > cursor]
+        page = ordered[:limit]
+        last = f"{page[-1].org_id}/{page[-1].namespace_id}" if len(ordered) > limit else None
+        return NamespacePage(page, last)

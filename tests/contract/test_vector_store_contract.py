@@ -12,6 +12,7 @@ Which filters a store may refuse is spelled out in `refusals()`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import threading
@@ -23,19 +24,22 @@ from typing import Any
 import numpy as np
 import pytest
 
+from stratus.adapters.lancedb_filters import index_columns
 from stratus.adapters.lancedb_store import LanceDBVectorStore
 from stratus.adapters.pinecone_store import PineconeVectorStore
+from stratus.adapters.text_tokens import evaluate_indexed, text_indexes
 from stratus.errors import BadRequestError, ConflictError
 from stratus.filters import (
     OPERATORS,
     RANGE_OPERATORS,
     FilterNode,
+    Not,
     evaluate,
     iter_conditions,
     lookup,
     parse_filter,
 )
-from stratus.models.namespaces import Metric
+from stratus.models.namespaces import Metric, PayloadIndexConfig
 from stratus.ports import Space, VectorRecord, VectorStore
 from tests.integration.test_lancedb_store import CORPUS as LANCEDB_CORPUS
 from tests.integration.test_lancedb_store import FILTERS as LANCEDB_FILTERS
@@ -617,3 +621,239 @@ def test_a_missing_space_reads_as_empty(store: VectorStore) -> None:
 def test_locator_names_the_storage_key(store: VectorStore) -> None:
     assert "ns-0001" in store.locator("ns-0001")
     assert store.locator("ns-0001").startswith(f"{store.capabilities.name}:")
+
+
+# ---------------------------------------------------------------------------------------------
+# Payload indexes: built on existing data, they change no answer (but `text`'s, which follows
+# the index's tokenizer), new records are indexed, and building twice is harmless.
+
+# Per index type: the corpus (every value conforms to the type), later records (some do not:
+# lists, values of another type, so the LanceDB store must fall back), and filters.
+SCALAR_INDEX_CASES: dict[str, tuple[list[Any], list[Any], list[dict[str, Any]]]] = {
+    "keyword": (
+        ["Alpha", "alpha", "beta", "Gamma", "ÄRGER"],
+        [["alpha", "x"], 7, "BETA"],
+        [
+            c("f", "eq", "alpha"),
+            c("f", "eq", "Alpha", case_sensitive=True),
+            c("f", "in", ["BETA", "gamma"]),
+            c("f", "ne", "alpha"),
+            c("f", "nin", ["beta", "ärger"]),
+            c("f", "gt", "Beta"),
+            c("f", "lte", "alpha"),
+            c("f", "eq", 7),
+            c("f", "ne", 7),
+            c("f", "exists"),
+        ],
+    ),
+    "integer": (
+        [1, 5, -3, 2**40, -(2**63)],
+        [2.5, [5], "5"],
+        [
+            c("f", "eq", 5),
+            c("f", "eq", 5.0),
+            c("f", "in", [1, 2.5, 2**40]),
+            c("f", "gt", 2.5),
+            c("f", "lte", 1),
+            c("f", "lt", 2**70),
+            c("f", "gt", -(2**70)),
+            c("f", "gte", -(2**63)),
+            c("f", "eq", "5"),
+            c("f", "ne", 5),
+            {"NOT": c("f", "lt", 2)},
+        ],
+    ),
+    "float": (
+        [0.5, 1.0, -2.25, 3, 1e300],
+        [2**60 + 1, [0.5], True],
+        [
+            c("f", "eq", 1),
+            c("f", "eq", 0.5),
+            c("f", "gt", 0.75),
+            c("f", "lte", 3),
+            c("f", "gte", 2**60),
+            c("f", "eq", True),
+            c("f", "nin", [0.5, 3]),
+        ],
+    ),
+    "bool": (
+        [True, False, True],
+        [[True], 1, "true"],
+        [c("f", "eq", True), c("f", "ne", False), c("f", "in", [True, False]), c("f", "eq", 1)],
+    ),
+    "datetime": (
+        ["2024-01-01T00:00:00Z", "2024-06-30T12:00:00Z", "2023-12-31T23:59:59Z"],
+        [1704067200, ["2024-01-01T00:00:00Z"]],
+        [
+            c("f", "gt", "2024-01-01T00:00:00Z"),
+            c("f", "lte", "2024-01-01T00:00:00Z"),
+            c("f", "eq", "2024-06-30t12:00:00z"),
+            c("f", "gte", 0),
+        ],
+    ),
+    "uuid": (
+        ["0f8fad5b-d9cb-469f-a165-70867728950e", "7C9E6679-7425-40DE-944B-E07FC1F90AE7"],
+        [["0f8fad5b-d9cb-469f-a165-70867728950e"]],
+        [
+            c("f", "eq", "7c9e6679-7425-40de-944b-e07fc1f90ae7"),
+            c("f", "eq", "0F8FAD5B-D9CB-469F-A165-70867728950E", case_sensitive=True),
+            c("f", "ne", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+        ],
+    ),
+}
+
+
+def indexed_space(base: Space, *indexes: PayloadIndexConfig) -> Space:
+    return dataclasses.replace(base, payload_indexes=tuple(indexes))
+
+
+def assert_reference_answers(
+    kind: str,
+    store: VectorStore,
+    target: Space,
+    payloads: dict[str, dict[str, Any]],
+    raws: list[dict[str, Any]],
+) -> None:
+    texts = text_indexes(target.payload_indexes)
+    vector = random_vectors(1, seed=99)[0].tolist()
+    for raw in raws:
+        parsed = node(raw)
+        expected = {key for key, payload in payloads.items() if evaluate_indexed(parsed, payload, texts)}
+        if refusals(kind, parsed, list(payloads.values())) - ({"text"} if texts else set()):
+            with pytest.raises(BadRequestError):
+                store.query(target, vector, 100, parsed, include_vectors=False)
+            continue
+        found = {hit.id for hit in store.query(target, vector, 100, parsed, include_vectors=False)}
+        assert found == expected, raw
+        listed = {record.id for record in store.list(target, parsed, 100, None, False).records}
+        assert listed == expected, raw
+
+
+def lance_indices(store: VectorStore, target: Space) -> dict[str, str]:
+    assert isinstance(store, LanceDBVectorStore)
+    table = store._table(target)
+    assert table is not None
+    return {config.columns[0]: config.index_type for config in table.list_indices()}
+
+
+@pytest.mark.parametrize("index_type", sorted(SCALAR_INDEX_CASES))
+def test_scalar_payload_index_keeps_the_reference_answers(store: VectorStore, index_type: str) -> None:
+    kind = "lancedb" if isinstance(store, LanceDBVectorStore) else "pinecone"
+    values, later, raws = SCALAR_INDEX_CASES[index_type]
+    payloads = [{"f": value, "n": i} for i, value in enumerate(values)] + [{"n": -1}, {"f": None}]
+    plain = space()
+    store.ensure_space(plain)
+    batch = records(payloads)
+    store.upsert(plain, batch)
+    known = {record.id: record.payload for record in batch}
+    assert_reference_answers(kind, store, plain, known, raws)  # before the index exists
+
+    index = PayloadIndexConfig(field_name="f", type=index_type)  # type: ignore[arg-type]
+    target = indexed_space(plain, index)
+    store.build_payload_index(target, index)
+    assert_reference_answers(kind, store, target, known, raws)  # backfilled
+    if kind == "lancedb":
+        columns = index_columns("f", index_type)
+        built = lance_indices(store, target)
+        assert built[columns["o"]] == "Bitmap"
+        main = columns.get("s") or columns.get("i") or columns.get("f") or columns["b"]
+        expected_type = {"uuid": "BTree", "integer": "BTree", "float": "BTree"}.get(index_type, "Bitmap")
+        assert built[main] == expected_type
+
+    conforming = records([{"f": values[0], "n": 100}], seed=1, prefix="new")
+    store.upsert(target, conforming)  # indexed on upsert
+    known.update({record.id: record.payload for record in conforming})
+    assert_reference_answers(kind, store, target, known, raws)
+
+    others = records([{"f": value, "n": 200 + i} for i, value in enumerate(later)], seed=2, prefix="odd")
+    store.upsert(target, others)  # values the typed column cannot hold: the exact fallback
+    known.update({record.id: record.payload for record in others})
+    store.build_payload_index(target, index)  # twice: idempotent
+    assert_reference_answers(kind, store, target, known, raws)
+
+
+TEXT_DOCS: dict[str, dict[str, Any]] = {
+    "t0": {"title": "Foo-bar baz"},
+    "t1": {"title": "FOO bar"},
+    "t2": {"title": "an ox"},
+    "t3": {"title": "Café crème"},
+    "t4": {"title": "prefixing words"},
+    "t5": {"title": ["foo"]},
+    "t6": {"other": "foo"},
+}
+
+# (field_schema, query, expected ids), the expectations written from the tokenizer rules.
+TEXT_CASES: list[tuple[dict[str, Any], str, set[str]]] = [
+    ({}, "foo", {"t0", "t1"}),  # word, lowercase: "Foo-bar" splits into foo, bar
+    ({}, "FOO BAR", {"t0", "t1"}),
+    ({}, "ox", {"t2"}),  # two letters: within the default 2..15
+    ({}, "cafe", set()),  # no accent folding
+    ({"lowercase": False}, "Foo", {"t0"}),  # exact case only
+    ({"lowercase": False}, "foo", set()),
+    ({"min_token_len": 4}, "bar", set()),  # short words are not indexed: they never match
+    ({"min_token_len": 4}, "prefixing", {"t4"}),
+    ({"max_token_len": 5}, "words", {"t4"}),
+    ({"max_token_len": 5}, "prefixing", set()),  # too long to be indexed
+    ({"tokenizer": "whitespace"}, "foo-bar", {"t0"}),  # kept whole
+    ({"tokenizer": "whitespace"}, "foo", {"t1"}),  # "foo-bar" is one token
+    ({"tokenizer": "prefix"}, "pref", {"t4"}),
+    ({"tokenizer": "prefix"}, "fo ba", {"t0", "t1"}),
+    ({"tokenizer": "prefix", "min_token_len": 3}, "fo", set()),
+    ({"tokenizer": "multilingual"}, "cafe creme", {"t3"}),
+]
+
+
+def test_text_index_tokenizer_options_change_what_matches(store: VectorStore) -> None:
+    kind = "lancedb" if isinstance(store, LanceDBVectorStore) else "pinecone"
+    vector = random_vectors(1, seed=5)[0].tolist()
+    schemas = {json.dumps(schema, sort_keys=True): schema for schema, _, _ in TEXT_CASES}
+    for key, schema in schemas.items():
+        plain = space()
+        store.ensure_space(plain)
+        first = [VectorRecord(id=doc, payload=payload, vector=vector) for doc, payload in TEXT_DOCS.items()]
+        store.upsert(plain, first[:-2])  # the rest after the index exists
+        default = node(c("title", "text", "foo"))
+        if kind == "pinecone":
+            with pytest.raises(BadRequestError):  # no index: no full-text match
+                store.query(plain, vector, 10, default, include_vectors=False)
+        else:  # no index: the default word semantics
+            assert {hit.id for hit in store.query(plain, vector, 10, default, False)} == {"t0", "t1"}
+        index = PayloadIndexConfig(field_name="title", type="text", field_schema={"type": "text", **schema})
+        target = indexed_space(plain, index)
+        store.build_payload_index(target, index)
+        store.upsert(target, first[-2:])
+        store.build_payload_index(target, index)  # twice: idempotent
+        for case_schema, query, expected in TEXT_CASES:
+            if json.dumps(case_schema, sort_keys=True) != key:
+                continue
+            parsed = node(c("title", "text", query))
+            hits = {hit.id for hit in store.query(target, vector, 10, parsed, include_vectors=False)}
+            assert hits == expected, (schema, query)
+            negated = {hit.id for hit in store.query(target, vector, 10, Not(parsed), include_vectors=False)}
+            assert negated == set(TEXT_DOCS) - expected, (schema, query)
+            listed = {record.id for record in store.list(target, parsed, 10, None, False).records}
+            assert listed == expected, (schema, query)
+        if kind == "lancedb":
+            columns = index_columns("title", "text")
+            built = lance_indices(store, target)
+            assert built[columns["t"]] == "LabelList" and built[columns["x"]] == "FTS"
+
+
+def test_a_new_text_record_is_indexed_on_upsert(store: VectorStore) -> None:
+    index = PayloadIndexConfig(field_name="meta.title", type="text", field_schema={"tokenizer": "word"})
+    target = indexed_space(space(), index)
+    store.ensure_space(target)
+    store.build_payload_index(target, index)  # on an empty space
+    store.upsert(target, records([{"meta": {"title": "Hello World"}}, {"meta": {"title": "bye"}}]))
+    vector = random_vectors(1, seed=3)[0].tolist()
+    hits = store.query(target, vector, 10, node(c("meta.title", "text", "WORLD hello")), False)
+    assert [hit.id for hit in hits] == ["doc000"]
+
+
+def test_non_text_indexes_accept_is_tenant(store: VectorStore) -> None:
+    index = PayloadIndexConfig(field_name="tenant", type="keyword", field_schema={"is_tenant": True})
+    target = indexed_space(space(), index)
+    store.upsert(target, records([{"tenant": "a"}, {"tenant": "b"}]))
+    store.build_payload_index(target, index)
+    vector = random_vectors(1, seed=3)[0].tolist()
+    assert [hit.id for hit in store.query(target, vector, 10, node({"tenant": "B"}), False)] == ["doc001"]

@@ -115,6 +115,17 @@ def function_dirs() -> list[str]:
     return sorted(path.parent.name for path in FUNCTIONS_DIR.glob("*/app.py"))
 
 
+def non_http_function_dirs() -> set[str]:
+    """functions/<name>/ of template functions with no HttpApi event (scheduled jobs): they are
+    not API operations, so they have no router, no Mangum handler and no HTTP event file."""
+    functions = resources_of_type(load_template(), "AWS::Serverless::Function")
+    return {
+        code_dir(resource).removeprefix("functions/").rstrip("/")
+        for resource in functions.values()
+        if not http_api_events(resource)
+    }
+
+
 def load_function_module(operation: str) -> ModuleType:
     """Import functions/<op>/app.py by path, as Lambda does, without touching sys.path."""
     path = FUNCTIONS_DIR / operation / "app.py"
@@ -241,7 +252,7 @@ def test_every_http_api_event_is_a_route(
 def test_function_folders_template_and_registry_agree(
     operations: dict[str, APIRouter], api_functions: dict[str, dict[str, Any]]
 ) -> None:
-    on_disk = set(function_dirs())
+    on_disk = set(function_dirs()) - non_http_function_dirs()
     registered = set(operations)
     in_template = {
         code_dir(resource).removeprefix("functions/").rstrip("/") for resource in api_functions.values()
@@ -256,9 +267,22 @@ def test_function_folders_template_and_registry_agree(
     )
 
 
-def test_functions_are_named_after_their_operation(api_functions: dict[str, dict[str, Any]]) -> None:
+def test_non_http_functions_have_a_folder_and_an_event_source(functions: dict[str, dict[str, Any]]) -> None:
     problems = []
-    for name, resource in api_functions.items():
+    for name, resource in functions.items():
+        if http_api_events(resource):
+            continue
+        folder = code_dir(resource).removeprefix("functions/").rstrip("/")
+        if folder not in function_dirs():
+            problems.append(f"{name}: CodeUri {code_dir(resource)!r} has no app.py")
+        if not (resource.get("Properties", {}).get("Events") or {}):
+            problems.append(f"{name}: no event source (neither HttpApi nor e.g. Schedule)")
+    assert not problems, "\n".join(problems)
+
+
+def test_functions_are_named_after_their_operation(functions: dict[str, dict[str, Any]]) -> None:
+    problems = []
+    for name, resource in functions.items():
         operation = code_dir(resource).removeprefix("functions/").rstrip("/")
         if name != function_logical_id(operation):
             problems.append(f"{name}: expected logical id {function_logical_id(operation)} for {operation}")
@@ -279,6 +303,11 @@ def test_handler_is_mangum_serving_exactly_its_operation(
 
     module = load_function_module(operation)
     handler = getattr(module, "handler", None)
+    if operation in non_http_function_dirs():
+        # A scheduled function: a plain `handler(event, context)`, not an HTTP operation.
+        assert callable(handler) and not isinstance(handler, Mangum), f"functions/{operation}: plain handler"
+        assert operation not in operations, f"functions/{operation} is scheduled but also in OPERATIONS"
+        return
     assert isinstance(handler, Mangum), f"functions/{operation}/app.py: `handler` must be a Mangum instance"
     assert operation in operations, f"functions/{operation}/ has no entry in OPERATIONS"
     # `$default` stage: no stage prefix in rawPath, so no base path to strip.
@@ -417,7 +446,14 @@ def test_every_operation_has_a_matching_event_file(
     for operation in operations:
         if operation not in events:
             problems.append(f"tests/events/{operation}.json is missing")
+    scheduled = non_http_function_dirs()
     for stem, path in sorted(events.items()):
+        if stem in scheduled:
+            # An EventBridge scheduled event, as `sam local invoke -e` feeds the function.
+            event = json.loads(path.read_text(encoding="utf-8"))
+            if event.get("source") != "aws.events" or event.get("detail-type") != "Scheduled Event":
+                problems.append(f"{path.name}: not an EventBridge scheduled event")
+            continue
         if stem not in operations:
             problems.append(f"{path.name}: not an operation name")
             continue

@@ -6,12 +6,12 @@ A vector **space** is one (namespace, vector index): the unit a `VectorStore` st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from stratus.filters import FilterNode
-from stratus.models.namespaces import Metric, Namespace
+from stratus.models.namespaces import Metric, Namespace, PayloadIndexConfig
 
 # ---------------------------------------------------------------------------------------------
 # Vector store
@@ -26,6 +26,9 @@ class Space:
     index_name: str
     dimension: int
     metric: Metric
+    # The namespace's payload indexes: stores use them to write index-backed fields on upsert
+    # (e.g. tokenized text) and to compile filters against real indexes.
+    payload_indexes: tuple[PayloadIndexConfig, ...] = ()
 
     @property
     def name(self) -> str:
@@ -113,6 +116,11 @@ class VectorStore(Protocol):
         """Remove the space and its vectors; no error if it does not exist."""
         ...
 
+    def build_payload_index(self, space: Space, index: PayloadIndexConfig) -> None:
+        """Create (or rebuild) the store's index for one payload field of `space`, backfilling the
+        records already there. Idempotent. `space.payload_indexes` already includes `index`."""
+        ...
+
 
 # ---------------------------------------------------------------------------------------------
 # Metadata store
@@ -149,6 +157,21 @@ class PromotionRecord:
 class NamespacePage:
     namespaces: list[Namespace]
     next_cursor: str | None
+
+
+@dataclass
+class FieldUsage:
+    """How one filter field was used: in how many filtered searches, and with which value types
+    (payload index types: keyword, integer, float, bool, datetime, text), each counted once per
+    search that filtered the field with such a value."""
+
+    queries: int = 0
+    value_types: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: FieldUsage) -> None:
+        self.queries += other.queries
+        for value_type, count in other.value_types.items():
+            self.value_types[value_type] = self.value_types.get(value_type, 0) + count
 
 
 class MetadataStore(Protocol):
@@ -192,6 +215,30 @@ class MetadataStore(Protocol):
 
     def list_api_keys(self, org_id: str) -> list[ApiKey]: ...
 
+    def add_filter_usage(
+        self,
+        org_id: str,
+        namespace_id: str,
+        hour: str,
+        usage: Mapping[str, FieldUsage],
+        expires_at: int,
+    ) -> None:
+        """ONE atomic write adding `usage` (field → counts) to the namespace's counters of `hour`
+        (`yyyymmddhh`, UTC); the counters expire (TTL) at `expires_at` (epoch seconds)."""
+        ...
+
+    def get_filter_usage(
+        self, org_id: str, namespace_id: str, first_hour: str, last_hour: str
+    ) -> dict[str, dict[str, FieldUsage]]:
+        """hour → field → usage, for the hours from `first_hour` to `last_hour` inclusive (read
+        by hour, not trusting TTL: expired items may linger)."""
+        ...
+
+    def list_auto_index_namespaces(self, limit: int, cursor: str | None) -> NamespacePage:
+        """Namespaces of every organization with `auto_create_indexes` true, a page at a time
+        (a page may be short, even empty, while `next_cursor` is set)."""
+        ...
+
 
 # ---------------------------------------------------------------------------------------------
 # Inference
@@ -209,6 +256,11 @@ class Embedder(Protocol):
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, in order, each of `dimension` floats."""
+        ...
+
+    def embed_images(self, images: Sequence[bytes]) -> list[list[float]]:
+        """One vector per encoded image (JPEG/PNG/WebP bytes), in order; text-only services
+        raise `BadRequestError`."""
         ...
 
 

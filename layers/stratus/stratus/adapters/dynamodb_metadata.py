@@ -9,6 +9,7 @@ Item layout (single-table design):
 | API key (by hash)    | `APIKEY#{key_hash}` | `APIKEY`              | org_id, key_id, name, ...    |
 | API key (org index)  | `ORG#{org_id}`      | `APIKEY#{key_id}`     | key_hash, name, ...          |
 | promotion (audit)    | `ORG#{org_id}`      | `PROMOTION#{ns}#{id}` | the `PromotionRecord`        |
+| filter usage (hour)  | `ORG#{org_id}`      | `USAGE#{ns}#{yyyymmddhh}` | counters, `expires_at` TTL |
 
 Every write that touches more than one item is a single `TransactWriteItems`, so a namespace
 never exists without its name guard (and vice versa) and a key is never half revoked.
@@ -40,7 +41,7 @@ from stratus.errors import (
     NotFoundError,
 )
 from stratus.models.namespaces import Namespace
-from stratus.ports import ApiKey, NamespacePage, Permission, PromotionRecord
+from stratus.ports import ApiKey, FieldUsage, NamespacePage, Permission, PromotionRecord
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -725,3 +726,155 @@ class DynamoDBMetadataStore:
     def list_api_keys(self, org_id: str) -> list[ApiKey]:
         items = self._query_all(**self._org_prefix_query(org_id, _API_KEY_PREFIX))
         return [_api_key_from_index_item(org_id, item) for item in items]
+
+    # -- filter usage (auto_create_indexes) ----------------------------------------------------
+
+    @maps_dependency_faults
+    def add_filter_usage(
+        self,
+        org_id: str,
+        namespace_id: str,
+        hour: str,
+        usage: Mapping[str, FieldUsage],
+        expires_at: int,
+    ) -> None:
+        """One UpdateItem with ADD: atomic under any concurrency, and the item is created on the
+        first search of the hour. Field names are client data, so they never appear in the
+        expression: each becomes an encoded attribute name behind a placeholder."""
+        names: dict[str, str] = {
+            "#entity": "entity",
+            "#ns": "namespace_id",
+            "#hour": "hour",
+            "#exp": "expires_at",
+        }
+        values: dict[str, Any] = {
+            ":entity": {"S": "filter_usage"},
+            ":ns": {"S": namespace_id},
+            ":hour": {"S": hour},
+            ":exp": {"N": str(expires_at)},
+        }
+        additions: list[str] = []
+        for attribute, count in _usage_attributes(usage).items():
+            position = len(additions)
+            names[f"#a{position}"] = attribute
+            values[f":a{position}"] = {"N": str(count)}
+            additions.append(f"#a{position} :a{position}")
+        if not additions:
+            return
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=_key(_org_pk(org_id), _usage_sk(namespace_id, hour)),
+            UpdateExpression="SET #entity = :entity, #ns = :ns, #hour = :hour, #exp = :exp ADD "
+            + ", ".join(additions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    @maps_dependency_faults
+    def get_filter_usage(
+        self, org_id: str, namespace_id: str, first_hour: str, last_hour: str
+    ) -> dict[str, dict[str, FieldUsage]]:
+        items = self._query_all(
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :first AND :last",
+            ExpressionAttributeValues={
+                ":pk": {"S": _org_pk(org_id)},
+                ":first": {"S": _usage_sk(namespace_id, first_hour)},
+                ":last": {"S": _usage_sk(namespace_id, last_hour)},
+            },
+        )
+        found: dict[str, dict[str, FieldUsage]] = {}
+        for item in items:
+            plain = _deserialize(item)
+            found[str(plain.get("hour", ""))] = _usage_from_attributes(plain)
+        return found
+
+    @maps_dependency_faults
+    def list_auto_index_namespaces(self, limit: int, cursor: str | None) -> NamespacePage:
+        """A filtered Scan: the job runs every few hours over every organization, and a sparse
+        GSI for one boolean is not worth its write cost on every namespace save."""
+        scan: dict[str, Any] = {
+            "TableName": self.table_name,
+            "ConsistentRead": True,
+            "Limit": max(1, limit),
+            "FilterExpression": "#entity = :namespace AND #auto = :true",
+            "ExpressionAttributeNames": {"#entity": "entity", "#auto": "auto_create_indexes"},
+            "ExpressionAttributeValues": {":namespace": {"S": "namespace"}, ":true": {"BOOL": True}},
+        }
+        if cursor:
+            scan["ExclusiveStartKey"] = _decode_scan_cursor(cursor)
+        response = self.client.scan(**scan)
+        last_key = response.get("LastEvaluatedKey")
+        return NamespacePage(
+            namespaces=[_namespace_from_item(item) for item in response.get("Items", [])],
+            next_cursor=_encode_scan_cursor(last_key) if last_key else None,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Filter-usage items: one counter attribute per field (`q_<b64 field>`) and per (field, value
+# type) (`t_<type>_<b64 field>`). Field names are client data (any characters, reserved words),
+# so they are base64url-encoded into attribute names that are always valid and never collide.
+
+_USAGE_PREFIX = "USAGE#"
+_QUERIES_ATTRIBUTE = "q_"
+_TYPE_ATTRIBUTE = "t_"
+
+
+def _usage_sk(namespace_id: str, hour: str) -> str:
+    return f"{_USAGE_PREFIX}{namespace_id}#{hour}"
+
+
+def _encode_field(field_name: str) -> str:
+    return base64.urlsafe_b64encode(field_name.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _decode_field(encoded: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _usage_attributes(usage: Mapping[str, FieldUsage]) -> dict[str, int]:
+    attributes: dict[str, int] = {}
+    for field_name, field_usage in usage.items():
+        encoded = _encode_field(field_name)
+        if field_usage.queries:
+            attributes[f"{_QUERIES_ATTRIBUTE}{encoded}"] = field_usage.queries
+        for value_type, count in field_usage.value_types.items():
+            if count and value_type.isalpha():  # the separator below must stay unambiguous
+                attributes[f"{_TYPE_ATTRIBUTE}{value_type}_{encoded}"] = count
+    return attributes
+
+
+def _usage_from_attributes(plain: Mapping[str, Any]) -> dict[str, FieldUsage]:
+    usage: dict[str, FieldUsage] = {}
+    for attribute, value in plain.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if attribute.startswith(_QUERIES_ATTRIBUTE):
+            field_name = _decode_field(attribute.removeprefix(_QUERIES_ATTRIBUTE))
+            if field_name is not None:
+                usage.setdefault(field_name, FieldUsage()).queries += value
+        elif attribute.startswith(_TYPE_ATTRIBUTE):
+            value_type, _, encoded = attribute.removeprefix(_TYPE_ATTRIBUTE).partition("_")
+            field_name = _decode_field(encoded)
+            if field_name is not None and value_type:
+                types = usage.setdefault(field_name, FieldUsage()).value_types
+                types[value_type] = types.get(value_type, 0) + value
+    return usage
+
+
+def _encode_scan_cursor(last_key: Mapping[str, Any]) -> str:
+    raw = json.dumps({"pk": last_key["PK"]["S"], "sk": last_key["SK"]["S"]}, separators=(",", ":")).encode(
+        "utf-8"
+    )
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _decode_scan_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8"))
+        return _key(str(decoded["pk"]), str(decoded["sk"]))
+    except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError) as error:
+        raise _malformed_cursor() from error

@@ -47,8 +47,20 @@ Why each question is exact:
   there (one `topK=1` query on `t_ == s`) and answers 400 otherwise. So it is exact when it runs.
 
 Refused with 400 (`BadRequestError` naming operator, field and store), never approximated:
-`starts_with`, `ends_with`, `text` (no full-text index in Pinecone metadata), and `gt gte lt lte`
-with a string value (Pinecone ranges are numeric).
+`starts_with`, `ends_with`, `text` on a field without a `text` payload index (no full-text index
+in Pinecone metadata), and `gt gte lt lte` with a string value (Pinecone ranges are numeric).
+
+Payload indexes: Pinecone indexes every metadata key, so keyword, integer, float, bool, datetime
+and uuid indexes need nothing beyond the shadows every record already has. A `text` index adds
+`tx_<path>` (same spelling rules as the other shadows, kind `tx`): the list of the value's tokens
+under the index's tokenizer (`text_tokens.document_tokens`), written for string values only. The
+`text` operator on such a field asks `$in [token]` on it once per query token (`$and`), which is
+exact for that tokenizer; a query token the index cannot hold (outside the length bounds) makes
+the condition false. `is_tenant` on a keyword index changes nothing: a space is already one
+Pinecone namespace (per Stratus namespace and vector index), and a tenant value is served by the
+metadata filter on its `v_`/`i_` shadow. A namespace per tenant would make tenant-scoped queries
+cheaper (Pinecone bills reads by namespace size) but multiply namespaces by tenants, turn every
+cross-tenant query into a fan-out, and move a record on each change of its tenant value.
 """
 
 from __future__ import annotations
@@ -60,6 +72,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stratus.adapters.text_tokens import TextIndexOptions, document_tokens, indexable, query_tokens
 from stratus.errors import BadRequestError
 from stratus.filters import (
     MAX_FIELD_LENGTH,
@@ -85,7 +98,8 @@ CAPABILITY_NOTES: dict[str, str] = {
     "eq/in also match any element of a list",
     "gt gte lt lte": "numbers only (exact, int and float alike); a string value answers 400",
     "starts_with ends_with": "400: Pinecone metadata filters have no prefix or suffix match",
-    "text": "400: Pinecone metadata filters have no full-text index",
+    "text": "needs a `text` payload index on the field (tokens as metadata; exact for its tokenizer); "
+    "400 without one",
 }
 
 # Integer payload leaves beyond this magnitude cannot be compared exactly (see the docstring).
@@ -103,11 +117,22 @@ TYPE_STRING, TYPE_NUMBER, TYPE_BOOL, TYPE_LIST, TYPE_OBJECT = "s", "n", "b", "l"
 # Shadow metadata (written with each record)
 
 
-def record_metadata(document_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The Pinecone metadata of one record: the payload as JSON text plus its shadow keys."""
+TextIndexes = Mapping[tuple[str, ...], TextIndexOptions]
+
+
+def record_metadata(
+    document_id: str, payload: Mapping[str, Any], text_indexes: TextIndexes | None = None
+) -> dict[str, Any]:
+    """The Pinecone metadata of one record: the payload as JSON text plus its shadow keys (and
+    the token shadows of the space's text indexes)."""
     metadata: dict[str, Any] = {PAYLOAD_KEY: payload_text(document_id, payload)}
     for path, value in _reachable(payload, ()):
         _write_shadows(metadata, document_id, path, value)
+        options = (text_indexes or {}).get(path)
+        if options is not None and isinstance(value, str):
+            tokens = [token for token in document_tokens(value, options) if _utf8_encodable(token)]
+            if tokens:  # Pinecone keeps no empty list; a missing key matches no token either
+                metadata[shadow_key("tx", path)] = tokens
     return metadata
 
 
@@ -286,11 +311,12 @@ class CompiledFilter:
     string_free_paths: tuple[tuple[str, ...], ...]
 
 
-def compile_filter(node: FilterNode) -> CompiledFilter:
-    """The Pinecone filter true exactly for the records `evaluate(node, payload)` accepts, or a
-    `BadRequestError` for a condition it cannot answer exactly."""
+def compile_filter(node: FilterNode, text_indexes: TextIndexes | None = None) -> CompiledFilter:
+    """The Pinecone filter true exactly for the records `evaluate(node, payload)` accepts (`text`
+    on an indexed field: `text_tokens.evaluate_indexed`), or a `BadRequestError` for a condition
+    it cannot answer exactly."""
     paths: dict[tuple[str, ...], None] = {}
-    expr = _compile(node, negated=False, string_free=paths)
+    expr = _compile(node, negated=False, string_free=paths, text=text_indexes or {})
     if expr is True:
         return CompiledFilter(None, False, tuple(paths))
     if expr is False:
@@ -342,6 +368,7 @@ class _Any:
 
 
 _Expr = _Atom | _All | _Any | bool
+_Paths = dict[tuple[str, ...], None]  # the string-free paths `contains` needs checked
 
 _NEGATED_OP = {"$eq": "$ne", "$gt": "$lte", "$gte": "$lt", "$lt": "$gte", "$lte": "$gt", "$in": "$nin"}
 _RANGE_OP = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
@@ -397,17 +424,17 @@ def _emit(expr: _Expr) -> dict[str, Any]:
     return {expr.key: {expr.op: expr.value}}
 
 
-def _compile(node: FilterNode, negated: bool, string_free: dict[tuple[str, ...], None]) -> _Expr:
+def _compile(node: FilterNode, negated: bool, string_free: _Paths, text: TextIndexes) -> _Expr:
     if isinstance(node, Not):
-        return _compile(node.child, not negated, string_free)
+        return _compile(node.child, not negated, string_free, text)
     if isinstance(node, And | Or):
-        parts = [_compile(child, negated, string_free) for child in node.children]
+        parts = [_compile(child, negated, string_free, text) for child in node.children]
         conjunction = isinstance(node, And) is not negated  # De Morgan
         return _all(*parts) if conjunction else _any(*parts)
-    return _condition(node, negated, string_free)
+    return _condition(node, negated, string_free, text)
 
 
-def _condition(cond: Condition, negated: bool, string_free: dict[tuple[str, ...], None]) -> _Expr:
+def _condition(cond: Condition, negated: bool, string_free: _Paths, text: TextIndexes) -> _Expr:
     """The condition (its negation if `negated`). `ne nin is_null` are compiled as the negations
     of `eq in exists`, so only positive atoms are ever negated, once."""
     op, want, path = cond.operator, cond.value, cond.field
@@ -419,16 +446,22 @@ def _condition(cond: Condition, negated: bool, string_free: dict[tuple[str, ...]
         wants = want if isinstance(want, tuple) else (want,)
         matched = _equals(path, [w for w in wants if w is not None], cond.case_sensitive)
         return matched if (op in ("eq", "in")) is not negated else _not(matched)
-    expr = _positive(cond, string_free)
+    expr = _positive(cond, string_free, text)
     return _not(expr) if negated else expr
 
 
-def _positive(cond: Condition, string_free: dict[tuple[str, ...], None]) -> _Expr:
+def _positive(cond: Condition, string_free: _Paths, text: TextIndexes) -> _Expr:
     op, want, path = cond.operator, cond.value, cond.field
     if op in ("starts_with", "ends_with"):
         raise unsupported_error(cond, ": Pinecone metadata filters have no prefix or suffix match")
     if op == "text":
-        raise unsupported_error(cond, ": Pinecone metadata filters have no full-text index")
+        options = text.get(path)
+        if options is None:
+            raise unsupported_error(
+                cond, " without a 'text' payload index on the field: Pinecone metadata filters have "
+                "no full-text match"
+            )
+        return _text_tokens(path, str(want), options)
     assert want is not None and not isinstance(want, tuple), f"{op} takes one scalar"
     if op == "contains":
         if isinstance(want, str):
@@ -453,6 +486,14 @@ def _equals(path: tuple[str, ...], wants: Sequence[Scalar], case_sensitive: bool
         return _any(_Atom(shadow_key("v", path), "$in", tokens), _Atom(shadow_key("i", path), "$in", tokens))
     tokens = _unique(token for w in wants if (token := _token(w)) is not None)
     return _Atom(shadow_key("v", path), "$in", tokens) if tokens else False
+
+
+def _text_tokens(path: tuple[str, ...], query: str, options: TextIndexOptions) -> _Expr:
+    tokens = query_tokens(query, options)
+    if not tokens or not all(indexable(token, options) and _utf8_encodable(token) for token in tokens):
+        return False  # the index cannot hold such a token: nothing matches
+    key = shadow_key("tx", path)
+    return _all(*(_Atom(key, "$in", [token]) for token in tokens))
 
 
 def _unique(tokens: Iterator[str]) -> list[str]:

@@ -65,6 +65,7 @@ from stratus.adapters.pinecone_filters import (
     record_metadata,
     strings_at,
 )
+from stratus.adapters.text_tokens import evaluate_indexed, text_indexes
 from stratus.errors import (
     BadRequestError,
     ConflictError,
@@ -72,8 +73,8 @@ from stratus.errors import (
     StratusError,
     VectorStoreUnavailableError,
 )
-from stratus.filters import FilterNode, evaluate
-from stratus.models.namespaces import Metric
+from stratus.filters import FilterNode
+from stratus.models.namespaces import Metric, PayloadIndexConfig
 from stratus.ports import RecordPage, ScoredRecord, Space, StoreCapabilities, VectorRecord
 
 if TYPE_CHECKING:
@@ -220,7 +221,8 @@ class PineconeVectorStore:
         filter: FilterNode | None,
         include_vectors: bool,
     ) -> list[ScoredRecord]:
-        compiled = compile_filter(filter) if filter is not None else None  # a 400 costs no request
+        indexes = text_indexes(space.payload_indexes)
+        compiled = compile_filter(filter, indexes) if filter is not None else None  # a 400 costs nothing
         values = _query_vector(space, vector)
         if compiled is not None and compiled.matches_nothing:
             return []
@@ -307,6 +309,27 @@ class PineconeVectorStore:
             space,
             lambda: _ignore_not_found(lambda: index.delete(delete_all=True, namespace=space.name)),
         )
+
+    def build_payload_index(self, space: Space, index: PayloadIndexConfig) -> None:
+        """Pinecone indexes every metadata key: the shadows of keyword, integer, float, bool,
+        datetime and uuid fields are written with every record already, so those (and geo, which
+        no filter reads) need nothing. `is_tenant` too: a space is already its own Pinecone
+        namespace, and a tenant value is served by the metadata filter (see `pinecone_filters`).
+        A `text` index needs its token shadow on records written before it existed: every record
+        of the space is fetched and upserted again with its metadata recomputed, one page of
+        ids at a time (idempotent; a concurrent write of the same id may be overwritten by the
+        value read just before it, and the caller's retry of that write restores it)."""
+        if index.type != "text":
+            return
+        host = self._host(space, create=False)
+        if host is None:
+            return  # no records yet: upserts write the tokens from now on
+        pinecone_index = self._index(host)
+        for _, page in self._id_pages(space, pinecone_index, None, limit=None):
+            found = self._fetch_encoded(space, pinecone_index, page)
+            wire = [_wire_record(space, found[record_id]) for record_id in page if record_id in found]
+            if wire:
+                self._send_batches(space, pinecone_index, _batches(space.name, wire))
 
     def close(self) -> None:
         """Release connections and threads (tests; a Lambda container just ends)."""
@@ -690,6 +713,8 @@ class _ListScan:
 
     def __init__(self, store: PineconeVectorStore, space: Space, index: Index, after: str | None) -> None:
         self.store, self.space, self.index, self.after = store, space, index, after
+        # `text` on a field with a text index follows the index's tokenizer, as `query` does.
+        self.text_indexes = text_indexes(space.payload_indexes)
 
     def candidates(self) -> Iterator[tuple[str | None, list[str]]]:
         """(page token, ids after `after`) per page. Starts from the page remembered for `after`
@@ -742,7 +767,7 @@ class _ListScan:
             examined += len(ids)
             for record_id in ids:
                 record = found.get(record_id)
-                if record is not None and evaluate(node, record.payload):
+                if record is not None and evaluate_indexed(node, record.payload, self.text_indexes):
                     matched.append((_visible(record, include_vectors), record_id, token))
             if len(matched) > limit:
                 break
@@ -976,7 +1001,7 @@ def _is_hex(text: str) -> bool:
 def _wire_record(space: Space, record: VectorRecord) -> dict[str, Any]:
     """The record as the client sends it ({id, values, metadata}), checked against every limit."""
     values = _vector(space, record.vector, f"vector of '{record.id}'", record.id)
-    metadata = record_metadata(record.id, record.payload)
+    metadata = record_metadata(record.id, record.payload, text_indexes(space.payload_indexes))
     size = len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     if size > MAX_METADATA_BYTES:
         raise PayloadTooLargeError(

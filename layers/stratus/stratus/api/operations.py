@@ -1,13 +1,14 @@
 """The operation registry: operation name → the router holding only its routes.
 
 Each name is a folder `functions/<name>/` with one Lambda function in `template.yaml`; the
-drift test keeps this table, the functions, the template and the OpenAPI file in step."""
+drift test keeps this table, the functions, the template and the OpenAPI file in step.
+Scheduled (non-HTTP) functions, like `functions/auto_create_indexes/`, are not operations."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stratus.api.routers import documents, health, inference, namespaces, promotion, search
+from stratus.api.routers import documents, health, inference, namespaces, payload_indexes, promotion, search
 
 OPERATIONS: dict[str, APIRouter] = {
     "health": health.health,
@@ -17,6 +18,8 @@ OPERATIONS: dict[str, APIRouter] = {
     "update_namespace": namespaces.update_namespace,
     "delete_namespace": namespaces.delete_namespace,
     "promote_namespace": promotion.promote_namespace,
+    "create_payload_index": payload_indexes.create_payload_index,
+    "get_filter_usage": payload_indexes.get_filter_usage,
     "list_inference_services": inference.list_inference_services,
     "upsert_documents": documents.upsert_documents,
     "list_documents": documents.list_documents,

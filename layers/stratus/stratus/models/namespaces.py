@@ -29,6 +29,11 @@ class PayloadIndexConfig(BaseModel):
     type: PayloadIndexType = Field(validation_alias=AliasChoices("type", "field_type"))
     field_schema: dict[str, Any] | None = None
     is_protected: bool = False
+    # Server-managed: where the index stands in the vector store, and whether the scheduled
+    # auto-index job made it. Values sent by clients are ignored.
+    state: Literal["pending", "ready", "failed"] = "pending"
+    auto_created: bool = False
+    error: str | None = None
 
     @field_validator("field_name")
     @classmethod

@@ -39,7 +39,11 @@ def upsert_documents(
     document_ids = _document_ids(request.documents)
     _check_documents(namespace, new_configs, request.documents)
     configs = {config.name: config for config in [*namespace.vector_configs, *new_configs]}
-    spaces = {name: Space(namespace.storage_key, name, c.dimension, c.metric) for name, c in configs.items()}
+    indexes = tuple(namespace.payload_indexes)
+    spaces = {
+        name: Space(namespace.storage_key, name, c.dimension, c.metric, indexes)
+        for name, c in configs.items()
+    }
     # Vectors first, metadata last: a vector-store failure leaves DynamoDB untouched (and a retry
     # of the same request is idempotent, since records are overwritten by id).
     for name in _written_indexes(request.documents):

@@ -27,6 +27,8 @@ SORTABLE_FIELDS = ("namespace_name", "namespace_id", "created_at", "updated_at",
 def create_standalone_namespace(
     stores: Stores, org_id: str, request: CreateStandaloneNamespaceRequest
 ) -> Namespace:
+    from stratus.services import payload_indexes as lifecycle  # it imports this module
+
     _check_payload_indexes(request.payload_indexes, "payload_indexes")
     now = iso_now()
     namespace = Namespace(
@@ -35,7 +37,8 @@ def create_standalone_namespace(
         namespace_name=request.namespace_name or request.namespace_id,
         mode="standalone",
         description=request.description,
-        payload_indexes=request.payload_indexes,
+        # Stored pending, built below once the spaces exist, then saved ready (or failed).
+        payload_indexes=[lifecycle.as_pending(index) for index in request.payload_indexes],
         auto_create_indexes=request.auto_create_indexes,
         vector_configs=request.vector_configs,
         storage_key=ids.new_id("ns_"),
@@ -46,7 +49,8 @@ def create_standalone_namespace(
     for space in spaces_of(namespace):
         stores.vectors.ensure_space(space)
     stores.metadata.create_namespace(namespace)
-    return namespace
+    requested = [index.field_name for index in namespace.payload_indexes]
+    return lifecycle.build_pending(stores, namespace, requested)
 
 
 def resolve_namespace(metadata: MetadataStore, org_id: str, identifier: str) -> Namespace:
@@ -59,7 +63,13 @@ def resolve_namespace(metadata: MetadataStore, org_id: str, identifier: str) -> 
 
 def spaces_of(namespace: Namespace) -> list[Space]:
     return [
-        Space(namespace.storage_key, config.name, config.dimension, config.metric)
+        Space(
+            namespace.storage_key,
+            config.name,
+            config.dimension,
+            config.metric,
+            tuple(namespace.payload_indexes),
+        )
         for config in namespace.vector_configs
     ]
 
@@ -68,7 +78,9 @@ def space_of(namespace: Namespace, index_name: str) -> Space | None:
     config = namespace.vector_config(index_name)
     if config is None:
         return None
-    return Space(namespace.storage_key, config.name, config.dimension, config.metric)
+    return Space(
+        namespace.storage_key, config.name, config.dimension, config.metric, tuple(namespace.payload_indexes)
+    )
 
 
 def count_documents(vectors: VectorStore, namespace: Namespace) -> int:
@@ -85,6 +97,8 @@ def count_documents(vectors: VectorStore, namespace: Namespace) -> int:
 
 
 def describe_namespace(stores: Stores, namespace: Namespace) -> NamespaceModel:
+    from stratus.services.payload_indexes import listed_indexes  # it imports this module
+
     return NamespaceModel(
         namespace_id=namespace.namespace_id,
         namespace_name=namespace.namespace_name,
@@ -92,7 +106,7 @@ def describe_namespace(stores: Stores, namespace: Namespace) -> NamespaceModel:
         status=namespace.status,
         description=namespace.description,
         feature_extractors=namespace.feature_extractors,
-        payload_indexes=namespace.payload_indexes,
+        payload_indexes=listed_indexes(namespace),
         auto_create_indexes=namespace.auto_create_indexes,
         vector_configs=namespace.vector_configs,
         vector_inference_map=namespace.vector_inference_map,
@@ -182,8 +196,11 @@ def _cursor_key(cursor: str) -> tuple[str, str]:
 def update_namespace(
     stores: Stores, org_id: str, identifier: str, request: UpdateNamespaceRequest
 ) -> Namespace:
+    from stratus.services import payload_indexes as lifecycle  # it imports this module
+
     namespace = resolve_namespace(stores.metadata, org_id, identifier)
     changes: dict[str, Any] = {}
+    to_build: list[str] = []
     fields = request.model_fields_set
     if "namespace_name" in fields and request.namespace_name is not None:
         changes["namespace_name"] = request.namespace_name
@@ -193,11 +210,15 @@ def update_namespace(
         changes["auto_create_indexes"] = request.auto_create_indexes
     if "payload_indexes" in fields and request.payload_indexes is not None:
         _check_payload_indexes(request.payload_indexes, "payload_indexes")
-        changes["payload_indexes"] = merge_payload_indexes(namespace.payload_indexes, request.payload_indexes)
-    if not changes:
+        # Merged by field_name; new or changed indexes are stored pending, built after the save.
+        changes["payload_indexes"], to_build = lifecycle.merge_requested(
+            namespace.payload_indexes, [lifecycle.as_pending(index) for index in request.payload_indexes]
+        )
+    if not changes or changes == {"payload_indexes": namespace.payload_indexes}:
         return namespace
     updated = namespace.model_copy(update={**changes, "updated_at": iso_now()})
-    return stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
+    saved = stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
+    return lifecycle.build_pending(stores, saved, to_build)
 
 
 def merge_payload_indexes(

@@ -31,7 +31,13 @@ def promote_namespace(
     # lost race is invisible (no metadata points at it) and is reused by the next attempt.
     for config in new_indexes:
         stores.vectors.ensure_space(
-            Space(namespace.storage_key, config.name, config.dimension, config.metric)
+            Space(
+                namespace.storage_key,
+                config.name,
+                config.dimension,
+                config.metric,
+                tuple(namespace.payload_indexes),
+            )
         )
     record = PromotionRecord(
         promotion_id=ids.new_id("prm_"),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from stratus import clock
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 from stratus.filters import FilterNode, filtered_fields, operators_used, parse_filter
 from stratus.inference_catalogue import CATALOGUE
@@ -12,11 +15,16 @@ from stratus.models.namespaces import Namespace
 from stratus.models.search import SearchQuery, SearchRequest, SearchResponse, SearchResult
 from stratus.ports import Space, Stores
 from stratus.services.embedding import embed_texts, query_cache
+from stratus.services.filter_usage import record_search_usage
 from stratus.services.fusion import RankedList, fuse
-from stratus.services.namespaces import indexed_fields, resolve_namespace, space_of
+from stratus.services.namespaces import resolve_namespace, space_of
+from stratus.services.payload_indexes import index_of, ready_fields
+
+# How the caller runs work after the answer (FastAPI's `BackgroundTasks.add_task`).
+Defer = Callable[..., None]
 
 
-def search(stores: Stores, org_id: str, request: SearchRequest) -> SearchResponse:
+def search(stores: Stores, org_id: str, request: SearchRequest, defer: Defer | None = None) -> SearchResponse:
     started = time.perf_counter()
     namespace = resolve_namespace(stores.metadata, org_id, request.namespace_id)
     node = parse_filter(request.filters, "filters")
@@ -36,6 +44,10 @@ def search(stores: Stores, org_id: str, request: SearchRequest) -> SearchRespons
         )
         for item in fused
     ]
+    if namespace.auto_create_indexes and node is not None:
+        # Counted after the answer, with the time of the request; never fails the search.
+        run_later = defer or _run_now
+        run_later(record_search_usage, stores.metadata, org_id, namespace.namespace_id, node, clock.utc_now())
     return SearchResponse(
         results=results,
         warnings=_unindexed_field_warnings(namespace, node),
@@ -151,12 +163,26 @@ def _check_operators_supported(stores: Stores, node: FilterNode | None) -> None:
         )
 
 
+def _run_now(function: Callable[..., None], *args: Any) -> None:
+    function(*args)
+
+
 def _unindexed_field_warnings(namespace: Namespace, node: FilterNode | None) -> list[str]:
-    indexed = indexed_fields(namespace)
-    return [
+    # Only a `ready` index counts: a pending or failed one does not serve the filter yet.
+    ready = ready_fields(namespace)
+    return [_warning(namespace, field) for field in filtered_fields(node) if field not in ready]
+
+
+def _warning(namespace: Namespace, field: str) -> str:
+    index = index_of(namespace, field)
+    if index is not None:
+        reason = f": {index.error}" if index.error else ""
+        return (
+            f"field '{field}' has a payload index in state '{index.state}'{reason}, so this filter scanned "
+            f"every document; re-create it with POST /v1/namespaces/{namespace.namespace_id}/payload-indexes"
+        )
+    return (
         f"field '{field}' has no payload index, so this filter scanned every document; create one with "
         f"POST /v1/namespaces/{namespace.namespace_id}/payload-indexes "
         f'{{"field_name": "{field}", "type": "keyword"}} (or set auto_create_indexes: true)'
-        for field in filtered_fields(node)
-        if field not in indexed
-    ]
+    )

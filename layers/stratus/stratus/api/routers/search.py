@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, BackgroundTasks, Depends
 
 from stratus.api.auth import require
 from stratus.api.deps import get_stores
@@ -20,5 +20,9 @@ search = APIRouter(tags=["search"])
     summary="Vector search with filters and multi-query fusion",
     responses=error_responses(400, 404),
 )
-def run_search(body: SearchRequest, principal: Principal = Depends(require("read"))) -> SearchResponse:
-    return service.search(get_stores(), principal.org_id, body)
+def run_search(
+    body: SearchRequest, background: BackgroundTasks, principal: Principal = Depends(require("read"))
+) -> SearchResponse:
+    # Filter-usage counting (auto_create_indexes) runs after the answer is sent. Under Mangum the
+    # invocation still ends only after it: one UpdateItem, a few milliseconds.
+    return service.search(get_stores(), principal.org_id, body, defer=background.add_task)

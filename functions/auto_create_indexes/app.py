@@ -1,0 +1,12 @@
+"""Lambda entry point of the scheduled `auto_create_indexes` job (EventBridge `rate(6 hours)`,
+not an HTTP operation): indexes the fields of opted-in namespaces filtered more than
+STRATUS_AUTO_INDEX_THRESHOLD times in the last STRATUS_AUTO_INDEX_WINDOW_HOURS.
+"""
+
+from typing import Any
+
+from stratus.services.auto_indexes import handle_scheduled_event
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle_scheduled_event(event)

@@ -1,0 +1,132 @@
+"""The tokenizer of a `text` payload index, in plain Python: the reference both stores follow.
+
+Without a text index, the `text` operator has the default semantics of `stratus.filters`
+(every `\\w+` word of the value, lowercased, occurs as a whole word). On a field with a `text`
+payload index it follows the index's `field_schema` (api.md; defaults as documented there):
+
+| option          | default | effect                                                            |
+|-----------------|---------|-------------------------------------------------------------------|
+| `tokenizer`     | word    | word: `\\w+` runs; whitespace: runs of non-space characters;       |
+|                 |         | prefix: `\\w+` words, indexed by every prefix of each word;        |
+|                 |         | multilingual: `\\w+` words after Unicode decomposition with the     |
+|                 |         | combining marks dropped (accent folding: "Café" indexes "cafe")    |
+| `lowercase`     | true    | tokens (document and query alike) are lowercased                  |
+| `min_token_len` | 2       | shorter tokens are not indexed (so a query word shorter never     |
+| `max_token_len` | 15      | matches); longer ones neither (prefix: prefixes up to this length) |
+
+A document matches when every query token (the query split and folded the same way, without
+the length bounds) is one of the document's indexed tokens. A query token outside the bounds is
+therefore never matched: the index does not hold it. Values that are not strings have no tokens.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from stratus.filters import And, Condition, FilterNode, Not, Or, evaluate, lookup
+from stratus.models.namespaces import PayloadIndexConfig
+
+Tokenizer = Literal["word", "whitespace", "prefix", "multilingual"]
+_TOKENIZERS: frozenset[str] = frozenset({"word", "whitespace", "prefix", "multilingual"})
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+DEFAULT_MIN_TOKEN_LEN = 2
+DEFAULT_MAX_TOKEN_LEN = 15
+
+
+@dataclass(frozen=True)
+class TextIndexOptions:
+    tokenizer: Tokenizer = "word"
+    min_token_len: int = DEFAULT_MIN_TOKEN_LEN
+    max_token_len: int = DEFAULT_MAX_TOKEN_LEN
+    lowercase: bool = True
+
+    @classmethod
+    def of(cls, index: PayloadIndexConfig) -> TextIndexOptions:
+        schema = index.field_schema or {}
+        tokenizer = schema.get("tokenizer", "word")
+        if tokenizer not in _TOKENIZERS:
+            tokenizer = "word"  # the request model validates; stay total on stored data
+        return cls(
+            tokenizer=tokenizer,
+            min_token_len=_int_option(schema.get("min_token_len"), DEFAULT_MIN_TOKEN_LEN),
+            max_token_len=_int_option(schema.get("max_token_len"), DEFAULT_MAX_TOKEN_LEN),
+            lowercase=bool(schema.get("lowercase", True)),
+        )
+
+
+def _int_option(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
+
+
+def text_indexes(indexes: Iterable[PayloadIndexConfig]) -> dict[tuple[str, ...], TextIndexOptions]:
+    """The text indexes of a space by field path (the last one wins for a repeated field)."""
+    return {
+        tuple(index.field_name.split(".")): TextIndexOptions.of(index)
+        for index in indexes
+        if index.type == "text"
+    }
+
+
+def _words(text: str, options: TextIndexOptions) -> list[str]:
+    if options.tokenizer == "whitespace":
+        words = text.split()
+    elif options.tokenizer == "multilingual":
+        decomposed = unicodedata.normalize("NFKD", text)
+        words = _WORD.findall("".join(char for char in decomposed if not unicodedata.combining(char)))
+    else:
+        words = _WORD.findall(text)
+    return [word.lower() for word in words] if options.lowercase else words
+
+
+def document_tokens(text: str, options: TextIndexOptions) -> list[str]:
+    """The tokens the index holds for one string value, sorted and unique."""
+    low, high = options.min_token_len, options.max_token_len
+    tokens: set[str] = set()
+    for word in _words(text, options):
+        if options.tokenizer == "prefix":
+            tokens.update(word[:size] for size in range(low, min(high, len(word)) + 1))
+        elif low <= len(word) <= high:
+            tokens.add(word)
+    return sorted(tokens)
+
+
+def query_tokens(text: str, options: TextIndexOptions) -> list[str]:
+    """The tokens a query must all find, unique, in order."""
+    return list(dict.fromkeys(_words(text, options)))
+
+
+def indexable(token: str, options: TextIndexOptions) -> bool:
+    """Whether an index can hold `token` at all (else a query asking for it matches nothing)."""
+    return options.min_token_len <= len(token) <= options.max_token_len
+
+
+def text_matches(found: Any, query: str, options: TextIndexOptions) -> bool:
+    if not isinstance(found, str):
+        return False
+    held = set(document_tokens(found, options))
+    wanted = query_tokens(query, options)
+    return bool(wanted) and all(token in held for token in wanted)
+
+
+def evaluate_indexed(
+    node: FilterNode, payload: Mapping[str, Any], indexes: Mapping[tuple[str, ...], TextIndexOptions]
+) -> bool:
+    """`stratus.filters.evaluate`, except that `text` on a field with a text index follows the
+    index's tokenizer (see the module docstring)."""
+    if not indexes:
+        return evaluate(node, payload)
+    if isinstance(node, And):
+        return all(evaluate_indexed(child, payload, indexes) for child in node.children)
+    if isinstance(node, Or):
+        return any(evaluate_indexed(child, payload, indexes) for child in node.children)
+    if isinstance(node, Not):
+        return not evaluate_indexed(node.child, payload, indexes)
+    options = indexes.get(node.field) if isinstance(node, Condition) and node.operator == "text" else None
+    if options is None:
+        return evaluate(node, payload)
+    return text_matches(lookup(payload, node.field), str(node.value), options)

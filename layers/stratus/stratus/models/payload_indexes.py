@@ -1,0 +1,59 @@
+"""Payload-index and filter-usage requests and answers (the stored config is
+`stratus.models.namespaces.PayloadIndexConfig`)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, field_validator
+
+from stratus.models.common import StrictModel
+from stratus.models.namespaces import PayloadIndexConfig, PayloadIndexType
+
+
+class CreatePayloadIndexRequest(StrictModel):
+    """One index; `type` and `field_type` are both accepted (Mixpeek's docs use both)."""
+
+    field_name: str = Field(min_length=1, max_length=256, description="Dot path into the payload")
+    type: PayloadIndexType = Field(validation_alias=AliasChoices("type", "field_type"))
+    field_schema: dict[str, Any] | None = None
+    # Accepted for round-trips of a listed index; the server decides what is protected.
+    is_protected: bool = False
+
+    @field_validator("field_name")
+    @classmethod
+    def _no_empty_segments(cls, value: str) -> str:
+        if any(part == "" for part in value.split(".")):
+            raise ValueError("field_name must be a dot path without empty segments, e.g. 'metadata.title'")
+        return value
+
+    def to_config(self) -> PayloadIndexConfig:
+        return PayloadIndexConfig(field_name=self.field_name, type=self.type, field_schema=self.field_schema)
+
+
+class PayloadIndexResponse(BaseModel):
+    namespace_id: str
+    # The index as it stands after the build: `ready`, or `failed` with `error`.
+    payload_index: PayloadIndexConfig
+    payload_indexes: list[PayloadIndexConfig]
+
+
+class FieldFilterUsage(BaseModel):
+    field_name: str
+    query_count: int = Field(description="Filtered searches on this field in the window")
+    value_types: dict[str, int] = Field(description="Searches per value type seen (keyword, integer, ...)")
+    indexed: bool
+    index_type: PayloadIndexType | None = None
+    index_state: Literal["pending", "ready", "failed"] | None = None
+    is_protected: bool = False
+    above_threshold: bool = Field(description="query_count > threshold: the next scheduled run indexes it")
+
+
+class FilterUsageResponse(BaseModel):
+    namespace_id: str
+    auto_create_indexes: bool
+    threshold: int
+    window_hours: int
+    window_start: str
+    window_end: str
+    fields: list[FieldFilterUsage]

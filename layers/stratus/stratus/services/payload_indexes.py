@@ -1,0 +1,219 @@
+"""The payload-index lifecycle: requested → `pending` (saved) → built in the vector store for every
+space of the namespace → `ready` (or `failed` with `error`).
+
+Every metadata write is optimistic (the namespace `version`): on a lost race the namespace is
+re-read and the change merged again, so concurrent requests and overlapping scheduled runs never
+lose each other's indexes. Building is synchronous in the request: local data sizes make that
+fine; a deployment with large namespaces should hand `build_pending` to an async job.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stratus import clock
+from stratus.errors import (
+    BadRequestError,
+    ConflictError,
+    MetadataStoreUnavailableError,
+    NotFoundError,
+    StratusError,
+)
+from stratus.models.namespaces import PROTECTED_FIELDS, Namespace, PayloadIndexConfig, PayloadIndexType
+from stratus.ports import Stores, VectorStore
+
+logger = logging.getLogger(__name__)
+
+# Lost races are retried this many times (re-read + merge) before the caller gets a 409/503.
+MAX_SAVE_ATTEMPTS = 8
+MAX_ERROR_LENGTH = 500
+
+# The system fields every namespace indexes by itself; listed, never changed or removed.
+PROTECTED_INDEX_TYPES: dict[str, PayloadIndexType] = {
+    "document_id": "keyword",
+    "object_id": "keyword",
+    "bucket_id": "keyword",
+    "collection_id": "keyword",
+    "created_at": "datetime",
+    "updated_at": "datetime",
+}
+assert set(PROTECTED_INDEX_TYPES) == set(PROTECTED_FIELDS)
+
+
+def protected_indexes() -> list[PayloadIndexConfig]:
+    return [
+        PayloadIndexConfig(field_name=name, type=index_type, is_protected=True, state="ready")
+        for name, index_type in PROTECTED_INDEX_TYPES.items()
+    ]
+
+
+def listed_indexes(namespace: Namespace) -> list[PayloadIndexConfig]:
+    """What a namespace answer shows: its own indexes, then the protected system ones."""
+    own = [index for index in namespace.payload_indexes if index.field_name not in PROTECTED_INDEX_TYPES]
+    return [*own, *protected_indexes()]
+
+
+def ready_fields(namespace: Namespace) -> set[str]:
+    """Fields a filter can use an index for right now (protected ones always)."""
+    ready = {index.field_name for index in namespace.payload_indexes if index.state == "ready"}
+    return ready | set(PROTECTED_FIELDS)
+
+
+def index_of(namespace: Namespace, field_name: str) -> PayloadIndexConfig | None:
+    return next((index for index in namespace.payload_indexes if index.field_name == field_name), None)
+
+
+def check_not_protected(index: PayloadIndexConfig, location: str) -> None:
+    if index.field_name in PROTECTED_INDEX_TYPES:
+        raise BadRequestError(
+            f"{location}: '{index.field_name}' is a protected system field, indexed automatically; "
+            "it cannot be changed or removed",
+            {"field": location, "protected_fields": list(PROTECTED_FIELDS)},
+        )
+
+
+def as_pending(index: PayloadIndexConfig, auto_created: bool = False) -> PayloadIndexConfig:
+    """A requested index as stored before it is built: server-managed fields are reset, whatever
+    the client sent."""
+    return index.model_copy(
+        update={"state": "pending", "error": None, "auto_created": auto_created, "is_protected": False}
+    )
+
+
+def same_definition(a: PayloadIndexConfig, b: PayloadIndexConfig) -> bool:
+    return a.field_name == b.field_name and a.type == b.type and a.field_schema == b.field_schema
+
+
+def merge_requested(
+    existing: Sequence[PayloadIndexConfig],
+    requested: Sequence[PayloadIndexConfig],
+    only_if_absent: bool = False,
+) -> tuple[list[PayloadIndexConfig], list[str]]:
+    """`existing` merged with `requested` (pending) by field_name → (merged, changed fields).
+
+    An index requested again with the same definition keeps its state (no rebuild) unless it
+    failed; another type or schema replaces it. With `only_if_absent` (the scheduled job) a field
+    that has any index already is left alone."""
+    merged = {index.field_name: index for index in existing}
+    changed: list[str] = []
+    for index in requested:
+        current = merged.get(index.field_name)
+        if current is not None and (
+            only_if_absent or (same_definition(current, index) and current.state != "failed")
+        ):
+            continue
+        merged[index.field_name] = index
+        changed.append(index.field_name)
+    return list(merged.values()), changed
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    index: PayloadIndexConfig  # the definition that was built
+    error: str | None
+
+
+def add_payload_indexes(
+    stores: Stores,
+    namespace: Namespace,
+    requested: Sequence[PayloadIndexConfig],
+    auto_created: bool = False,
+    only_if_absent: bool = False,
+) -> tuple[Namespace, list[str]]:
+    """Save `requested` as pending (retrying lost races on a fresh read), then build and mark
+    them. Returns the namespace after the build and the fields this call created or replaced
+    (empty when there was nothing to do: e.g. another run created them first)."""
+    pending = [as_pending(index, auto_created) for index in requested]
+    for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
+        merged, changed = merge_requested(namespace.payload_indexes, pending, only_if_absent)
+        if not changed:
+            return namespace, []
+        updated = namespace.model_copy(update={"payload_indexes": merged, "updated_at": clock.iso_now()})
+        try:
+            saved = stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
+        except (ConflictError, MetadataStoreUnavailableError):
+            if attempt == MAX_SAVE_ATTEMPTS:
+                raise
+            namespace = _reread_after_lost_race(stores, namespace, attempt)
+            continue
+        return build_pending(stores, saved, changed), changed
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def build_pending(stores: Stores, namespace: Namespace, fields: Sequence[str]) -> Namespace:
+    """Build the pending indexes of `fields` in every space, then save them ready or failed."""
+    outcomes: dict[str, BuildOutcome] = {}
+    for field_name in fields:
+        index = index_of(namespace, field_name)
+        if index is None or index.state != "pending":
+            continue
+        outcomes[field_name] = BuildOutcome(index, _build_everywhere(stores.vectors, namespace, index))
+    if not outcomes:
+        return namespace
+    return _save_outcomes(stores, namespace, outcomes)
+
+
+def _build_everywhere(vectors: VectorStore, namespace: Namespace, index: PayloadIndexConfig) -> str | None:
+    """None when built in every space, else the reason. Never raises: a failed build is a state
+    the client can read and retry, not a 500."""
+    from stratus.services.namespaces import spaces_of  # namespaces imports this module
+
+    try:
+        for space in spaces_of(namespace):
+            vectors.build_payload_index(space, index)
+    except Exception as error:
+        logger.exception(
+            "building payload index %r of namespace %s failed", index.field_name, namespace.namespace_id
+        )
+        message = error.message if isinstance(error, StratusError) else f"{type(error).__name__}: {error}"
+        return message[:MAX_ERROR_LENGTH]
+    return None
+
+
+def _save_outcomes(stores: Stores, namespace: Namespace, outcomes: dict[str, BuildOutcome]) -> Namespace:
+    """Mark built indexes ready/failed, only where the stored index is still the one that was
+    built (a concurrent request may have replaced it meanwhile: its own build marks that one)."""
+    for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
+        marked = [_marked(index, outcomes.get(index.field_name)) for index in namespace.payload_indexes]
+        if marked == namespace.payload_indexes:
+            return namespace
+        updated = namespace.model_copy(update={"payload_indexes": marked, "updated_at": clock.iso_now()})
+        try:
+            return stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
+        except (ConflictError, MetadataStoreUnavailableError):
+            if attempt == MAX_SAVE_ATTEMPTS:
+                raise
+            namespace = _reread_after_lost_race(stores, namespace, attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _marked(index: PayloadIndexConfig, outcome: BuildOutcome | None) -> PayloadIndexConfig:
+    if outcome is None or index.state != "pending" or not same_definition(index, outcome.index):
+        return index
+    state = "failed" if outcome.error else "ready"
+    return index.model_copy(update={"state": state, "error": outcome.error})
+
+
+def _reread_after_lost_race(stores: Stores, namespace: Namespace, attempt: int) -> Namespace:
+    # A little jittered backoff so racing writers stop colliding.
+    time.sleep(random.uniform(0, 0.02 * attempt))
+    fresh = stores.metadata.get_namespace(namespace.org_id, namespace.namespace_id)
+    if fresh is None:
+        raise NotFoundError.of("namespace", namespace.namespace_id)
+    return fresh
+
+
+def create_payload_index(
+    stores: Stores, org_id: str, identifier: str, index: PayloadIndexConfig
+) -> Namespace:
+    """`POST .../payload-indexes`: add one index (same field, other type: replaced)."""
+    from stratus.services.namespaces import resolve_namespace  # namespaces imports this module
+
+    check_not_protected(index, "field_name")
+    namespace = resolve_namespace(stores.metadata, org_id, identifier)
+    namespace, _ = add_payload_indexes(stores, namespace, [index])
+    return namespace
