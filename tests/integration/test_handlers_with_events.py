@@ -148,6 +148,14 @@ def _check_promoted(body: Body) -> None:
     assert body["vector_inference_map"] == {"text_embedding": "openai_text_3_small"}
 
 
+def _check_created_managed(body: Body) -> None:
+    # The exact body of create-namespace.txt.
+    assert body["namespace_name"] == "spotify_playlists_dev" and body["mode"] == "managed"
+    assert body["namespace_id"].startswith("ns_")
+    assert body["vector_inference_map"]["image_extractor_v1_embedding"] == "google_siglip_base_v1"
+    assert body["auto_create_indexes"] is True
+
+
 def _check_managed(body: Body) -> None:
     assert body["namespace_id"] == NAMESPACE_ID
     assert body["mode"] == "managed"
@@ -205,6 +213,7 @@ UPSERT = "upsert_documents"
 
 EXPECTATIONS: dict[str, Expectation] = {
     "health": Expectation(200, _check_health),
+    "create_namespace": Expectation(200, _check_created_managed),
     CREATE: Expectation(200, _check_created),
     "list_namespaces": Expectation(200, _check_listed_namespaces, setup=(CREATE,)),
     "get_namespace": Expectation(200, _check_namespace_with_documents, setup=(CREATE, UPSERT)),

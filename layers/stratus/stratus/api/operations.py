@@ -12,6 +12,7 @@ from stratus.api.routers import documents, health, inference, namespaces, payloa
 
 OPERATIONS: dict[str, APIRouter] = {
     "health": health.health,
+    "create_namespace": namespaces.create_namespace,
     "create_standalone_namespace": namespaces.create_standalone_namespace,
     "list_namespaces": namespaces.list_namespaces,
     "get_namespace": namespaces.get_namespace,

@@ -102,6 +102,19 @@ def merge_requested(
     changed: list[str] = []
     for index in requested:
         current = merged.get(index.field_name)
+        if current is not None and current.is_protected:
+            # Required by a feature extractor: its schema may be tuned, its type may not change.
+            if index.type != current.type:
+                raise BadRequestError(
+                    f"payload_indexes: '{index.field_name}' is required by a feature extractor as a "
+                    f"{current.type} index; it cannot become {index.type}",
+                    {
+                        "field": "payload_indexes",
+                        "field_name": index.field_name,
+                        "required_type": current.type,
+                    },
+                )
+            index = index.model_copy(update={"is_protected": True})
         if current is not None and (
             only_if_absent or (same_definition(current, index) and current.state != "failed")
         ):

@@ -11,16 +11,33 @@ from stratus.api.auth import require
 from stratus.api.deps import get_stores
 from stratus.api.routers import error_responses
 from stratus.models.common import ListRequest, ListResponse
+from stratus.models.managed import CreateNamespaceRequest
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest, NamespaceModel, UpdateNamespaceRequest
+from stratus.services import managed_namespaces
 from stratus.services import namespaces as service
 from stratus.services.api_keys import Principal
 
 TAGS: list[str | Enum] = ["namespaces"]
+create_namespace = APIRouter(tags=TAGS)
 create_standalone_namespace = APIRouter(tags=TAGS)
 list_namespaces = APIRouter(tags=TAGS)
 get_namespace = APIRouter(tags=TAGS)
 update_namespace = APIRouter(tags=TAGS)
 delete_namespace = APIRouter(tags=TAGS)
+
+
+@create_namespace.post(
+    "/v1/namespaces",
+    response_model=NamespaceModel,
+    summary="Create a managed namespace (feature extractors define its vector indexes)",
+    responses=error_responses(400, 409),
+)
+def create_managed(
+    body: CreateNamespaceRequest, principal: Principal = Depends(require("write"))
+) -> NamespaceModel:
+    stores = get_stores()
+    namespace = managed_namespaces.create_managed_namespace(stores, principal.org_id, body)
+    return service.describe_namespace(stores, namespace)
 
 
 @create_standalone_namespace.post(
