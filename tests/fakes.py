@@ -8,11 +8,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from stratus.errors import AlreadyExistsError, ConflictError, VectorStoreUnavailableError
+from stratus.errors import AlreadyExistsError, ConflictError, NotFoundError, VectorStoreUnavailableError
 from stratus.filters import OPERATORS, FilterNode, evaluate
+from stratus.models.managed_content import Bucket, Collection, Task
 from stratus.models.namespaces import Namespace, PayloadIndexConfig
 from stratus.ports import (
     ApiKey,
+    BucketPage,
+    CollectionPage,
     FieldUsage,
     NamespacePage,
     RecordPage,
@@ -136,6 +139,10 @@ class InMemoryMetadataStore:
         self.keys: dict[str, ApiKey] = {}
         # (org, namespace, hour) → field → usage
         self.usage: dict[tuple[str, str, str], dict[str, FieldUsage]] = {}
+        # (org, namespace, id) → record
+        self.buckets: dict[tuple[str, str, str], Bucket] = {}
+        self.collections: dict[tuple[str, str, str], Collection] = {}
+        self.tasks: dict[str, Task] = {}
 
     def create_namespace(self, namespace: Namespace) -> None:
         if (namespace.org_id, namespace.namespace_id) in self.namespaces:
@@ -218,3 +225,63 @@ class InMemoryMetadataStore:
         page = ordered[:limit]
         last = f"{page[-1].org_id}/{page[-1].namespace_id}" if len(ordered) > limit else None
         return NamespacePage(page, last)
+
+    # -- managed content ------------------------------------------------------------------
+
+    def create_bucket(self, bucket: Bucket) -> None:
+        if any(
+            (o, n) == (bucket.org_id, bucket.namespace_id) and b.bucket_name == bucket.bucket_name
+            for (o, n, _), b in self.buckets.items()
+        ):
+            raise AlreadyExistsError(f"bucket_name '{bucket.bucket_name}' is taken")
+        self.buckets[(bucket.org_id, bucket.namespace_id, bucket.bucket_id)] = bucket
+
+    def get_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> Bucket | None:
+        return self.buckets.get((org_id, namespace_id, bucket_id))
+
+    def list_buckets(self, org_id: str, namespace_id: str, limit: int, cursor: str | None) -> BucketPage:
+        ordered = sorted(
+            (b for (o, n, _), b in self.buckets.items() if (o, n) == (org_id, namespace_id)),
+            key=lambda b: b.bucket_id,
+        )
+        ordered = [b for b in ordered if cursor is None or b.bucket_id > cursor]
+        page = ordered[:limit]
+        return BucketPage(page, page[-1].bucket_id if len(ordered) > limit else None)
+
+    def count_buckets(self, org_id: str, namespace_id: str) -> int:
+        return sum(1 for (o, n, _) in self.buckets if (o, n) == (org_id, namespace_id))
+
+    def delete_bucket(self, bucket: Bucket) -> None:
+        if self.buckets.pop((bucket.org_id, bucket.namespace_id, bucket.bucket_id), None) is None:
+            raise NotFoundError.of("bucket", bucket.bucket_id)
+
+    def create_collection(self, collection: Collection) -> None:
+        self.collections[(collection.org_id, collection.namespace_id, collection.collection_id)] = collection
+
+    def get_collection(self, org_id: str, namespace_id: str, collection_id: str) -> Collection | None:
+        return self.collections.get((org_id, namespace_id, collection_id))
+
+    def list_collections(
+        self, org_id: str, namespace_id: str, limit: int, cursor: str | None
+    ) -> CollectionPage:
+        ordered = sorted(
+            (c for (o, n, _), c in self.collections.items() if (o, n) == (org_id, namespace_id)),
+            key=lambda c: c.collection_id,
+        )
+        ordered = [c for c in ordered if cursor is None or c.collection_id > cursor]
+        page = ordered[:limit]
+        return CollectionPage(page, page[-1].collection_id if len(ordered) > limit else None)
+
+    def count_collections(self, org_id: str, namespace_id: str) -> int:
+        return sum(1 for (o, n, _) in self.collections if (o, n) == (org_id, namespace_id))
+
+    def delete_collection(self, collection: Collection) -> None:
+        key = (collection.org_id, collection.namespace_id, collection.collection_id)
+        if self.collections.pop(key, None) is None:
+            raise NotFoundError.of("collection", collection.collection_id)
+
+    def put_task(self, task: Task) -> None:
+        self.tasks[task.task_id] = task
+
+    def get_task(self, task_id: str) -> Task | None:
+        return self.tasks.get(task_id)

@@ -208,8 +208,83 @@ def _accept_any(_body: Any) -> None:
     """For deletes, whose body api.md leaves open; the `then` step proves the effect."""
 
 
+def _check_extractor_catalogue(body: Body) -> None:
+    assert {item["feature_extractor_id"] for item in body["results"]} == {
+        "text_extractor_v1",
+        "image_extractor_v1",
+        "multimodal_extractor_v1",
+    }
+
+
+def _check_bucket(body: Body) -> None:
+    assert body["bucket_id"].startswith("bkt_") and body["bucket_name"] == "product-images"
+    assert body["s3_uri"].startswith("s3://stratus-data/") and body["s3_uri"].endswith(
+        f"/{body['bucket_id']}/"
+    )
+
+
+def _check_listed_buckets(body: Body) -> None:
+    assert [item["bucket_name"] for item in body["results"]] == ["product-images"]
+
+
+def _check_collection(body: Body) -> None:
+    assert body["collection_id"].startswith("col_") and body["enabled"] is True
+    assert body["vector_index"] == "multimodal_extractor_v1_embedding"
+    assert body["feature_extractor"]["parameters"] == {"model": "clip_vit_b32"}
+
+
+def _check_listed_collections(body: Body) -> None:
+    assert [item["collection_name"] for item in body["results"]] == ["product-embeddings"]
+
+
+# Server-made ids (bkt_, col_) cannot be written into the event files: the events name fixed
+# placeholders, and these rewrite them with the ids the setup steps answered, as a client would.
+Answers = dict[str, Any]
+
+
+def _with_path_parameter(event: dict[str, Any], name: str, value: str) -> dict[str, Any]:
+    old = event["pathParameters"][name]
+    event["pathParameters"][name] = value
+    event["rawPath"] = event["rawPath"].replace(old, value)
+    event["requestContext"]["http"]["path"] = event["rawPath"]
+    return event
+
+
+def _bucket_id_from_setup(event: dict[str, Any], answers: Answers) -> dict[str, Any]:
+    return _with_path_parameter(event, "bucket_id", answers["create_bucket"]["bucket_id"])
+
+
+def _collection_id_from_setup(event: dict[str, Any], answers: Answers) -> dict[str, Any]:
+    return _with_path_parameter(event, "collection_id", answers["create_collection"]["collection_id"])
+
+
+def _source_bucket_from_setup(event: dict[str, Any], answers: Answers) -> dict[str, Any]:
+    body = json.loads(event["body"])
+    body["source"]["bucket_ids"] = [answers["create_bucket"]["bucket_id"]]
+    event["body"] = json.dumps(body)
+    event["headers"]["content-length"] = str(len(event["body"].encode("utf-8")))
+    return event
+
+
+PREPARE: dict[str, Callable[[dict[str, Any], Answers], dict[str, Any]]] = {
+    "get_bucket": _bucket_id_from_setup,
+    "delete_bucket": _bucket_id_from_setup,
+    "create_collection": _source_bucket_from_setup,
+    "get_collection": _collection_id_from_setup,
+    "delete_collection": _collection_id_from_setup,
+}
+
+
+def invoke_prepared(operation: str, answers: Answers) -> Answer:
+    prepare = PREPARE.get(operation)
+    return invoke(operation, prepare(load_event(operation), answers) if prepare else None)
+
+
 CREATE = "create_standalone_namespace"
 UPSERT = "upsert_documents"
+MANAGED = "create_namespace"
+BUCKET = "create_bucket"
+COLLECTION = "create_collection"
 
 EXPECTATIONS: dict[str, Expectation] = {
     "health": Expectation(200, _check_health),
@@ -242,6 +317,25 @@ EXPECTATIONS: dict[str, Expectation] = {
     "search": Expectation(200, _check_search, setup=(CREATE, UPSERT)),
     "create_payload_index": Expectation(200, _check_payload_index, setup=(CREATE, UPSERT)),
     "get_filter_usage": Expectation(200, _check_filter_usage, setup=(CREATE,)),
+    # Managed content: the events' X-Namespace is the managed namespace of create_namespace.
+    "list_feature_extractors": Expectation(200, _check_extractor_catalogue, setup=(MANAGED,)),
+    "create_bucket": Expectation(200, _check_bucket, setup=(MANAGED,)),
+    "list_buckets": Expectation(200, _check_listed_buckets, setup=(MANAGED, BUCKET)),
+    "get_bucket": Expectation(200, _check_bucket, setup=(MANAGED, BUCKET)),
+    "delete_bucket": Expectation(
+        200, _accept_any, setup=(MANAGED, BUCKET), then=("get_bucket", 404, _check_not_found)
+    ),
+    "create_collection": Expectation(200, _check_collection, setup=(MANAGED, BUCKET)),
+    "list_collections": Expectation(200, _check_listed_collections, setup=(MANAGED, BUCKET, COLLECTION)),
+    "get_collection": Expectation(200, _check_collection, setup=(MANAGED, BUCKET, COLLECTION)),
+    "delete_collection": Expectation(
+        200,
+        _accept_any,
+        setup=(MANAGED, BUCKET, COLLECTION),
+        then=("get_collection", 404, _check_not_found),
+    ),
+    # Tasks are written by the ingestion pipeline; the event's id names none.
+    "get_task": Expectation(404, _check_not_found, setup=(MANAGED,)),
 }
 
 # Events of scheduled (non-HTTP) functions are tested with their function, e.g.
@@ -311,12 +405,14 @@ def test_handler_answers_its_event(operation: str, lambda_env: DynamoDBMetadataS
         pytest.fail(f"tests/events/{operation}.json has no entry in EXPECTATIONS")
 
     # Given the state the event needs, made through the handlers themselves
+    answers: Answers = {}
     for step in expectation.setup:
-        answer = invoke(step)
+        answer = invoke_prepared(step, answers)
         assert answer.status == 200, f"setup step {step} answered {answer.status}: {answer.body}"
+        answers[step] = answer.body
 
     # When the operation's handler gets its event
-    answer = invoke(operation)
+    answer = invoke_prepared(operation, answers)
 
     # Then it answers as api.md says, with a JSON body
     accepted = {expectation.status} | expectation.ok_statuses
@@ -326,7 +422,7 @@ def test_handler_answers_its_event(operation: str, lambda_env: DynamoDBMetadataS
         expectation.check(answer.body)
     if expectation.then is not None:
         follow_up, status, check = expectation.then
-        after = invoke(follow_up)
+        after = invoke_prepared(follow_up, answers)
         assert after.status == status, f"after {operation}, {follow_up} answered {after.status}: {after.body}"
         check(after.body)
 

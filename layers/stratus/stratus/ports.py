@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from stratus.filters import FilterNode
+from stratus.models.managed_content import Bucket, Collection, Task
 from stratus.models.namespaces import Metric, Namespace, PayloadIndexConfig
 
 # ---------------------------------------------------------------------------------------------
@@ -160,6 +161,18 @@ class NamespacePage:
 
 
 @dataclass
+class BucketPage:
+    buckets: list[Bucket]
+    next_cursor: str | None
+
+
+@dataclass
+class CollectionPage:
+    collections: list[Collection]
+    next_cursor: str | None
+
+
+@dataclass
 class FieldUsage:
     """How one filter field was used: in how many filtered searches, and with which value types
     (payload index types: keyword, integer, float, bool, datetime, text), each counted once per
@@ -237,6 +250,49 @@ class MetadataStore(Protocol):
     def list_auto_index_namespaces(self, limit: int, cursor: str | None) -> NamespacePage:
         """Namespaces of every organization with `auto_create_indexes` true, a page at a time
         (a page may be short, even empty, while `next_cursor` is set)."""
+        ...
+
+    # -- managed content: buckets, collections, tasks (all scoped by organization) -----------
+
+    def create_bucket(self, bucket: Bucket) -> None:
+        """ONE write of the bucket and its name guard; `AlreadyExistsError` if `bucket_name` is
+        taken in the namespace."""
+        ...
+
+    def get_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> Bucket | None: ...
+
+    def list_buckets(self, org_id: str, namespace_id: str, limit: int, cursor: str | None) -> BucketPage:
+        """Buckets of a namespace ordered by id."""
+        ...
+
+    def count_buckets(self, org_id: str, namespace_id: str) -> int: ...
+
+    def delete_bucket(self, bucket: Bucket) -> None:
+        """Delete the bucket and its name guard; `NotFoundError` if it is already gone."""
+        ...
+
+    def create_collection(self, collection: Collection) -> None: ...
+
+    def get_collection(self, org_id: str, namespace_id: str, collection_id: str) -> Collection | None: ...
+
+    def list_collections(
+        self, org_id: str, namespace_id: str, limit: int, cursor: str | None
+    ) -> CollectionPage:
+        """Collections of a namespace ordered by id."""
+        ...
+
+    def count_collections(self, org_id: str, namespace_id: str) -> int: ...
+
+    def delete_collection(self, collection: Collection) -> None:
+        """`NotFoundError` if it is already gone."""
+        ...
+
+    def put_task(self, task: Task) -> None:
+        """Create or overwrite the task (the pipeline moves it through its statuses)."""
+        ...
+
+    def get_task(self, task_id: str) -> Task | None:
+        """Any organization's task: the caller checks `org_id`."""
         ...
 
 

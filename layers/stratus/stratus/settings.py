@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STRATUS_", extra="ignore")
 
     table_name: str = "stratus"
+    data_bucket: str = "stratus-data"
     # Set for the local stack / tests (moto server, DynamoDB Local); unset on Lambda.
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"

@@ -10,6 +10,13 @@ Item layout (single-table design):
 | API key (org index)  | `ORG#{org_id}`      | `APIKEY#{key_id}`     | key_hash, name, ...          |
 | promotion (audit)    | `ORG#{org_id}`      | `PROMOTION#{ns}#{id}` | the `PromotionRecord`        |
 | filter usage (hour)  | `ORG#{org_id}`      | `USAGE#{ns}#{yyyymmddhh}` | counters, `expires_at` TTL |
+| bucket               | `ORG#{org_id}`      | `NS#{ns}#BKT#{bucket_id}` | the `Bucket` record      |
+| bucket name guard    | `ORG#{org_id}`      | `NS#{ns}#BKTNAME#{name}` | bucket_id                 |
+| collection           | `ORG#{org_id}`      | `NS#{ns}#COL#{collection_id}` | the `Collection` record |
+| task                 | `TASK#{task_id}`    | `TASK`                | the `Task` record (org_id inside) |
+
+Bucket and collection sort keys start with `NS#` too (they live under their namespace), so every
+namespace query filters on `entity = namespace`.
 
 Every write that touches more than one item is a single `TransactWriteItems`, so a namespace
 never exists without its name guard (and vice versa) and a key is never half revoked.
@@ -40,8 +47,17 @@ from stratus.errors import (
     MetadataStoreUnavailableError,
     NotFoundError,
 )
+from stratus.models.managed_content import Bucket, Collection, Task
 from stratus.models.namespaces import Namespace
-from stratus.ports import ApiKey, FieldUsage, NamespacePage, Permission, PromotionRecord
+from stratus.ports import (
+    ApiKey,
+    BucketPage,
+    CollectionPage,
+    FieldUsage,
+    NamespacePage,
+    Permission,
+    PromotionRecord,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -83,6 +99,8 @@ _NAME_GUARD_PREFIX = "NSNAME#"
 _API_KEY_PREFIX = "APIKEY#"
 _API_KEY_SK = "APIKEY"
 _PROMOTION_PREFIX = "PROMOTION#"
+_TASK_PREFIX = "TASK#"
+_TASK_SK = "TASK"
 _MAX_CURSOR_LENGTH = 2048
 # DynamoDB rejects sort keys over 1024 bytes with a ValidationException; an identifier that long
 # (e.g. from a URL path) cannot name anything we stored, so it is simply not found.
@@ -311,9 +329,9 @@ def _malformed_cursor() -> BadRequestError:
     )
 
 
-def _decode_cursor(cursor: str) -> str:
-    """The sort key to resume after. Only namespace sort keys are accepted, so a cursor can never
-    steer the query onto another item type (and the partition always comes from the caller)."""
+def _decode_cursor(cursor: str, prefix: str = _NAMESPACE_PREFIX) -> str:
+    """The sort key to resume after. Only sort keys under the queried `prefix` are accepted, so a
+    cursor can never steer the query elsewhere (and the partition always comes from the caller)."""
     if len(cursor) > _MAX_CURSOR_LENGTH:
         raise _malformed_cursor()
     try:
@@ -322,11 +340,44 @@ def _decode_cursor(cursor: str) -> str:
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
         raise _malformed_cursor() from error
     sort_key = decoded.get("sk") if isinstance(decoded, dict) else None
-    if not isinstance(sort_key, str) or not sort_key.startswith(_NAMESPACE_PREFIX):
+    if not isinstance(sort_key, str) or not sort_key.startswith(prefix):
         raise _malformed_cursor()
     if len(sort_key.encode("utf-8")) > _MAX_SORT_KEY_BYTES:
         raise _malformed_cursor()
     return sort_key
+
+
+# ---------------------------------------------------------------------------------------------
+# Managed content items: under their namespace's sort-key prefix, so a namespace's buckets and
+# collections are one Query each.
+
+
+def _bucket_prefix(namespace_id: str) -> str:
+    return f"{_NAMESPACE_PREFIX}{namespace_id}#BKT#"
+
+
+def _bucket_name_sk(namespace_id: str, bucket_name: str) -> str:
+    return f"{_NAMESPACE_PREFIX}{namespace_id}#BKTNAME#{bucket_name}"
+
+
+def _collection_prefix(namespace_id: str) -> str:
+    return f"{_NAMESPACE_PREFIX}{namespace_id}#COL#"
+
+
+def _record_item(pk: str, sk: str, entity: str, record: Any) -> dict[str, Any]:
+    return {"PK": pk, "SK": sk, "entity": entity, **record.model_dump(mode="json")}
+
+
+def _plain_record(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in _deserialize(item).items() if k not in _KEY_ATTRIBUTES}
+
+
+def _bucket_name_taken_error(bucket: Bucket) -> AlreadyExistsError:
+    return AlreadyExistsError(
+        f"bucket_name '{bucket.bucket_name}' is already used by another bucket in namespace "
+        f"'{bucket.namespace_id}'; choose a different bucket_name",
+        {"resource": "bucket", "field": "bucket_name", "value": bucket.bucket_name},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,11 +472,58 @@ class DynamoDBMetadataStore:
             if not start_key:
                 return
 
-    def _org_prefix_query(self, org_id: str, prefix: str) -> dict[str, Any]:
-        return {
+    def _org_prefix_query(self, org_id: str, prefix: str, entity: str | None = None) -> dict[str, Any]:
+        query: dict[str, Any] = {
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
             "ExpressionAttributeValues": {":pk": {"S": _org_pk(org_id)}, ":prefix": {"S": prefix}},
         }
+        if entity is not None:
+            # Other item types share the prefix (a namespace's buckets sit under `NS#{ns}#`).
+            query["FilterExpression"] = "#entity = :entity"
+            query["ExpressionAttributeNames"] = {"#entity": "entity"}
+            query["ExpressionAttributeValues"][":entity"] = {"S": entity}
+        return query
+
+    def _paged_query(
+        self, org_id: str, prefix: str, entity: str, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Items of one type under `prefix`, ordered by sort key. Reads one item past `limit` so
+        the last page never hands out a cursor that leads to an empty page."""
+        if limit < 1:
+            raise BadRequestError("limit must be at least 1", {"field": "limit"})
+        query = self._org_prefix_query(org_id, prefix, entity)
+        start_key = _key(_org_pk(org_id), _decode_cursor(cursor, prefix)) if cursor else None
+        items: list[dict[str, Any]] = []
+        while len(items) <= limit:
+            page_args = {
+                "TableName": self.table_name,
+                "ConsistentRead": True,
+                "Limit": limit + 1 - len(items),
+            }
+            if start_key:
+                page_args["ExclusiveStartKey"] = start_key
+            response = self.client.query(**query, **page_args)
+            items.extend(response.get("Items", []))
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                break
+        page = items[:limit]
+        next_cursor = _encode_cursor(page[-1]["SK"]["S"]) if len(items) > limit else None
+        return page, next_cursor
+
+    def _count(self, org_id: str, prefix: str, entity: str) -> int:
+        query = self._org_prefix_query(org_id, prefix, entity)
+        total = 0
+        start_key: dict[str, Any] | None = None
+        while True:
+            page_args = {"TableName": self.table_name, "Select": "COUNT", "ConsistentRead": True}
+            if start_key:
+                page_args["ExclusiveStartKey"] = start_key
+            response = self.client.query(**query, **page_args)
+            total += int(response.get("Count", 0))
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                return total
 
     # -- namespaces -------------------------------------------------------------------------
 
@@ -470,44 +568,14 @@ class DynamoDBMetadataStore:
     def list_namespaces(self, org_id: str, limit: int, cursor: str | None) -> NamespacePage:
         """Namespaces ordered by id. Reads one item past `limit` so the last page never hands out
         a cursor that leads to an empty page."""
-        if limit < 1:
-            raise BadRequestError("limit must be at least 1", {"field": "limit"})
-        query = self._org_prefix_query(org_id, _NAMESPACE_PREFIX)
-        start_key = _key(_org_pk(org_id), _decode_cursor(cursor)) if cursor else None
-        items: list[dict[str, Any]] = []
-        while len(items) <= limit:
-            page_args = {
-                "TableName": self.table_name,
-                "ConsistentRead": True,
-                "Limit": limit + 1 - len(items),
-            }
-            if start_key:
-                page_args["ExclusiveStartKey"] = start_key
-            response = self.client.query(**query, **page_args)
-            items.extend(response.get("Items", []))
-            start_key = response.get("LastEvaluatedKey")
-            if not start_key:
-                break
-        page = items[:limit]
-        next_cursor = _encode_cursor(page[-1]["SK"]["S"]) if len(items) > limit else None
+        page, next_cursor = self._paged_query(org_id, _NAMESPACE_PREFIX, "namespace", limit, cursor)
         return NamespacePage(
             namespaces=[_namespace_from_item(item) for item in page], next_cursor=next_cursor
         )
 
     @maps_dependency_faults
     def count_namespaces(self, org_id: str) -> int:
-        query = self._org_prefix_query(org_id, _NAMESPACE_PREFIX)
-        total = 0
-        start_key: dict[str, Any] | None = None
-        while True:
-            page_args = {"TableName": self.table_name, "Select": "COUNT", "ConsistentRead": True}
-            if start_key:
-                page_args["ExclusiveStartKey"] = start_key
-            response = self.client.query(**query, **page_args)
-            total += int(response.get("Count", 0))
-            start_key = response.get("LastEvaluatedKey")
-            if not start_key:
-                return total
+        return self._count(org_id, _NAMESPACE_PREFIX, "namespace")
 
     @maps_dependency_faults
     def save_namespace(self, namespace: Namespace, expected_version: int, previous_name: str) -> Namespace:
@@ -658,6 +726,143 @@ class DynamoDBMetadataStore:
         if not item:
             item = self._get(_org_pk(namespace.org_id), _namespace_sk(namespace.namespace_id))
         return _deserialize(item) if item else None
+
+    # -- managed content: buckets, collections, tasks ---------------------------------------
+
+    @maps_dependency_faults
+    def create_bucket(self, bucket: Bucket) -> None:
+        pk = _org_pk(bucket.org_id)
+        guard = {
+            "PK": pk,
+            "SK": _bucket_name_sk(bucket.namespace_id, bucket.bucket_name),
+            "entity": "bucket_name",
+            "bucket_id": bucket.bucket_id,
+        }
+        record = _record_item(pk, _bucket_prefix(bucket.namespace_id) + bucket.bucket_id, "bucket", bucket)
+        try:
+            # One transaction: a bucket never exists without its name guard, nor the reverse.
+            self._transact(
+                [
+                    self._put(record, "attribute_not_exists(PK)"),
+                    self._put(guard, "attribute_not_exists(PK)"),
+                ]
+            )
+        except ClientError as error:
+            if not _is_cancelled_transaction(error):
+                raise
+            _raise_if_transient(error)
+            codes = _cancellation_codes(error)
+            if len(codes) > 1 and codes[1] == _CONDITION_FAILED:
+                raise _bucket_name_taken_error(bucket) from error
+            raise AlreadyExistsError(
+                f"bucket '{bucket.bucket_id}' already exists", {"resource": "bucket", "id": bucket.bucket_id}
+            ) from error
+
+    @maps_dependency_faults
+    def get_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> Bucket | None:
+        item = self._get(_org_pk(org_id), _bucket_prefix(namespace_id) + bucket_id)
+        return Bucket.model_validate(_plain_record(item)) if item else None
+
+    @maps_dependency_faults
+    def list_buckets(self, org_id: str, namespace_id: str, limit: int, cursor: str | None) -> BucketPage:
+        page, next_cursor = self._paged_query(org_id, _bucket_prefix(namespace_id), "bucket", limit, cursor)
+        return BucketPage([Bucket.model_validate(_plain_record(item)) for item in page], next_cursor)
+
+    @maps_dependency_faults
+    def count_buckets(self, org_id: str, namespace_id: str) -> int:
+        return self._count(org_id, _bucket_prefix(namespace_id), "bucket")
+
+    @maps_dependency_faults
+    def delete_bucket(self, bucket: Bucket) -> None:
+        pk = _org_pk(bucket.org_id)
+        items = [
+            {
+                "Delete": {
+                    "TableName": self.table_name,
+                    "Key": _key(pk, _bucket_prefix(bucket.namespace_id) + bucket.bucket_id),
+                    "ConditionExpression": "attribute_exists(PK)",
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self.table_name,
+                    "Key": _key(pk, _bucket_name_sk(bucket.namespace_id, bucket.bucket_name)),
+                    # Only our own guard: never free a name another bucket holds.
+                    "ConditionExpression": "attribute_not_exists(PK) OR bucket_id = :id",
+                    "ExpressionAttributeValues": {":id": {"S": bucket.bucket_id}},
+                }
+            },
+        ]
+        try:
+            self._transact(items)
+        except ClientError as error:
+            if not _is_cancelled_transaction(error):
+                raise
+            _raise_if_transient(error)
+            raise NotFoundError.of("bucket", bucket.bucket_id) from error
+
+    @maps_dependency_faults
+    def create_collection(self, collection: Collection) -> None:
+        sk = _collection_prefix(collection.namespace_id) + collection.collection_id
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=_serialize(_record_item(_org_pk(collection.org_id), sk, "collection", collection)),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            raise AlreadyExistsError(
+                f"collection '{collection.collection_id}' already exists",
+                {"resource": "collection", "id": collection.collection_id},
+            ) from error
+
+    @maps_dependency_faults
+    def get_collection(self, org_id: str, namespace_id: str, collection_id: str) -> Collection | None:
+        item = self._get(_org_pk(org_id), _collection_prefix(namespace_id) + collection_id)
+        return Collection.model_validate(_plain_record(item)) if item else None
+
+    @maps_dependency_faults
+    def list_collections(
+        self, org_id: str, namespace_id: str, limit: int, cursor: str | None
+    ) -> CollectionPage:
+        page, next_cursor = self._paged_query(
+            org_id, _collection_prefix(namespace_id), "collection", limit, cursor
+        )
+        return CollectionPage([Collection.model_validate(_plain_record(item)) for item in page], next_cursor)
+
+    @maps_dependency_faults
+    def count_collections(self, org_id: str, namespace_id: str) -> int:
+        return self._count(org_id, _collection_prefix(namespace_id), "collection")
+
+    @maps_dependency_faults
+    def delete_collection(self, collection: Collection) -> None:
+        sk = _collection_prefix(collection.namespace_id) + collection.collection_id
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key=_key(_org_pk(collection.org_id), sk),
+                ConditionExpression="attribute_exists(PK)",
+            )
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            raise NotFoundError.of("collection", collection.collection_id) from error
+
+    @maps_dependency_faults
+    def put_task(self, task: Task) -> None:
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=_serialize(_record_item(f"{_TASK_PREFIX}{task.task_id}", _TASK_SK, "task", task)),
+        )
+
+    @maps_dependency_faults
+    def get_task(self, task_id: str) -> Task | None:
+        if len(task_id.encode("utf-8")) > _MAX_SORT_KEY_BYTES:  # a partition key's limit is 2048
+            return None
+        item = self._get(f"{_TASK_PREFIX}{task_id}", _TASK_SK)
+        return Task.model_validate(_plain_record(item)) if item else None
 
     # -- API keys ---------------------------------------------------------------------------
 

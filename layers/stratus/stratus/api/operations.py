@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stratus.api.routers import documents, health, inference, namespaces, payload_indexes, promotion, search
+from stratus.api.routers import (
+    buckets,
+    collections,
+    documents,
+    health,
+    inference,
+    namespaces,
+    payload_indexes,
+    promotion,
+    search,
+    tasks,
+)
 
 OPERATIONS: dict[str, APIRouter] = {
     "health": health.health,
@@ -27,4 +38,14 @@ OPERATIONS: dict[str, APIRouter] = {
     "get_document": documents.get_document,
     "delete_document": documents.delete_document,
     "search": search.search,
+    "list_feature_extractors": collections.list_feature_extractors,
+    "create_bucket": buckets.create_bucket,
+    "list_buckets": buckets.list_buckets,
+    "get_bucket": buckets.get_bucket,
+    "delete_bucket": buckets.delete_bucket,
+    "create_collection": collections.create_collection,
+    "list_collections": collections.list_collections,
+    "get_collection": collections.get_collection,
+    "delete_collection": collections.delete_collection,
+    "get_task": tasks.get_task,
 }

@@ -115,6 +115,8 @@ def describe_namespace(stores: Stores, namespace: Namespace) -> NamespaceModel:
             vector_store_locator=stores.vectors.locator(namespace.storage_key),
         ),
         document_count=count_documents(stores.vectors, namespace),
+        bucket_count=stores.metadata.count_buckets(namespace.org_id, namespace.namespace_id),
+        collection_count=stores.metadata.count_collections(namespace.org_id, namespace.namespace_id),
         created_at=namespace.created_at,
         updated_at=namespace.updated_at,
     )
@@ -253,8 +255,26 @@ def delete_namespace(stores: Stores, org_id: str, identifier: str) -> Namespace:
     # Vectors first: if the store fails, metadata still points at them and a retry finishes the job.
     for space in spaces_of(namespace):
         stores.vectors.drop_space(space)
+    _delete_managed_content(stores.metadata, namespace)
     stores.metadata.delete_namespace(namespace)
     return namespace
+
+
+def _delete_managed_content(metadata: MetadataStore, namespace: Namespace) -> None:
+    """Collections, then buckets (api.md: a namespace delete takes them along), so a namespace
+    re-created with the same id starts empty. Each delete is idempotent: a retry finishes it."""
+    while True:
+        collections = metadata.list_collections(namespace.org_id, namespace.namespace_id, 100, None)
+        for collection in collections.collections:
+            metadata.delete_collection(collection)
+        if not collections.collections:
+            break
+    while True:
+        buckets = metadata.list_buckets(namespace.org_id, namespace.namespace_id, 100, None)
+        for bucket in buckets.buckets:
+            metadata.delete_bucket(bucket)
+        if not buckets.buckets:
+            break
 
 
 def indexed_fields(namespace: Namespace) -> set[str]:

@@ -1,0 +1,30 @@
+"""Task routes: the async work records the ingestion pipeline writes."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from fastapi import APIRouter, Depends
+
+from stratus.api.deps import get_stores
+from stratus.api.namespace_header import NamespaceScope, namespace_scope
+from stratus.api.routers import error_responses
+from stratus.errors import NotFoundError
+from stratus.models.managed_content import TaskModel
+
+TAGS: list[str | Enum] = ["tasks"]
+get_task = APIRouter(tags=TAGS)
+
+
+@get_task.get(
+    "/v1/tasks/{task_id}",
+    response_model=TaskModel,
+    summary="Get a task's status, inputs, outputs and error",
+    responses=error_responses(400, 404),
+)
+def get_one(task_id: str, scope: NamespaceScope = Depends(namespace_scope("read"))) -> TaskModel:
+    task = get_stores().metadata.get_task(task_id)
+    # Tasks are keyed by id alone; another organization's (or namespace's) task is not found.
+    if task is None or task.org_id != scope.org_id or task.namespace_id != scope.namespace.namespace_id:
+        raise NotFoundError.of("task", task_id)
+    return TaskModel.model_validate(task.model_dump(include=set(TaskModel.model_fields)))

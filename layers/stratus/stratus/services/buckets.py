@@ -1,0 +1,59 @@
+"""Bucket rules: a bucket is a named prefix of the data S3 bucket inside one namespace."""
+
+from __future__ import annotations
+
+from stratus import ids
+from stratus.clock import iso_now
+from stratus.errors import NotFoundError
+from stratus.models.common import ListResponse, Pagination
+from stratus.models.managed_content import Bucket, BucketModel, CreateBucketRequest
+from stratus.models.namespaces import Namespace
+from stratus.ports import MetadataStore
+
+
+def create_bucket(
+    metadata: MetadataStore, namespace: Namespace, request: CreateBucketRequest, data_bucket: str
+) -> Bucket:
+    bucket_id = ids.new_id("bkt_")
+    bucket = Bucket(
+        org_id=namespace.org_id,
+        namespace_id=namespace.namespace_id,
+        bucket_id=bucket_id,
+        bucket_name=request.bucket_name,
+        description=request.description,
+        bucket_schema=request.bucket_schema,
+        # Under the namespace's storage key (never reused), so a re-created namespace with the
+        # same id never sees a deleted namespace's objects.
+        s3_uri=f"s3://{data_bucket}/{namespace.storage_key}/{bucket_id}/",
+        created_at=iso_now(),
+    )
+    metadata.create_bucket(bucket)  # AlreadyExistsError (409) on a taken bucket_name
+    return bucket
+
+
+def get_bucket(metadata: MetadataStore, namespace: Namespace, bucket_id: str) -> Bucket:
+    bucket = metadata.get_bucket(namespace.org_id, namespace.namespace_id, bucket_id)
+    if bucket is None:
+        raise NotFoundError.of("bucket", bucket_id)
+    return bucket
+
+
+def describe_bucket(bucket: Bucket) -> BucketModel:
+    return BucketModel.model_validate(bucket.model_dump(exclude={"org_id"}))
+
+
+def list_buckets(
+    metadata: MetadataStore, namespace: Namespace, limit: int, cursor: str | None, include_total: bool
+) -> ListResponse[BucketModel]:
+    page = metadata.list_buckets(namespace.org_id, namespace.namespace_id, limit, cursor)
+    total = metadata.count_buckets(namespace.org_id, namespace.namespace_id) if include_total else None
+    return ListResponse[BucketModel](
+        results=[describe_bucket(bucket) for bucket in page.buckets],
+        pagination=Pagination(page_size=len(page.buckets), next_cursor=page.next_cursor, total=total),
+    )
+
+
+def delete_bucket(metadata: MetadataStore, namespace: Namespace, bucket_id: str) -> Bucket:
+    bucket = get_bucket(metadata, namespace, bucket_id)
+    metadata.delete_bucket(bucket)
+    return bucket
