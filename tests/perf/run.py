@@ -22,7 +22,7 @@ from types import ModuleType
 if __package__ in (None, ""):  # run as a script: make `tests.perf` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-BENCHMARKS = ("search", "upsert", "promotion", "text_query")
+BENCHMARKS = ("search", "upsert", "promotion", "text_query", "auto_indexes")
 
 
 def _module(name: str) -> ModuleType:
@@ -34,7 +34,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeatable)"
     )
-    parser.add_argument("--quick", action="store_true", help="smoke run: 10k documents, fewer repeats")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 10k documents (auto_indexes: 20k), fewer repeats"
+    )
     parser.add_argument(
         "--output", type=Path, default=None, help="results file (default tests/perf/RESULTS.md)"
     )
