@@ -6,51 +6,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from tests.seed_bodies import CREATE_NAMESPACE_SEED_BODY
 
-SEED_BODY: dict[str, Any] = {
-    "namespace_name": "spotify_playlists_dev",
-    "feature_extractors": [
-        {
-            "feature_extractor_id": "multimodal_extractor_v1",
-            "feature_extractor_name": "multimodal_extractor",
-            "version": "v1",
-        },
-        {
-            "feature_extractor_id": "image_extractor_v1",
-            "feature_extractor_name": "image_extractor",
-            "params": {"model": "siglip_base"},
-            "version": "v1",
-        },
-    ],
-    "description": "This namespace contains playlists from Spotify",
-    "payload_indexes": [
-        {
-            "field_name": "metadata.title",
-            "field_schema": {
-                "lowercase": True,
-                "max_token_len": 15,
-                "min_token_len": 2,
-                "tokenizer": "word",
-                "type": "text",
-            },
-            "is_protected": False,
-            "type": "text",
-        },
-        {
-            "field_name": "metadata.description",
-            "field_schema": {"is_tenant": True, "type": "keyword"},
-            "is_protected": False,
-            "type": "keyword",
-        },
-    ],
-    "auto_create_indexes": True,
-}
+SEED_BODY = CREATE_NAMESPACE_SEED_BODY
 
 DOCUMENTED_FIELDS = {
     "namespace_name", "namespace_id", "infrastructure", "cluster_id", "description", "feature_extractors",

@@ -30,7 +30,7 @@ import dataclasses
 import functools
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
@@ -460,6 +460,22 @@ class DynamoDBMetadataStore:
     def _transact(self, items: list[dict[str, Any]]) -> None:
         self.client.transact_write_items(TransactItems=items)
 
+    def _put_all_new(self, items: Sequence[Mapping[str, Any]]) -> set[int]:
+        """Put every item where none exists yet, in ONE transaction (a record never exists
+        without its guard). Returns the positions of the items that already existed, with nothing
+        written; empty when all were written. Transient cancellations become a 503."""
+        try:
+            self._transact([self._put(item, "attribute_not_exists(PK)") for item in items])
+        except ClientError as error:
+            if not _is_cancelled_transaction(error):
+                raise
+            _raise_if_transient(error)
+            clashes = {i for i, code in enumerate(_cancellation_codes(error)) if code == _CONDITION_FAILED}
+            if not clashes:
+                raise
+            return clashes
+        return set()
+
     def _query_all(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         start_key: dict[str, Any] | None = None
         while True:
@@ -529,23 +545,11 @@ class DynamoDBMetadataStore:
 
     @maps_dependency_faults
     def create_namespace(self, namespace: Namespace) -> None:
-        try:
-            self._transact(
-                [
-                    self._put(_namespace_item(namespace), "attribute_not_exists(PK)"),
-                    self._put(_name_guard_item(namespace), "attribute_not_exists(PK)"),
-                ]
-            )
-        except ClientError as error:
-            if not _is_cancelled_transaction(error):
-                raise
-            _raise_if_transient(error)
-            codes = _cancellation_codes(error)
-            if codes and codes[0] == _CONDITION_FAILED:
-                raise _namespace_exists_error(namespace.namespace_id) from error
-            if len(codes) > 1 and codes[1] == _CONDITION_FAILED:
-                raise _name_taken_error(namespace.namespace_name) from error
-            raise
+        clashes = self._put_all_new([_namespace_item(namespace), _name_guard_item(namespace)])
+        if 0 in clashes:
+            raise _namespace_exists_error(namespace.namespace_id)
+        if 1 in clashes:
+            raise _name_taken_error(namespace.namespace_name)
 
     @maps_dependency_faults
     def get_namespace(self, org_id: str, namespace_id: str) -> Namespace | None:
@@ -739,24 +743,13 @@ class DynamoDBMetadataStore:
             "bucket_id": bucket.bucket_id,
         }
         record = _record_item(pk, _bucket_prefix(bucket.namespace_id) + bucket.bucket_id, "bucket", bucket)
-        try:
-            # One transaction: a bucket never exists without its name guard, nor the reverse.
-            self._transact(
-                [
-                    self._put(record, "attribute_not_exists(PK)"),
-                    self._put(guard, "attribute_not_exists(PK)"),
-                ]
-            )
-        except ClientError as error:
-            if not _is_cancelled_transaction(error):
-                raise
-            _raise_if_transient(error)
-            codes = _cancellation_codes(error)
-            if len(codes) > 1 and codes[1] == _CONDITION_FAILED:
-                raise _bucket_name_taken_error(bucket) from error
+        clashes = self._put_all_new([record, guard])
+        if 1 in clashes:
+            raise _bucket_name_taken_error(bucket)
+        if clashes:
             raise AlreadyExistsError(
                 f"bucket '{bucket.bucket_id}' already exists", {"resource": "bucket", "id": bucket.bucket_id}
-            ) from error
+            )
 
     @maps_dependency_faults
     def get_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> Bucket | None:
@@ -868,22 +861,11 @@ class DynamoDBMetadataStore:
 
     @maps_dependency_faults
     def put_api_key(self, key: ApiKey) -> None:
-        by_hash, org_index = _api_key_items(key)
-        try:
-            self._transact(
-                [
-                    self._put(by_hash, "attribute_not_exists(PK)"),
-                    self._put(org_index, "attribute_not_exists(PK)"),
-                ]
-            )
-        except ClientError as error:
-            if not _is_cancelled_transaction(error):
-                raise
-            _raise_if_transient(error)
+        if self._put_all_new(_api_key_items(key)):
             # Only reachable on a hash or key-id collision (2^-190 / 36^-16): never expected.
             raise AlreadyExistsError(
                 f"api key '{key.key_id}' already exists", {"resource": "api_key", "id": key.key_id}
-            ) from error
+            )
 
     @maps_dependency_faults
     def get_api_key(self, key_hash: str) -> ApiKey | None:

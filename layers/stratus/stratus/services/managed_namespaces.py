@@ -19,13 +19,13 @@ from stratus.models.managed import CreateNamespaceRequest
 from stratus.models.namespaces import FeatureExtractorConfig, Namespace, PayloadIndexConfig
 from stratus.ports import Stores
 from stratus.services import payload_indexes as lifecycle
-from stratus.services.namespaces import _check_payload_indexes, spaces_of
+from stratus.services.namespaces import check_payload_indexes, spaces_of
 
 
 def create_managed_namespace(stores: Stores, org_id: str, request: CreateNamespaceRequest) -> Namespace:
     resolved = resolve_extractors(request.feature_extractors)
     requested = request.requested_indexes()
-    _check_payload_indexes(requested, "payload_indexes")
+    check_payload_indexes(requested, "payload_indexes")
     indexes = merge_required_indexes(requested, resolved)
     _refuse_taken_name(stores, org_id, request.namespace_name)
     now = iso_now()

@@ -29,7 +29,7 @@ def create_standalone_namespace(
 ) -> Namespace:
     from stratus.services import payload_indexes as lifecycle  # it imports this module
 
-    _check_payload_indexes(request.payload_indexes, "payload_indexes")
+    check_payload_indexes(request.payload_indexes, "payload_indexes")
     now = iso_now()
     namespace = Namespace(
         org_id=org_id,
@@ -211,7 +211,7 @@ def update_namespace(
     if "auto_create_indexes" in fields and request.auto_create_indexes is not None:
         changes["auto_create_indexes"] = request.auto_create_indexes
     if "payload_indexes" in fields and request.payload_indexes is not None:
-        _check_payload_indexes(request.payload_indexes, "payload_indexes")
+        check_payload_indexes(request.payload_indexes, "payload_indexes")
         # Merged by field_name; new or changed indexes are stored pending, built after the save.
         changes["payload_indexes"], to_build = lifecycle.merge_requested(
             namespace.payload_indexes, [lifecycle.as_pending(index) for index in request.payload_indexes]
@@ -233,7 +233,7 @@ def merge_payload_indexes(
     return list(merged.values())
 
 
-def _check_payload_indexes(indexes: list[PayloadIndexConfig], location: str) -> None:
+def check_payload_indexes(indexes: list[PayloadIndexConfig], location: str) -> None:
     seen: set[str] = set()
     for position, index in enumerate(indexes):
         if index.field_name in PROTECTED_FIELDS:
