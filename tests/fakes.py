@@ -10,14 +10,16 @@ from collections.abc import Mapping, Sequence
 
 from stratus.errors import AlreadyExistsError, ConflictError, NotFoundError, VectorStoreUnavailableError
 from stratus.filters import OPERATORS, FilterNode, evaluate
-from stratus.models.managed_content import Bucket, Collection, Task
+from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
 from stratus.models.namespaces import Namespace, PayloadIndexConfig
 from stratus.ports import (
     ApiKey,
     BucketPage,
+    BucketRoute,
     CollectionPage,
     FieldUsage,
     NamespacePage,
+    ObjectPage,
     RecordPage,
     ScoredRecord,
     Space,
@@ -143,6 +145,8 @@ class InMemoryMetadataStore:
         self.buckets: dict[tuple[str, str, str], Bucket] = {}
         self.collections: dict[tuple[str, str, str], Collection] = {}
         self.tasks: dict[str, Task] = {}
+        # (org, namespace, bucket, object) → record
+        self.objects: dict[tuple[str, str, str, str], ObjectRecord] = {}
 
     def create_namespace(self, namespace: Namespace) -> None:
         if (namespace.org_id, namespace.namespace_id) in self.namespaces:
@@ -279,6 +283,70 @@ class InMemoryMetadataStore:
         key = (collection.org_id, collection.namespace_id, collection.collection_id)
         if self.collections.pop(key, None) is None:
             raise NotFoundError.of("collection", collection.collection_id)
+
+    def find_bucket_route(self, prefix: str) -> BucketRoute | None:
+        for (org_id, namespace_id, bucket_id), bucket in self.buckets.items():
+            if bucket.key_prefix == prefix:
+                return BucketRoute(org_id, namespace_id, bucket_id)
+        return None
+
+    def create_object(self, record: ObjectRecord) -> bool:
+        key = (record.org_id, record.namespace_id, record.bucket_id, record.object_id)
+        bucket_key = (record.org_id, record.namespace_id, record.bucket_id)
+        if bucket_key not in self.buckets:
+            raise NotFoundError.of("bucket", record.bucket_id)
+        if key in self.objects:
+            return False
+        self.objects[key] = record
+        self._move_count(bucket_key, 1)
+        return True
+
+    def _move_count(self, bucket_key: tuple[str, str, str], delta: int) -> None:
+        bucket = self.buckets.get(bucket_key)
+        if bucket is not None:
+            self.buckets[bucket_key] = bucket.model_copy(update={"object_count": bucket.object_count + delta})
+
+    def put_object(self, record: ObjectRecord) -> None:
+        self.objects[(record.org_id, record.namespace_id, record.bucket_id, record.object_id)] = record
+
+    def get_object(
+        self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
+    ) -> ObjectRecord | None:
+        return self.objects.get((org_id, namespace_id, bucket_id, object_id))
+
+    def _objects_of(self, org_id: str, namespace_id: str, bucket_id: str | None) -> list[ObjectRecord]:
+        return sorted(
+            (
+                r
+                for (o, n, b, _), r in self.objects.items()
+                if (o, n) == (org_id, namespace_id) and bucket_id in (None, b)
+            ),
+            key=lambda r: (r.bucket_id, r.object_id),
+        )
+
+    def list_objects(
+        self, org_id: str, namespace_id: str, bucket_id: str, limit: int, cursor: str | None
+    ) -> ObjectPage:
+        ordered = [
+            r
+            for r in self._objects_of(org_id, namespace_id, bucket_id)
+            if cursor is None or r.object_id > cursor
+        ]
+        page = ordered[:limit]
+        return ObjectPage(page, page[-1].object_id if len(ordered) > limit else None)
+
+    def count_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
+        return len(self._objects_of(org_id, namespace_id, bucket_id))
+
+    def delete_object(self, org_id: str, namespace_id: str, bucket_id: str, object_id: str) -> None:
+        if self.objects.pop((org_id, namespace_id, bucket_id, object_id), None) is not None:
+            self._move_count((org_id, namespace_id, bucket_id), -1)
+
+    def delete_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
+        doomed = self._objects_of(org_id, namespace_id, bucket_id)
+        for r in doomed:
+            self.objects.pop((r.org_id, r.namespace_id, r.bucket_id, r.object_id), None)
+        return len(doomed)
 
     def put_task(self, task: Task) -> None:
         self.tasks[task.task_id] = task

@@ -91,3 +91,8 @@ class InferenceServiceUnavailableError(ServiceUnavailableError):
 class MetadataStoreUnavailableError(ServiceUnavailableError):
     # api.md lists two 503 types; a DynamoDB outage is reported with the same retryable status.
     type = "ServiceUnavailableError"
+
+
+class BlobStoreUnavailableError(ServiceUnavailableError):
+    # The data bucket (S3) is down: as retryable as any other dependency fault.
+    type = "ServiceUnavailableError"

@@ -20,3 +20,12 @@ VECTOR_INDEX_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 DOCUMENT_ID_PATTERN = r"^[^\x00-\x1f\x7f/]{1,256}$"
 MAX_NAME_LENGTH = 128
 MAX_DESCRIPTION_LENGTH = 2000
+
+# Managed content.
+MAX_BLOBS_PER_OBJECT = 16
+# An object's metadata is copied into every document made from it, so it must leave room in the
+# 40 KB payload for the extracted text.
+MAX_OBJECT_METADATA_BYTES = 16 * 1024
+# Extracted text kept in a document's payload (`text`); longer chunks are embedded whole but
+# stored cut, with `text_truncated: true` (Pinecone's metadata limit is 40 KB per record).
+MAX_PAYLOAD_TEXT_BYTES = 16 * 1024

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from stratus.filters import FilterNode
-from stratus.models.managed_content import Bucket, Collection, Task
+from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
 from stratus.models.namespaces import Metric, Namespace, PayloadIndexConfig
 
 # ---------------------------------------------------------------------------------------------
@@ -173,6 +173,21 @@ class CollectionPage:
 
 
 @dataclass
+class ObjectPage:
+    objects: list[ObjectRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class BucketRoute:
+    """Which Stratus bucket an S3 key prefix belongs to (the extractor's lookup)."""
+
+    org_id: str
+    namespace_id: str
+    bucket_id: str
+
+
+@dataclass
 class FieldUsage:
     """How one filter field was used: in how many filtered searches, and with which value types
     (payload index types: keyword, integer, float, bool, datetime, text), each counted once per
@@ -287,6 +302,41 @@ class MetadataStore(Protocol):
         """`NotFoundError` if it is already gone."""
         ...
 
+    def find_bucket_route(self, prefix: str) -> BucketRoute | None:
+        """The bucket whose S3 prefix (`<storage_key>/<bucket_id>/`) is `prefix`; None if none
+        (never created, or deleted)."""
+        ...
+
+    def create_object(self, record: ObjectRecord) -> bool:
+        """Write `record` only if no object with its id exists; False if one did."""
+        ...
+
+    def put_object(self, record: ObjectRecord) -> None:
+        """Create or overwrite the object record (the pipeline moves it through its statuses)."""
+        ...
+
+    def get_object(
+        self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
+    ) -> ObjectRecord | None: ...
+
+    def list_objects(
+        self, org_id: str, namespace_id: str, bucket_id: str, limit: int, cursor: str | None
+    ) -> ObjectPage:
+        """Objects of a bucket ordered by id."""
+        ...
+
+    def count_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
+        """Objects of a namespace, or of one of its buckets."""
+        ...
+
+    def delete_object(self, org_id: str, namespace_id: str, bucket_id: str, object_id: str) -> None:
+        """No error if it is already gone."""
+        ...
+
+    def delete_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
+        """Delete the object records of a namespace (or of one bucket); returns how many."""
+        ...
+
     def put_task(self, task: Task) -> None:
         """Create or overwrite the task (the pipeline moves it through its statuses)."""
         ...
@@ -294,6 +344,67 @@ class MetadataStore(Protocol):
     def get_task(self, task_id: str) -> Task | None:
         """Any organization's task: the caller checks `org_id`."""
         ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Blob store (the data S3 bucket)
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    key: str
+    data: bytes
+    content_type: str
+    etag: str  # without quotes
+    metadata: dict[str, str]  # user metadata (x-amz-meta-*), lowercase names
+
+
+class BlobStore(Protocol):
+    """The data bucket. Raises `BlobStoreUnavailableError` (retryable 503) when S3 is down."""
+
+    @property
+    def bucket(self) -> str: ...
+
+    def put(self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> str:
+        """Store `data` at `key`; returns the ETag (without quotes)."""
+        ...
+
+    def get(self, key: str, max_bytes: int) -> StoredBlob | None:
+        """The object at `key`, None if absent; `PayloadTooLargeError` if it exceeds `max_bytes`."""
+        ...
+
+    def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
+        """A URL that accepts one HTTP PUT of the object (with that Content-Type)."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix`; returns how many."""
+        ...
+
+
+class NoBlobStore:
+    """For callers that never touch the data bucket (tests of vector-only paths)."""
+
+    @property
+    def bucket(self) -> str:
+        return ""
+
+    def _unavailable(self) -> Exception:
+        from stratus.errors import BlobStoreUnavailableError
+
+        return BlobStoreUnavailableError("the data bucket is not configured here", {"dependency": "s3"})
+
+    def put(self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> str:
+        raise self._unavailable()
+
+    def get(self, key: str, max_bytes: int) -> StoredBlob | None:
+        raise self._unavailable()
+
+    def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
+        raise self._unavailable()
+
+    def delete_prefix(self, prefix: str) -> int:
+        return 0  # nothing was ever stored
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,6 +461,9 @@ class Stores(Protocol):
     @property
     def embedders(self) -> EmbedderRegistry: ...
 
+    @property
+    def blobs(self) -> BlobStore: ...
+
 
 @dataclass
 class StaticStores:
@@ -358,3 +472,4 @@ class StaticStores:
     metadata: MetadataStore
     vectors: VectorStore
     embedders: EmbedderRegistry = field(default_factory=NoEmbedders)
+    blobs: BlobStore = field(default_factory=NoBlobStore)

@@ -15,6 +15,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STRATUS_", extra="ignore")
 
     table_name: str = "stratus"
+    # Powertools Idempotency records of the extractor (key `id`, TTL `expiration`).
+    idempotency_table_name: str = "stratus-idempotency"
     data_bucket: str = "stratus-data"
     # Set for the local stack / tests (moto server, DynamoDB Local); unset on Lambda.
     aws_endpoint_url: str | None = None
@@ -54,6 +56,10 @@ class Settings(BaseSettings):
     # Unset: clip_vit_b32 / google_siglip_base_v1 answer 503 naming the setting.
     clip_weights_uri: str | None = None
     siglip_weights_uri: str | None = None
+    # Alternative to in-process weights (e.g. on a zip Lambda, where torch does not fit): any HTTP
+    # service answering embeddings (see stratus.adapters.http_embedder). Wins over the weights.
+    clip_endpoint_url: str | None = None
+    siglip_endpoint_url: str | None = None
     # Threads torch may use for in-process models. 1 by default: on 2 cores (and on Lambda's
     # fraction of a vCPU) more threads fight the API for CPU; measured 18 ms vs 475 ms per query.
     torch_threads: int = Field(default=1, ge=1, le=64)
@@ -67,6 +73,18 @@ class Settings(BaseSettings):
     # `window_hours` gets a payload index from the scheduled job.
     auto_index_threshold: int = Field(default=100, ge=0)
     auto_index_window_hours: int = Field(default=24, ge=1, le=48)
+
+    # Managed ingestion. `ingest_max_receives` must equal the queue's RedrivePolicy
+    # maxReceiveCount (template.yaml): on the last receive a failing object is marked FAILED
+    # for good before the message moves to the dead-letter queue.
+    ingest_max_receives: int = Field(default=3, ge=1, le=1000)
+    presigned_url_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    # Largest object the extractor reads (bigger ones end FAILED with the reason).
+    max_object_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    # Blob URLs (`data: "https://..."`) are fetched only over https from public addresses;
+    # tests and local demos may allow http and loopback.
+    allow_private_urls: bool = False
+    url_fetch_timeout_seconds: float = 10.0
 
 
 @lru_cache(maxsize=1)

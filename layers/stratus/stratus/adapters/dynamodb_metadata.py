@@ -14,6 +14,13 @@ Item layout (single-table design):
 | bucket name guard    | `ORG#{org_id}`      | `NS#{ns}#BKTNAME#{name}` | bucket_id                 |
 | collection           | `ORG#{org_id}`      | `NS#{ns}#COL#{collection_id}` | the `Collection` record |
 | task                 | `TASK#{task_id}`    | `TASK`                | the `Task` record (org_id inside) |
+| bucket route         | `S3PREFIX#{prefix}` | `ROUTE`               | org_id, namespace_id, bucket_id |
+| object               | `OBJECTS#{org}#{ns}` | `{bucket_id}#{object_id}` | the `ObjectRecord`       |
+
+Objects get a partition per namespace, apart from `ORG#`: a namespace may hold millions, and
+listing an organization's namespaces or buckets must never page through them. The bucket route
+lets the extractor map an S3 key (`<storage_key>/<bucket_id>/...`) to its organization,
+namespace and bucket with one read; it is written and deleted with the bucket.
 
 Bucket and collection sort keys start with `NS#` too (they live under their namespace), so every
 namespace query filters on `entity = namespace`.
@@ -30,6 +37,7 @@ import dataclasses
 import functools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NoReturn, ParamSpec, TypeVar
@@ -47,14 +55,16 @@ from stratus.errors import (
     MetadataStoreUnavailableError,
     NotFoundError,
 )
-from stratus.models.managed_content import Bucket, Collection, Task
+from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
 from stratus.models.namespaces import Namespace
 from stratus.ports import (
     ApiKey,
     BucketPage,
+    BucketRoute,
     CollectionPage,
     FieldUsage,
     NamespacePage,
+    ObjectPage,
     Permission,
     PromotionRecord,
 )
@@ -364,6 +374,30 @@ def _collection_prefix(namespace_id: str) -> str:
     return f"{_NAMESPACE_PREFIX}{namespace_id}#COL#"
 
 
+_ROUTE_PREFIX = "S3PREFIX#"
+_ROUTE_SK = "ROUTE"
+_OBJECTS_PREFIX = "OBJECTS#"
+
+
+def _route_item(bucket: Bucket) -> dict[str, Any]:
+    return {
+        "PK": f"{_ROUTE_PREFIX}{bucket.key_prefix}",
+        "SK": _ROUTE_SK,
+        "entity": "bucket_route",
+        "org_id": bucket.org_id,
+        "namespace_id": bucket.namespace_id,
+        "bucket_id": bucket.bucket_id,
+    }
+
+
+def _objects_pk(org_id: str, namespace_id: str) -> str:
+    return f"{_OBJECTS_PREFIX}{org_id}#{namespace_id}"
+
+
+def _object_sk(bucket_id: str, object_id: str) -> str:
+    return f"{bucket_id}#{object_id}"
+
+
 def _record_item(pk: str, sk: str, entity: str, record: Any) -> dict[str, Any]:
     return {"PK": pk, "SK": sk, "entity": entity, **record.model_dump(mode="json")}
 
@@ -489,10 +523,15 @@ class DynamoDBMetadataStore:
                 return
 
     def _org_prefix_query(self, org_id: str, prefix: str, entity: str | None = None) -> dict[str, Any]:
+        return self._prefix_query(_org_pk(org_id), prefix, entity)
+
+    def _prefix_query(self, pk: str, prefix: str, entity: str | None = None) -> dict[str, Any]:
         query: dict[str, Any] = {
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": _org_pk(org_id)}, ":prefix": {"S": prefix}},
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
         }
+        if not prefix:  # the whole partition (DynamoDB refuses an empty begins_with operand)
+            query = {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": {"S": pk}}}
         if entity is not None:
             # Other item types share the prefix (a namespace's buckets sit under `NS#{ns}#`).
             query["FilterExpression"] = "#entity = :entity"
@@ -501,14 +540,14 @@ class DynamoDBMetadataStore:
         return query
 
     def _paged_query(
-        self, org_id: str, prefix: str, entity: str, limit: int, cursor: str | None
+        self, pk: str, prefix: str, entity: str, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Items of one type under `prefix`, ordered by sort key. Reads one item past `limit` so
-        the last page never hands out a cursor that leads to an empty page."""
+        """Items of one type under `prefix` of partition `pk`, ordered by sort key. Reads one item
+        past `limit` so the last page never hands out a cursor that leads to an empty page."""
         if limit < 1:
             raise BadRequestError("limit must be at least 1", {"field": "limit"})
-        query = self._org_prefix_query(org_id, prefix, entity)
-        start_key = _key(_org_pk(org_id), _decode_cursor(cursor, prefix)) if cursor else None
+        query = self._prefix_query(pk, prefix, entity)
+        start_key = _key(pk, _decode_cursor(cursor, prefix)) if cursor else None
         items: list[dict[str, Any]] = []
         while len(items) <= limit:
             page_args = {
@@ -527,8 +566,8 @@ class DynamoDBMetadataStore:
         next_cursor = _encode_cursor(page[-1]["SK"]["S"]) if len(items) > limit else None
         return page, next_cursor
 
-    def _count(self, org_id: str, prefix: str, entity: str) -> int:
-        query = self._org_prefix_query(org_id, prefix, entity)
+    def _count(self, pk: str, prefix: str, entity: str) -> int:
+        query = self._prefix_query(pk, prefix, entity)
         total = 0
         start_key: dict[str, Any] | None = None
         while True:
@@ -572,14 +611,14 @@ class DynamoDBMetadataStore:
     def list_namespaces(self, org_id: str, limit: int, cursor: str | None) -> NamespacePage:
         """Namespaces ordered by id. Reads one item past `limit` so the last page never hands out
         a cursor that leads to an empty page."""
-        page, next_cursor = self._paged_query(org_id, _NAMESPACE_PREFIX, "namespace", limit, cursor)
+        page, next_cursor = self._paged_query(_org_pk(org_id), _NAMESPACE_PREFIX, "namespace", limit, cursor)
         return NamespacePage(
             namespaces=[_namespace_from_item(item) for item in page], next_cursor=next_cursor
         )
 
     @maps_dependency_faults
     def count_namespaces(self, org_id: str) -> int:
-        return self._count(org_id, _NAMESPACE_PREFIX, "namespace")
+        return self._count(_org_pk(org_id), _NAMESPACE_PREFIX, "namespace")
 
     @maps_dependency_faults
     def save_namespace(self, namespace: Namespace, expected_version: int, previous_name: str) -> Namespace:
@@ -743,7 +782,7 @@ class DynamoDBMetadataStore:
             "bucket_id": bucket.bucket_id,
         }
         record = _record_item(pk, _bucket_prefix(bucket.namespace_id) + bucket.bucket_id, "bucket", bucket)
-        clashes = self._put_all_new([record, guard])
+        clashes = self._put_all_new([record, guard, _route_item(bucket)])
         if 1 in clashes:
             raise _bucket_name_taken_error(bucket)
         if clashes:
@@ -758,12 +797,14 @@ class DynamoDBMetadataStore:
 
     @maps_dependency_faults
     def list_buckets(self, org_id: str, namespace_id: str, limit: int, cursor: str | None) -> BucketPage:
-        page, next_cursor = self._paged_query(org_id, _bucket_prefix(namespace_id), "bucket", limit, cursor)
+        page, next_cursor = self._paged_query(
+            _org_pk(org_id), _bucket_prefix(namespace_id), "bucket", limit, cursor
+        )
         return BucketPage([Bucket.model_validate(_plain_record(item)) for item in page], next_cursor)
 
     @maps_dependency_faults
     def count_buckets(self, org_id: str, namespace_id: str) -> int:
-        return self._count(org_id, _bucket_prefix(namespace_id), "bucket")
+        return self._count(_org_pk(org_id), _bucket_prefix(namespace_id), "bucket")
 
     @maps_dependency_faults
     def delete_bucket(self, bucket: Bucket) -> None:
@@ -783,6 +824,12 @@ class DynamoDBMetadataStore:
                     # Only our own guard: never free a name another bucket holds.
                     "ConditionExpression": "attribute_not_exists(PK) OR bucket_id = :id",
                     "ExpressionAttributeValues": {":id": {"S": bucket.bucket_id}},
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self.table_name,
+                    "Key": _key(f"{_ROUTE_PREFIX}{bucket.key_prefix}", _ROUTE_SK),
                 }
             },
         ]
@@ -821,13 +868,13 @@ class DynamoDBMetadataStore:
         self, org_id: str, namespace_id: str, limit: int, cursor: str | None
     ) -> CollectionPage:
         page, next_cursor = self._paged_query(
-            org_id, _collection_prefix(namespace_id), "collection", limit, cursor
+            _org_pk(org_id), _collection_prefix(namespace_id), "collection", limit, cursor
         )
         return CollectionPage([Collection.model_validate(_plain_record(item)) for item in page], next_cursor)
 
     @maps_dependency_faults
     def count_collections(self, org_id: str, namespace_id: str) -> int:
-        return self._count(org_id, _collection_prefix(namespace_id), "collection")
+        return self._count(_org_pk(org_id), _collection_prefix(namespace_id), "collection")
 
     @maps_dependency_faults
     def delete_collection(self, collection: Collection) -> None:
@@ -842,6 +889,138 @@ class DynamoDBMetadataStore:
             if _error_code(error) != "ConditionalCheckFailedException":
                 raise
             raise NotFoundError.of("collection", collection.collection_id) from error
+
+    @maps_dependency_faults
+    def find_bucket_route(self, prefix: str) -> BucketRoute | None:
+        if len(prefix.encode("utf-8")) > _MAX_SORT_KEY_BYTES:
+            return None
+        item = self._get(f"{_ROUTE_PREFIX}{prefix}", _ROUTE_SK)
+        if item is None:
+            return None
+        plain = _deserialize(item)
+        return BucketRoute(
+            org_id=str(plain["org_id"]),
+            namespace_id=str(plain["namespace_id"]),
+            bucket_id=str(plain["bucket_id"]),
+        )
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def _object_item(self, record: ObjectRecord) -> dict[str, Any]:
+        return _record_item(
+            _objects_pk(record.org_id, record.namespace_id),
+            _object_sk(record.bucket_id, record.object_id),
+            "object",
+            record,
+        )
+
+    def _object_count_update(self, record: ObjectRecord, delta: int) -> dict[str, Any]:
+        """The bucket's `object_count`, moved in the same transaction as the object item, so
+        the count is exact without ever counting (a bucket may hold millions of objects)."""
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(_org_pk(record.org_id), _bucket_prefix(record.namespace_id) + record.bucket_id),
+                "UpdateExpression": "ADD object_count :delta",
+                "ConditionExpression": "attribute_exists(PK)",
+                "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
+            }
+        }
+
+    @maps_dependency_faults
+    def create_object(self, record: ObjectRecord) -> bool:
+        try:
+            self._transact(
+                [
+                    self._put(self._object_item(record), "attribute_not_exists(PK)"),
+                    self._object_count_update(record, 1),
+                ]
+            )
+        except ClientError as error:
+            if not _is_cancelled_transaction(error):
+                raise
+            _raise_if_transient(error)
+            codes = _cancellation_codes(error)
+            if codes[1:2] == [_CONDITION_FAILED]:
+                raise NotFoundError.of("bucket", record.bucket_id) from error
+            if codes[:1] == [_CONDITION_FAILED]:
+                return False
+            raise
+        return True
+
+    @maps_dependency_faults
+    def put_object(self, record: ObjectRecord) -> None:
+        self.client.put_item(TableName=self.table_name, Item=_serialize(self._object_item(record)))
+
+    @maps_dependency_faults
+    def get_object(
+        self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
+    ) -> ObjectRecord | None:
+        item = self._get(_objects_pk(org_id, namespace_id), _object_sk(bucket_id, object_id))
+        return ObjectRecord.model_validate(_plain_record(item)) if item else None
+
+    @maps_dependency_faults
+    def list_objects(
+        self, org_id: str, namespace_id: str, bucket_id: str, limit: int, cursor: str | None
+    ) -> ObjectPage:
+        page, next_cursor = self._paged_query(
+            _objects_pk(org_id, namespace_id), f"{bucket_id}#", "object", limit, cursor
+        )
+        return ObjectPage([ObjectRecord.model_validate(_plain_record(item)) for item in page], next_cursor)
+
+    @maps_dependency_faults
+    def count_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
+        prefix = f"{bucket_id}#" if bucket_id is not None else ""
+        return self._count(_objects_pk(org_id, namespace_id), prefix, "object")
+
+    @maps_dependency_faults
+    def delete_object(self, org_id: str, namespace_id: str, bucket_id: str, object_id: str) -> None:
+        record = self.get_object(org_id, namespace_id, bucket_id, object_id)
+        if record is None:
+            return
+        delete = {
+            "Delete": {
+                "TableName": self.table_name,
+                "Key": _key(_objects_pk(org_id, namespace_id), _object_sk(bucket_id, object_id)),
+                "ConditionExpression": "attribute_exists(PK)",
+            }
+        }
+        try:
+            self._transact([delete, self._object_count_update(record, -1)])
+        except ClientError as error:
+            if not _is_cancelled_transaction(error):
+                raise
+            _raise_if_transient(error)
+            codes = _cancellation_codes(error)
+            if codes[1:2] == [_CONDITION_FAILED]:  # the bucket is gone: only the object is left
+                self.client.delete_item(TableName=self.table_name, Key=delete["Delete"]["Key"])
+            elif codes[:1] != [_CONDITION_FAILED]:  # deleted meanwhile: nothing to do
+                raise
+
+    @maps_dependency_faults
+    def delete_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
+        """For a bucket or namespace being deleted: its counts go with it, so they are not moved."""
+        prefix = f"{bucket_id}#" if bucket_id is not None else ""
+        keys = [
+            {"PK": item["PK"], "SK": item["SK"]}
+            for item in self._query_all(
+                **self._prefix_query(_objects_pk(org_id, namespace_id), prefix),
+                ProjectionExpression="PK, SK",
+            )
+        ]
+        for start in range(0, len(keys), 25):  # BatchWriteItem's limit
+            pending: list[dict[str, Any]] = [
+                {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
+            ]
+            for attempt in range(8):
+                response = self.client.batch_write_item(RequestItems={self.table_name: pending})
+                pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            if pending:
+                raise _unavailable(RuntimeError("unprocessed deletes"))
+        return len(keys)
 
     @maps_dependency_faults
     def put_task(self, task: Task) -> None:

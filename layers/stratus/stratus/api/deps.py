@@ -9,7 +9,7 @@ from typing import Literal
 
 from stratus.errors import VectorStoreUnavailableError
 from stratus.inference_catalogue import CATALOGUE, InferenceService
-from stratus.ports import Embedder, EmbedderRegistry, MetadataStore, Stores, VectorStore
+from stratus.ports import BlobStore, Embedder, EmbedderRegistry, MetadataStore, Stores, VectorStore
 from stratus.settings import Settings, get_settings
 
 _lock = threading.Lock()
@@ -25,6 +25,7 @@ class ContainerStores:
         self._metadata: MetadataStore | None = None
         self._vectors: VectorStore | None = None
         self._embedders: EmbedderRegistry | None = None
+        self._blobs: BlobStore | None = None
 
     @property
     def metadata(self) -> MetadataStore:
@@ -49,6 +50,21 @@ class ContainerStores:
                 if self._embedders is None:
                     self._embedders = CatalogueEmbedders(self._settings)
         return self._embedders
+
+
+    @property
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            with self._lock:
+                if self._blobs is None:
+                    from stratus.adapters.s3_blob_store import S3BlobStore
+
+                    self._blobs = S3BlobStore(
+                        self._settings.data_bucket,
+                        endpoint_url=self._settings.aws_endpoint_url,
+                        region=self._settings.aws_region,
+                    )
+        return self._blobs
 
 
 def get_stores() -> Stores:
@@ -162,17 +178,26 @@ class CatalogueEmbedders:
         return self._image_text(service)
 
     def _image_text(self, service: InferenceService) -> Embedder:
+        # http_embedder is stdlib-only; image_text_embedder imports torch only when it loads.
+        from stratus.adapters.http_embedder import ENDPOINT_SETTINGS, HttpEmbedder
         from stratus.adapters.image_text_embedder import WEIGHTS_SETTINGS, HuggingFaceImageTextEmbedder
         from stratus.adapters.unavailable_embedder import UnavailableEmbedder
 
         family: Literal["clip", "siglip"] = "clip" if service.name == "clip_vit_b32" else "siglip"
-        uri = self._settings.clip_weights_uri if family == "clip" else self._settings.siglip_weights_uri
+        settings = self._settings
+        endpoint = settings.clip_endpoint_url if family == "clip" else settings.siglip_endpoint_url
+        if endpoint and endpoint.strip():
+            # The endpoint wins over weights: a zip Lambda may inherit a weights setting it cannot
+            # use (no torch there), while an endpoint is only ever set on purpose.
+            return HttpEmbedder(service.name, service.dimension, endpoint, setting=ENDPOINT_SETTINGS[family])
+        uri = settings.clip_weights_uri if family == "clip" else settings.siglip_weights_uri
         if not uri:
             return UnavailableEmbedder(
                 service.name,
                 service.dimension,
                 f"no weights configured: set {WEIGHTS_SETTINGS[family]} to a directory or s3://bucket/prefix "
-                f"holding the Hugging Face files of {service.model}",
+                f"holding the Hugging Face files of {service.model}, or {ENDPOINT_SETTINGS[family]} to "
+                "an embeddings endpoint",
             )
         _limit_torch_threads(self._settings.torch_threads)
         return HuggingFaceImageTextEmbedder(service.name, family, service.dimension, uri)

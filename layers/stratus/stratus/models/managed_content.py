@@ -43,6 +43,11 @@ class Bucket(BucketModel):
 
     org_id: str
 
+    @property
+    def key_prefix(self) -> str:
+        """The S3 key prefix of the bucket's objects in the data bucket (`<storage_key>/<id>/`)."""
+        return self.s3_uri.removeprefix("s3://").partition("/")[2]
+
 
 # ---------------------------------------------------------------------------------------------
 # Collections
@@ -117,3 +122,81 @@ class Task(TaskModel):
     namespace_id: str
     created_at: str
     updated_at: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Objects: one S3 object under a bucket's prefix, from the objects API (a JSON manifest of its
+# blobs), a presigned upload or a plain S3 put. The extractor moves it through its statuses.
+
+BlobType = Literal["text", "image"]
+ObjectSource = Literal["api", "upload", "s3"]
+
+
+class BlobInput(StrictModel):
+    """One blob of `POST /v1/buckets/{id}/objects`. `data` is inline text (type text), base64
+    (a bare string or a `data:<mime>;base64,` URI) or an https URL fetched once, at creation."""
+
+    property: str = Field(min_length=1, max_length=128)
+    type: BlobType
+    data: str = Field(min_length=1)
+    content_type: str | None = Field(default=None, max_length=255)
+    filename: str | None = Field(default=None, max_length=255)
+
+
+class CreateObjectRequest(StrictModel):
+    key_prefix: str | None = Field(default=None, max_length=512)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    blobs: list[BlobInput] = Field(min_length=1, max_length=limits.MAX_BLOBS_PER_OBJECT)
+
+
+class CreateUploadRequest(StrictModel):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=1, max_length=255)
+    key_prefix: str | None = Field(default=None, max_length=512)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class BlobSummary(BaseModel):
+    property: str
+    type: BlobType
+    content_type: str
+    size: int
+    filename: str | None = None
+
+
+class ObjectModel(BaseModel):
+    """The answer of every object route."""
+
+    object_id: str
+    bucket_id: str
+    namespace_id: str
+    key: str  # the S3 key inside the data bucket
+    s3_uri: str
+    source: ObjectSource
+    blobs: list[BlobSummary] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    status: TaskStatus
+    error: str | None = None
+    # The S3 ETag the status refers to (None until an upload's PUT arrived).
+    etag: str | None = None
+    task_id: str | None = None
+    document_count: int = 0
+    created_at: str
+    updated_at: str
+
+
+class ObjectRecord(ObjectModel):
+    org_id: str
+
+
+class UploadModel(BaseModel):
+    """The answer of `POST /v1/buckets/{id}/uploads`."""
+
+    upload_id: str
+    object_id: str
+    presigned_url: str
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str]
+    s3_key: str
+    s3_uri: str
+    expires_at: str

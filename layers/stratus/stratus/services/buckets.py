@@ -5,10 +5,12 @@ from __future__ import annotations
 from stratus import ids
 from stratus.clock import iso_now
 from stratus.errors import NotFoundError
+from stratus.filters import FilterNode, parse_filter
 from stratus.models.common import ListResponse, Pagination
 from stratus.models.managed_content import Bucket, BucketModel, CreateBucketRequest
 from stratus.models.namespaces import Namespace
-from stratus.ports import MetadataStore
+from stratus.ports import MetadataStore, Space, Stores, VectorStore
+from stratus.services.namespaces import spaces_of
 
 
 def create_bucket(
@@ -53,7 +55,26 @@ def list_buckets(
     )
 
 
-def delete_bucket(metadata: MetadataStore, namespace: Namespace, bucket_id: str) -> Bucket:
-    bucket = get_bucket(metadata, namespace, bucket_id)
-    metadata.delete_bucket(bucket)
+def delete_bucket(stores: Stores, namespace: Namespace, bucket_id: str) -> Bucket:
+    """The bucket, its objects (S3 and records) and the documents made from them. Documents and
+    files go first: if anything fails, the bucket still exists and a retry finishes the job."""
+    bucket = get_bucket(stores.metadata, namespace, bucket_id)
+    made_here = parse_filter({"bucket_id": bucket.bucket_id}, "filters")
+    assert made_here is not None
+    for space in spaces_of(namespace):
+        delete_matching(stores.vectors, space, made_here)
+    stores.blobs.delete_prefix(bucket.key_prefix)
+    stores.metadata.delete_objects(bucket.org_id, bucket.namespace_id, bucket.bucket_id)
+    stores.metadata.delete_bucket(bucket)
     return bucket
+
+
+def delete_matching(vectors: VectorStore, space: Space, node: FilterNode) -> int:
+    """Delete every record of `space` matching `node`, a page of ids at a time."""
+    deleted = 0
+    while True:
+        page = vectors.list(space, node, 1000, None, include_vectors=False)
+        if not page.records:
+            return deleted
+        vectors.delete(space, [record.id for record in page.records])
+        deleted += len(page.records)

@@ -96,6 +96,17 @@ def count_documents(vectors: VectorStore, namespace: Namespace) -> int:
     return len(every_id)
 
 
+def count_objects(metadata: MetadataStore, namespace: Namespace) -> int:
+    """The sum of the buckets' exact counters (objects are counted as they are written)."""
+    total, cursor = 0, None
+    while True:
+        page = metadata.list_buckets(namespace.org_id, namespace.namespace_id, 100, cursor)
+        total += sum(bucket.object_count for bucket in page.buckets)
+        cursor = page.next_cursor
+        if cursor is None:
+            return total
+
+
 def describe_namespace(stores: Stores, namespace: Namespace) -> NamespaceModel:
     from stratus.services.payload_indexes import listed_indexes  # it imports this module
 
@@ -117,6 +128,7 @@ def describe_namespace(stores: Stores, namespace: Namespace) -> NamespaceModel:
         document_count=count_documents(stores.vectors, namespace),
         bucket_count=stores.metadata.count_buckets(namespace.org_id, namespace.namespace_id),
         collection_count=stores.metadata.count_collections(namespace.org_id, namespace.namespace_id),
+        object_count=count_objects(stores.metadata, namespace),
         created_at=namespace.created_at,
         updated_at=namespace.updated_at,
     )
@@ -255,6 +267,9 @@ def delete_namespace(stores: Stores, org_id: str, identifier: str) -> Namespace:
     # Vectors first: if the store fails, metadata still points at them and a retry finishes the job.
     for space in spaces_of(namespace):
         stores.vectors.drop_space(space)
+    # Every bucket of the namespace is a folder under its storage key.
+    stores.blobs.delete_prefix(f"{namespace.storage_key}/")
+    stores.metadata.delete_objects(namespace.org_id, namespace.namespace_id)
     _delete_managed_content(stores.metadata, namespace)
     stores.metadata.delete_namespace(namespace)
     return namespace

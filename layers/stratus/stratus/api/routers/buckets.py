@@ -62,11 +62,11 @@ def get_one(bucket_id: str, scope: NamespaceScope = Depends(namespace_scope("rea
 
 @delete_bucket.delete(
     "/v1/buckets/{bucket_id}",
-    summary="Delete a bucket (its metadata; objects are the pipeline's concern)",
+    summary="Delete a bucket with its objects and the documents made from them",
     responses=error_responses(400, 404),
 )
 def delete_one(
     bucket_id: str, scope: NamespaceScope = Depends(namespace_scope("write"))
 ) -> dict[str, object]:
-    bucket = service.delete_bucket(get_stores().metadata, scope.namespace, bucket_id)
+    bucket = service.delete_bucket(get_stores(), scope.namespace, bucket_id)
     return {"bucket_id": bucket.bucket_id, "deleted": True}

@@ -1,0 +1,325 @@
+"""One S3 object through the pipeline: find its bucket, read it, run every enabled collection
+whose source is that bucket, and move the object and its task through
+PENDING → PROCESSING → COMPLETED / FAILED.
+
+Safe to repeat: ids are derived (see `object_keys`), documents are overwritten by id, a
+collection's stale chunks of the object are deleted after the new ones are written, and an
+object already COMPLETED at the same ETag is skipped. `run_once` lets the Lambda wiring make each
+(object, etag, collection) step idempotent with Powertools on top of that."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from stratus import clock
+from stratus.errors import BadRequestError, PayloadTooLargeError, StratusError
+from stratus.filters import parse_filter
+from stratus.ingestion.content import Blob, blobs_of
+from stratus.ingestion.extraction import drafts_for, embed_drafts, records_for
+from stratus.ingestion.object_keys import bucket_prefix_of, object_id_for_key, task_id_for
+from stratus.models.managed_content import Collection, ObjectRecord, Task
+from stratus.models.namespaces import Namespace
+from stratus.ports import BucketRoute, Space, StoredBlob, Stores
+from stratus.services.namespaces import space_of
+
+logger = logging.getLogger(__name__)
+
+TASK_TYPE = "object_ingestion"
+MAX_ERROR_LENGTH = 1000
+_LIST_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class S3ObjectEvent:
+    """One `ObjectCreated` record of an S3 event notification (key already URL-decoded)."""
+
+    bucket: str
+    key: str
+    etag: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class IngestJob:
+    """The idempotency unit: one version (ETag) of one object through one collection."""
+
+    org_id: str
+    namespace_id: str
+    bucket_id: str
+    object_id: str
+    etag: str
+    collection_id: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "org_id": self.org_id,
+            "namespace_id": self.namespace_id,
+            "bucket_id": self.bucket_id,
+            "object_id": self.object_id,
+            "etag": self.etag,
+            "collection_id": self.collection_id,
+        }
+
+
+# (job, work) → the work's result: run `work` unless this job already ran (then its saved result).
+RunOnce = Callable[[IngestJob, Callable[[], int]], int]
+
+
+def run_always(job: IngestJob, work: Callable[[], int]) -> int:
+    return work()
+
+
+@dataclass
+class Outcome:
+    status: Literal["completed", "skipped"]
+    reason: str = ""
+    object_id: str | None = None
+    documents: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    # Must equal the queue's maxReceiveCount: the last receive marks a failing object FAILED.
+    max_receives: int = 3
+    max_object_bytes: int = 20 * 1024 * 1024
+
+
+class ObjectIngestor:
+    def __init__(self, stores: Stores, limits: IngestLimits, run_once: RunOnce = run_always) -> None:
+        self._stores = stores
+        self._limits = limits
+        self._run_once = run_once
+
+    def process(self, event: S3ObjectEvent, receive_count: int = 1) -> Outcome:
+        """Ingest the object of `event`. Raises when it failed (the message is then retried and
+        ends in the dead-letter queue); the object shows why."""
+        prefix = bucket_prefix_of(event.key)
+        route = self._stores.metadata.find_bucket_route(prefix) if prefix else None
+        if route is None:
+            # Not under any live bucket (deleted, or a stray key): nothing to do, nothing to retry.
+            return Outcome("skipped", "no Stratus bucket owns this key")
+        object_id = object_id_for_key(event.key)
+        record = self._stores.metadata.get_object(
+            route.org_id, route.namespace_id, route.bucket_id, object_id
+        )
+        if _already_done(record, event.etag):
+            return Outcome("skipped", "this version was already processed", object_id)
+        stored, read_error = self._read(event.key)
+        if stored is None and read_error is None:
+            return Outcome("skipped", "the object was deleted before it was processed", object_id)
+        etag = stored.etag if stored is not None else (event.etag or "")
+        if _already_done(record, etag):
+            return Outcome("skipped", "this version was already processed", object_id)
+        record = self._start(route, object_id, event.key, etag, record)
+        try:
+            if read_error is not None:
+                raise read_error
+            assert stored is not None
+            return self._ingest(route, record, stored)
+        except Exception as error:
+            self._fail(record, error, receive_count)
+            raise
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _read(self, key: str) -> tuple[StoredBlob | None, StratusError | None]:
+        try:
+            return self._stores.blobs.get(key, self._limits.max_object_bytes), None
+        except PayloadTooLargeError as error:
+            return None, error
+
+    def _start(
+        self, route: BucketRoute, object_id: str, key: str, etag: str, record: ObjectRecord | None
+    ) -> ObjectRecord:
+        now = clock.iso_now()
+        if record is None:  # a plain S3 put: the extractor is the first to hear of it
+            new = ObjectRecord(
+                org_id=route.org_id,
+                namespace_id=route.namespace_id,
+                bucket_id=route.bucket_id,
+                object_id=object_id,
+                key=key,
+                s3_uri=f"s3://{self._stores.blobs.bucket}/{key}",
+                source="s3",
+                status="PENDING",
+                created_at=now,
+                updated_at=now,
+            )
+            # Conditional, and counted in the bucket: a concurrent worker's record wins.
+            created = self._stores.metadata.create_object(new)
+            record = (
+                new
+                if created
+                else self._stores.metadata.get_object(
+                    route.org_id, route.namespace_id, route.bucket_id, object_id
+                )
+            )
+            if record is None:  # created and deleted in between: start over as new
+                record = new
+        # A registered object keeps the task it was announced with until it is processed once;
+        # a later version (new ETag) of the same key gets a task of its own.
+        task_id = (
+            record.task_id if record.status == "PENDING" and record.task_id else task_id_for(object_id, etag)
+        )
+        started = record.model_copy(
+            update={
+                "status": "PROCESSING",
+                "error": None,
+                "etag": etag,
+                "task_id": task_id,
+                "updated_at": now,
+            }
+        )
+        self._stores.metadata.put_object(started)
+        self._save_task(started, "PROCESSING")
+        return started
+
+    def _ingest(self, route: BucketRoute, record: ObjectRecord, stored: StoredBlob) -> Outcome:
+        blobs, object_metadata = blobs_of(stored)
+        metadata = {**object_metadata, **record.metadata}
+        record = record.model_copy(update={"blobs": [blob.summary() for blob in blobs], "metadata": metadata})
+        namespace = self._stores.metadata.get_namespace(route.org_id, route.namespace_id)
+        documents: dict[str, int] = {}
+        if namespace is not None:
+            for collection in self._collections_reading(route):
+                job = IngestJob(
+                    route.org_id, route.namespace_id, route.bucket_id, record.object_id, record.etag or "",
+                    collection.collection_id,
+                )  # fmt: skip
+                work = functools.partial(self._write_documents, namespace, collection, record, blobs)
+                documents[collection.collection_id] = self._run_once(job, work)
+        completed = record.model_copy(
+            update={
+                "status": "COMPLETED",
+                "error": None,
+                "document_count": sum(documents.values()),
+                "updated_at": clock.iso_now(),
+            }
+        )
+        self._stores.metadata.put_object(completed)
+        self._save_task(completed, "COMPLETED", outputs=_outputs(documents))
+        return Outcome("completed", object_id=record.object_id, documents=documents)
+
+    def _collections_reading(self, route: BucketRoute) -> list[Collection]:
+        found: list[Collection] = []
+        cursor: str | None = None
+        while True:
+            page = self._stores.metadata.list_collections(route.org_id, route.namespace_id, 100, cursor)
+            found.extend(c for c in page.collections if c.enabled and route.bucket_id in c.source.bucket_ids)
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
+
+    def _write_documents(
+        self, namespace: Namespace, collection: Collection, record: ObjectRecord, blobs: list[Blob]
+    ) -> int:
+        space = space_of(namespace, collection.vector_index)
+        if space is None:
+            raise BadRequestError(
+                f"collection '{collection.collection_id}' writes into vector index "
+                f"'{collection.vector_index}', which namespace '{namespace.namespace_id}' no longer has",
+                {"collection_id": collection.collection_id},
+            )
+        drafts = drafts_for(collection, blobs)
+        embedder = self._stores.embedders.get(collection.feature_extractor.inference_service)
+        vectors = embed_drafts(embedder, drafts) if drafts else []
+        records = records_for(record, collection, record.metadata, drafts, vectors, clock.iso_now())
+        if records:
+            self._stores.vectors.ensure_space(space)
+            self._stores.vectors.upsert(space, records)
+        # A new version may have fewer chunks: remove the ones it no longer has.
+        stale = self._ids_of(space, record.object_id, collection.collection_id) - {r.id for r in records}
+        if stale:
+            self._stores.vectors.delete(space, sorted(stale))
+        return len(records)
+
+    def _ids_of(self, space: Space, object_id: str, collection_id: str) -> set[str]:
+        node = parse_filter(
+            {
+                "AND": [
+                    {"field": "object_id", "operator": "eq", "value": object_id},
+                    {"field": "collection_id", "operator": "eq", "value": collection_id},
+                ]
+            },
+            "filters",
+        )
+        found: set[str] = set()
+        after: str | None = None
+        while True:
+            page = self._stores.vectors.list(space, node, _LIST_PAGE, after, include_vectors=False)
+            found.update(r.id for r in page.records)
+            if page.next_cursor is None or not page.records:
+                return found
+            after = page.records[-1].id
+
+    def _fail(self, record: ObjectRecord, error: Exception, receive_count: int) -> None:
+        reason = _reason(error)
+        final = _is_permanent(error) or receive_count >= self._limits.max_receives
+        if final:
+            status: Literal["PROCESSING", "FAILED"] = "FAILED"
+            message = reason
+        else:
+            status = "PROCESSING"
+            message = f"attempt {receive_count} of {self._limits.max_receives} failed, retrying: {reason}"
+        failed = record.model_copy(update={"status": status, "error": message, "updated_at": clock.iso_now()})
+        try:
+            self._stores.metadata.put_object(failed)
+            self._save_task(failed, status, error=message)
+        except Exception:  # the original error matters more; the status catches up on the retry
+            logger.exception("could not record the failure of object %s", record.object_id)
+
+    def _save_task(
+        self,
+        record: ObjectRecord,
+        status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED"],
+        outputs: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        assert record.task_id is not None
+        now = clock.iso_now()
+        self._stores.metadata.put_task(
+            Task(
+                task_id=record.task_id,
+                task_type=TASK_TYPE,
+                status=status,
+                inputs={
+                    "object_id": record.object_id,
+                    "bucket_id": record.bucket_id,
+                    "key": record.key,
+                    "etag": record.etag,
+                },
+                outputs=outputs or {},
+                error=error,
+                org_id=record.org_id,
+                namespace_id=record.namespace_id,
+                created_at=record.created_at,
+                updated_at=now,
+            )
+        )
+
+
+def _already_done(record: ObjectRecord | None, etag: str | None) -> bool:
+    return record is not None and bool(etag) and record.etag == etag and record.status == "COMPLETED"
+
+
+def _outputs(documents: dict[str, int]) -> dict[str, Any]:
+    outputs: dict[str, Any] = {"document_count": sum(documents.values()), "collections": documents}
+    if not documents:
+        outputs["note"] = "no enabled collection reads this bucket; the object is stored, not extracted"
+    return outputs
+
+
+def _is_permanent(error: Exception) -> bool:
+    """The object's own fault (unreadable, unsupported, too large): retrying cannot help."""
+    return isinstance(error, StratusError) and 400 <= error.status < 500
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, StratusError):
+        return error.message[:MAX_ERROR_LENGTH]
+    # Anything else is a bug or an SDK fault: its text may carry internals, so only its type.
+    return f"internal error ({type(error).__name__}); the message will be retried"

@@ -1,0 +1,367 @@
+"""Object rules: objects created through the API (their blobs stored as one manifest in the data
+bucket) or announced as presigned uploads; both then travel S3 → SQS → extractor like any file
+put under the bucket's prefix.
+
+The record is written before the S3 object (PENDING), so the extractor always finds it; if S3
+then fails, the record is removed again and the client gets a retryable 503 — nothing is left
+half made."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import ipaddress
+import json
+import socket
+import urllib.parse
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+from stratus import clock, ids, limits
+from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError, StratusError
+from stratus.ingestion.content import (
+    Blob,
+    check_supported_file,
+    content_type_for,
+    encode_manifest,
+    sniffed_image_type,
+)
+from stratus.ingestion.object_keys import (
+    MANIFEST_METADATA,
+    MANIFEST_SUFFIX,
+    checked_filename,
+    normalized_key_prefix,
+    object_id_for_key,
+    task_id_for,
+)
+from stratus.models.common import ListResponse, Pagination
+from stratus.models.managed_content import (
+    BlobInput,
+    BlobSummary,
+    Bucket,
+    CreateObjectRequest,
+    CreateUploadRequest,
+    ObjectModel,
+    ObjectRecord,
+    ObjectSource,
+    Task,
+    UploadModel,
+)
+from stratus.ports import Stores
+from stratus.settings import Settings
+
+_DATA_URI_PREFIX = "data:"
+_URL_SCHEMES = ("https://", "http://")
+# Images fetched from a blob URL may be as large as a request body could carry inline.
+_MAX_FETCH_BYTES = limits.MAX_BODY_BYTES
+
+
+# ---------------------------------------------------------------------------------------------
+# Objects API
+
+
+def create_object(
+    stores: Stores, bucket: Bucket, request: CreateObjectRequest, settings: Settings
+) -> ObjectRecord:
+    _check_metadata(request.metadata, "metadata")
+    blobs = [_blob(position, blob, settings) for position, blob in enumerate(request.blobs)]
+    _check_unique_properties(request.blobs)
+    manifest = encode_manifest(blobs, request.metadata)
+    if len(manifest) > settings.max_object_bytes:
+        raise PayloadTooLargeError(
+            f"blobs: the object is {len(manifest)} bytes once stored; at most {settings.max_object_bytes}",
+            {"field": "blobs", "size": len(manifest), "limit": settings.max_object_bytes},
+        )
+    key = (
+        f"{bucket.key_prefix}{normalized_key_prefix(request.key_prefix)}{ids.new_id('', 20)}{MANIFEST_SUFFIX}"
+    )
+    object_id = object_id_for_key(key)
+    # S3's ETag of a single-part PUT (SSE-S3) is the body's MD5: known before the write, so the
+    # answer can name the task the extractor will use.
+    etag = hashlib.md5(manifest, usedforsecurity=False).hexdigest()
+    record = _new_record(
+        stores, bucket, object_id, key, "api", request.metadata, [b.summary() for b in blobs]
+    )
+    record = record.model_copy(update={"etag": etag, "task_id": task_id_for(object_id, etag)})
+    _register(stores, record)
+    try:
+        stores.blobs.put(key, manifest, "application/json", {MANIFEST_METADATA: "1"})
+    except Exception:
+        _unregister(stores, record)
+        raise
+    return record
+
+
+def _blob(position: int, blob: BlobInput, settings: Settings) -> Blob:
+    field = f"blobs[{position}].data"
+    if blob.type == "text":
+        text = blob.data
+        if blob.data.startswith(_URL_SCHEMES):
+            text = _decoded_text(_fetched(blob.data, field, settings), field)
+        elif blob.data.startswith(_DATA_URI_PREFIX):
+            text = _decoded_text(_data_uri_bytes(blob.data, field)[1], field)
+        return Blob(blob.property, "text", blob.content_type or "text/plain", blob.filename, text=text)
+    data = _image_bytes(blob.data, field, settings)
+    sniffed = sniffed_image_type(data)
+    if sniffed is None:
+        raise BadRequestError(
+            f"{field}: not a JPEG, PNG or WebP image (checked its first bytes)",
+            {"field": field, "accepted": ["image/jpeg", "image/png", "image/webp"]},
+        )
+    return Blob(blob.property, "image", sniffed, blob.filename, data=data)
+
+
+def _image_bytes(data: str, field: str, settings: Settings) -> bytes:
+    if data.startswith(_URL_SCHEMES):
+        return _fetched(data, field, settings)
+    if data.startswith(_DATA_URI_PREFIX):
+        return _data_uri_bytes(data, field)[1]
+    return _base64(data, field)
+
+
+def _data_uri_bytes(uri: str, field: str) -> tuple[str, bytes]:
+    header, separator, payload = uri.partition(",")
+    if not separator or not header.endswith(";base64"):
+        raise BadRequestError(
+            f"{field}: a data URI must look like data:<mime type>;base64,<data>", {"field": field}
+        )
+    return header.removeprefix(_DATA_URI_PREFIX).removesuffix(";base64"), _base64(payload, field)
+
+
+def _base64(data: str, field: str) -> bytes:
+    try:
+        return base64.b64decode("".join(data.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequestError(
+            f"{field}: not valid base64 (send the image as base64, a data: URI or an https URL)",
+            {"field": field},
+        ) from None
+
+
+def _decoded_text(data: bytes, field: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BadRequestError(
+            f"{field}: the text is not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})",
+            {"field": field},
+        ) from None
+
+
+def _check_unique_properties(blobs: list[BlobInput]) -> None:
+    seen: dict[str, int] = {}
+    for position, blob in enumerate(blobs):
+        if blob.property in seen:
+            raise BadRequestError(
+                f"blobs[{position}].property: '{blob.property}' repeats blobs[{seen[blob.property]}]; "
+                "each blob of an object needs its own property",
+                {"field": f"blobs[{position}].property"},
+            )
+        seen[blob.property] = position
+
+
+def _check_metadata(metadata: dict[str, Any], field: str) -> None:
+    try:
+        size = len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode())
+    except ValueError:
+        raise BadRequestError(f"{field}: non-finite numbers are not accepted", {"field": field}) from None
+    if size > limits.MAX_OBJECT_METADATA_BYTES:
+        raise PayloadTooLargeError(
+            f"{field}: {size} bytes of JSON; an object's metadata holds at most "
+            f"{limits.MAX_OBJECT_METADATA_BYTES} bytes (it is copied into every document made from it)",
+            {"field": field, "size": size, "limit": limits.MAX_OBJECT_METADATA_BYTES},
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Blob URLs: fetched once, at creation, with a size cap and only from public addresses (a URL
+# must never make the service read its own network: SSRF).
+
+
+def _fetched(url: str, field: str, settings: Settings) -> bytes:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != "https" and not (settings.allow_private_urls and parsed.scheme == "http"):
+        raise BadRequestError(f"{field}: only https URLs are fetched", {"field": field})
+    if not parsed.hostname:
+        raise BadRequestError(f"{field}: the URL has no host", {"field": field})
+    if not settings.allow_private_urls:
+        _check_public_host(parsed.hostname, parsed.port or 443, field)
+    request = urllib.request.Request(url, headers={"User-Agent": "stratus-objects/1"})
+    try:
+        with urllib.request.urlopen(request, timeout=settings.url_fetch_timeout_seconds) as response:
+            data: bytes = response.read(_MAX_FETCH_BYTES + 1)
+    except (OSError, ValueError) as error:  # URLError, HTTPError, timeouts are OSErrors
+        raise BadRequestError(
+            f"{field}: the URL could not be fetched ({type(error).__name__}); check that it is public and "
+            "answers 200, or send the data inline",
+            {"field": field},
+        ) from None
+    if len(data) > _MAX_FETCH_BYTES:
+        raise PayloadTooLargeError(
+            f"{field}: the URL's content exceeds {_MAX_FETCH_BYTES} bytes",
+            {"field": field, "limit": _MAX_FETCH_BYTES},
+        )
+    return data
+
+
+def _check_public_host(host: str, port: int, field: str) -> None:
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+    except OSError:
+        raise BadRequestError(
+            f"{field}: the URL's host '{host}' does not resolve", {"field": field}
+        ) from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if not ip.is_global:
+            raise BadRequestError(
+                f"{field}: the URL's host resolves to a private or local address; only public URLs "
+                "are fetched",
+                {"field": field},
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Presigned uploads
+
+
+def create_upload(
+    stores: Stores, bucket: Bucket, request: CreateUploadRequest, settings: Settings
+) -> tuple[UploadModel, ObjectRecord]:
+    filename = checked_filename(request.filename)
+    check_supported_file(filename, request.content_type, "filename")
+    _check_content_type(request.content_type)
+    _check_metadata(request.metadata, "metadata")
+    upload_id = ids.new_id("upl_")
+    key = f"{bucket.key_prefix}{normalized_key_prefix(request.key_prefix)}{upload_id}/{filename}"
+    object_id = object_id_for_key(key)
+    summary = BlobSummary(
+        property="file",
+        type="image" if content_type_for(filename, request.content_type).startswith("image/") else "text",
+        content_type=request.content_type,
+        size=0,
+        filename=filename,
+    )
+    record = _new_record(stores, bucket, object_id, key, "upload", request.metadata, [summary])
+    url = stores.blobs.presign_put(key, request.content_type, settings.presigned_url_seconds)
+    _register(stores, record, with_task=False)  # its task exists once the PUT arrives
+    expires_at = clock.utc_now() + timedelta(seconds=settings.presigned_url_seconds)
+    upload = UploadModel(
+        upload_id=upload_id,
+        object_id=object_id,
+        presigned_url=url,
+        headers={"Content-Type": request.content_type},
+        s3_key=key,
+        s3_uri=record.s3_uri,
+        expires_at=expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+    )
+    return upload, record
+
+
+def _check_content_type(content_type: str) -> None:
+    main, slash, sub = content_type.partition("/")
+    if not slash or not main or not sub or any(c.isspace() for c in content_type.split(";", 1)[0]):
+        raise BadRequestError(
+            f"content_type: {content_type!r} is not a MIME type like text/plain or image/png",
+            {"field": "content_type"},
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+
+
+def _new_record(
+    stores: Stores,
+    bucket: Bucket,
+    object_id: str,
+    key: str,
+    source: ObjectSource,
+    metadata: dict[str, Any],
+    blobs: list[BlobSummary],
+) -> ObjectRecord:
+    now = clock.iso_now()
+    return ObjectRecord(
+        org_id=bucket.org_id,
+        namespace_id=bucket.namespace_id,
+        bucket_id=bucket.bucket_id,
+        object_id=object_id,
+        key=key,
+        s3_uri=f"s3://{stores.blobs.bucket}/{key}",
+        source=source,
+        blobs=blobs,
+        metadata=metadata,
+        status="PENDING",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _register(stores: Stores, record: ObjectRecord, with_task: bool = True) -> None:
+    if not stores.metadata.create_object(record):  # 20 random characters: never expected
+        raise StratusError(f"object '{record.object_id}' already exists")
+    if with_task and record.task_id is not None:
+        try:
+            stores.metadata.put_task(_pending_task(record))
+        except Exception:
+            _unregister(stores, record)
+            raise
+
+
+def _unregister(stores: Stores, record: ObjectRecord) -> None:
+    """Best effort: if this fails too, the PENDING record of an object that never reached S3 says
+    so on the next read (no task ever completes it)."""
+    with contextlib.suppress(StratusError):
+        stores.metadata.delete_object(record.org_id, record.namespace_id, record.bucket_id, record.object_id)
+
+
+def _pending_task(record: ObjectRecord) -> Task:
+    assert record.task_id is not None
+    return Task(
+        task_id=record.task_id,
+        task_type="object_ingestion",
+        status="PENDING",
+        inputs={
+            "object_id": record.object_id,
+            "bucket_id": record.bucket_id,
+            "key": record.key,
+            "etag": record.etag,
+        },
+        org_id=record.org_id,
+        namespace_id=record.namespace_id,
+        created_at=record.created_at,
+        updated_at=record.created_at,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+
+def describe_object(record: ObjectRecord) -> ObjectModel:
+    return ObjectModel.model_validate(record.model_dump(exclude={"org_id"}))
+
+
+def get_object(stores: Stores, bucket: Bucket, object_id: str) -> ObjectRecord:
+    record = stores.metadata.get_object(bucket.org_id, bucket.namespace_id, bucket.bucket_id, object_id)
+    if record is None:
+        raise NotFoundError.of("object", object_id)
+    return record
+
+
+def list_objects(
+    stores: Stores, bucket: Bucket, limit: int, cursor: str | None, include_total: bool
+) -> ListResponse[ObjectModel]:
+    page = stores.metadata.list_objects(bucket.org_id, bucket.namespace_id, bucket.bucket_id, limit, cursor)
+    total = (
+        stores.metadata.count_objects(bucket.org_id, bucket.namespace_id, bucket.bucket_id)
+        if include_total
+        else None
+    )
+    return ListResponse[ObjectModel](
+        results=[describe_object(record) for record in page.objects],
+        pagination=Pagination(page_size=len(page.objects), next_cursor=page.next_cursor, total=total),
+    )
