@@ -7,6 +7,15 @@ atomic with respect to the others), which the promotion race tests depend on. Th
 in-memory work only, so one-at-a-time costs little; request bodies are read *before* taking the
 lock so a slow client cannot stall everyone else.
 
+SQS long polls are the one kind of request that waits by design: a `ReceiveMessage` with
+`WaitTimeSeconds` > 0 on an empty queue would hold the lock for up to 20 s and stall every other
+client (the API's DynamoDB calls, the S3 PUT whose notification the poll is waiting for). So a
+long poll is served as a series of short polls (`WaitTimeSeconds` 0), each under the lock like
+any request, with the waiting done outside it; it answers as soon as a short poll finds
+messages, or empty when its time is up, as SQS does. Every request, long polls included, still
+touches moto's state one at a time - moto's SQS backend is not safe to run concurrently either
+(a DeleteMessage rebuilds the message list while a receive may be moving one to the DLQ).
+
 Backends live in moto's module-level state: every `LocalAws` in one process sees the same
 tables and buckets. The local stack runs one per process; tests that share a process call
 `reset()` or use distinct resource names.
@@ -15,10 +24,14 @@ tables and buckets. The local stack runs one per process; tests that share a pro
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
+import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -36,28 +49,145 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
+# How long a long poll waits between two short polls when no other request came in meanwhile:
+# messages also become visible by themselves (visibility timeouts and delays running out).
+LONG_POLL_RECHECK_SECONDS = 0.2
+# SQS refuses longer waits; such a request goes to moto untouched, to get SQS's error.
+SQS_MAX_WAIT_SECONDS = 20
+
+
 class SerializedWsgiApp:
     """WSGI middleware that lets exactly one request at a time into the wrapped app.
 
     The lock is held for the whole call *and* while the response iterable is consumed (moto
     may produce the body lazily, still touching backend state), so the body is buffered under
-    the lock and handed to the server afterwards."""
+    the lock and handed to the server afterwards. SQS long polls wait outside the lock (see the
+    module's docstring)."""
 
     def __init__(self, app: WsgiApp) -> None:
         self._app = app
         self._lock = threading.Lock()
+        # Bumped after every request that may have changed state, so a waiting long poll
+        # retries at once instead of at its next recheck.
+        self._changed = threading.Condition()
+        self._generation = 0
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
         _buffer_request_body(environ)
+        long_poll = sqs_long_poll(environ)
+        if long_poll is not None:
+            return [self._long_poll(environ, start_response, long_poll)]
+        try:
+            return [self._serialized(environ, start_response)]
+        finally:
+            with self._changed:
+                self._generation += 1
+                self._changed.notify_all()
+
+    def _serialized(self, environ: Environ, start_response: StartResponse) -> bytes:
         with self._lock:
             result = self._app(environ, start_response)
             try:
-                body = b"".join(result)
+                return b"".join(result)
             finally:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-        return [body]
+
+    def _long_poll(self, environ: Environ, start_response: StartResponse, poll: LongPoll) -> bytes:
+        deadline = time.monotonic() + poll.wait_seconds
+        while True:
+            with self._changed:
+                seen = self._generation
+            response = RecordedResponse()
+            body = self._serialized(poll.short_poll_environ(environ), response.start_response)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not response.succeeded or poll.has_messages(body):
+                return response.replay(start_response, body)
+            self._wait_for_change(seen, min(remaining, LONG_POLL_RECHECK_SECONDS))
+
+    def _wait_for_change(self, seen: int, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._generation != seen, timeout=timeout)
+
+
+@dataclass
+class RecordedResponse:
+    """A `start_response` that keeps what the app answered, to pass on (or drop) later."""
+
+    status: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    written: list[bytes] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status.startswith("200")
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        self.status, self.headers = status, list(headers)
+        return self.written.append
+
+    def replay(self, start_response: StartResponse, body: bytes) -> bytes:
+        start_response(self.status, self.headers)
+        return b"".join(self.written) + body
+
+
+@dataclass(frozen=True)
+class LongPoll:
+    """An SQS ReceiveMessage that asked to wait: how long, and the same request without the
+    wait. Both SQS protocols: JSON (boto3 and the AWS CLI today) and the older query protocol."""
+
+    wait_seconds: int
+    short_poll_body: bytes
+    json_protocol: bool
+
+    def short_poll_environ(self, environ: Environ) -> Environ:
+        return {
+            **environ,
+            "wsgi.input": io.BytesIO(self.short_poll_body),
+            "CONTENT_LENGTH": str(len(self.short_poll_body)),
+        }
+
+    def has_messages(self, body: bytes) -> bool:
+        if self.json_protocol:
+            try:
+                return bool(json.loads(body or b"{}").get("Messages"))
+            except (ValueError, AttributeError):
+                return True  # not ours to judge: hand it to the client
+        return b"<Message>" in body
+
+
+def sqs_long_poll(environ: Environ) -> LongPoll | None:
+    """The long poll a request asks for; None for anything but an SQS ReceiveMessage with
+    0 < WaitTimeSeconds <= 20 in its body. (Without WaitTimeSeconds SQS would use the queue's
+    ReceiveMessageWaitTimeSeconds; the template sets none, so such a request is a short poll.)"""
+    body = environ["wsgi.input"].getvalue() if isinstance(environ.get("wsgi.input"), io.BytesIO) else b""
+    if not body:
+        return None
+    if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":
+        try:
+            request = json.loads(body)
+            wait = int(request.get("WaitTimeSeconds") or 0)
+        except (ValueError, TypeError, AttributeError):
+            return None  # let moto answer the malformed request
+        short = json.dumps({**request, "WaitTimeSeconds": 0}).encode()
+        return LongPoll(wait, short, json_protocol=True) if 0 < wait <= SQS_MAX_WAIT_SECONDS else None
+    query_protocol = str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded")
+    if query_protocol and b"Action=ReceiveMessage" in body:
+        form = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        fields = dict(form)
+        if fields.get("Action") != "ReceiveMessage":
+            return None
+        try:
+            wait = int(fields.get("WaitTimeSeconds") or 0)
+        except ValueError:
+            return None
+        short_form = [(k, v) for k, v in form if k != "WaitTimeSeconds"] + [("WaitTimeSeconds", "0")]
+        short = urllib.parse.urlencode(short_form).encode()
+        return LongPoll(wait, short, json_protocol=False) if 0 < wait <= SQS_MAX_WAIT_SECONDS else None
+    return None
 
 
 def _buffer_request_body(environ: Environ) -> None:

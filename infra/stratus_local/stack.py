@@ -7,9 +7,11 @@ Order of a start, and why:
    not either (vectors without their namespaces would be unreachable garbage);
 3. start moto (DynamoDB, S3, SQS) in a thread and point this process's environment at it, so
    the API - in this process or in worker processes spawned later - inherits the settings;
-4. create the template's resources and a dev API key, write the key/info files, print the banner;
+4. create the template's resources (tables, the data bucket and its S3 -> SQS notification, the
+   ingest queue and its DLQ) and a dev API key, start the ingest worker (Lambda's SQS event
+   source for functions/extractor/app.py), write the key/info files, print the banner;
 5. serve the FastAPI app with uvicorn in the foreground until SIGINT/SIGTERM, then stop uvicorn,
-   then moto, and exit 0.
+   then the ingest worker (it talks to moto), then moto, and exit 0.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import signal
 import socket
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,6 +36,7 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from stratus_local.ingest_worker import IngestWorker
     from stratus_local.moto_server import LocalAws
 
 logger = logging.getLogger("stratus_local")
@@ -41,6 +45,11 @@ APP_FACTORY = "stratus.api.app:create_full_app"
 DEFAULT_PORT = 8000
 DEFAULT_DATA_DIR = Path(".stratus")
 TABLE_NAME = "stratus"
+# The local names bootstrap.LOCAL_NAMES gives the template's resources (a test keeps them equal).
+IDEMPOTENCY_TABLE_NAME = "stratus-idempotency"
+DATA_BUCKET = "stratus-data"
+INGEST_QUEUE = "stratus-ingest"
+DEAD_LETTER_QUEUE = "stratus-ingest-dlq"
 REGION = "us-east-1"
 DEV_ORG_ID = "local"
 DEV_KEY_NAME = "local-dev"
@@ -57,6 +66,8 @@ SEED_NAMESPACE_BODY = {
 }
 # Seconds uvicorn waits for in-flight requests after Ctrl-C before closing them.
 GRACEFUL_SHUTDOWN_SECONDS = 5
+# Seconds the ingest worker gets to finish the batch in hand at shutdown.
+WORKER_STOP_SECONDS = 10
 
 
 class StackError(Exception):
@@ -89,6 +100,9 @@ class StackInfo:
     data_dir: str
     lancedb_uri: str
     pid: int
+    data_bucket: str = DATA_BUCKET
+    ingest_queue_url: str = ""
+    dead_letter_queue_url: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,6 +241,11 @@ def api_environment(aws_endpoint_url: str, lancedb_uri: str) -> dict[str, str]:
     return {
         "STRATUS_AWS_ENDPOINT_URL": aws_endpoint_url,
         "STRATUS_TABLE_NAME": TABLE_NAME,
+        "STRATUS_IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE_NAME,
+        "STRATUS_DATA_BUCKET": DATA_BUCKET,
+        # The extractor marks an object FAILED on its last receive: the same number as the
+        # local queue's RedrivePolicy, both from the template's IngestMaxReceives.
+        "STRATUS_INGEST_MAX_RECEIVES": str(ingest_max_receives()),
         "STRATUS_AWS_REGION": REGION,
         "STRATUS_LANCEDB_URI": lancedb_uri,
         "AWS_ENDPOINT_URL": aws_endpoint_url,
@@ -253,18 +272,60 @@ def apply_environment(values: dict[str, str]) -> None:
     get_settings.cache_clear()
 
 
-def create_aws_resources(aws_endpoint_url: str) -> dict[str, str]:
-    import boto3
+def ingest_max_receives() -> int:
+    """The default of the template's IngestMaxReceives (its RedrivePolicy's maxReceiveCount)."""
+    from stratus_local.template import load_template
 
-    from stratus_local.bootstrap import create_resources
+    return int(load_template()["Parameters"]["IngestMaxReceives"]["Default"])
+
+
+def aws_client(aws_endpoint_url: str, service: str) -> Any:
+    import boto3
 
     # Any: the boto3 stubs type `client()` per literal service name, and ours is a variable.
     make_client: Any = boto3.session.Session(region_name=REGION).client
+    return make_client(service, endpoint_url=aws_endpoint_url)
+
+
+def create_aws_resources(aws_endpoint_url: str) -> dict[str, str]:
+    from stratus_local.bootstrap import create_resources
 
     def client_for(service: str) -> Any:
-        return make_client(service, endpoint_url=aws_endpoint_url)
+        return aws_client(aws_endpoint_url, service)
 
-    return create_resources(client_for, {"MetadataTable": TABLE_NAME})
+    return create_resources(
+        client_for,
+        {
+            "MetadataTable": TABLE_NAME,
+            "IdempotencyTable": IDEMPOTENCY_TABLE_NAME,
+            "DataBucket": DATA_BUCKET,
+            "IngestQueue": INGEST_QUEUE,
+            "IngestDeadLetterQueue": DEAD_LETTER_QUEUE,
+        },
+    )
+
+
+def queue_url(aws_endpoint_url: str, queue_name: str) -> str:
+    return str(aws_client(aws_endpoint_url, "sqs").get_queue_url(QueueName=queue_name)["QueueUrl"])
+
+
+def start_ingest_worker(aws_endpoint_url: str, ingest_queue_url: str) -> IngestWorker:
+    """Load functions/extractor/app.py, the deployed entry point, and start feeding it the
+    ingest queue. A handler that cannot be imported stops the start with its traceback."""
+    from stratus_local.ingest_worker import EXTRACTOR_APP, FunctionConfig, IngestWorker, load_handler
+
+    try:
+        handler = load_handler(EXTRACTOR_APP)
+    except Exception as error:
+        # The traceback matters here (an import error deep in the extractor's code), so it is
+        # printed before the one-line StackError.
+        traceback.print_exc()
+        raise StackError(
+            f"cannot load the extractor's handler from {EXTRACTOR_APP} ({type(error).__name__}: {error}); "
+            "uploaded objects would never be ingested"
+        ) from None
+    sqs = aws_client(aws_endpoint_url, "sqs")
+    return IngestWorker(sqs, ingest_queue_url, handler, FunctionConfig.from_template()).start()
 
 
 def create_dev_api_key(aws_endpoint_url: str, org_id: str = DEV_ORG_ID) -> str:
@@ -319,6 +380,10 @@ def banner(info: StackInfo, key_file: Path | None, info_file: Path) -> str:
         f"  API key       {info.api_key}{key_note}",
         f"                org '{info.org_id}', permissions {', '.join(DEV_KEY_PERMISSIONS)}",
         f"  AWS endpoint  {info.aws_endpoint_url}  (moto; credentials 'testing', region {info.region})",
+        f"  Data bucket   s3://{info.data_bucket}  (a new object under a bucket's s3_uri is ingested)",
+        f"                aws --endpoint-url {info.aws_endpoint_url} s3 cp notes.txt "
+        f"s3://{info.data_bucket}/<storage_key>/<bucket_id>/   (the bucket's s3_uri)",
+        f"  Ingest queue  {info.ingest_queue_url}  (failures: {info.dead_letter_queue_url})",
         f"  Info file     {info_file}",
         "",
         f"  Data is TEMPORARY: it lives in memory and in {info.data_dir}, and is wiped at every start.",
@@ -435,9 +500,10 @@ def run(options: StackOptions, shutdown: ShutdownRequest) -> int:
     sock = bind_api_socket(options.host, options.port)
     lock_file: IO[str] | None = None
     aws = LocalAws(port=options.aws_port)
+    background = BackgroundWork()
     try:
         lock_file = lock_and_clear_data_dir(options.data_dir)
-        config = start_services(options, aws, sock, shutdown)
+        config = start_services(options, aws, sock, shutdown, background)
         if not serve(options, config, sock, shutdown):
             raise StackError("the API server did not start (see the log above)")
     except (_StopRequested, KeyboardInterrupt):
@@ -445,6 +511,8 @@ def run(options: StackOptions, shutdown: ShutdownRequest) -> int:
     finally:
         shutdown.ignore_further_signals()
         sock.close()
+        # Before moto: the worker's last receive and deletes go to the emulator.
+        background.stop()
         aws.stop()
         if lock_file is not None:
             lock_file.close()
@@ -452,12 +520,29 @@ def run(options: StackOptions, shutdown: ShutdownRequest) -> int:
     return 0
 
 
+@dataclass
+class BackgroundWork:
+    """What the stack runs beside the API, kept where `run` can stop it whatever happens."""
+
+    ingest_worker: IngestWorker | None = None
+
+    def stop(self) -> None:
+        worker, self.ingest_worker = self.ingest_worker, None
+        if worker is not None and not worker.stop(WORKER_STOP_SECONDS):
+            logger.warning("the ingest worker is still handling a batch; stopping without it")
+
+
 def start_services(
-    options: StackOptions, aws: LocalAws, sock: socket.socket, shutdown: ShutdownRequest
+    options: StackOptions,
+    aws: LocalAws,
+    sock: socket.socket,
+    shutdown: ShutdownRequest,
+    background: BackgroundWork,
 ) -> Any:
     """Everything between a cleared data dir and uvicorn: the emulator, its resources, the
-    environment, the dev key, the info/key files and the banner. Returns the uvicorn config.
-    Stops between steps if a signal came (`shutdown.check()`)."""
+    environment, the ingest worker (in `background`), the dev key, the info/key files and the
+    banner. Returns the uvicorn config. Stops between steps if a signal came
+    (`shutdown.check()`)."""
     # Absolute: the API may resolve it from another working directory (worker processes, tools).
     lancedb_dir = options.data_dir.resolve() / "lancedb"
     lancedb_dir.mkdir()
@@ -466,6 +551,9 @@ def start_services(
     apply_environment(api_environment(aws.endpoint_url, str(lancedb_dir)))
     shutdown.check()
     create_aws_resources(aws.endpoint_url)
+    ingest_queue_url = queue_url(aws.endpoint_url, INGEST_QUEUE)
+    shutdown.check()
+    background.ingest_worker = start_ingest_worker(aws.endpoint_url, ingest_queue_url)
     api_url = f"http://{_client_host(options.host)}:{sock.getsockname()[1]}"
     info = StackInfo(
         api_url=api_url,
@@ -478,6 +566,9 @@ def start_services(
         data_dir=str(options.data_dir),
         lancedb_uri=str(lancedb_dir),
         pid=os.getpid(),
+        data_bucket=DATA_BUCKET,
+        ingest_queue_url=ingest_queue_url,
+        dead_letter_queue_url=queue_url(aws.endpoint_url, DEAD_LETTER_QUEUE),
     )
     info_file = options.info_file or options.data_dir / INFO_FILE_NAME
     write_private_file(info_file, json.dumps(asdict(info), indent=2) + "\n")

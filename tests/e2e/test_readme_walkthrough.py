@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,15 +24,16 @@ pytestmark = pytest.mark.e2e
 
 README = REPO_ROOT / "README.md"
 WALKTHROUGH_HEADING = "## Walkthrough (works with `make dev` as written)"
+UPLOAD_HEADING = "## Walkthrough: upload a file, find it by text"
 DEFAULT_API_ROOT = "http://127.0.0.1:8000"
 # The script embeds text with the in-process MiniLM model: the first call loads it.
 SCRIPT_TIMEOUT_SECONDS = 240
 
 
-def walkthrough_script(readme: str) -> str:
-    """The first ```bash block of the walkthrough section (before the next `## ` heading)."""
-    assert WALKTHROUGH_HEADING in readme, f"README.md has no section {WALKTHROUGH_HEADING!r}"
-    section = readme.split(WALKTHROUGH_HEADING, 1)[1].split("\n## ", 1)[0]
+def walkthrough_script(readme: str, heading: str = WALKTHROUGH_HEADING) -> str:
+    """The first ```bash block of a walkthrough section (before the next `## ` heading)."""
+    assert heading in readme, f"README.md has no section {heading!r}"
+    section = readme.split(heading, 1)[1].split("\n## ", 1)[0]
     match = re.search(r"^```bash\n(.*?)^```", section, flags=re.DOTALL | re.MULTILINE)
     assert match, "the walkthrough section has no ```bash block"
     return match.group(1)
@@ -70,11 +72,23 @@ def walkthrough_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loca
 def walkthrough_outputs(
     walkthrough_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
 ) -> list[dict[str, Any]]:
-    """Run the block with bash in a directory holding `.stratus/stack.json`; its JSON answers."""
-    workdir = tmp_path_factory.mktemp("walkthrough-cwd")
+    return run_walkthrough(walkthrough_stack, tmp_path_factory.mktemp("walkthrough-cwd"), WALKTHROUGH_HEADING)
+
+
+@pytest.fixture(scope="module")
+def upload_outputs(
+    walkthrough_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
+) -> list[dict[str, Any]]:
+    return run_walkthrough(walkthrough_stack, tmp_path_factory.mktemp("upload-cwd"), UPLOAD_HEADING)
+
+
+def run_walkthrough(stack: LocalStack, workdir: Path, heading: str) -> list[dict[str, Any]]:
+    """Run a walkthrough block with bash in a directory laid out like the repository after
+    `make dev` (`.stratus/stack.json`, `.venv/`); its JSON answers."""
     (workdir / ".stratus").mkdir()
-    shutil.copyfile(walkthrough_stack.info_path, workdir / ".stratus" / "stack.json")
-    script = pointed_at(walkthrough_script(README.read_text(encoding="utf-8")), walkthrough_stack.base_url)
+    shutil.copyfile(stack.info_path, workdir / ".stratus" / "stack.json")
+    (workdir / ".venv").symlink_to(Path(sys.executable).parents[1])  # the venv `make dev` made
+    script = pointed_at(walkthrough_script(README.read_text(encoding="utf-8"), heading), stack.base_url)
     script_path: Path = workdir / "walkthrough.sh"
     script_path.write_text(script, encoding="utf-8")
 
@@ -141,3 +155,11 @@ def test_step_4_the_last_search_returns_cat_first_and_keeps_legacy_documents(
     # "The legacy-1 document loaded before promotion is still in the index."
     assert sorted(ids) == ["cat", "legacy-1", "tax"]
     assert searched["results"][0]["payload"] == {"category": "pets"}
+
+
+def test_the_upload_walkthrough_finds_the_uploaded_file_by_text(upload_outputs: list[dict[str, Any]]) -> None:
+    # Only the last step prints (the others capture their answers): the search.
+    (searched,) = upload_outputs
+    results = searched["results"]
+    assert [r["payload"]["filename"] for r in results] == ["cat-notes.txt", "tax-notes.txt"], searched
+    assert results[0]["payload"]["text"].startswith("Our cat sleeps")

@@ -237,6 +237,23 @@ def _check_listed_collections(body: Body) -> None:
     assert [item["collection_name"] for item in body["results"]] == ["product-embeddings"]
 
 
+def _check_object(body: Body) -> None:
+    assert body["object_id"].startswith("obj_") and body["status"] == "PENDING" and body["source"] == "api"
+    assert body["metadata"] == {"title": "Q3 notes", "quarter": 3}
+    assert body["key"].endswith(".stratus-object.json") and "/reports/" in body["key"]
+    assert [blob["property"] for blob in body["blobs"]] == ["content"]
+
+
+def _check_listed_objects(body: Body) -> None:
+    assert [item["metadata"]["title"] for item in body["results"]] == ["Q3 notes"]
+
+
+def _check_upload(body: Body) -> None:
+    assert body["upload_id"].startswith("upl_") and body["method"] == "PUT"
+    assert body["s3_key"].endswith(f"/reports/{body['upload_id']}/q3 notes.txt")
+    assert "X-Amz-Signature=" in body["presigned_url"] and body["headers"] == {"Content-Type": "text/plain"}
+
+
 # Server-made ids (bkt_, col_) cannot be written into the event files: the events name fixed
 # placeholders, and these rewrite them with the ids the setup steps answered, as a client would.
 Answers = dict[str, Any]
@@ -266,8 +283,17 @@ def _source_bucket_from_setup(event: dict[str, Any], answers: Answers) -> dict[s
     return event
 
 
+def _object_from_setup(event: dict[str, Any], answers: Answers) -> dict[str, Any]:
+    event = _bucket_id_from_setup(event, answers)
+    return _with_path_parameter(event, "object_id", answers["create_object"]["object_id"])
+
+
 PREPARE: dict[str, Callable[[dict[str, Any], Answers], dict[str, Any]]] = {
     "get_bucket": _bucket_id_from_setup,
+    "create_object": _bucket_id_from_setup,
+    "list_objects": _bucket_id_from_setup,
+    "get_object": _object_from_setup,
+    "create_upload": _bucket_id_from_setup,
     "delete_bucket": _bucket_id_from_setup,
     "create_collection": _source_bucket_from_setup,
     "get_collection": _collection_id_from_setup,
@@ -334,15 +360,21 @@ EXPECTATIONS: dict[str, Expectation] = {
         setup=(MANAGED, BUCKET, COLLECTION),
         then=("get_collection", 404, _check_not_found),
     ),
+    "create_object": Expectation(
+        200, _check_object, setup=(MANAGED, BUCKET), then=("list_objects", 200, _check_listed_objects)
+    ),
+    "list_objects": Expectation(200, _check_listed_objects, setup=(MANAGED, BUCKET, "create_object")),
+    "get_object": Expectation(200, _check_object, setup=(MANAGED, BUCKET, "create_object")),
+    "create_upload": Expectation(200, _check_upload, setup=(MANAGED, BUCKET)),
     # Tasks are written by the ingestion pipeline; the event's id names none.
     "get_task": Expectation(404, _check_not_found, setup=(MANAGED,)),
 }
 
-# Events of scheduled (non-HTTP) functions are tested with their function, e.g.
-# tests/integration/test_auto_create_indexes.py.
-SCHEDULED_EVENTS = frozenset({"auto_create_indexes"})
+# Events of non-HTTP functions: the scheduled job's is tested with its function
+# (tests/integration/test_auto_create_indexes.py), the extractor's below.
+NON_HTTP_EVENTS = frozenset({"auto_create_indexes", "sqs-s3-put"})
 EVENT_OPERATIONS = sorted(
-    path.stem for path in EVENTS_DIR.glob("*.json") if path.stem not in SCHEDULED_EVENTS
+    path.stem for path in EVENTS_DIR.glob("*.json") if path.stem not in NON_HTTP_EVENTS
 )
 
 
@@ -367,6 +399,11 @@ def lambda_env(
     monkeypatch.setenv("STRATUS_LANCEDB_URI", str(tmp_path / "lancedb"))
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "stratus")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("STRATUS_DATA_BUCKET", "stratus-data")
+    monkeypatch.setenv("STRATUS_IDEMPOTENCY_TABLE_NAME", "stratus-idempotency")
+    import boto3
+
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="stratus-data")
     # Settings and stores are cached per container; this test's environment must win.
     reset_container()
     moto_dynamodb.put_api_key(
@@ -436,3 +473,38 @@ def test_missing_key_is_401_in_the_error_envelope(lambda_env: DynamoDBMetadataSt
     assert answer.status == 401, answer.body
     assert answer.body["success"] is False
     assert answer.body["error"]["type"] == "UnauthorizedError"
+
+
+def test_the_extractor_ingests_the_object_of_its_sqs_event(lambda_env: DynamoDBMetadataStore) -> None:
+    """`sam local invoke ExtractorFunction -e tests/events/sqs-s3-put.json`, in process: the
+    event's key lies under a bucket of a managed namespace whose collection reads it."""
+    import boto3
+
+    from stratus.ingestion import lambda_handler
+    from stratus.models.managed_content import Bucket
+
+    body = json.loads(load_event("sqs-s3-put")["Records"][0]["body"])
+    s3_object = body["Records"][0]["s3"]["object"]
+    key = s3_object["key"].replace("+", " ")
+    storage_key, bucket_id, _rest = key.split("/", 2)
+    managed = invoke("create_namespace").body
+    bucket = Bucket(
+        org_id="org_events",
+        namespace_id=managed["namespace_id"],
+        bucket_id=bucket_id,
+        bucket_name="reports",
+        s3_uri=f"s3://stratus-data/{storage_key}/{bucket_id}/",
+        created_at="2026-11-22T00:00:00Z",
+    )
+    lambda_env.create_bucket(bucket)
+    text = "Revenue grew 12% in the third quarter; churn fell to 2.1%.\n"
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket="stratus-data", Key=key, Body=text.encode())
+    lambda_handler.reset()
+
+    answer = load_handler("extractor")(load_event("sqs-s3-put"), FakeLambdaContext("stratus-extractor"))
+
+    assert answer == {"batchItemFailures": []}
+    (stored,) = lambda_env.list_objects("org_events", managed["namespace_id"], bucket_id, 10, None).objects
+    assert (stored.status, stored.etag, stored.source) == ("COMPLETED", s3_object["eTag"], "s3")
+    assert stored.blobs[0].size == s3_object["size"] and stored.key == key
+    lambda_handler.reset()

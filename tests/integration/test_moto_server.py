@@ -2,13 +2,16 @@
 
 Given a LocalAws on a free port, with the template's table created in it,
 when clients talk to it over HTTP (as the API and the CLI do),
-then DynamoDB behaves like DynamoDB - including one winner among racing conditional writes."""
+then DynamoDB behaves like DynamoDB - including one winner among racing conditional writes -
+and an SQS long poll waits like SQS without holding up anyone else."""
 
 from __future__ import annotations
 
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -67,9 +70,10 @@ def test_tables_match_the_template(local_aws: LocalAws, table: str) -> None:
 
 
 def test_create_tables_is_idempotent(local_aws: LocalAws, table: str) -> None:
-    assert create_tables(_dynamodb(local_aws.endpoint_url), {"MetadataTable": table}) == {
-        "MetadataTable": table
-    }
+    again = create_tables(_dynamodb(local_aws.endpoint_url), {"MetadataTable": table})
+    assert again["MetadataTable"] == table
+    # Tables the caller does not name keep their local names (the extractor's idempotency table).
+    assert again["IdempotencyTable"] == "stratus-idempotency"
 
 
 def test_transaction_commits_all_or_nothing(local_aws: LocalAws, table: str) -> None:
@@ -262,3 +266,105 @@ def test_middleware_admits_one_request_at_a_time_until_its_body_is_consumed() ->
         thread.join(timeout=10)
     assert bodies == [b"ab"] * 6
     assert peak == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# SQS long polls: waiting outside the lock
+
+
+def _sqs(endpoint_url: str) -> Any:
+    return boto3.client(
+        "sqs",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@pytest.fixture
+def queue_url(local_aws: LocalAws) -> str:
+    url: str = _sqs(local_aws.endpoint_url).create_queue(QueueName=f"poll-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    return url
+
+
+def _receive_in_background(endpoint_url: str, queue_url: str, wait_seconds: int) -> dict[str, Any]:
+    """Start a ReceiveMessage long poll on a thread; the dict gets `messages` and `seconds`."""
+    outcome: dict[str, Any] = {}
+
+    def receive() -> None:
+        started = time.monotonic()
+        response = _sqs(endpoint_url).receive_message(
+            QueueUrl=queue_url, WaitTimeSeconds=wait_seconds, MaxNumberOfMessages=10
+        )
+        outcome["seconds"] = time.monotonic() - started
+        outcome["messages"] = response.get("Messages", [])
+
+    outcome["thread"] = threading.Thread(target=receive)
+    outcome["thread"].start()
+    time.sleep(0.3)  # the poll is waiting by now
+    return outcome
+
+
+def test_a_long_poll_does_not_hold_up_other_requests(local_aws: LocalAws, table: str, queue_url: str) -> None:
+    poll = _receive_in_background(local_aws.endpoint_url, queue_url, wait_seconds=3)
+
+    # While it waits, DynamoDB answers at once (it would wait ~3 s behind a poll holding the lock).
+    started = time.monotonic()
+    _dynamodb(local_aws.endpoint_url).get_item(TableName=table, Key={"PK": {"S": "x"}, "SK": {"S": "y"}})
+    assert time.monotonic() - started < 1.0
+    assert poll["thread"].is_alive()
+
+    # And the empty poll still lasts its WaitTimeSeconds, as SQS's does.
+    poll["thread"].join(timeout=10)
+    assert poll["messages"] == []
+    assert 2.5 <= poll["seconds"] < 5
+
+
+def test_a_long_poll_answers_as_soon_as_a_message_arrives(local_aws: LocalAws, queue_url: str) -> None:
+    poll = _receive_in_background(local_aws.endpoint_url, queue_url, wait_seconds=10)
+    _sqs(local_aws.endpoint_url).send_message(QueueUrl=queue_url, MessageBody="hello")
+    poll["thread"].join(timeout=15)
+    assert [m["Body"] for m in poll["messages"]] == ["hello"]
+    assert poll["seconds"] < 2  # not the 10 s it was ready to wait
+
+
+def test_a_long_poll_in_the_query_protocol_waits_outside_the_lock_too(
+    local_aws: LocalAws, table: str, queue_url: str
+) -> None:
+    """Older SDKs speak SQS's query protocol (form bodies, XML answers)."""
+    outcome: dict[str, Any] = {}
+
+    def receive() -> None:
+        form = {"Action": "ReceiveMessage", "QueueUrl": queue_url, "WaitTimeSeconds": "10"}
+        request = urllib.request.Request(
+            local_aws.endpoint_url + "/",
+            data=urllib.parse.urlencode(form).encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                # moto picks the service from the signature's credential scope.
+                "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20251122/us-east-1/sqs/aws4_request",
+            },
+        )
+        started = time.monotonic()
+        with urllib.request.urlopen(request, timeout=15) as response:
+            outcome["xml"] = response.read()
+        outcome["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=receive)
+    thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    _dynamodb(local_aws.endpoint_url).get_item(TableName=table, Key={"PK": {"S": "x"}, "SK": {"S": "y"}})
+    assert time.monotonic() - started < 1.0
+    _sqs(local_aws.endpoint_url).send_message(QueueUrl=queue_url, MessageBody="from-query")
+    thread.join(timeout=15)
+    assert b"<Body>from-query</Body>" in outcome["xml"]
+    assert outcome["seconds"] < 2
+
+
+def test_an_invalid_wait_still_gets_sqs_s_error(local_aws: LocalAws, queue_url: str) -> None:
+    with pytest.raises(ClientError) as raised:
+        _sqs(local_aws.endpoint_url).receive_message(QueueUrl=queue_url, WaitTimeSeconds=21)
+    assert "WaitTimeSeconds" in str(raised.value)
+

@@ -6,6 +6,8 @@ Each test collects every problem before failing, so one run shows the whole drif
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import importlib.util
 import json
 import re
@@ -41,8 +43,20 @@ HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "pa
 WRITE_POLICY_TEMPLATES = frozenset(
     {"DynamoDBCrudPolicy", "DynamoDBWritePolicy", "S3CrudPolicy", "S3WritePolicy"}
 )
+# Nor statements whose actions write (s3:PutObject, dynamodb:DeleteItem, sqs:SendMessage...).
+WRITE_ACTION = re.compile(r"^[a-z0-9-]+:(Put|Delete|Update|Create|BatchWrite|TransactWrite|Send|Change)")
 
 Route = tuple[str, str]  # (METHOD, path), e.g. ("POST", "/v1/search")
+
+# Event source types of the functions that are not API operations, by what they are.
+SCHEDULE_EVENT_TYPES = frozenset({"Schedule", "ScheduleV2"})
+SQS_EVENT_TYPES = frozenset({"SQS"})
+# The event file (tests/events/<stem>.json, what `sam local invoke <Fn> -e` feeds it) of each
+# SQS consumer, named for what its queue carries. A scheduled job's file is named after it.
+SQS_EVENT_FILES = {"extractor": "sqs-s3-put"}
+# The account and region every event file is recorded in.
+EVENTS_ACCOUNT_ID = "123456789012"
+EVENTS_REGION = "us-east-1"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,14 +130,31 @@ def function_dirs() -> list[str]:
 
 
 def non_http_function_dirs() -> set[str]:
-    """functions/<name>/ of template functions with no HttpApi event (scheduled jobs): they are
-    not API operations, so they have no router, no Mangum handler and no HTTP event file."""
+    """functions/<name>/ of template functions with no HttpApi event (scheduled jobs, SQS
+    consumers): they are not API operations, so they have no router, no Mangum handler and no
+    HTTP event file."""
     functions = resources_of_type(load_template(), "AWS::Serverless::Function")
     return {
         code_dir(resource).removeprefix("functions/").rstrip("/")
         for resource in functions.values()
         if not http_api_events(resource)
     }
+
+
+def event_types(resource: dict[str, Any]) -> set[str]:
+    events = resource.get("Properties", {}).get("Events", {}) or {}
+    return {str(event.get("Type")) for event in events.values()}
+
+
+def non_http_event_file(folder: str, resource: dict[str, Any]) -> str | None:
+    """The stem of the event file of a non-HTTP function: its own name for a scheduled job, its
+    SQS_EVENT_FILES entry for an SQS consumer; None when there is none to name."""
+    types = event_types(resource)
+    if types and types <= SCHEDULE_EVENT_TYPES:
+        return folder
+    if types and types <= SQS_EVENT_TYPES:
+        return SQS_EVENT_FILES.get(folder)
+    return None
 
 
 def load_function_module(operation: str) -> ModuleType:
@@ -175,7 +206,7 @@ def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def api_functions(functions: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The functions wired to the HTTP API (later: extractor/scheduled functions are not)."""
+    """The functions wired to the HTTP API (not the scheduled jobs nor the SQS-fed extractor)."""
     return {name: resource for name, resource in functions.items() if http_api_events(resource)}
 
 
@@ -270,13 +301,22 @@ def test_function_folders_template_and_registry_agree(
 def test_non_http_functions_have_a_folder_and_an_event_source(functions: dict[str, dict[str, Any]]) -> None:
     problems = []
     for name, resource in functions.items():
+        types = event_types(resource)
         if http_api_events(resource):
+            # A Mangum handler answers HTTP events only: a schedule or a queue on the same
+            # function would feed it events it cannot read.
+            if types != {"HttpApi"}:
+                problems.append(f"{name}: mixes HttpApi with other event sources {sorted(types)}")
             continue
         folder = code_dir(resource).removeprefix("functions/").rstrip("/")
         if folder not in function_dirs():
             problems.append(f"{name}: CodeUri {code_dir(resource)!r} has no app.py")
-        if not (resource.get("Properties", {}).get("Events") or {}):
-            problems.append(f"{name}: no event source (neither HttpApi nor e.g. Schedule)")
+        if not types:
+            problems.append(f"{name}: no event source (neither HttpApi nor e.g. Schedule or SQS)")
+        elif not (types <= SCHEDULE_EVENT_TYPES or types <= SQS_EVENT_TYPES):
+            problems.append(f"{name}: event sources {sorted(types)}: expected only Schedule or only SQS")
+        elif types <= SQS_EVENT_TYPES and folder not in SQS_EVENT_FILES:
+            problems.append(f"{name}: an SQS consumer needs its event file in SQS_EVENT_FILES")
     assert not problems, "\n".join(problems)
 
 
@@ -304,9 +344,9 @@ def test_handler_is_mangum_serving_exactly_its_operation(
     module = load_function_module(operation)
     handler = getattr(module, "handler", None)
     if operation in non_http_function_dirs():
-        # A scheduled function: a plain `handler(event, context)`, not an HTTP operation.
+        # A scheduled job or an SQS consumer: a plain `handler(event, context)`, no HTTP operation.
         assert callable(handler) and not isinstance(handler, Mangum), f"functions/{operation}: plain handler"
-        assert operation not in operations, f"functions/{operation} is scheduled but also in OPERATIONS"
+        assert operation not in operations, f"functions/{operation} is not HTTP but is in OPERATIONS"
         return
     assert isinstance(handler, Mangum), f"functions/{operation}/app.py: `handler` must be a Mangum instance"
     assert operation in operations, f"functions/{operation}/ has no entry in OPERATIONS"
@@ -429,6 +469,7 @@ def test_function_policies_are_least_privilege(functions: dict[str, dict[str, An
                 problems.append(f"{name}: wildcard action {value!r}")
         only_reads = all(event_route(e)[0] == "GET" for e in http_api_events(resource).values())
         writes = WRITE_POLICY_TEMPLATES & set(policy_templates(policies))
+        writes |= {v for k, v in policy_leaves(policies) if k == "Action" and WRITE_ACTION.match(str(v))}
         if http_api_events(resource) and only_reads and writes:
             problems.append(f"{name} serves only GET routes but has write policies {sorted(writes)}")
     assert not problems, "\n".join(problems)
@@ -438,46 +479,156 @@ def test_function_policies_are_least_privilege(functions: dict[str, dict[str, An
 # Events for `sam local invoke` and tests/integration/test_handlers_with_events.py
 
 
-def test_every_operation_has_a_matching_event_file(
-    operations: dict[str, APIRouter], api_functions: dict[str, dict[str, Any]]
+def http_event_problems(name: str, event: dict[str, Any], resource: dict[str, Any]) -> list[str]:
+    """An API Gateway HTTP API payload v2.0 event for one of the function's routes."""
+    problems = []
+    method, _, route_path = event.get("routeKey", "").partition(" ")
+    declared = {event_route(e) for e in http_api_events(resource).values()}
+    if (method, route_path) not in declared:
+        problems.append(f"{name}: routeKey {event.get('routeKey')!r} is not one of {_fmt(declared)}")
+    http = event.get("requestContext", {}).get("http", {})
+    consistent = http.get("method") == method and http.get("path") == event.get("rawPath")
+    if event.get("version") != "2.0" or not consistent:
+        problems.append(f"{name}: not a consistent HTTP API payload v2.0 event")
+    parameters = event.get("pathParameters", {})
+    expected_path = re.sub(r"\{(\w+)\}", lambda m, p=parameters: str(p.get(m.group(1), "?")), route_path)
+    if event.get("rawPath") != expected_path:
+        problems.append(f"{name}: rawPath {event.get('rawPath')!r}, pathParameters say {expected_path!r}")
+    if "body" in event and not isinstance(json.loads(event["body"]), dict):
+        problems.append(f"{name}: body must be a JSON object string")
+    return problems
+
+
+def scheduled_event_problems(name: str, event: dict[str, Any]) -> list[str]:
+    if event.get("source") != "aws.events" or event.get("detail-type") != "Scheduled Event":
+        return [f"{name}: not an EventBridge scheduled event"]
+    return []
+
+
+def sub_with_defaults(template: dict[str, Any], text: str, region: str) -> str:
+    """A `!Sub` string as a deployment with the parameters' defaults, in the events' account,
+    would resolve it."""
+    values = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    values |= {"AWS::AccountId": EVENTS_ACCOUNT_ID, "AWS::Region": region, "AWS::Partition": "aws"}
+    return re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], text)
+
+
+def notifying_buckets(template: dict[str, Any], queue: Any) -> dict[str, list[str]]:
+    """The S3 buckets that notify `queue` (a queue ARN expression): `!Sub` name → event patterns."""
+    found: dict[str, list[str]] = {}
+    for bucket in resources_of_type(template, "AWS::S3::Bucket").values():
+        properties = bucket.get("Properties", {})
+        configurations = properties.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+        patterns = [c["Event"] for c in configurations if c.get("Queue") == queue]
+        if patterns:
+            found[str(properties.get("BucketName", {}).get("Fn::Sub", ""))] = patterns
+    return found
+
+
+def s3_notification_problems(
+    where: str, body: str, template: dict[str, Any], buckets: dict[str, list[str]]
+) -> list[str]:
+    """An S3 event notification (version 2.x) from one of `buckets`, for an event it subscribes."""
+    try:
+        notification = json.loads(body)
+    except ValueError:
+        return [f"{where}: body is not JSON"]
+    records = notification.get("Records") if isinstance(notification, dict) else None
+    if not isinstance(records, list) or not records:
+        return [f"{where}: body is not an S3 event notification with Records"]
+    problems = []
+    for j, record in enumerate(records):
+        at = f"{where} body Records[{j}]"
+        s3 = record.get("s3", {})
+        region = record.get("awsRegion", "")
+        names = {sub_with_defaults(template, sub, region): p for sub, p in buckets.items()}
+        patterns = names.get(s3.get("bucket", {}).get("name"))
+        if record.get("eventSource") != "aws:s3" or not str(record.get("eventVersion", "")).startswith("2."):
+            problems.append(f"{at}: not an S3 event notification record (eventSource aws:s3, version 2.x)")
+        if patterns is None:
+            problems.append(f"{at}: bucket {s3.get('bucket', {}).get('name')!r} is none of {sorted(names)}")
+        elif not any(fnmatch.fnmatchcase(f"s3:{record.get('eventName')}", p) for p in patterns):
+            problems.append(f"{at}: eventName {record.get('eventName')!r} is not subscribed ({patterns})")
+        obj = s3.get("object", {})
+        if not all(isinstance(obj.get(k), str) for k in ("key", "eTag", "sequencer")) or not isinstance(
+            obj.get("size"), int
+        ):
+            problems.append(f"{at}: s3.object needs key, size, eTag and sequencer")
+        elif " " in obj["key"]:
+            problems.append(f"{at}: s3.object.key must be URL-encoded as S3 sends it (a space is '+')")
+    return problems
+
+
+def sqs_event_problems(name: str, event: dict[str, Any], template: dict[str, Any], queue: Any) -> list[str]:
+    """A Lambda SQS event whose messages are the S3 notifications of the buckets feeding `queue`."""
+    records = event.get("Records")
+    if not isinstance(records, list) or not records:
+        return [f"{name}: not a Lambda SQS event (no Records)"]
+    buckets = notifying_buckets(template, queue)
+    if not buckets:
+        return [f"{name}: no S3 bucket of the template notifies the function's queue"]
+    problems = []
+    for i, record in enumerate(records):
+        where = f"{name} Records[{i}]"
+        body = record.get("body")
+        region = record.get("awsRegion", "")
+        if record.get("eventSource") != "aws:sqs" or not all(
+            isinstance(record.get(k), str) and record.get(k) for k in ("messageId", "receiptHandle")
+        ):
+            problems.append(f"{where}: not an SQS record (eventSource aws:sqs, messageId, receiptHandle)")
+        queue_arn = rf"arn:aws:sqs:{re.escape(region)}:\d{{12}}:[\w-]+"
+        if not re.fullmatch(queue_arn, record.get("eventSourceARN", "")):
+            problems.append(f"{where}: eventSourceARN is not a queue ARN in awsRegion {region!r}")
+        if not str(record.get("attributes", {}).get("ApproximateReceiveCount", "")).isdigit():
+            problems.append(f"{where}: attributes.ApproximateReceiveCount is missing")
+        if not isinstance(record.get("messageAttributes"), dict):
+            problems.append(f"{where}: messageAttributes must be an object")
+        if not isinstance(body, str):
+            problems.append(f"{where}: body must be a string")
+            continue
+        if record.get("md5OfBody") != hashlib.md5(body.encode()).hexdigest():
+            problems.append(f"{where}: md5OfBody is not the MD5 of body")
+        problems += s3_notification_problems(where, body, template, buckets)
+    return problems
+
+
+def sqs_queue_of(resource: dict[str, Any]) -> Any:
+    events = resource.get("Properties", {}).get("Events", {}) or {}
+    queues = [e.get("Properties", {}).get("Queue") for e in events.values() if e.get("Type") == "SQS"]
+    return queues[0] if len(queues) == 1 else None
+
+
+def test_every_function_has_a_matching_event_file(
+    template: dict[str, Any],
+    operations: dict[str, APIRouter],
+    functions: dict[str, dict[str, Any]],
+    api_functions: dict[str, dict[str, Any]],
 ) -> None:
     problems = []
     events = {path.stem: path for path in EVENTS_DIR.glob("*.json")}
     for operation in operations:
         if operation not in events:
             problems.append(f"tests/events/{operation}.json is missing")
-    scheduled = non_http_function_dirs()
+    non_http: dict[str, dict[str, Any]] = {}  # event file stem → the function it feeds
+    for name, resource in functions.items():
+        folder = code_dir(resource).removeprefix("functions/").rstrip("/")
+        stem = None if http_api_events(resource) else non_http_event_file(folder, resource)
+        if stem is None:
+            continue  # an API operation, or a function the test above already reports
+        non_http[stem] = resource
+        if stem not in events:
+            problems.append(f"tests/events/{stem}.json is missing (the event of {name})")
     for stem, path in sorted(events.items()):
-        if stem in scheduled:
-            # An EventBridge scheduled event, as `sam local invoke -e` feeds the function.
-            event = json.loads(path.read_text(encoding="utf-8"))
-            if event.get("source") != "aws.events" or event.get("detail-type") != "Scheduled Event":
-                problems.append(f"{path.name}: not an EventBridge scheduled event")
-            continue
-        if stem not in operations:
-            problems.append(f"{path.name}: not an operation name")
-            continue
         event = json.loads(path.read_text(encoding="utf-8"))
-        method, _, route_path = event.get("routeKey", "").partition(" ")
-        resource = api_functions.get(function_logical_id(stem), {})
-        declared = {event_route(e) for e in http_api_events(resource).values()}
-        if (method, route_path) not in declared:
-            problems.append(f"{path.name}: routeKey {event.get('routeKey')!r} is not one of {_fmt(declared)}")
-        http = event.get("requestContext", {}).get("http", {})
-        if (
-            event.get("version") != "2.0"
-            or http.get("method") != method
-            or http.get("path") != event.get("rawPath")
-        ):
-            problems.append(f"{path.name}: not a consistent HTTP API payload v2.0 event")
-        parameters = event.get("pathParameters", {})
-        expected_path = re.sub(r"\{(\w+)\}", lambda m, p=parameters: str(p.get(m.group(1), "?")), route_path)
-        if event.get("rawPath") != expected_path:
-            problems.append(
-                f"{path.name}: rawPath {event.get('rawPath')!r}, pathParameters say {expected_path!r}"
-            )
-        if "body" in event and not isinstance(json.loads(event["body"]), dict):
-            problems.append(f"{path.name}: body must be a JSON object string")
+        if stem in non_http and event_types(non_http[stem]) <= SCHEDULE_EVENT_TYPES:
+            problems += scheduled_event_problems(path.name, event)
+        elif stem in non_http:
+            problems += sqs_event_problems(path.name, event, template, sqs_queue_of(non_http[stem]))
+        elif stem in operations:
+            resource = api_functions.get(function_logical_id(stem), {})
+            problems += http_event_problems(path.name, event, resource)
+        else:
+            problems.append(f"{path.name}: names neither an operation nor the event of a non-HTTP function")
     assert not problems, "\n".join(problems)
 
 
