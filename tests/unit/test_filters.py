@@ -315,3 +315,59 @@ def test_types_are_not_coerced() -> None:
 def test_lookup_does_not_descend_into_lists() -> None:
     assert not check({"a.0": "x"}, {"a": ["x"]})
     assert check({"a.0": "x"}, {"a": {"0": "x"}})
+
+
+# -- Pinecone compiler regressions (found by tests/property) --------------------------------------
+# The compiled filter is run by the loopback server's own predicate, over the metadata the store
+# writes: no server needed.
+
+
+def pinecone_selects(raw: dict[str, Any], payloads: list[dict[str, Any]]) -> set[int]:
+    from stratus.adapters import pinecone_filters
+    from tests.loopback_pinecone import compile_filter as loopback_predicate
+
+    node = parse_filter(raw)
+    assert node is not None
+    compiled = pinecone_filters.compile_filter(node)
+    if compiled.matches_nothing:
+        return set()
+    matches = loopback_predicate(compiled.filter) if compiled.filter is not None else (lambda _: True)
+    return {
+        i
+        for i, payload in enumerate(payloads)
+        if matches(pinecone_filters.record_metadata(f"d{i}", payload))
+    }
+
+
+HUGE_DOCS: list[dict[str, Any]] = [
+    {"x": 1e300},
+    {"x": -1e300},
+    {"x": 5},
+    {"x": 2**106},
+    {"x": 2**106 - 1},
+    {"x": -(2**106)},
+    {"x": 1.7976931348623157e308},
+    {"x": 2.0**107},
+]
+
+
+@pytest.mark.parametrize(
+    "want",
+    [10**300, int(1e300), -int(1e300), 2**106 + 1, 2**106 + 2**53, 2**107, 2**107 + 1, 10**400, -(10**400)],
+    ids=repr,
+)
+@pytest.mark.parametrize("operator", ["gt", "gte", "lt", "lte"])
+def test_pinecone_ranges_beyond_2_106_compare_floats_exactly(operator: str, want: int) -> None:
+    # Minimal: {"x": 1e300} with gt 10**300 used to match nothing (1e300 is above 10**300).
+    raw = cond("x", operator, want)
+    node = parse_filter(raw)
+    assert node is not None
+    expected = {i for i, payload in enumerate(HUGE_DOCS) if evaluate(node, payload)}
+    assert pinecone_selects(raw, HUGE_DOCS) == expected
+
+
+def test_pinecone_paths_of_lone_surrogates_and_of_the_character_they_escape_differ() -> None:
+    payloads: list[dict[str, Any]] = [{"😀": 5}, {"\ud83d\ude00": 5}, {"\ud800": 1}, {"\\ud800": 1}]
+    assert pinecone_selects(cond("\ud83d\ude00", "eq", 5), payloads) == {1}  # used to be {0, 1}
+    assert pinecone_selects(cond("😀", "exists", True), payloads) == {0}
+    assert pinecone_selects(cond("\ud800", "gte", 1), payloads) == {2}

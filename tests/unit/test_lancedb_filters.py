@@ -350,3 +350,67 @@ def test_unicode_words_and_case_folding(
     for case_sensitive in (False, True):
         raw = {"field": "s", "operator": operator, "value": value, "case_sensitive": case_sensitive}
         assert_matches_reference(store, space, WORDY, raw)
+
+
+# -- lone surrogates (found by tests/property) -------------------------------------------------------
+# JSON escapes carry lone surrogates into filters; no SQL may hold one. They used to reach the
+# SQL text (a 503 from a valid filter), and ensure_ascii spelled the path of the two lone
+# surrogates "\ud83d\ude00" like the path of "😀", so a filter on one matched the other.
+
+SURROGATE_DOCS: list[dict[str, Any]] = [
+    {"t": "a\\ud800b", "l": ["\ud800", "x"]},  # escape *text*, and a list element holding one
+    {"t": "ab", "😀": 5},
+    {"t": "\ue000z"},
+    {"t": "\ud7ffz"},
+    {"t": "AB\uffff"},
+    {"\ud800": 1, "k": {"\udfff": "y"}},  # keys holding lone surrogates
+    {"\\ud800": "x"},  # in one object with "\ud800", Lance refuses the payload (a duplicate key)
+]
+
+
+@pytest.fixture(scope="module")
+def surrogate_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[LanceDBVectorStore, Space]:
+    return make_store(tmp_path_factory.mktemp("surrogates"), SURROGATE_DOCS)
+
+
+@pytest.mark.parametrize(
+    "value", ["\ud800", "a\ud800", "ab\udfff", "\ud83d\ude00", "A\udc00B", "\\ud800"], ids=repr
+)
+@pytest.mark.parametrize("operator", ["contains", "starts_with", "ends_with", "gt", "gte", "lt", "lte", "eq"])
+def test_string_values_holding_lone_surrogates(
+    surrogate_store: tuple[LanceDBVectorStore, Space], operator: str, value: str
+) -> None:
+    store, space = surrogate_store
+    for case_sensitive in (False, True):
+        raw = {"field": "t", "operator": operator, "value": value, "case_sensitive": case_sensitive}
+        assert_matches_reference(store, space, SURROGATE_DOCS, raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"field": "l", "operator": "contains", "value": "\ud800"},
+        {"field": "\ud83d\ude00", "operator": "eq", "value": 5},  # minimal: used to match {"😀": 5}
+        {"field": "\ud83d\ude00", "operator": "exists"},
+        {"field": "😀", "operator": "gte", "value": 5},
+        {"field": "\ud800", "operator": "gte", "value": 1},  # used to be a 503
+        {"field": "\ud800", "operator": "lt", "value": "z"},
+        {"field": "\\ud800", "operator": "starts_with", "value": "x"},
+        {"field": "\\ud800", "operator": "gte", "value": 1},
+        {"field": "k.\udfff", "operator": "ends_with", "value": "Y"},
+        {"field": "k.\udfff", "operator": "text", "value": "y"},
+        {"field": "\udfff.\ud800", "operator": "contains", "value": "x"},
+    ],
+    ids=repr,
+)
+def test_fields_holding_lone_surrogates(
+    surrogate_store: tuple[LanceDBVectorStore, Space], raw: dict[str, Any]
+) -> None:
+    store, space = surrogate_store
+    assert_matches_reference(store, space, SURROGATE_DOCS, raw)
+
+
+def test_paths_of_lone_surrogates_and_of_the_character_they_escape_differ() -> None:
+    assert _term("p_", ("😀",), "") != _term("p_", ("\ud83d\ude00",), "")
+    assert _term("p_", ("\ud800",), "") != _term("p_", ("\\ud800",), "")
+    assert _term("p_", ("😀",), "") == 'p_["\\ud83d\\ude00"]'  # unchanged for valid text

@@ -25,10 +25,18 @@ path as a JSON array, so no key or value can change the structure of the query o
 Every function used is total on what reaches it (type-guarded, `TRY_CAST`), so no document can
 make a query fail either.
 
-Two known departures from `evaluate`, both outside ordinary data: case-insensitive `contains`,
+Lone surrogates (invalid Unicode that JSON escapes can carry) never reach SQL: terms digest them,
+a condition whose string value holds one is decided without reading strings (no string without a
+lone surrogate contains, starts or ends with one; a range bound is moved to the nearest string SQL
+can hold that orders the same), and a key holding one is spelled as Lance stores it.
+
+Three known departures from `evaluate`, all outside ordinary data: case-insensitive `contains`,
 `starts_with` and `ends_with` fold with the engine's `lower()` (Unicode 16; Python 3.11 knows
-Unicode 14, so 55 letters added since fold differently), and integers beyond 64 bits are stored by
-Lance as the nearest double, so `gt gte lt lte` compare that double (`eq` is exact: it uses terms).
+Unicode 14, so 55 letters added since fold differently); integers beyond 64 bits are stored by
+Lance as the nearest double, so `gt gte lt lte` compare that double (`eq` is exact: it uses terms);
+and a *document* string holding a lone surrogate is read by `contains starts_with ends_with gt gte
+lt lte` as Lance stores it, with each lone surrogate as its six-character escape text (`\ud800`)
+and an escaped high + low pair as one character (`eq in ne nin text exists` stay exact: terms).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -124,11 +133,19 @@ def _term(kind: str, path: tuple[str, ...], text: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _path_key(path: tuple[str, ...]) -> str:
-    # Payloads repeat their paths, so this is cached; ensure_ascii also escapes lone surrogates.
-    return json.dumps(list(path), ensure_ascii=True, separators=(",", ":"))
+    # Payloads repeat their paths, so this is cached. ensure_ascii keeps the key storable, but it
+    # spells the two lone surrogates "\ud83d\ude00" exactly as it spells "😀": a path holding a
+    # lone surrogate is spelled by a digest of its code points instead ("!" + 64 hex, which no
+    # JSON array starts with, and whose end is known).
+    if all(_utf8_encodable(segment) for segment in path):
+        return json.dumps(list(path), ensure_ascii=True, separators=(",", ":"))
+    code_points = json.dumps(list(path), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return "!" + hashlib.sha256(code_points).hexdigest()
 
 
 def _utf8_encodable(text: str) -> bool:
+    """False when the text holds a lone surrogate (JSON escapes can carry them into a payload or
+    a filter); such a text can reach neither Arrow nor the SQL parser."""
     if text.isascii():
         return True
     try:
@@ -136,6 +153,32 @@ def _utf8_encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ABOVE_SURROGATES = "\ue000"  # the first code point after them
+
+
+def _stored_spelling(key: str) -> str:
+    """A JSON key as Lance stores it: its JSON text holds every lone surrogate as an escape (the
+    store writes such a payload with ensure_ascii); Lance joins an escaped high + low pair into
+    one character and keeps any other escape as its six characters of text."""
+    if _utf8_encodable(key):
+        return key
+    joined = json.loads(json.dumps(key))  # Python joins the pairs the same way
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", joined)
+
+
+def _string_bound(op: str, want: str) -> tuple[str, str]:
+    """(SQL operator, bound) such that `have <op> want` is `have <SQL operator> bound` for every
+    string `have` without a lone surrogate, with a bound SQL can hold. For a `want` holding one,
+    at `i` first: `have` differs from `want` at or before `i` (it holds no surrogate), so
+    `have > want` exactly when `have >= want[:i] + U+E000`, and `have < want` otherwise."""
+    match = _SURROGATE.search(want)
+    if match is None:
+        return _SQL_OP[op], want
+    bound = want[: match.start()] + _ABOVE_SURROGATES
+    return (">=" if op in ("gt", "gte") else "<"), bound
 
 
 def _number_key(value: int | float) -> str:
@@ -200,10 +243,14 @@ def _condition(cond: Condition) -> str:
         element = _has(_value_terms(("e",), path, want, folded))
         if not isinstance(want, str):
             return element
+        if not _utf8_encodable(want):
+            return element  # no string without a lone surrogate contains one
         substring = f"strpos({_Field(path).string(folded)}, {sql_string(_fold(want, folded))}) > 0"
         return f"({element} OR {_total(substring)})"
     if op in ("starts_with", "ends_with"):
         assert isinstance(want, str)
+        if not _utf8_encodable(want):
+            return "false"
         return _total(f"{op}({_Field(path).string(folded)}, {sql_string(_fold(want, folded))})")
     if op in RANGE_OPERATORS:
         return _total(_range(_Field(path), op, want))
@@ -245,8 +292,8 @@ class _Field:
         self.path = path
         container = PAYLOAD_COLUMN
         for segment in path[:-1]:
-            container = f"json_get({container}, {sql_string(segment)})"
-        self.container, self.key = container, sql_string(path[-1])
+            container = f"json_get({container}, {sql_string(_stored_spelling(segment))})"
+        self.container, self.key = container, sql_string(_stored_spelling(path[-1]))
 
     def _key_if(self, json_type: str) -> str:
         return _guarded(self.key, _has([_term("t_", self.path, json_type)]))
@@ -276,7 +323,8 @@ class _Field:
 def _range(field: _Field, op: str, want: Scalar) -> str:
     if isinstance(want, str):
         # UTF-8 byte order is code point order: the order Python compares strings in.
-        return f"{field.string(False)} {_SQL_OP[op]} {sql_string(want)}"
+        sql_op, bound = _string_bound(op, want)
+        return f"{field.string(False)} {sql_op} {sql_string(bound)}"
     assert not isinstance(want, bool), "the parser rejects booleans in range conditions"
     parts = [
         _integer_vs(value, op, want) if is_integer else _float_vs(value, op, want)
@@ -461,7 +509,8 @@ def _present_in(column: str, literals: list[str]) -> str:
 def _index_equals(index: ScalarIndex, wants: list[Scalar], case_sensitive: bool) -> str:
     kind = index.index_type
     if kind in STRING_KINDS:
-        strings = [w for w in wants if isinstance(w, str)]
+        # A column holds only strings without lone surrogates (`_conforming`).
+        strings = [w for w in wants if isinstance(w, str) and _utf8_encodable(w)]
         column = index.columns["s" if case_sensitive else "l"]
         return _present_in(column, [sql_string(w if case_sensitive else w.lower()) for w in strings])
     if kind == "bool":
@@ -488,7 +537,8 @@ def _index_range(index: ScalarIndex, op: str, want: int | float | str) -> str:
         if kind not in STRING_KINDS:
             return "false"  # a number or bool field is never compared with a string
         column = index.columns["s"]
-        return f"({column} IS NOT NULL AND {column} {_SQL_OP[op]} {sql_string(want)})"
+        sql_op, bound = _string_bound(op, want)
+        return f"({column} IS NOT NULL AND {column} {sql_op} {sql_string(bound)})"
     if kind == "integer":
         return _integer_column_range(index.columns["i"], op, want)
     if kind == "float":

@@ -22,7 +22,8 @@ them:
 ones `stratus.filters.lookup` can reach (a key holding a dot, an empty key or a path longer than
 a filter field may be are unreachable, so they have no shadows). A path whose segments are plain
 (`[A-Za-z0-9-]+` joined by single `_`) is spelled readably, segments joined by `__`; any other
-path by a SHA-256 digest (`t-<hex>`), so no key can start with `$` or clash with another path.
+path by a SHA-256 digest (`t-<hex>`) of its JSON (ASCII-escaped; a path holding a lone surrogate,
+from its code points), so no key can start with `$` or clash with another path.
 
 Why each question is exact:
 - Types never cross-match: a token starts with its type (`s5` is not `n5`, `b1` is not `n1`),
@@ -40,6 +41,8 @@ Why each question is exact:
   double is monotonic, so `v > w` is `h > hw or (h == hw and l > lw)` with `w = hw + lw` split the
   same way; both remainders are exact small doubles. Integer leaves beyond ±2**106 are refused
   at upsert (their remainder would not be exact either), so every stored number compares exactly.
+  A bound beyond ±2**106 only needs the sign of its remainder: a stored number of the same high
+  part is then a float (remainder 0), or an integer near ±2**106 (both remainders exact).
 - `contains` with a number or boolean: an element of a list field (`t_ == l` and `$in` on `v_`);
   no string contains a number. With a string it would also be a *substring* test on string fields,
   which Pinecone cannot do: it is compiled as element membership and the compiled filter lists the
@@ -242,7 +245,13 @@ def shadow_key(kind: str, path: tuple[str, ...]) -> str:
         readable = f"{kind}_{'__'.join(path)}"
         if len(readable) <= _MAX_READABLE_KEY:
             return readable
-    digest = hashlib.sha256(json.dumps(list(path), ensure_ascii=True).encode()).hexdigest()[:40]
+    if all(_utf8_encodable(segment) for segment in path):
+        spelled = json.dumps(list(path), ensure_ascii=True).encode()
+    else:
+        # ensure_ascii spells the two lone surrogates "\ud83d\ude00" exactly as it spells "😀":
+        # a path holding a lone surrogate is digested from its code points (never pure ASCII).
+        spelled = json.dumps(list(path), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(spelled).hexdigest()[:40]
     return f"{kind}-{digest}"
 
 
@@ -280,7 +289,8 @@ def _number_token(value: int | float) -> str:
 
 def split_number(value: int | float) -> tuple[float, float]:
     """(nearest double, exact remainder) with `value == high + low` exactly, for
-    |value| <= MAX_EXACT_INTEGER (the remainder of such an integer fits a double exactly)."""
+    |value| <= MAX_EXACT_INTEGER (the remainder of such an integer fits a double exactly);
+    beyond, the remainder is rounded but keeps its sign. OverflowError beyond every double."""
     if isinstance(value, float):
         return value, 0.0
     high = float(value)  # correctly rounded (half to even)
@@ -501,16 +511,18 @@ def _unique(tokens: Iterator[str]) -> list[str]:
 
 
 def _range(path: tuple[str, ...], op: str, want: int | float) -> _Expr:
-    number = _Atom(shadow_key("t", path), "$in", [TYPE_NUMBER])
-    if isinstance(want, int) and abs(want) > MAX_EXACT_INTEGER:
-        # Every stored number lies within ±MAX_EXACT_INTEGER: the answer is the same for all.
-        below_all = want < 0
-        holds = (op in ("gt", "gte")) is below_all
-        return number if holds else False
+    try:
+        high, low = split_number(want)
+    except OverflowError:
+        # Beyond every double, so beyond every stored number: the answer is the same for all.
+        holds = (op in ("gt", "gte")) is (want < 0)
+        return _Atom(shadow_key("t", path), "$in", [TYPE_NUMBER]) if holds else False
     high_key, low_key = shadow_key("h", path), shadow_key("l", path)
-    high, low = split_number(want)
     strict = "$gt" if op in ("gt", "gte") else "$lt"
     # v = h + l and w = high + low exactly; rounding is monotonic, so compare (h, l) lexically.
+    # An integer w beyond ±MAX_EXACT_INTEGER may have an inexact `low`, but of the right sign,
+    # and only that sign matters: the numbers stored with h == high are then floats (l == 0),
+    # or integers near ±2**106 whose remainder, like w's, is then small enough to be exact.
     remainder = _any(
         _Atom(low_key, _RANGE_OP[op], low),
         _Atom(low_key, "$exists", False) if _holds(0.0, op, low) else False,  # no key: l == 0
