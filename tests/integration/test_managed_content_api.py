@@ -34,6 +34,10 @@ def stratus(
     monkeypatch.setenv("STRATUS_LANCEDB_URI", str(tmp_path / "lancedb"))
     monkeypatch.setenv("STRATUS_AUTH_CACHE_SECONDS", "0")
     monkeypatch.setenv("STRATUS_DATA_BUCKET", "test-data")
+    import boto3
+
+    # Deletes of buckets and namespaces clear their folder of the data bucket.
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="test-data")
     reset_container()
     key_a = create_api_key(moto_dynamodb, "org_a", "admin", ["read", "write", "admin"])[0]
     key_b = create_api_key(moto_dynamodb, "org_b", "admin", ["read", "write", "admin"])[0]

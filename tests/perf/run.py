@@ -22,7 +22,7 @@ from types import ModuleType
 if __package__ in (None, ""):  # run as a script: make `tests.perf` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-BENCHMARKS = ("search", "upsert", "promotion", "text_query", "auto_indexes")
+BENCHMARKS = ("search", "upsert", "promotion", "text_query", "auto_indexes", "ingestion")
 
 
 def _module(name: str) -> ModuleType:

@@ -11,6 +11,7 @@ explicit `"base64"` it hands back the base64 string untouched, so we decode that
 from __future__ import annotations
 
 import base64
+import hmac
 import math
 import random
 import threading
@@ -142,7 +143,12 @@ class OpenAIEmbedder:
     def _client_for(self, api_key: str) -> openai.OpenAI:
         """The cached client, rebuilt when the key changes (a rotated secret)."""
         with self._lock:
-            if self._client is None or self._client_key != api_key:
+            # Constant time, as every comparison of a secret (tests/security/test_api_keys_at_rest.py).
+            if (
+                self._client is None
+                or self._client_key is None
+                or not hmac.compare_digest(self._client_key.encode(), api_key.encode())
+            ):
                 import openai
 
                 self._client = openai.OpenAI(

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import hmac
 import json
 import math
 import random
@@ -489,7 +490,8 @@ class PineconeVectorStore:
         key = self._api_key()
         with self._lock:
             current = self._clients
-            if current is None or current.api_key != key:
+            # Constant time, as every comparison of a secret (tests/security/test_api_keys_at_rest.py).
+            if current is None or not hmac.compare_digest(current.api_key.encode(), key.encode()):
                 # A rotated key: new clients. The old ones are left to the garbage collector, not
                 # closed, since another thread may be in the middle of a call with them.
                 current = self._clients = _Clients.build(key, self._control_plane_host, self._timeout)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import traceback
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -9,9 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stratus.errors import StratusError
-from stratus.models.documents import UNION_TAGS
+from stratus.wire_logs import quiet_sdk_wire_logs
 
 logger = Logger(service="stratus")
 
@@ -71,6 +74,10 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _describe(error: Any) -> dict[str, str]:
+    # Imported here: the document models are not worth loading at cold start for a constant that
+    # only a validation error needs (most functions never load them).
+    from stratus.models.documents import UNION_TAGS
+
     # FastAPI locations start with where the value came from ("body", "query", "path").
     parts = [str(part) for part in error.get("loc", ())]
     if parts and parts[0] in ("body", "query", "path", "header"):
@@ -104,15 +111,82 @@ async def _too_deep(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "BadRequestError", "request body is nested too deeply", {"field": "body"})
 
 
+_INTERNAL_MESSAGE = "internal error; it has been logged"
+
+
+def log_unexpected(exc: BaseException) -> None:
+    """Log an unhandled error for operators: the exception types of its chain and where each was
+    raised, never their messages. A library's message may quote the request data it choked on
+    (Arrow's conversion errors quote the values), and payloads, vectors and keys never reach the
+    logs (tests/security/test_no_secrets_in_logs.py)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    logger.error(
+        "unhandled error",
+        extra={
+            "error_types": [f"{type(e).__module__}.{type(e).__qualname__}" for e in chain],
+            "stack": [
+                "".join(traceback.format_list(traceback.extract_tb(e.__traceback__))).rstrip() for e in chain
+            ],
+        },
+    )
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    # Logged with its stack trace for operators; the client gets no internals.
-    logger.exception("unhandled error")
-    return error_response(500, "InternalServerError", "internal error; it has been logged")
+    # Only reached by a failure outside `UnexpectedErrors` (in an outer middleware).
+    log_unexpected(exc)
+    return error_response(500, "InternalServerError", _INTERNAL_MESSAGE)
+
+
+class UnexpectedErrors:
+    """Pure ASGI middleware inside the app's others: an unhandled error becomes the 500 envelope,
+    logged once by `log_unexpected`, and goes no further. (Starlette's own catch-all answers,
+    then re-raises for the server to log, and Mangum or uvicorn would log it again with its
+    message.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            log_unexpected(exc)
+            if started:  # too late for an envelope; the client sees a cut-off response
+                return
+            raw = json.dumps(envelope(500, "InternalServerError", _INTERNAL_MESSAGE)).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(raw)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": raw})
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    quiet_sdk_wire_logs()
     app.add_exception_handler(StratusError, _stratus_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RecursionError, _too_deep)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(UnexpectedErrors)

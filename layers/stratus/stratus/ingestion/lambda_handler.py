@@ -27,6 +27,7 @@ from stratus.ingestion.pipeline import IngestJob, IngestLimits, ObjectIngestor, 
 from stratus.ingestion.s3_events import object_events
 from stratus.ports import Stores
 from stratus.settings import Settings
+from stratus.wire_logs import quiet_sdk_wire_logs
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _function is None:
         with _lock:
             if _function is None:
+                quiet_sdk_wire_logs()
                 from stratus.api.deps import get_stores
                 from stratus.settings import get_settings
 

@@ -114,12 +114,15 @@ class ObjectIngestor:
         etag = stored.etag if stored is not None else (event.etag or "")
         if _already_done(record, etag):
             return Outcome("skipped", "this version was already processed", object_id)
+        # Only a new version of a processed object can leave chunks behind (ids are derived, so a
+        # retry of the same version overwrites its own): skip the listing for everything else.
+        replaces = record is not None and record.status != "PENDING" and record.etag not in (None, etag)
         record = self._start(route, object_id, event.key, etag, record)
         try:
             if read_error is not None:
                 raise read_error
             assert stored is not None
-            return self._ingest(route, record, stored)
+            return self._ingest(route, record, stored, replaces)
         except Exception as error:
             self._fail(record, error, receive_count)
             raise
@@ -178,7 +181,9 @@ class ObjectIngestor:
         self._save_task(started, "PROCESSING")
         return started
 
-    def _ingest(self, route: BucketRoute, record: ObjectRecord, stored: StoredBlob) -> Outcome:
+    def _ingest(
+        self, route: BucketRoute, record: ObjectRecord, stored: StoredBlob, replaces: bool
+    ) -> Outcome:
         blobs, object_metadata = blobs_of(stored)
         metadata = {**object_metadata, **record.metadata}
         record = record.model_copy(update={"blobs": [blob.summary() for blob in blobs], "metadata": metadata})
@@ -190,7 +195,9 @@ class ObjectIngestor:
                     route.org_id, route.namespace_id, route.bucket_id, record.object_id, record.etag or "",
                     collection.collection_id,
                 )  # fmt: skip
-                work = functools.partial(self._write_documents, namespace, collection, record, blobs)
+                work = functools.partial(
+                    self._write_documents, namespace, collection, record, blobs, replaces
+                )
                 documents[collection.collection_id] = self._run_once(job, work)
         completed = record.model_copy(
             update={
@@ -215,7 +222,12 @@ class ObjectIngestor:
                 return found
 
     def _write_documents(
-        self, namespace: Namespace, collection: Collection, record: ObjectRecord, blobs: list[Blob]
+        self,
+        namespace: Namespace,
+        collection: Collection,
+        record: ObjectRecord,
+        blobs: list[Blob],
+        replaces: bool,
     ) -> int:
         space = space_of(namespace, collection.vector_index)
         if space is None:
@@ -231,10 +243,10 @@ class ObjectIngestor:
         if records:
             self._stores.vectors.ensure_space(space)
             self._stores.vectors.upsert(space, records)
-        # A new version may have fewer chunks: remove the ones it no longer has.
-        stale = self._ids_of(space, record.object_id, collection.collection_id) - {r.id for r in records}
-        if stale:
-            self._stores.vectors.delete(space, sorted(stale))
+        if replaces:  # a new version may have fewer chunks: remove the ones it no longer has
+            stale = self._ids_of(space, record.object_id, collection.collection_id) - {r.id for r in records}
+            if stale:
+                self._stores.vectors.delete(space, sorted(stale))
         return len(records)
 
     def _ids_of(self, space: Space, object_id: str, collection_id: str) -> set[str]:

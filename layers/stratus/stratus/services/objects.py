@@ -12,11 +12,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
-import ipaddress
 import json
-import socket
-import urllib.parse
-import urllib.request
 from datetime import timedelta
 from typing import Any
 
@@ -52,11 +48,10 @@ from stratus.models.managed_content import (
 )
 from stratus.ports import Stores
 from stratus.settings import Settings
+from stratus.url_fetch import fetch_url
 
 _DATA_URI_PREFIX = "data:"
 _URL_SCHEMES = ("https://", "http://")
-# Images fetched from a blob URL may be as large as a request body could carry inline.
-_MAX_FETCH_BYTES = limits.MAX_BODY_BYTES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,7 +95,7 @@ def _blob(position: int, blob: BlobInput, settings: Settings) -> Blob:
     if blob.type == "text":
         text = blob.data
         if blob.data.startswith(_URL_SCHEMES):
-            text = _decoded_text(_fetched(blob.data, field, settings), field)
+            text = _decoded_text(fetch_url(blob.data, field, settings), field)
         elif blob.data.startswith(_DATA_URI_PREFIX):
             text = _decoded_text(_data_uri_bytes(blob.data, field)[1], field)
         return Blob(blob.property, "text", blob.content_type or "text/plain", blob.filename, text=text)
@@ -116,7 +111,7 @@ def _blob(position: int, blob: BlobInput, settings: Settings) -> Blob:
 
 def _image_bytes(data: str, field: str, settings: Settings) -> bytes:
     if data.startswith(_URL_SCHEMES):
-        return _fetched(data, field, settings)
+        return fetch_url(data, field, settings)
     if data.startswith(_DATA_URI_PREFIX):
         return _data_uri_bytes(data, field)[1]
     return _base64(data, field)
@@ -174,54 +169,6 @@ def _check_metadata(metadata: dict[str, Any], field: str) -> None:
             f"{limits.MAX_OBJECT_METADATA_BYTES} bytes (it is copied into every document made from it)",
             {"field": field, "size": size, "limit": limits.MAX_OBJECT_METADATA_BYTES},
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# Blob URLs: fetched once, at creation, with a size cap and only from public addresses (a URL
-# must never make the service read its own network: SSRF).
-
-
-def _fetched(url: str, field: str, settings: Settings) -> bytes:
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme != "https" and not (settings.allow_private_urls and parsed.scheme == "http"):
-        raise BadRequestError(f"{field}: only https URLs are fetched", {"field": field})
-    if not parsed.hostname:
-        raise BadRequestError(f"{field}: the URL has no host", {"field": field})
-    if not settings.allow_private_urls:
-        _check_public_host(parsed.hostname, parsed.port or 443, field)
-    request = urllib.request.Request(url, headers={"User-Agent": "stratus-objects/1"})
-    try:
-        with urllib.request.urlopen(request, timeout=settings.url_fetch_timeout_seconds) as response:
-            data: bytes = response.read(_MAX_FETCH_BYTES + 1)
-    except (OSError, ValueError) as error:  # URLError, HTTPError, timeouts are OSErrors
-        raise BadRequestError(
-            f"{field}: the URL could not be fetched ({type(error).__name__}); check that it is public and "
-            "answers 200, or send the data inline",
-            {"field": field},
-        ) from None
-    if len(data) > _MAX_FETCH_BYTES:
-        raise PayloadTooLargeError(
-            f"{field}: the URL's content exceeds {_MAX_FETCH_BYTES} bytes",
-            {"field": field, "limit": _MAX_FETCH_BYTES},
-        )
-    return data
-
-
-def _check_public_host(host: str, port: int, field: str) -> None:
-    try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
-    except OSError:
-        raise BadRequestError(
-            f"{field}: the URL's host '{host}' does not resolve", {"field": field}
-        ) from None
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not ip.is_global:
-            raise BadRequestError(
-                f"{field}: the URL's host resolves to a private or local address; only public URLs "
-                "are fetched",
-                {"field": field},
-            )
 
 
 # ---------------------------------------------------------------------------------------------
