@@ -163,7 +163,7 @@ class InMemoryMetadataStore:
     def get_namespace(self, org_id: str, namespace_id: str) -> Namespace | None:
         return self.namespaces.get((org_id, namespace_id))
 
-    def find_namespace(self, org_id: str, identifier: str) -> Namespace | None:
+    def find_namespace(self, org_id: str, identifier: str, max_age_seconds: float = 0.0) -> Namespace | None:
         return self.get_namespace(org_id, identifier) or self._by_name(org_id, identifier)
 
     def list_namespaces(self, org_id: str, limit: int, cursor: str | None) -> NamespacePage:

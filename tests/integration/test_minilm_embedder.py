@@ -88,14 +88,13 @@ def test_throughput(embedder: MiniLMEmbedder) -> None:
 
 
 def test_unavailable_embedder_names_what_is_missing() -> None:
-    embedder = UnavailableEmbedder.not_installed("clip_vit_b32", 512)
+    embedder = UnavailableEmbedder("clip_vit_b32", 512, "no weights configured: set STRATUS_CLIP_WEIGHTS_URI")
 
     assert (embedder.name, embedder.dimension) == ("clip_vit_b32", 512)
     with pytest.raises(InferenceServiceUnavailableError) as caught:
         embedder.embed_texts(["a photo of a cat"])
     assert caught.value.message == (
-        "inference service 'clip_vit_b32' is unavailable: provider for 'clip_vit_b32' is not installed "
-        "in this build: image-text models arrive with managed ingestion"
+        "inference service 'clip_vit_b32' is unavailable: no weights configured: set STRATUS_CLIP_WEIGHTS_URI"
     )
     assert caught.value.status == 503 and caught.value.retry_after == 1
 

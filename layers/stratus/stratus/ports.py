@@ -211,8 +211,9 @@ class MetadataStore(Protocol):
 
     def get_namespace(self, org_id: str, namespace_id: str) -> Namespace | None: ...
 
-    def find_namespace(self, org_id: str, identifier: str) -> Namespace | None:
-        """By id, else by name."""
+    def find_namespace(self, org_id: str, identifier: str, max_age_seconds: float = 0.0) -> Namespace | None:
+        """By id, else by name. With `max_age_seconds`, a copy this store read that recently may
+        answer; writes through the store invalidate such copies."""
         ...
 
     def list_namespaces(self, org_id: str, limit: int, cursor: str | None) -> NamespacePage: ...

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
 
     # Seconds a verified API key is trusted without re-reading DynamoDB (per container).
     auth_cache_seconds: float = 5.0
+    # Seconds a search may use a namespace read by its container that recently (one DynamoDB
+    # read less per query). A query that fails validation against such a copy is re-checked
+    # against a fresh read; writes in the same container are seen at once.
+    namespace_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     # Local docs (/docs, /openapi.json) are served everywhere; kept switchable for deployments.
     enable_docs: bool = True
 

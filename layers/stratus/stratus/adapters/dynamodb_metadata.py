@@ -112,6 +112,8 @@ _PROMOTION_PREFIX = "PROMOTION#"
 _TASK_PREFIX = "TASK#"
 _TASK_SK = "TASK"
 _MAX_CURSOR_LENGTH = 2048
+# Namespaces a store keeps recently read copies of (`find_namespace(max_age_seconds=...)`).
+_MAX_RECENT_NAMESPACES = 1024
 # DynamoDB rejects sort keys over 1024 bytes with a ValidationException; an identifier that long
 # (e.g. from a URL path) cannot name anything we stored, so it is simply not found.
 _MAX_SORT_KEY_BYTES = 1024
@@ -171,6 +173,23 @@ def _is_cancelled_transaction(error: ClientError) -> bool:
 def _raise_if_transient(error: ClientError) -> None:
     if any(code in _TRANSIENT_CANCELLATION_CODES for code in _cancellation_codes(error)):
         raise _unavailable(error) from error
+
+
+def forgets_recent_namespaces(method: Callable[P, R]) -> Callable[P, R]:
+    """For namespace writes: drop the store's recently read copies before and after the write
+    (after too: a concurrent search may have re-read the old one meanwhile), even if it fails."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = args[0]
+        assert isinstance(store, DynamoDBMetadataStore)
+        store._recent.clear()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            store._recent.clear()
+
+    return wrapper
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,6 +478,8 @@ class DynamoDBMetadataStore:
         # over the tests for hand-built request shapes.
         self._client: Any | None = client
         self._client_lock = threading.Lock()
+        # (org, id or name) → (monotonic time read, namespace); see `find_namespace`.
+        self._recent: dict[tuple[str, str], tuple[float, Namespace]] = {}
 
     @property
     def client(self) -> Any:
@@ -582,6 +603,7 @@ class DynamoDBMetadataStore:
 
     # -- namespaces -------------------------------------------------------------------------
 
+    @forgets_recent_namespaces
     @maps_dependency_faults
     def create_namespace(self, namespace: Namespace) -> None:
         clashes = self._put_all_new([_namespace_item(namespace), _name_guard_item(namespace)])
@@ -595,9 +617,25 @@ class DynamoDBMetadataStore:
         item = self._get(_org_pk(org_id), _namespace_sk(namespace_id))
         return _namespace_from_item(item) if item else None
 
+    def find_namespace(self, org_id: str, identifier: str, max_age_seconds: float = 0.0) -> Namespace | None:
+        """By id, else by name (ids win: they are what a client got back at creation). With
+        `max_age_seconds`, a copy read that recently by this store may answer instead (searches
+        use it: one DynamoDB read less per query); any namespace write through this store drops
+        every copy, so a process always reads its own writes."""
+        key = (org_id, identifier)
+        if max_age_seconds > 0:
+            recent = self._recent.get(key)
+            if recent is not None and time.monotonic() - recent[0] <= max_age_seconds:
+                return recent[1]
+        found = self._find_namespace(org_id, identifier)
+        if found is not None:
+            if len(self._recent) >= _MAX_RECENT_NAMESPACES:
+                self._recent.pop(next(iter(self._recent)), None)  # the oldest entry
+            self._recent[key] = (time.monotonic(), found)
+        return found
+
     @maps_dependency_faults
-    def find_namespace(self, org_id: str, identifier: str) -> Namespace | None:
-        """By id, else by name (ids win: they are what a client got back at creation)."""
+    def _find_namespace(self, org_id: str, identifier: str) -> Namespace | None:
         by_id = self.get_namespace(org_id, identifier)
         if by_id is not None:
             return by_id
@@ -620,6 +658,7 @@ class DynamoDBMetadataStore:
     def count_namespaces(self, org_id: str) -> int:
         return self._count(_org_pk(org_id), _NAMESPACE_PREFIX, "namespace")
 
+    @forgets_recent_namespaces
     @maps_dependency_faults
     def save_namespace(self, namespace: Namespace, expected_version: int, previous_name: str) -> Namespace:
         saved = namespace.model_copy(update={"version": expected_version + 1})
@@ -672,6 +711,7 @@ class DynamoDBMetadataStore:
     def _namespace_still_exists(self, error: ClientError, namespace: Namespace) -> bool:
         return self._stored_namespace(error, namespace) is not None
 
+    @forgets_recent_namespaces
     @maps_dependency_faults
     def delete_namespace(self, namespace: Namespace) -> None:
         """Delete the namespace and its name guard. Conditioned on `namespace.version`, so a
@@ -707,6 +747,7 @@ class DynamoDBMetadataStore:
                 raise _concurrent_change_error(namespace.namespace_id) from error
             raise NotFoundError.of("namespace", namespace.namespace_id) from error
 
+    @forgets_recent_namespaces
     @maps_dependency_faults
     def promote_namespace(
         self, promoted: Namespace, expected_version: int, record: PromotionRecord

@@ -17,13 +17,6 @@ class UnavailableEmbedder:
         self._dimension = dimension
         self._reason = reason
 
-    @classmethod
-    def not_installed(
-        cls, name: str, dimension: int, why: str = "image-text models arrive with managed ingestion"
-    ) -> UnavailableEmbedder:
-        """The usual case: the catalogue names a model whose provider this build does not ship."""
-        return cls(name, dimension, f"provider for '{name}' is not installed in this build: {why}")
-
     @property
     def name(self) -> str:
         return self._name

@@ -53,9 +53,12 @@ def create_standalone_namespace(
     return lifecycle.build_pending(stores, namespace, requested)
 
 
-def resolve_namespace(metadata: MetadataStore, org_id: str, identifier: str) -> Namespace:
-    """By id or by name; another organization's namespace is simply not found (no existence leak)."""
-    namespace = metadata.find_namespace(org_id, identifier)
+def resolve_namespace(
+    metadata: MetadataStore, org_id: str, identifier: str, max_age_seconds: float = 0.0
+) -> Namespace:
+    """By id or by name; another organization's namespace is simply not found (no existence leak).
+    `max_age_seconds` > 0 accepts a copy read that recently (see `MetadataStore.find_namespace`)."""
+    namespace = metadata.find_namespace(org_id, identifier, max_age_seconds)
     if namespace is None:
         raise NotFoundError.of("namespace", identifier)
     return namespace

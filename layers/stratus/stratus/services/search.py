@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from stratus import clock
-from stratus.errors import BadRequestError, InferenceServiceUnavailableError
+from stratus.errors import BadRequestError
 from stratus.filters import FilterNode, filtered_fields, operators_used, parse_filter
 from stratus.inference_catalogue import CATALOGUE
 from stratus.models.namespaces import Namespace
@@ -19,6 +19,8 @@ from stratus.services.filter_usage import record_search_usage
 from stratus.services.fusion import RankedList, fuse
 from stratus.services.namespaces import resolve_namespace, space_of
 from stratus.services.payload_indexes import index_of, ready_fields
+from stratus.settings import get_settings
+from stratus.url_fetch import fetch_url
 
 # How the caller runs work after the answer (FastAPI's `BackgroundTasks.add_task`).
 Defer = Callable[..., None]
@@ -26,7 +28,27 @@ Defer = Callable[..., None]
 
 def search(stores: Stores, org_id: str, request: SearchRequest, defer: Defer | None = None) -> SearchResponse:
     started = time.perf_counter()
-    namespace = resolve_namespace(stores.metadata, org_id, request.namespace_id)
+    max_age = get_settings().namespace_cache_seconds
+    namespace = resolve_namespace(stores.metadata, org_id, request.namespace_id, max_age)
+    try:
+        return _search(stores, org_id, namespace, request, defer, started)
+    except BadRequestError:
+        # The copy may predate a promotion or a new index (made by another container): check the
+        # request against the stored namespace before refusing it.
+        fresh = resolve_namespace(stores.metadata, org_id, request.namespace_id)
+        if max_age <= 0 or fresh.version == namespace.version:
+            raise
+        return _search(stores, org_id, fresh, request, defer, started)
+
+
+def _search(
+    stores: Stores,
+    org_id: str,
+    namespace: Namespace,
+    request: SearchRequest,
+    defer: Defer | None,
+    started: float,
+) -> SearchResponse:
     node = parse_filter(request.filters, "filters")
     _check_operators_supported(stores, node)
     plans = [_plan(namespace, query, position) for position, query in enumerate(request.queries)]
@@ -56,10 +78,11 @@ def search(stores: Stores, org_id: str, request: SearchRequest, defer: Defer | N
 
 
 class _Plan:
-    def __init__(self, query: SearchQuery, space: Space, service: str | None) -> None:
+    def __init__(self, query: SearchQuery, space: Space, service: str | None, location: str = "") -> None:
         self.query = query
         self.space = space
-        self.service = service  # set when the query's text must be embedded
+        self.service = service  # set when the query's text or image (url) must be embedded
+        self.location = location
         self.vector: list[float] = query.vector or []
 
 
@@ -106,20 +129,18 @@ def _plan(namespace: Namespace, query: SearchQuery, position: int) -> _Plan:
             "text only; send 'text' (or a 'vector')",
             {"field": f"{location}.url", "service": service_name, "inputs": list(service.inputs)},
         )
-    if kind == "url":
-        raise InferenceServiceUnavailableError(
-            f"{location}.url: embedding images by URL with '{service_name}' is not available in this "
-            "build (image-text providers arrive with managed ingestion); send 'text' or a 'vector'",
-            {"field": f"{location}.url", "service": service_name},
-        )
-    return _Plan(query, space, service_name)
+    return _Plan(query, space, service_name, location)
 
 
 def _embed(stores: Stores, plans: list[_Plan]) -> None:
-    """One embedding call per service, each distinct text once (and cached for a while)."""
+    """One embedding call per service, each distinct text once (and cached for a while); images
+    by URL are fetched (https, public hosts only) and embedded each time."""
     by_service: dict[str, list[_Plan]] = {}
     for plan in plans:
-        if plan.service is not None:
+        if plan.service is not None and plan.query.url is not None:
+            image = fetch_url(plan.query.url, f"{plan.location}.url", get_settings())
+            plan.vector = stores.embedders.get(plan.service).embed_images([image])[0]
+        elif plan.service is not None:
             by_service.setdefault(plan.service, []).append(plan)
     for service, group in by_service.items():
         vectors = embed_texts(stores.embedders, service, [p.query.text or "" for p in group], query_cache)
