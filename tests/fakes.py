@@ -309,6 +309,10 @@ class InMemoryMetadataStore:
     def put_object(self, record: ObjectRecord) -> None:
         self.objects[(record.org_id, record.namespace_id, record.bucket_id, record.object_id)] = record
 
+    def save_object(self, record: ObjectRecord, task: Task) -> None:
+        self.put_object(record)
+        self.put_task(task)
+
     def get_object(
         self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
     ) -> ObjectRecord | None:

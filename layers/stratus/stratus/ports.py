@@ -316,6 +316,11 @@ class MetadataStore(Protocol):
         """Create or overwrite the object record (the pipeline moves it through its statuses)."""
         ...
 
+    def save_object(self, record: ObjectRecord, task: Task) -> None:
+        """ONE write of the object record and its task (overwriting both): a status change of the
+        pipeline is never seen on one and not the other."""
+        ...
+
     def get_object(
         self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
     ) -> ObjectRecord | None: ...

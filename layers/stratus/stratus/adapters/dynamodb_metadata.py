@@ -990,6 +990,16 @@ class DynamoDBMetadataStore:
         return True
 
     @maps_dependency_faults
+    def save_object(self, record: ObjectRecord, task: Task) -> None:
+        task_item = _record_item(f"{_TASK_PREFIX}{task.task_id}", _TASK_SK, "task", task)
+        try:
+            self._transact([self._put(self._object_item(record)), self._put(task_item)])
+        except ClientError as error:
+            if _is_cancelled_transaction(error):
+                _raise_if_transient(error)
+            raise
+
+    @maps_dependency_faults
     def put_object(self, record: ObjectRecord) -> None:
         self.client.put_item(TableName=self.table_name, Item=_serialize(self._object_item(record)))
 

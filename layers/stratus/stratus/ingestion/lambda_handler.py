@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from stratus.ingestion.pipeline import IngestJob, IngestLimits, ObjectIngestor, RunOnce
+from stratus.ingestion.pipeline import BatchLookups, IngestJob, IngestLimits, ObjectIngestor, RunOnce
 from stratus.ingestion.s3_events import object_events
 from stratus.ports import Stores
 from stratus.settings import Settings
@@ -90,18 +91,22 @@ class ExtractorFunction:
         # raise_on_entire_batch_failure=False: always answer with the failures, also when all
         # failed; the queue treats both the same, and callers (local worker, tests) read them.
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        lookups = self._ingestor.lookups()  # the batch's shared reads (bucket route, namespace...)
         response: dict[str, Any] = dict(
             process_partial_response(
-                event=event, record_handler=self._record, processor=processor, context=context
+                event=event,
+                record_handler=functools.partial(self._record, lookups=lookups),
+                processor=processor,
+                context=context,
             )
         )
         return response
 
-    def _record(self, record: SQSRecord) -> None:
+    def _record(self, record: SQSRecord, lookups: BatchLookups) -> None:
         # Lambda always sends it; hand-made events (sam local invoke -e, tests) may not.
         receive_count = int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount") or 1)
         for object_event in object_events(record.body):
-            outcome = self._ingestor.process(object_event, receive_count)
+            outcome = self._ingestor.process(object_event, receive_count, lookups)
             # Ids and counts only: never payloads, text or keys' contents beyond the S3 key.
             logger.info(
                 "object %s: %s %s",

@@ -23,7 +23,7 @@ from stratus.ingestion.extraction import drafts_for, embed_drafts, records_for
 from stratus.ingestion.object_keys import bucket_prefix_of, object_id_for_key, task_id_for
 from stratus.models.managed_content import Collection, ObjectRecord, Task
 from stratus.models.namespaces import Namespace
-from stratus.ports import BucketRoute, Space, StoredBlob, Stores
+from stratus.ports import BucketRoute, MetadataStore, Space, StoredBlob, Stores
 from stratus.services.namespaces import space_of
 
 logger = logging.getLogger(__name__)
@@ -88,17 +88,62 @@ class IngestLimits:
     max_object_bytes: int = 20 * 1024 * 1024
 
 
+class BatchLookups:
+    """What the objects of one batch share, read once per batch: a batch's objects mostly come
+    from one bucket, so its route, namespace and collections are one read each, not one per
+    object. Scoped to one invocation, so a change is seen by the next batch."""
+
+    def __init__(self, metadata: MetadataStore) -> None:
+        self._metadata = metadata
+        self._routes: dict[str, BucketRoute | None] = {}
+        self._namespaces: dict[tuple[str, str], Namespace | None] = {}
+        self._collections: dict[tuple[str, str], list[Collection]] = {}
+
+    def route(self, prefix: str) -> BucketRoute | None:
+        if prefix not in self._routes:
+            self._routes[prefix] = self._metadata.find_bucket_route(prefix)
+        return self._routes[prefix]
+
+    def namespace(self, route: BucketRoute) -> Namespace | None:
+        key = (route.org_id, route.namespace_id)
+        if key not in self._namespaces:
+            self._namespaces[key] = self._metadata.get_namespace(route.org_id, route.namespace_id)
+        return self._namespaces[key]
+
+    def collections(self, route: BucketRoute) -> list[Collection]:
+        """Every enabled collection of the route's namespace that reads its bucket."""
+        key = (route.org_id, route.namespace_id)
+        if key not in self._collections:
+            found: list[Collection] = []
+            cursor: str | None = None
+            while True:
+                page = self._metadata.list_collections(route.org_id, route.namespace_id, 100, cursor)
+                found.extend(c for c in page.collections if c.enabled)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+            self._collections[key] = found
+        return [c for c in self._collections[key] if route.bucket_id in c.source.bucket_ids]
+
+
 class ObjectIngestor:
     def __init__(self, stores: Stores, limits: IngestLimits, run_once: RunOnce = run_always) -> None:
         self._stores = stores
         self._limits = limits
         self._run_once = run_once
 
-    def process(self, event: S3ObjectEvent, receive_count: int = 1) -> Outcome:
+    def lookups(self) -> BatchLookups:
+        return BatchLookups(self._stores.metadata)
+
+    def process(
+        self, event: S3ObjectEvent, receive_count: int = 1, lookups: BatchLookups | None = None
+    ) -> Outcome:
         """Ingest the object of `event`. Raises when it failed (the message is then retried and
-        ends in the dead-letter queue); the object shows why."""
+        ends in the dead-letter queue); the object shows why. Pass the batch's `lookups` to share
+        its reads with the other objects of the batch."""
+        lookups = lookups or self.lookups()
         prefix = bucket_prefix_of(event.key)
-        route = self._stores.metadata.find_bucket_route(prefix) if prefix else None
+        route = lookups.route(prefix) if prefix else None
         if route is None:
             # Not under any live bucket (deleted, or a stray key): nothing to do, nothing to retry.
             return Outcome("skipped", "no Stratus bucket owns this key")
@@ -122,7 +167,7 @@ class ObjectIngestor:
             if read_error is not None:
                 raise read_error
             assert stored is not None
-            return self._ingest(route, record, stored, replaces)
+            return self._ingest(route, record, stored, replaces, lookups)
         except Exception as error:
             self._fail(record, error, receive_count)
             raise
@@ -177,20 +222,24 @@ class ObjectIngestor:
                 "updated_at": now,
             }
         )
-        self._stores.metadata.put_object(started)
-        self._save_task(started, "PROCESSING")
+        self._save(started)
         return started
 
     def _ingest(
-        self, route: BucketRoute, record: ObjectRecord, stored: StoredBlob, replaces: bool
+        self,
+        route: BucketRoute,
+        record: ObjectRecord,
+        stored: StoredBlob,
+        replaces: bool,
+        lookups: BatchLookups,
     ) -> Outcome:
         blobs, object_metadata = blobs_of(stored)
         metadata = {**object_metadata, **record.metadata}
         record = record.model_copy(update={"blobs": [blob.summary() for blob in blobs], "metadata": metadata})
-        namespace = self._stores.metadata.get_namespace(route.org_id, route.namespace_id)
+        namespace = lookups.namespace(route)
         documents: dict[str, int] = {}
         if namespace is not None:
-            for collection in self._collections_reading(route):
+            for collection in lookups.collections(route):
                 job = IngestJob(
                     route.org_id, route.namespace_id, route.bucket_id, record.object_id, record.etag or "",
                     collection.collection_id,
@@ -207,19 +256,8 @@ class ObjectIngestor:
                 "updated_at": clock.iso_now(),
             }
         )
-        self._stores.metadata.put_object(completed)
-        self._save_task(completed, "COMPLETED", outputs=_outputs(documents))
+        self._save(completed, outputs=_outputs(documents))
         return Outcome("completed", object_id=record.object_id, documents=documents)
-
-    def _collections_reading(self, route: BucketRoute) -> list[Collection]:
-        found: list[Collection] = []
-        cursor: str | None = None
-        while True:
-            page = self._stores.metadata.list_collections(route.org_id, route.namespace_id, 100, cursor)
-            found.extend(c for c in page.collections if c.enabled and route.bucket_id in c.source.bucket_ids)
-            cursor = page.next_cursor
-            if cursor is None:
-                return found
 
     def _write_documents(
         self,
@@ -279,39 +317,31 @@ class ObjectIngestor:
             message = f"attempt {receive_count} of {self._limits.max_receives} failed, retrying: {reason}"
         failed = record.model_copy(update={"status": status, "error": message, "updated_at": clock.iso_now()})
         try:
-            self._stores.metadata.put_object(failed)
-            self._save_task(failed, status, error=message)
+            self._save(failed)
         except Exception:  # the original error matters more; the status catches up on the retry
             logger.exception("could not record the failure of object %s", record.object_id)
 
-    def _save_task(
-        self,
-        record: ObjectRecord,
-        status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED"],
-        outputs: dict[str, Any] | None = None,
-        error: str | None = None,
-    ) -> None:
+    def _save(self, record: ObjectRecord, outputs: dict[str, Any] | None = None) -> None:
+        """The object and its task, in one write, with the object's status and error."""
         assert record.task_id is not None
-        now = clock.iso_now()
-        self._stores.metadata.put_task(
-            Task(
-                task_id=record.task_id,
-                task_type=TASK_TYPE,
-                status=status,
-                inputs={
-                    "object_id": record.object_id,
-                    "bucket_id": record.bucket_id,
-                    "key": record.key,
-                    "etag": record.etag,
-                },
-                outputs=outputs or {},
-                error=error,
-                org_id=record.org_id,
-                namespace_id=record.namespace_id,
-                created_at=record.created_at,
-                updated_at=now,
-            )
+        task = Task(
+            task_id=record.task_id,
+            task_type=TASK_TYPE,
+            status=record.status,
+            inputs={
+                "object_id": record.object_id,
+                "bucket_id": record.bucket_id,
+                "key": record.key,
+                "etag": record.etag,
+            },
+            outputs=outputs or {},
+            error=record.error,
+            org_id=record.org_id,
+            namespace_id=record.namespace_id,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
         )
+        self._stores.metadata.save_object(record, task)
 
 
 def _already_done(record: ObjectRecord | None, etag: str | None) -> bool:
