@@ -3,6 +3,7 @@
 #
 #   make dev           the whole API on 127.0.0.1 (moto + LanceDB + uvicorn); data is temporary
 #   make test          what CI runs: install, SAM CLI, ruff, mypy, pytest
+#   make fuzz          the API fuzz suite (tests/fuzz) for longer than `make test` runs it
 #   make lint | typecheck | sam-validate | openapi | bench | clean | distclean
 
 PYTHON ?= python3.11
@@ -21,10 +22,10 @@ RUFF_EXCLUDE := .tools,.stratus,.aws-sam,build
 export PIP_NO_INPUT := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help dev install test lint typecheck sam sam-validate openapi bench clean distclean
+.PHONY: help dev install test fuzz lint typecheck sam sam-validate openapi bench clean distclean
 
 help:
-	@echo "make dev | install | test | lint | typecheck | sam | sam-validate | openapi | bench | clean | distclean"
+	@echo "make dev | install | test | fuzz | lint | typecheck | sam | sam-validate | openapi | bench | clean | distclean"
 
 # --- environments -----------------------------------------------------------------------------
 
@@ -65,6 +66,12 @@ bench: install
 	else \
 		$(PY) -m pytest tests/perf -q -s; \
 	fi
+
+# schemathesis against openapi.json on a local stack: `make test` runs it bounded (15 examples per
+# operation, derandomized); this runs FUZZ_EXAMPLES per operation and adds the coverage phase.
+FUZZ_EXAMPLES ?= 300
+fuzz: install
+	STRATUS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) STRATUS_FUZZ_COVERAGE=1 $(PY) -m pytest tests/fuzz -q
 
 # --- checks -----------------------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ class Sizes:
     race_threads: int
     text_documents: int
     text_queries: int
+    # Fresh-process rounds of the cold-start benchmark (each runs every function once).
+    cold_start_rounds: int = 11
 
     @classmethod
     def full(cls) -> Sizes:
@@ -51,6 +53,7 @@ class Sizes:
         return cls(
             documents=10_000, batch=1000, queries=50, warmup_queries=5, promotions=10,
             race_rounds=5, race_threads=8, text_documents=1000, text_queries=30,
+            cold_start_rounds=5,
         )  # fmt: skip
 
 

@@ -3,6 +3,7 @@
     .venv/bin/python tests/perf/run.py                 # everything (what `make bench` runs)
     .venv/bin/python tests/perf/run.py --only search   # one benchmark (repeatable)
     .venv/bin/python tests/perf/run.py --quick         # smoke run: 10k documents, fewer repeats
+    .venv/bin/python tests/perf/run.py --only cold_start --cold-start-rounds 15
 
 One local stack (`python -m stratus_local`, free ports, temporary data dir) serves the whole run
 and is stopped at the end. `--quick` prints its tables and writes no file unless `--output`.
@@ -11,6 +12,7 @@ and is stopped at the end. `--quick` prints its tables and writes no file unless
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import sys
 import tempfile
@@ -22,11 +24,14 @@ from types import ModuleType
 if __package__ in (None, ""):  # run as a script: make `tests.perf` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-BENCHMARKS = ("search", "upsert", "promotion", "text_query", "auto_indexes", "ingestion")
+# cold_start runs first: it needs no stack, and measures best before one is up.
+BENCHMARKS = ("cold_start", "search", "upsert", "promotion", "text_query", "auto_indexes", "ingestion")
+# Benchmarks whose module is not tests/perf/bench_<name>.py.
+MODULES = {"cold_start": "tests.perf.cold_start"}
 
 
 def _module(name: str) -> ModuleType:
-    return importlib.import_module(f"tests.perf.bench_{name}")
+    return importlib.import_module(MODULES.get(name, f"tests.perf.bench_{name}"))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -40,7 +45,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--output", type=Path, default=None, help="results file (default tests/perf/RESULTS.md)"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--cold-start-rounds",
+        type=int,
+        default=None,
+        help="fresh-process rounds of cold_start (default 11, --quick 5)",
+    )
+    args = parser.parse_args(argv)
+    if args.cold_start_rounds is not None and args.cold_start_rounds < 1:
+        parser.error("--cold-start-rounds must be at least 1")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = "quick" if args.quick else "full"
     output = args.output if args.output is not None else (None if args.quick else RESULTS_PATH)
     sizes = Sizes.quick() if args.quick else Sizes.full()
+    if args.cold_start_rounds is not None:
+        sizes = dataclasses.replace(sizes, cold_start_rounds=args.cold_start_rounds)
     host = machine()
     run_started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="stratus-bench-") as tmp, context(sizes, mode, Path(tmp)) as ctx:

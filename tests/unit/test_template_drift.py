@@ -12,7 +12,7 @@ import importlib.util
 import json
 import re
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -211,14 +211,14 @@ def api_functions(functions: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
 
 
 @pytest.fixture(scope="module")
-def operations() -> dict[str, APIRouter]:
+def operations() -> Mapping[str, APIRouter]:
     from stratus.api.operations import OPERATIONS
 
     return OPERATIONS
 
 
 @pytest.fixture(scope="module")
-def all_routes(operations: dict[str, APIRouter]) -> dict[Route, str]:
+def all_routes(operations: Mapping[str, APIRouter]) -> dict[Route, str]:
     """Every API route → its operation; also asserts no route belongs to two operations."""
     owners: dict[Route, str] = {}
     for operation, router in operations.items():
@@ -243,7 +243,7 @@ def template_routes(api_functions: dict[str, dict[str, Any]]) -> dict[Route, lis
 
 
 def test_every_route_has_exactly_one_function_with_its_code(
-    operations: dict[str, APIRouter],
+    operations: Mapping[str, APIRouter],
     functions: dict[str, dict[str, Any]],
     template_routes: dict[Route, list[str]],
 ) -> None:
@@ -281,7 +281,7 @@ def test_every_http_api_event_is_a_route(
 
 
 def test_function_folders_template_and_registry_agree(
-    operations: dict[str, APIRouter], api_functions: dict[str, dict[str, Any]]
+    operations: Mapping[str, APIRouter], api_functions: dict[str, dict[str, Any]]
 ) -> None:
     on_disk = set(function_dirs()) - non_http_function_dirs()
     registered = set(operations)
@@ -337,7 +337,7 @@ def test_functions_are_named_after_their_operation(functions: dict[str, dict[str
 
 @pytest.mark.parametrize("operation", function_dirs())
 def test_handler_is_mangum_serving_exactly_its_operation(
-    operation: str, operations: dict[str, APIRouter]
+    operation: str, operations: Mapping[str, APIRouter]
 ) -> None:
     from mangum import Mangum
 
@@ -600,7 +600,7 @@ def sqs_queue_of(resource: dict[str, Any]) -> Any:
 
 def test_every_function_has_a_matching_event_file(
     template: dict[str, Any],
-    operations: dict[str, APIRouter],
+    operations: Mapping[str, APIRouter],
     functions: dict[str, dict[str, Any]],
     api_functions: dict[str, dict[str, Any]],
 ) -> None:

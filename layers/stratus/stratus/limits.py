@@ -29,3 +29,10 @@ MAX_OBJECT_METADATA_BYTES = 16 * 1024
 # Extracted text kept in a document's payload (`text`); longer chunks are embedded whole but
 # stored cut, with `text_truncated: true` (Pinecone's metadata limit is 40 KB per record).
 MAX_PAYLOAD_TEXT_BYTES = 16 * 1024
+
+# Free-form JSON the metadata store keeps as sent (each also follows DynamoDB's rules for numbers,
+# keys and nesting: stratus.models.stored_json). A DynamoDB item holds at most 400 KB, and a
+# namespace's item holds up to 64 payload indexes.
+MAX_BUCKET_SCHEMA_BYTES = 64 * 1024
+MAX_FIELD_SCHEMA_BYTES = 4 * 1024
+MAX_INPUT_MAPPINGS_BYTES = 16 * 1024

@@ -2,55 +2,99 @@
 
 Each name is a folder `functions/<name>/` with one Lambda function in `template.yaml`; the
 drift test keeps this table, the functions, the template and the OpenAPI file in step.
-Scheduled (non-HTTP) functions, like `functions/auto_create_indexes/`, are not operations."""
+Scheduled (non-HTTP) functions, like `functions/auto_create_indexes/`, are not operations.
+
+Each operation's router is `router` in its own module, `stratus.api.routers.<name>`, and
+`OPERATIONS` imports that module only when the router is first looked up: a function
+(`OPERATIONS["search"]`) loads its own operation's router, models and services, not every
+operation's (a cold-start cost measured in tests/perf/cold_start.py). `in`, `len` and
+iterating the names import nothing; `.values()` and `.items()` import every router, as the
+full app and the drift test need."""
 
 from __future__ import annotations
 
+import importlib
+import threading
+from collections.abc import Iterator, Mapping
+
 from fastapi import APIRouter
 
-from stratus.api.routers import (
-    buckets,
-    collections,
-    documents,
-    health,
-    inference,
-    namespaces,
-    objects,
-    payload_indexes,
-    promotion,
-    search,
-    tasks,
-)
+_ROUTERS = "stratus.api.routers"
 
-OPERATIONS: dict[str, APIRouter] = {
-    "health": health.health,
-    "create_namespace": namespaces.create_namespace,
-    "create_standalone_namespace": namespaces.create_standalone_namespace,
-    "list_namespaces": namespaces.list_namespaces,
-    "get_namespace": namespaces.get_namespace,
-    "update_namespace": namespaces.update_namespace,
-    "delete_namespace": namespaces.delete_namespace,
-    "promote_namespace": promotion.promote_namespace,
-    "create_payload_index": payload_indexes.create_payload_index,
-    "get_filter_usage": payload_indexes.get_filter_usage,
-    "list_inference_services": inference.list_inference_services,
-    "upsert_documents": documents.upsert_documents,
-    "list_documents": documents.list_documents,
-    "get_document": documents.get_document,
-    "delete_document": documents.delete_document,
-    "search": search.search,
-    "list_feature_extractors": collections.list_feature_extractors,
-    "create_bucket": buckets.create_bucket,
-    "list_buckets": buckets.list_buckets,
-    "get_bucket": buckets.get_bucket,
-    "delete_bucket": buckets.delete_bucket,
-    "create_object": objects.create_object,
-    "list_objects": objects.list_objects,
-    "get_object": objects.get_object,
-    "create_upload": objects.create_upload,
-    "create_collection": collections.create_collection,
-    "list_collections": collections.list_collections,
-    "get_collection": collections.get_collection,
-    "delete_collection": collections.delete_collection,
-    "get_task": tasks.get_task,
-}
+# In the order the full app (and so openapi.json) lists them.
+OPERATION_NAMES = (
+    "health",
+    "create_namespace",
+    "create_standalone_namespace",
+    "list_namespaces",
+    "get_namespace",
+    "update_namespace",
+    "delete_namespace",
+    "promote_namespace",
+    "create_payload_index",
+    "get_filter_usage",
+    "list_inference_services",
+    "upsert_documents",
+    "list_documents",
+    "get_document",
+    "delete_document",
+    "search",
+    "list_feature_extractors",
+    "create_bucket",
+    "list_buckets",
+    "get_bucket",
+    "delete_bucket",
+    "create_object",
+    "list_objects",
+    "get_object",
+    "create_upload",
+    "create_collection",
+    "list_collections",
+    "get_collection",
+    "delete_collection",
+    "get_task",
+)
+# operation → "module:attribute" of its router: `routers/<operation>.py`, `router`.
+ROUTER_PATHS: dict[str, str] = {name: f"{_ROUTERS}.{name}:router" for name in OPERATION_NAMES}
+
+
+class LazyRouters(Mapping[str, APIRouter]):
+    """A read-only mapping whose values are imported on first access (and then kept)."""
+
+    def __init__(self, paths: Mapping[str, str]) -> None:
+        self._paths = dict(paths)
+        self._loaded: dict[str, APIRouter] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, operation: str) -> APIRouter:
+        router = self._loaded.get(operation)
+        if router is None:
+            path = self._paths[operation]  # KeyError for an unknown operation, as a dict
+            with self._lock:
+                router = self._loaded.get(operation)
+                if router is None:
+                    router = self._loaded[operation] = _import_router(operation, path)
+        return router
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __contains__(self, operation: object) -> bool:
+        return operation in self._paths  # without importing anything
+
+    def __repr__(self) -> str:
+        return f"LazyRouters({sorted(self._paths)})"
+
+
+def _import_router(operation: str, path: str) -> APIRouter:
+    module_name, _, attribute = path.partition(":")
+    router = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(router, APIRouter):
+        raise TypeError(f"operation {operation!r}: {path} is a {type(router).__name__}, not an APIRouter")
+    return router
+
+
+OPERATIONS: Mapping[str, APIRouter] = LazyRouters(ROUTER_PATHS)

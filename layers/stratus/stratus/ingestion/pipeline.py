@@ -159,9 +159,11 @@ class ObjectIngestor:
         etag = stored.etag if stored is not None else (event.etag or "")
         if _already_done(record, etag):
             return Outcome("skipped", "this version was already processed", object_id)
-        # Only a new version of a processed object can leave chunks behind (ids are derived, so a
-        # retry of the same version overwrites its own): skip the listing for everything else.
-        replaces = record is not None and record.status != "PENDING" and record.etag not in (None, etag)
+        # Only an object that was processed, or attempted, before can hold chunks of another
+        # version; a first attempt (no record yet, or PENDING) skips the listing. The ETag cannot
+        # tell: a retry of a new version whose first attempt failed or died after `_start` finds
+        # the new ETag already on the record, while the old version's extra chunks are still there.
+        replaces = record is not None and record.status != "PENDING"
         record = self._start(route, object_id, event.key, etag, record)
         try:
             if read_error is not None:

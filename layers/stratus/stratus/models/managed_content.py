@@ -5,12 +5,13 @@ The stored records carry `org_id` (every item belongs to one organization); the 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from stratus import limits
 from stratus.models.common import StrictModel
+from stratus.models.stored_json import stored_json
 
 TaskStatus = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED"]
 
@@ -21,7 +22,7 @@ TaskStatus = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED"]
 class CreateBucketRequest(StrictModel):
     bucket_name: str = Field(min_length=1, max_length=limits.MAX_NAME_LENGTH)
     description: str | None = Field(default=None, max_length=limits.MAX_DESCRIPTION_LENGTH)
-    bucket_schema: dict[str, Any] | None = None
+    bucket_schema: Annotated[dict[str, Any], stored_json(limits.MAX_BUCKET_SCHEMA_BYTES)] | None = None
 
 
 class BucketModel(BaseModel):
@@ -64,7 +65,9 @@ class CollectionExtractorRequest(StrictModel):
     feature_extractor_id: str | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     # Object property → extractor input (e.g. {"text": "content"}); kept for the pipeline.
-    input_mappings: dict[str, Any] = Field(default_factory=dict)
+    input_mappings: Annotated[dict[str, Any], stored_json(limits.MAX_INPUT_MAPPINGS_BYTES)] = Field(
+        default_factory=dict
+    )
 
 
 class CollectionExtractor(BaseModel):
@@ -129,6 +132,8 @@ class Task(TaskModel):
 # blobs), a presigned upload or a plain S3 put. The extractor moves it through its statuses.
 
 BlobType = Literal["text", "image"]
+# Its size limit (MAX_OBJECT_METADATA_BYTES) is checked by the objects service: a 413.
+ObjectMetadata = Annotated[dict[str, Any], stored_json()]
 ObjectSource = Literal["api", "upload", "s3"]
 
 
@@ -145,7 +150,7 @@ class BlobInput(StrictModel):
 
 class CreateObjectRequest(StrictModel):
     key_prefix: str | None = Field(default=None, max_length=512)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: ObjectMetadata = Field(default_factory=dict)
     blobs: list[BlobInput] = Field(min_length=1, max_length=limits.MAX_BLOBS_PER_OBJECT)
 
 
@@ -153,7 +158,7 @@ class CreateUploadRequest(StrictModel):
     filename: str = Field(min_length=1, max_length=255)
     content_type: str = Field(min_length=1, max_length=255)
     key_prefix: str | None = Field(default=None, max_length=512)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: ObjectMetadata = Field(default_factory=dict)
 
 
 class BlobSummary(BaseModel):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 
 from stratus import limits
 from stratus.models.common import StrictModel
+from stratus.models.stored_json import stored_json
 
 Metric = Literal["cosine", "dot", "euclidean"]
 Mode = Literal["standalone", "managed"]
 PayloadIndexType = Literal["keyword", "integer", "float", "bool", "geo", "datetime", "text", "uuid"]
+FieldSchema = Annotated[dict[str, Any], stored_json(limits.MAX_FIELD_SCHEMA_BYTES)]
 
 PROTECTED_FIELDS = ("document_id", "object_id", "bucket_id", "collection_id", "created_at", "updated_at")
 
@@ -27,7 +29,7 @@ class PayloadIndexConfig(BaseModel):
 
     field_name: str = Field(min_length=1, max_length=256)
     type: PayloadIndexType = Field(validation_alias=AliasChoices("type", "field_type"))
-    field_schema: dict[str, Any] | None = None
+    field_schema: FieldSchema | None = None
     is_protected: bool = False
     # Server-managed: where the index stands in the vector store, and whether the scheduled
     # auto-index job made it. Values sent by clients are ignored.

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 from stratus.models.common import StrictModel
-from stratus.models.namespaces import PayloadIndexConfig, PayloadIndexType
+from stratus.models.namespaces import FieldSchema, PayloadIndexConfig, PayloadIndexType
 
 
 class CreatePayloadIndexRequest(StrictModel):
@@ -16,7 +16,7 @@ class CreatePayloadIndexRequest(StrictModel):
 
     field_name: str = Field(min_length=1, max_length=256, description="Dot path into the payload")
     type: PayloadIndexType = Field(validation_alias=AliasChoices("type", "field_type"))
-    field_schema: dict[str, Any] | None = None
+    field_schema: FieldSchema | None = None
     # Accepted for round-trips of a listed index; the server decides what is protected.
     is_protected: bool = False
 

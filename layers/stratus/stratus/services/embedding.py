@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
-
-import numpy as np
 
 from stratus.ports import EmbedderRegistry
 
@@ -21,7 +19,9 @@ CACHE_MAX_ENTRIES = 512
 
 
 class EmbeddingCache:
-    """LRU + TTL, float32 arrays (a 1536-d entry is 6 KB, not the 50 KB of a float list)."""
+    """LRU + TTL, float32 arrays (a 1536-d entry is 6 KB, not the 50 KB of a float list). The
+    standard library's `array("f")`, not numpy: the search function must not import numpy at
+    cold start for a cache that stores and returns plain floats."""
 
     def __init__(
         self,
@@ -32,9 +32,7 @@ class EmbeddingCache:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._clock = clock
-        self._entries: OrderedDict[tuple[str, str], tuple[float, np.ndarray[Any, np.dtype[np.float32]]]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[tuple[str, str], tuple[float, array[float]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, service: str, text: str) -> list[float] | None:
@@ -51,7 +49,7 @@ class EmbeddingCache:
 
     def put(self, service: str, text: str, vector: Sequence[float]) -> None:
         with self._lock:
-            self._entries[(service, text)] = (self._clock(), np.asarray(vector, dtype=np.float32))
+            self._entries[(service, text)] = (self._clock(), array("f", vector))
             self._entries.move_to_end((service, text))
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)

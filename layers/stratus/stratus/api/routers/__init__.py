@@ -1,12 +1,29 @@
-"""One module per resource; inside, one APIRouter per operation (a Lambda function each)."""
+"""One module per operation, named after it (`functions/<op>/` serves `routers/<op>.py`), each
+holding one APIRouter, `router`, with only that operation's routes: a Lambda function imports
+its own operation's models and services, and FastAPI builds only its routes (see
+`stratus.api.operations`). What the modules of one resource share lives here."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
+from fastapi import Path
+
+from stratus import limits
 from stratus.models.errors import ErrorEnvelope
 
 _COMMON = (401, 403, 413, 422, 500, 503)
+
+# OpenAPI tags, one per resource.
+NAMESPACES: list[str | Enum] = ["namespaces"]
+DOCUMENTS: list[str | Enum] = ["documents"]
+BUCKETS: list[str | Enum] = ["buckets"]
+OBJECTS: list[str | Enum] = ["objects"]
+COLLECTIONS: list[str | Enum] = ["collections"]
+
+# The `document_id` path parameter of the single-document routes.
+DocumentId = Path(pattern=limits.DOCUMENT_ID_PATTERN)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

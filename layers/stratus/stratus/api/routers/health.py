@@ -13,9 +13,9 @@ class Health(BaseModel):
     version: str
 
 
-health = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"])
 
 
-@health.get("/v1/health", response_model=Health, summary="Liveness check (no auth)")
+@router.get("/v1/health", response_model=Health, summary="Liveness check (no auth)")
 def get_health() -> Health:
     return Health(status="ok", version=__version__)

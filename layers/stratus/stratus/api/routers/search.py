@@ -11,10 +11,10 @@ from stratus.models.search import SearchRequest, SearchResponse
 from stratus.services import search as service
 from stratus.services.api_keys import Principal
 
-search = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"])
 
 
-@search.post(
+@router.post(
     "/v1/search",
     response_model=SearchResponse,
     summary="Vector search with filters and multi-query fusion",

@@ -1,8 +1,6 @@
-"""Task routes: the async work records the ingestion pipeline writes."""
+"""`GET /v1/tasks/{task_id}`: the async work records the ingestion pipeline writes."""
 
 from __future__ import annotations
-
-from enum import Enum
 
 from fastapi import APIRouter, Depends
 
@@ -12,11 +10,10 @@ from stratus.api.routers import error_responses
 from stratus.errors import NotFoundError
 from stratus.models.managed_content import TaskModel
 
-TAGS: list[str | Enum] = ["tasks"]
-get_task = APIRouter(tags=TAGS)
+router = APIRouter(tags=["tasks"])
 
 
-@get_task.get(
+@router.get(
     "/v1/tasks/{task_id}",
     response_model=TaskModel,
     summary="Get a task's status, inputs, outputs and error",

@@ -6,15 +6,15 @@ from fastapi import APIRouter, Body, Depends
 
 from stratus.api.auth import require
 from stratus.api.deps import get_stores
-from stratus.api.routers import error_responses
+from stratus.api.routers import NAMESPACES, error_responses
 from stratus.models.promotion import PromoteNamespaceRequest, PromoteNamespaceResponse
 from stratus.services import promotion as service
 from stratus.services.api_keys import Principal
 
-promote_namespace = APIRouter(tags=["namespaces"])
+router = APIRouter(tags=NAMESPACES)
 
 
-@promote_namespace.post(
+@router.post(
     "/v1/namespaces/{namespace_identifier}/promote",
     response_model=PromoteNamespaceResponse,
     summary="Promote a standalone namespace to managed (one-way, atomic)",

@@ -25,10 +25,10 @@ class InferenceServiceList(BaseModel):
     results: list[InferenceServiceModel]
 
 
-list_inference_services = APIRouter(tags=["inference"])
+router = APIRouter(tags=["inference"])
 
 
-@list_inference_services.get(
+@router.get(
     "/v1/inference/services",
     response_model=InferenceServiceList,
     summary="The inference services and what each produces",

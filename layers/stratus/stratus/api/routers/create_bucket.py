@@ -1,0 +1,27 @@
+"""`POST /v1/buckets`: create a bucket; the namespace comes from the `X-Namespace` header."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from stratus.api.deps import get_stores
+from stratus.api.namespace_header import NamespaceScope, namespace_scope
+from stratus.api.routers import BUCKETS, error_responses
+from stratus.models.managed_content import BucketModel, CreateBucketRequest
+from stratus.services import buckets as service
+from stratus.settings import get_settings
+
+router = APIRouter(tags=BUCKETS)
+
+
+@router.post(
+    "/v1/buckets",
+    response_model=BucketModel,
+    summary="Create a bucket (a prefix of the data S3 bucket) in the X-Namespace namespace",
+    responses=error_responses(400, 404, 409),
+)
+def create_one(
+    body: CreateBucketRequest, scope: NamespaceScope = Depends(namespace_scope("write"))
+) -> BucketModel:
+    bucket = service.create_bucket(get_stores().metadata, scope.namespace, body, get_settings().data_bucket)
+    return service.describe_bucket(bucket)

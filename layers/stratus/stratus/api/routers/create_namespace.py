@@ -1,0 +1,30 @@
+"""`POST /v1/namespaces`: create a managed namespace."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from stratus.api.auth import require
+from stratus.api.deps import get_stores
+from stratus.api.routers import NAMESPACES, error_responses
+from stratus.models.managed import CreateNamespaceRequest
+from stratus.models.namespaces import NamespaceModel
+from stratus.services import managed_namespaces
+from stratus.services import namespaces as service
+from stratus.services.api_keys import Principal
+
+router = APIRouter(tags=NAMESPACES)
+
+
+@router.post(
+    "/v1/namespaces",
+    response_model=NamespaceModel,
+    summary="Create a managed namespace (feature extractors define its vector indexes)",
+    responses=error_responses(400, 409),
+)
+def create_managed(
+    body: CreateNamespaceRequest, principal: Principal = Depends(require("write"))
+) -> NamespaceModel:
+    stores = get_stores()
+    namespace = managed_namespaces.create_managed_namespace(stores, principal.org_id, body)
+    return service.describe_namespace(stores, namespace)

@@ -1,0 +1,32 @@
+"""`GET /v1/namespaces/{namespace_identifier}/documents/{document_id}`: one document."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from stratus.api.auth import require
+from stratus.api.deps import get_stores
+from stratus.api.routers import DOCUMENTS, DocumentId, error_responses
+from stratus.models.documents import DocumentModel
+from stratus.services import documents as service
+from stratus.services.api_keys import Principal
+from stratus.services.namespaces import resolve_namespace
+
+router = APIRouter(tags=DOCUMENTS)
+
+
+@router.get(
+    "/v1/namespaces/{namespace_identifier}/documents/{document_id}",
+    response_model=DocumentModel,
+    summary="Get one document",
+    responses=error_responses(404),
+)
+def get_one(
+    namespace_identifier: str,
+    document_id: str = DocumentId,
+    return_vectors: bool = False,
+    principal: Principal = Depends(require("read")),
+) -> DocumentModel:
+    stores = get_stores()
+    namespace = resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
+    return service.get_document(stores, namespace, document_id, return_vectors)

@@ -1,0 +1,26 @@
+"""`GET /v1/namespaces/{namespace_identifier}`: a namespace by id or name."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from stratus.api.auth import require
+from stratus.api.deps import get_stores
+from stratus.api.routers import NAMESPACES, error_responses
+from stratus.models.namespaces import NamespaceModel
+from stratus.services import namespaces as service
+from stratus.services.api_keys import Principal
+
+router = APIRouter(tags=NAMESPACES)
+
+
+@router.get(
+    "/v1/namespaces/{namespace_identifier}",
+    response_model=NamespaceModel,
+    summary="Get a namespace by id or name",
+    responses=error_responses(404),
+)
+def get_one(namespace_identifier: str, principal: Principal = Depends(require("read"))) -> NamespaceModel:
+    stores = get_stores()
+    namespace = service.resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
+    return service.describe_namespace(stores, namespace)

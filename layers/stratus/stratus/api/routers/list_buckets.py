@@ -1,0 +1,30 @@
+"""`GET /v1/buckets`: the buckets of the `X-Namespace` namespace."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from stratus import limits
+from stratus.api.deps import get_stores
+from stratus.api.namespace_header import NamespaceScope, namespace_scope
+from stratus.api.routers import BUCKETS, error_responses
+from stratus.models.common import ListResponse
+from stratus.models.managed_content import BucketModel
+from stratus.services import buckets as service
+
+router = APIRouter(tags=BUCKETS)
+
+
+@router.get(
+    "/v1/buckets",
+    response_model=ListResponse[BucketModel],
+    summary="List the buckets of the X-Namespace namespace",
+    responses=error_responses(400, 404),
+)
+def list_get(
+    limit: int = Query(default=limits.DEFAULT_PAGE_SIZE, ge=limits.MIN_PAGE_SIZE, le=limits.MAX_PAGE_SIZE),
+    cursor: str | None = Query(default=None, max_length=2048),
+    include_total: bool = False,
+    scope: NamespaceScope = Depends(namespace_scope("read")),
+) -> ListResponse[BucketModel]:
+    return service.list_buckets(get_stores().metadata, scope.namespace, limit, cursor, include_total)

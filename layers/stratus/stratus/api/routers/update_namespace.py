@@ -1,0 +1,28 @@
+"""`PATCH /v1/namespaces/{namespace_identifier}`: update a namespace."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from stratus.api.auth import require
+from stratus.api.deps import get_stores
+from stratus.api.routers import NAMESPACES, error_responses
+from stratus.models.namespaces import NamespaceModel, UpdateNamespaceRequest
+from stratus.services import namespaces as service
+from stratus.services.api_keys import Principal
+
+router = APIRouter(tags=NAMESPACES)
+
+
+@router.patch(
+    "/v1/namespaces/{namespace_identifier}",
+    response_model=NamespaceModel,
+    summary="Update name, description, auto_create_indexes or payload_indexes (merged by field_name)",
+    responses=error_responses(400, 404, 409),
+)
+def patch_one(
+    namespace_identifier: str, body: UpdateNamespaceRequest, principal: Principal = Depends(require("write"))
+) -> NamespaceModel:
+    stores = get_stores()
+    namespace = service.update_namespace(stores, principal.org_id, namespace_identifier, body)
+    return service.describe_namespace(stores, namespace)

@@ -1,0 +1,36 @@
+"""`POST /v1/namespaces/{namespace_identifier}/documents/direct` (and `.../upsert`): upsert
+documents with their vectors."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from stratus.api.auth import require
+from stratus.api.deps import get_stores
+from stratus.api.routers import DOCUMENTS, error_responses
+from stratus.models.documents import UpsertDocumentsRequest, UpsertDocumentsResponse
+from stratus.services import documents as service
+from stratus.services.api_keys import Principal
+from stratus.services.namespaces import resolve_namespace
+
+router = APIRouter(tags=DOCUMENTS)
+
+
+def _upsert(
+    namespace_identifier: str, body: UpsertDocumentsRequest, principal: Principal = Depends(require("write"))
+) -> UpsertDocumentsResponse:
+    stores = get_stores()
+    namespace = resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
+    return service.upsert_documents(stores, namespace, body)
+
+
+for _path in ("direct", "upsert"):
+    router.add_api_route(
+        f"/v1/namespaces/{{namespace_identifier}}/documents/{_path}",
+        _upsert,
+        methods=["POST"],
+        response_model=UpsertDocumentsResponse,
+        summary="Upsert documents with their vectors (1-1000 per call)",
+        operation_id=f"upsert_documents_{_path}",
+        responses=error_responses(400, 404, 409),
+    )

@@ -1,0 +1,102 @@
+"""Free-form JSON that the metadata store keeps as sent: a bucket's `bucket_schema`, an object's
+`metadata`, a payload index's `field_schema`, a collection's `input_mappings`.
+
+DynamoDB holds only part of JSON, so these values are checked against its rules when the request
+is validated (a 422 naming the offending value) instead of failing at write time (a 500) or,
+worse, being written as an item that can no longer be read (a map with an empty key breaks every
+later read and list of it):
+
+- numbers: at most 38 digits, and 0 or a magnitude from 1e-130 to below 1e38 (finite). DynamoDB
+  itself goes up to 1e126, but the store reads a number without a fractional part back as an int
+  (`_from_dynamo_value`), and a float of 1e38 or more would come back as an int of more than 38
+  digits: unreadable by this check and unwritable on the item's next update;
+- object keys: at least one character;
+- nesting: at most `MAX_DEPTH` objects/arrays deep (DynamoDB stops at 32 for a whole item);
+- size, where a field sets one: the compact JSON's UTF-8 bytes (a whole item is at most 400 KB).
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import math
+from typing import Any
+
+from pydantic import AfterValidator
+
+MAX_DEPTH = 16
+
+# What boto3's serializer accepts (its DYNAMODB_CONTEXT), and the range above.
+_DYNAMODB_NUMBERS = decimal.Context(
+    prec=38,
+    Emin=-128,
+    Emax=126,
+    traps=[decimal.Clamped, decimal.Overflow, decimal.Inexact, decimal.Rounded, decimal.Underflow],
+)
+_SMALLEST = decimal.Decimal("1E-130")
+_TOO_LARGE = decimal.Decimal("1E+38")
+
+_NUMBER_RULE = (
+    "numbers are stored with at most 38 digits and a magnitude of 0 or from 1e-130 to below 1e38; "
+    "send other numbers as strings"
+)
+
+
+def storable_number(value: int | float) -> bool:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return False
+        number = decimal.Decimal(str(value))  # the shortest repr, as the DynamoDB adapter writes it
+    else:
+        number = decimal.Decimal(value)
+    try:
+        _DYNAMODB_NUMBERS.create_decimal(number)
+    except decimal.DecimalException:
+        return False
+    return number == 0 or _SMALLEST <= abs(number) < _TOO_LARGE
+
+
+def _where(path: str) -> str:
+    return f"at '{path}'" if path else "the value"
+
+
+def storage_problem(value: Any, path: str = "", depth: int = 0) -> str | None:
+    """Why DynamoDB cannot hold `value` (decoded JSON), or None. `path` locates it in messages."""
+    if value is None or isinstance(value, bool | str):
+        return None
+    if isinstance(value, int | float):
+        if storable_number(value):
+            return None
+        return f"{_where(path)}: {value!r} cannot be stored; {_NUMBER_RULE}"
+    if isinstance(value, dict | list):
+        if depth >= MAX_DEPTH:
+            return f"{_where(path)}: nested more than {MAX_DEPTH} objects or arrays deep"
+        if isinstance(value, list):
+            entries = [(f"{path}[{index}]", inner) for index, inner in enumerate(value)]
+        else:
+            if "" in value:
+                return f"{_where(path)}: an empty key; object keys need at least one character"
+            entries = [(f"{path}.{key}" if path else str(key), inner) for key, inner in value.items()]
+        for inner_path, inner in entries:
+            problem = storage_problem(inner, inner_path, depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    return f"{_where(path)}: a {type(value).__name__} is not JSON"
+
+
+def stored_json(max_bytes: int | None = None) -> AfterValidator:
+    """A pydantic validator (`Annotated[dict[str, Any], stored_json(...)]`) for a free-form JSON
+    field kept in the metadata store."""
+
+    def check(value: Any) -> Any:
+        problem = storage_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        if max_bytes is not None:
+            size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+            if size > max_bytes:
+                raise ValueError(f"{size} bytes of JSON; at most {max_bytes} bytes are accepted")
+        return value
+
+    return AfterValidator(check)
