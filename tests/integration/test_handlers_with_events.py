@@ -13,9 +13,11 @@ Adding an operation: add tests/events/<op>.json and an entry in `EXPECTATIONS`."
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib.util
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +69,25 @@ def load_handler(operation: str) -> Callable[[dict[str, Any], Any], dict[str, An
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     handler: Callable[[dict[str, Any], Any], dict[str, Any]] = module.handler
-    return handler
+
+    def in_a_fresh_main_thread(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        _give_the_main_thread_an_event_loop()
+        return handler(event, context)
+
+    return in_a_fresh_main_thread
+
+
+def _give_the_main_thread_an_event_loop() -> None:
+    """Mangum calls `asyncio.get_event_loop()`. In Lambda's fresh main thread that creates a loop;
+    in this process an earlier `asyncio.run` (a library, a test server) may have left the thread
+    with none, and the call raises. Restore what the Lambda runtime gives every handler."""
+    policy = asyncio.get_event_loop_policy()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            policy.get_event_loop()
+    except RuntimeError:
+        policy.set_event_loop(policy.new_event_loop())
 
 
 def load_event(operation: str) -> dict[str, Any]:
@@ -373,9 +393,7 @@ EXPECTATIONS: dict[str, Expectation] = {
 # Events of non-HTTP functions: the scheduled job's is tested with its function
 # (tests/integration/test_auto_create_indexes.py), the extractor's below.
 NON_HTTP_EVENTS = frozenset({"auto_create_indexes", "sqs-s3-put"})
-EVENT_OPERATIONS = sorted(
-    path.stem for path in EVENTS_DIR.glob("*.json") if path.stem not in NON_HTTP_EVENTS
-)
+EVENT_OPERATIONS = sorted(path.stem for path in EVENTS_DIR.glob("*.json") if path.stem not in NON_HTTP_EVENTS)
 
 
 # ---------------------------------------------------------------------------------------------

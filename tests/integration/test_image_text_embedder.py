@@ -393,5 +393,5 @@ def test_text_only_embedders_refuse_images() -> None:
         assert caught.value.status == 400
 
     with pytest.raises(InferenceServiceUnavailableError) as unavailable:
-        UnavailableEmbedder.not_installed("clip_vit_b32", 512).embed_images([png])
+        UnavailableEmbedder("clip_vit_b32", 512, "transformers is not installed").embed_images([png])
     assert unavailable.value.message.startswith("inference service 'clip_vit_b32' is unavailable: ")
