@@ -3,8 +3,9 @@
 #
 #   make dev           the whole API on 127.0.0.1 (moto + LanceDB + uvicorn); data is temporary
 #   make test          what CI runs: install, SAM CLI, ruff, mypy, pytest
-#   make fuzz          the API fuzz suite (tests/fuzz) for longer than `make test` runs it
-#   make lint | typecheck | sam-validate | openapi | bench | clean | distclean
+#   make fuzz          the API fuzz suite (tests/fuzz) and the filter property tests, longer than `make test`
+#   make bench         every benchmark (tests/perf/run.py) into tests/perf/RESULTS.md; `make load` the load test alone
+#   make lint | typecheck | sam-validate | openapi | clean | distclean
 
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -22,10 +23,10 @@ RUFF_EXCLUDE := .tools,.stratus,.aws-sam,build
 export PIP_NO_INPUT := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help dev install test fuzz lint typecheck sam sam-validate openapi bench clean distclean
+.PHONY: help dev install test fuzz lint typecheck sam sam-validate openapi bench load clean distclean
 
 help:
-	@echo "make dev | install | test | fuzz | lint | typecheck | sam | sam-validate | openapi | bench | clean | distclean"
+	@echo "make dev | install | test | fuzz | lint | typecheck | sam | sam-validate | openapi | bench | load | clean | distclean"
 
 # --- environments -----------------------------------------------------------------------------
 
@@ -61,17 +62,18 @@ openapi: install
 	$(PY) -m stratus_local.openapi
 
 bench: install
-	@if [ -f tests/perf/run.py ]; then \
-		$(PY) tests/perf/run.py; \
-	else \
-		$(PY) -m pytest tests/perf -q -s; \
-	fi
+	$(PY) tests/perf/run.py
+
+# Mixed traffic on `stratus_local --workers N` with a py-spy profile (part of `make bench` too).
+load: install
+	$(PY) tests/perf/run.py --only load
 
 # schemathesis against openapi.json on a local stack: `make test` runs it bounded (15 examples per
 # operation, derandomized); this runs FUZZ_EXAMPLES per operation and adds the coverage phase.
 FUZZ_EXAMPLES ?= 300
 fuzz: install
 	STRATUS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) STRATUS_FUZZ_COVERAGE=1 $(PY) -m pytest tests/fuzz -q
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/property -q
 
 # --- checks -----------------------------------------------------------------------------------
 
