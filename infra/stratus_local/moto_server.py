@@ -18,7 +18,8 @@ touches moto's state one at a time - moto's SQS backend is not safe to run concu
 
 Backends live in moto's module-level state: every `LocalAws` in one process sees the same
 tables and buckets. The local stack runs one per process; tests that share a process call
-`reset()` or use distinct resource names.
+`reset()` or use distinct resource names. Starting one also makes moto's transactions and queries
+cost per item touched, not per table (`moto_patches`), which the one-at-a-time serving makes safe.
 """
 
 from __future__ import annotations
@@ -248,6 +249,10 @@ class LocalAws:
     def start(self) -> LocalAws:
         if self._server is not None:
             return self
+        from stratus_local import moto_patches
+
+        # Per-item costs for transactions and queries instead of whole-table ones (see the module).
+        moto_patches.install()
         # make_server binds (and listens) before returning, so the endpoint is usable as soon
         # as start() returns - no readiness polling needed.
         self._server = make_server(

@@ -107,6 +107,80 @@ def test_transaction_commits_all_or_nothing(local_aws: LocalAws, table: str) -> 
     assert sorted(item["SK"]["S"] for item in keys) == ["name#1", "ns#1"]
 
 
+def _items(client: Any, table: str, pk: str) -> dict[str, dict[str, Any]]:
+    found = client.query(
+        TableName=table,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+    )["Items"]
+    return {item["SK"]["S"]: item for item in found}
+
+
+def test_a_cancelled_transaction_puts_back_every_item_it_touched(local_aws: LocalAws, table: str) -> None:
+    """The per-item rollback (stratus_local.moto_patches): a Put of a new item, an Update and
+    a Delete of existing ones all land before the failing condition, and all are undone."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    client = _dynamodb(local_aws.endpoint_url)
+    for sk, count in (("counter", 5), ("doomed", 1), ("guard", 0)):
+        client.put_item(
+            TableName=table, Item={"PK": {"S": "org#r"}, "SK": {"S": sk}, "count": {"N": str(count)}}
+        )
+    before = _items(client, table, "org#r")
+    backend_table = dynamodb_backends["123456789012"]["us-east-1"].tables[table]
+
+    def transaction(guard_expected: int) -> list[dict[str, Any]]:
+        return [
+            {"Put": {"TableName": table, "Item": {"PK": {"S": "org#r"}, "SK": {"S": "new"}}}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"PK": {"S": "org#r"}, "SK": {"S": "counter"}},
+                    "UpdateExpression": "SET #c = #c + :one",
+                    "ExpressionAttributeNames": {"#c": "count"},
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+            {"Delete": {"TableName": table, "Key": {"PK": {"S": "org#r"}, "SK": {"S": "doomed"}}}},
+            {
+                "ConditionCheck": {
+                    "TableName": table,
+                    "Key": {"PK": {"S": "org#r"}, "SK": {"S": "guard"}},
+                    "ConditionExpression": "#c = :expected",
+                    "ExpressionAttributeNames": {"#c": "count"},
+                    "ExpressionAttributeValues": {":expected": {"N": str(guard_expected)}},
+                }
+            },
+        ]
+
+    with pytest.raises(ClientError) as raised:
+        client.transact_write_items(TransactItems=transaction(guard_expected=1))
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert _items(client, table, "org#r") == before
+    # No whole-table copy was swapped in, and the temporary no-op copy is gone again.
+    assert dynamodb_backends["123456789012"]["us-east-1"].tables[table] is backend_table
+    assert "__deepcopy__" not in type(backend_table).__dict__
+
+    # Two operations on one key: moto refuses after writing the first; that write is undone too.
+    twice = [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": {"PK": {"S": "org#r"}, "SK": {"S": "counter"}, "count": {"N": "9"}},
+            }
+        },
+        {"Delete": {"TableName": table, "Key": {"PK": {"S": "org#r"}, "SK": {"S": "counter"}}}},
+    ]
+    with pytest.raises(ClientError):
+        client.transact_write_items(TransactItems=twice)
+    assert _items(client, table, "org#r") == before
+
+    client.transact_write_items(TransactItems=transaction(guard_expected=0))
+    after = _items(client, table, "org#r")
+    assert sorted(after) == ["counter", "guard", "new"]
+    assert after["counter"]["count"] == {"N": "6"}
+
+
 @pytest.fixture
 def eager_thread_switching() -> Iterator[None]:
     """Switch threads every microsecond instead of every 5 ms. With the default interval a
@@ -368,3 +442,48 @@ def test_an_invalid_wait_still_gets_sqs_s_error(local_aws: LocalAws, queue_url: 
         _sqs(local_aws.endpoint_url).receive_message(QueueUrl=queue_url, WaitTimeSeconds=21)
     assert "WaitTimeSeconds" in str(raised.value)
 
+
+def test_a_base_table_query_reads_its_partition_in_key_order(local_aws: LocalAws, table: str) -> None:
+    """The partition-only query (stratus_local.moto_patches) answers as DynamoDB does: key
+    conditions, order both ways, pages that resume where they stopped, filters after the read."""
+    client = _dynamodb(local_aws.endpoint_url)
+    for pk in ("org#p1", "org#p2", "org#p3"):
+        for n in range(7):
+            client.put_item(
+                TableName=table,
+                Item={"PK": {"S": pk}, "SK": {"S": f"{'obj' if n % 2 else 'task'}#{n}"}, "n": {"N": str(n)}},
+            )
+
+    def query(**extra: Any) -> tuple[list[str], dict[str, Any]]:
+        answer = client.query(
+            TableName=table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": "org#p2"},
+                ":prefix": {"S": "obj#"},
+                **extra.pop("values", {}),
+            },
+            **extra,
+        )
+        return [item["SK"]["S"] for item in answer["Items"]], answer
+
+    assert query()[0] == ["obj#1", "obj#3", "obj#5"]
+    assert query(ScanIndexForward=False)[0] == ["obj#5", "obj#3", "obj#1"]
+    first, answer = query(Limit=2)
+    rest, _ = query(Limit=2, ExclusiveStartKey=answer["LastEvaluatedKey"])
+    assert (first, rest) == (["obj#1", "obj#3"], ["obj#5"])
+    filtered, answer = query(FilterExpression="n > :min", values={":min": {"N": "2"}})
+    assert filtered == ["obj#3", "obj#5"]
+    assert (answer["Count"], answer["ScannedCount"]) == (2, 3)
+    whole = client.query(
+        TableName=table, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": "org#p3"}}
+    )
+    assert [item["SK"]["S"] for item in whole["Items"]] == sorted(
+        f"{'obj' if n % 2 else 'task'}#{n}" for n in range(7)
+    )
+    nothing = client.query(
+        TableName=table,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "org#none"}},
+    )
+    assert nothing["Items"] == []
