@@ -487,3 +487,23 @@ def test_a_base_table_query_reads_its_partition_in_key_order(local_aws: LocalAws
         ExpressionAttributeValues={":pk": {"S": "org#none"}},
     )
     assert nothing["Items"] == []
+
+
+def test_a_receive_still_drops_messages_past_their_retention(local_aws: LocalAws) -> None:
+    """The O(1) retention check (stratus_local.moto_patches) keeps SQS's rule: a message older
+    than the queue's MessageRetentionPeriod is never delivered."""
+    from moto.sqs.models import sqs_backends
+
+    sqs = _sqs(local_aws.endpoint_url)
+    name = f"retention-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    # The expired message goes second: moto stops a receive at the first expired message it
+    # meets (SQS would skip it), so first would hide "fresh" and prove nothing about the check.
+    sqs.send_message(QueueUrl=url, MessageBody="fresh")
+    sqs.send_message(QueueUrl=url, MessageBody="expired")
+    queue = sqs_backends["123456789012"]["us-east-1"].queues[name]
+    (expired,) = [message for message in queue._messages if message.body == "expired"]
+    expired.sent_timestamp -= 61_000  # sent 61 s ago, in moto's milliseconds
+
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [message["Body"] for message in received] == ["fresh"]
