@@ -199,9 +199,24 @@ def bind_api_socket(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port} ({error.strerror}); is another server running? "
             "Pass --port N or set STRATUS_PORT."
         ) from None
-    # Inherited by uvicorn's worker processes in --workers mode.
-    sock.set_inheritable(True)
     return sock
+
+
+def bind_api_sockets(host: str, port: int, workers: int) -> list[socket.socket]:
+    """The listening socket, or with `--workers N` one per worker on the same port (see
+    stratus_local.workers for why)."""
+    sock = bind_api_socket(host, port)
+    if workers == 1:
+        return [sock]
+    from stratus_local.workers import rebind_for_workers
+
+    try:
+        return rebind_for_workers(sock, workers)
+    except OSError as error:
+        raise StackError(
+            f"cannot listen on {host}:{port} with {workers} workers ({error.strerror}); "
+            "another process took the port while the stack started."
+        ) from None
 
 
 def lock_and_clear_data_dir(data_dir: Path) -> IO[str]:
@@ -458,16 +473,20 @@ class _StopRequested(Exception):
     pass
 
 
-def serve(options: StackOptions, config: Any, sock: socket.socket, shutdown: ShutdownRequest) -> bool:
-    """Run uvicorn in the foreground until a signal; True if it served (False: start failed)."""
+def serve(
+    options: StackOptions, config: Any, sockets: list[socket.socket], shutdown: ShutdownRequest
+) -> bool:
+    """Run uvicorn in the foreground until a signal; True if it served (False: start failed).
+    `sockets`: one per worker (see `bind_api_sockets`)."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
+
+    from stratus_local.workers import BalancedMultiprocess
 
     if options.workers > 1:
         # Each worker process imports the app afresh and talks to moto over HTTP. The
         # supervisor installs its own SIGINT/SIGTERM handlers; the hook covers a signal that
         # came just before.
-        supervisor = Multiprocess(config, sockets=[sock])
+        supervisor = BalancedMultiprocess(config, sockets)
         shutdown.on_request(supervisor.should_exit.set)
         supervisor.run()
         return True
@@ -478,7 +497,7 @@ def serve(options: StackOptions, config: Any, sock: socket.socket, shutdown: Shu
     threading.Thread(target=_warm_up_stores, name="stratus-local-warm-up", daemon=True).start()
     # A second Ctrl-C during uvicorn's shutdown comes back to our handler as KeyboardInterrupt.
     with contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=[sock])
+        server.run(sockets=sockets)
     return bool(server.started) or shutdown.requested
 
 
@@ -497,20 +516,21 @@ def _warm_up_stores() -> None:
 def run(options: StackOptions, shutdown: ShutdownRequest) -> int:
     from stratus_local.moto_server import LocalAws
 
-    sock = bind_api_socket(options.host, options.port)
+    sockets = bind_api_sockets(options.host, options.port, options.workers)
     lock_file: IO[str] | None = None
     aws = LocalAws(port=options.aws_port)
     background = BackgroundWork()
     try:
         lock_file = lock_and_clear_data_dir(options.data_dir)
-        config = start_services(options, aws, sock, shutdown, background)
-        if not serve(options, config, sock, shutdown):
+        config = start_services(options, aws, sockets[0], shutdown, background)
+        if not serve(options, config, sockets, shutdown):
             raise StackError("the API server did not start (see the log above)")
     except (_StopRequested, KeyboardInterrupt):
         pass  # stopped while starting: a normal stop, too
     finally:
         shutdown.ignore_further_signals()
-        sock.close()
+        for sock in sockets:
+            sock.close()
         # Before moto: the worker's last receive and deletes go to the emulator.
         background.stop()
         aws.stop()

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -164,6 +165,62 @@ def test_several_workers_share_the_emulator(tmp_path: Path) -> None:
                 assert client.get("/v1/namespaces").status_code == 200
     finally:
         stack.assert_stops_cleanly(signal.SIGINT)
+
+
+def test_connections_opened_at_once_are_spread_over_the_workers(tmp_path: Path) -> None:
+    """A pool opening its connections together used to land them all on one worker (one shared
+    listening socket; the first worker to wake accepted every pending connection)."""
+    port = free_port()
+    stack = start_stack(tmp_path, port=port, extra_args=["--workers", "2"])
+    # The stack answers once one worker does; the kernel only hands connections to the sockets
+    # already listening, so wait for the second worker's.
+    deadline = time.monotonic() + 60
+    while len(sockets_on(port, LISTENING)) < 2:
+        assert time.monotonic() < deadline, "the second worker never listened"
+        time.sleep(0.1)
+    connections = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(32)]
+    try:
+        for connection in connections:  # every connection answered: accepted by some worker
+            connection.sendall(b"GET /v1/health HTTP/1.1\r\nHost: stratus\r\n\r\n")
+            assert connection.recv(64).startswith(b"HTTP/1.1 200")
+        served = connections_per_worker(stack.process.pid, port)
+        assert len(served) == 2, served
+        # The kernel hashes each connection to a worker: one worker with none of 32 is 2 ** -31.
+        assert all(count > 0 for count in served.values()), served
+        assert sum(served.values()) == len(connections), served
+    finally:
+        for connection in connections:
+            connection.close()
+        stack.assert_stops_cleanly(signal.SIGINT)
+
+
+ESTABLISHED, LISTENING = "01", "0A"  # socket states in /proc/net/tcp
+
+
+def sockets_on(port: int, state: str) -> set[str]:
+    """Inodes of the sockets on local port `port` in `state`."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text(encoding="ascii").splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                inodes.add(fields[9])
+    return inodes
+
+
+def connections_per_worker(supervisor_pid: int, port: int) -> dict[int, int]:
+    """{worker pid: established connections on `port` it holds}, from /proc (Linux)."""
+    established = sockets_on(port, ESTABLISHED)
+    served = {}
+    for worker in Path(f"/proc/{supervisor_pid}/task/{supervisor_pid}/children").read_text().split():
+        inodes = set()
+        for fd in Path(f"/proc/{worker}/fd").iterdir():
+            target = str(fd.readlink()) if fd.is_symlink() else ""
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+        if "spawn_main" in Path(f"/proc/{worker}/cmdline").read_text(errors="replace"):
+            served[int(worker)] = len(inodes & established)
+    return served
 
 
 def test_busy_port_fails_fast_with_a_clear_message_and_touches_nothing(tmp_path: Path) -> None:

@@ -85,9 +85,10 @@ def _environment() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, log_level: str = "warning") -> Iterator[LocalStack]:
+def running_stack(workdir: Path, log_level: str = "warning", workers: int = 1) -> Iterator[LocalStack]:
     """Start the stack on a free port with its data under `workdir`; stop it on exit.
-    `log_level=warning`: no access-log line per request (the API is measured, not the terminal)."""
+    `log_level=warning`: no access-log line per request (the API is measured, not the terminal).
+    `workers > 1`: uvicorn worker processes, as `make dev` runs with `--workers`."""
     workdir.mkdir(parents=True, exist_ok=True)
     info_path = workdir / "info.json"
     args = [
@@ -97,6 +98,7 @@ def running_stack(workdir: Path, log_level: str = "warning") -> Iterator[LocalSt
         "--key-file", str(workdir / "key"),
         "--info-file", str(info_path),
         "--log-level", log_level,
+        "--workers", str(workers),
     ]  # fmt: skip
     with (workdir / "stack.log").open("wb") as log:
         process = subprocess.Popen(
