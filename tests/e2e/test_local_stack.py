@@ -172,14 +172,15 @@ def test_connections_opened_at_once_are_spread_over_the_workers(tmp_path: Path) 
     listening socket; the first worker to wake accepted every pending connection)."""
     port = free_port()
     stack = start_stack(tmp_path, port=port, extra_args=["--workers", "2"])
-    # The stack answers once one worker does; the kernel only hands connections to the sockets
-    # already listening, so wait for the second worker's.
-    deadline = time.monotonic() + 60
-    while len(sockets_on(port, LISTENING)) < 2:
-        assert time.monotonic() < deadline, "the second worker never listened"
-        time.sleep(0.1)
-    connections = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(32)]
+    connections: list[socket.socket] = []
     try:
+        # The stack answers once one worker does; the kernel only hands connections to the
+        # sockets already listening, so wait for the second worker's.
+        deadline = time.monotonic() + 60
+        while len(sockets_on(port, LISTENING)) < 2:
+            assert time.monotonic() < deadline, "the second worker never listened"
+            time.sleep(0.1)
+        connections = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(32)]
         for connection in connections:  # every connection answered: accepted by some worker
             connection.sendall(b"GET /v1/health HTTP/1.1\r\nHost: stratus\r\n\r\n")
             assert connection.recv(64).startswith(b"HTTP/1.1 200")

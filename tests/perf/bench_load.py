@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 SEARCH_BODIES = 400
 UPSERT_BODIES = 60
 PY_SPY_RATE = 50
+SETTLE_MAX_SECONDS = 180.0
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,14 @@ class LoadSizes:
     users: int
     workers: int
     loaders: int
+    profile_seconds: float
 
     @classmethod
     def for_mode(cls, mode: str) -> LoadSizes:
         workers = max(2, os.cpu_count() or 2)
         if mode == "full":
-            return cls(20, 50_000, 128, 60.0, 5.0, 16, workers, 2)
-        return cls(20, 2_000, 128, 10.0, 2.0, 8, workers, 2)
+            return cls(20, 50_000, 128, 60.0, 5.0, 16, workers, 2, 20.0)
+        return cls(20, 2_000, 128, 10.0, 2.0, 8, workers, 2, 5.0)
 
 
 @dataclass
@@ -94,6 +96,8 @@ class Traffic:
     samples: list[Sample] = field(default_factory=list)
     measured_seconds: float = 0.0
     generator_cpu_seconds: float = 0.0
+    # CPU seconds of the stack's threads over the measured window (see thread_cpu_seconds).
+    stack_cpu: dict[ThreadKey, float] = field(default_factory=dict)
 
 
 def namespace_id(position: int) -> str:
@@ -132,6 +136,25 @@ def load_namespaces(ctx: Context, stack: LocalStack, sizes: LoadSizes) -> float:
         thread.join()
     if failures:
         raise failures[0]
+    return time.perf_counter() - started
+
+
+def settle(stack: LocalStack) -> float:
+    """Wait until the stack is idle (under 10 % of a core for 2 s, at most SETTLE_MAX_SECONDS):
+    the workers build and update their tables' indexes in the background after a bulk load
+    (stratus.adapters.lancedb_maintenance), and the traffic is measured on the steady state."""
+    started = time.perf_counter()
+    processes = stack_processes(stack.process.pid)
+    while time.perf_counter() - started < SETTLE_MAX_SECONDS:
+        before = sum(
+            thread_cpu_seconds(processes).get((role, PROCESS_TOTAL), 0.0) for role in set(processes.values())
+        )
+        time.sleep(2.0)
+        after = sum(
+            thread_cpu_seconds(processes).get((role, PROCESS_TOTAL), 0.0) for role in set(processes.values())
+        )
+        if after - before < 0.2:
+            break
     return time.perf_counter() - started
 
 
@@ -190,6 +213,13 @@ def check_answer(operation: str, response: httpx.Response) -> str | None:
 
 
 async def run_traffic(stack: LocalStack, sizes: LoadSizes) -> Traffic:
+    processes = stack_processes(stack.process.pid)
+    cpu_at_start: dict[ThreadKey, float] = {}
+
+    async def snapshot_after_warmup() -> None:
+        await asyncio.sleep(sizes.warmup_seconds)
+        cpu_at_start.update(thread_cpu_seconds(processes))
+
     rng = random.Random(20261122)
     searches = search_bodies(sizes, rng)
     upserts = upsert_requests(sizes, rng)
@@ -227,7 +257,9 @@ async def run_traffic(stack: LocalStack, sizes: LoadSizes) -> Traffic:
                 answered = time.perf_counter()
                 traffic.samples.append(Sample(operation, sent - started, answered - sent, error))
 
-        await asyncio.gather(*(user(number) for number in range(sizes.users)))
+        await asyncio.gather(snapshot_after_warmup(), *(user(number) for number in range(sizes.users)))
+        at_end = thread_cpu_seconds(processes)
+        traffic.stack_cpu = {key: seconds - cpu_at_start.get(key, 0.0) for key, seconds in at_end.items()}
 
     traffic.measured_seconds = time.perf_counter() - started - sizes.warmup_seconds
     traffic.generator_cpu_seconds = time.process_time() - cpu_started
@@ -353,6 +385,52 @@ def _short(frame: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# CPU by thread: py-spy sees Python frames only; LanceDB runs its queries on native (Rust)
+# threads, so /proc's per-thread CPU counters are what show where the cores went.
+
+ThreadKey = tuple[str, str]  # (process role, thread name)
+
+
+def stack_processes(root: int) -> dict[int, str]:
+    """{pid: role} for the stack's supervisor and its direct children (the uvicorn workers)."""
+    processes = {root: "main"}
+    children = Path(f"/proc/{root}/task/{root}/children")
+    for child in children.read_text().split() if children.exists() else []:
+        command = Path(f"/proc/{child}/cmdline").read_bytes()
+        processes[int(child)] = "uvicorn worker" if b"spawn_main" in command else "child"
+    return processes
+
+
+PROCESS_TOTAL = "(whole process)"
+
+
+def thread_cpu_seconds(processes: dict[int, str]) -> dict[ThreadKey, float]:
+    """CPU seconds (user + system) so far, per (role, thread name) summed over the processes of
+    a role, plus (role, PROCESS_TOTAL): the process counters keep the CPU of threads that ended
+    (moto's server runs a thread per connection), the thread counters cannot."""
+    totals: collections.defaultdict[ThreadKey, float] = collections.defaultdict(float)
+    for pid, role in processes.items():
+        try:
+            totals[(role, PROCESS_TOTAL)] += _cpu_seconds(Path(f"/proc/{pid}/stat"))
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            continue  # the process ended
+        for task in tasks:
+            try:
+                name = (task / "comm").read_text().strip()
+                seconds = _cpu_seconds(task / "stat")
+            except OSError:
+                continue  # the thread ended
+            totals[(role, name.rstrip("0123456789-") or name)] += seconds
+    return dict(totals)
+
+
+def _cpu_seconds(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 
 
@@ -380,7 +458,12 @@ def operation_rows(traffic: Traffic) -> Iterator[list[str]]:
 
 
 def render(
-    sizes: LoadSizes, load_seconds: float, traffic: Traffic, profile: Profile | None, problem: str | None
+    sizes: LoadSizes,
+    load_seconds: float,
+    settle_seconds: float,
+    traffic: Traffic,
+    profile: Profile | None,
+    problem: str | None,
 ) -> str:
     documents = sizes.namespaces * sizes.documents
     errors = collections.Counter(s.error for s in traffic.samples if s.error)
@@ -389,8 +472,9 @@ def render(
     header = ["operation", "requests", "share", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
     lines = [
         f"{sizes.namespaces} standalone namespaces x {sizes.documents:,} documents x {sizes.dimension} dims "
-        f"({documents:,} documents, cosine, flat search) loaded through the API in {load_seconds:.0f} s "
-        f"({documents / load_seconds:,.0f} docs/s, {sizes.loaders} loaders, batches of {LOAD_BATCH}). "
+        f"({documents:,} documents, cosine) loaded through the API in {load_seconds:.0f} s "
+        f"({documents / load_seconds:,.0f} docs/s, {sizes.loaders} loaders, batches of {LOAD_BATCH}; the "
+        f"workers' background index builds then took {settle_seconds:.0f} s more to settle). "
         f"Then {sizes.users} closed-loop virtual users for {sizes.seconds:.0f} s after a "
         f"{sizes.warmup_seconds:.0f} s warm-up, against `python -m stratus_local --workers {sizes.workers}`: "
         f"80 % `POST /v1/search` (top_k {TOP_K}, half with `category eq <one of 10>`), 15 % upserts of "
@@ -404,10 +488,42 @@ def render(
         f"- The generator ran on the same machine and took {traffic.generator_cpu_seconds:.1f} s of CPU "
         f"over the {run_seconds:.0f} s run ({generator_share:.0%} of the machine); the stack had the rest.",
     ]
+    lines += ["", render_thread_cpu(traffic)]
     if profile is None or profile.total == 0:
         lines.append(f"- No profile: {problem or 'py-spy recorded no samples'}.")
         return "\n".join(lines)
     return "\n".join([*lines, "", render_profile(profile)])
+
+
+def render_thread_cpu(traffic: Traffic) -> str:
+    cpu = traffic.stack_cpu
+    roles = sorted({role for role, _ in cpu}, key=lambda role: -cpu.get((role, PROCESS_TOTAL), 0.0))
+    total = sum(cpu.get((role, PROCESS_TOTAL), 0.0) for role in roles)
+    capacity = traffic.measured_seconds * (os.cpu_count() or 1)
+    rows = []
+    for role in roles:
+        named = sorted(
+            (
+                (thread, seconds)
+                for (owner, thread), seconds in cpu.items()
+                if owner == role and thread != PROCESS_TOTAL
+            ),
+            key=lambda item: -item[1],
+        )
+        shown = [(thread, seconds) for thread, seconds in named if seconds >= 0.03 * total]
+        rest = cpu.get((role, PROCESS_TOTAL), 0.0) - sum(seconds for _, seconds in shown)
+        for thread, seconds in [*shown, ("(other and ended threads)", rest)]:
+            if seconds >= 0.005 * total:
+                rows.append([role, f"`{thread}`", f"{seconds:.1f}", f"{seconds / total:.0%}"])
+    return "\n".join(
+        [
+            f"CPU of the stack's processes over the measured window, from /proc: {total:.1f} s of the "
+            f"{capacity:.0f} s the machine had ({total / capacity:.0%}), by thread name (workers summed; "
+            "LanceDB runs queries and writes on its own native threads, which py-spy does not see):",
+            "",
+            table(["process", "thread", "CPU s", "share"], rows),
+        ]
+    )
 
 
 def render_profile(profile: Profile) -> str:
@@ -418,7 +534,8 @@ def render_profile(profile: Profile) -> str:
     return "\n".join(
         [
             f"py-spy ({PY_SPY_RATE} Hz, all the stack's processes, {profile.total:,} samples of busy "
-            "threads) during the measured window. Where the time went, by the package of the running frame:",
+            "threads) over a second window of the same traffic (the table above was measured without "
+            "it). Where the Python time went, by the package of the running frame:",
             "",
             table(["package", "share of samples"], shares(profile.by_package)),
             "",
@@ -438,15 +555,22 @@ def run(ctx: Context) -> str:
         load_seconds = load_namespaces(ctx, stack, sizes)
         with stack.client() as client:
             expect(client.get(f"/v1/namespaces/{namespace_id(0)}"))
+        settle_seconds = settle(stack)
         ctx.log(
-            f"load: {sizes.namespaces} namespaces in {load_seconds:.0f} s; traffic for {sizes.seconds:.0f} s"
+            f"load: {sizes.namespaces} namespaces in {load_seconds:.0f} s, "
+            f"settled in {settle_seconds:.0f} s; traffic for {sizes.seconds:.0f} s"
         )
-        profiler = Profiler(stack, sizes.seconds, workdir / "profile.txt")
-        threading.Timer(sizes.warmup_seconds, profiler.start).start()
+        # The measured window runs without the profiler (py-spy sampling three processes at
+        # 50 Hz takes a visible share of 2 cores); a shorter second window is profiled.
         traffic = asyncio.run(run_traffic(stack, sizes))
+        ctx.log(f"load: measured; profiling {sizes.profile_seconds:.0f} s more of the same traffic")
+        profiled = LoadSizes(**{**asdict(sizes), "seconds": sizes.profile_seconds})
+        profiler = Profiler(stack, sizes.profile_seconds, workdir / "profile.txt")
+        threading.Timer(sizes.warmup_seconds, profiler.start).start()
+        asyncio.run(run_traffic(stack, profiled))
         stacks = profiler.finish()
         keep = os.environ.get("STRATUS_LOAD_PROFILE")
         if keep and (workdir / "profile.txt").exists():  # the raw stacks, for a closer look
             shutil.copyfile(workdir / "profile.txt", keep)
     profile = summarize_profile(stacks) if stacks else None
-    return render(sizes, load_seconds, traffic, profile, profiler.problem)
+    return render(sizes, load_seconds, settle_seconds, traffic, profile, profiler.problem)

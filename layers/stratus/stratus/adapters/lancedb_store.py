@@ -38,7 +38,10 @@ of the new columns) ~1.5 s; a Bitmap or BTree index < 0.1 s; LabelList ~0.3 s; F
 `payload_json` exists because JSONB sorts object keys and turns integers beyond 64 bits into
 floats: readers get the payload back exactly as it was written.
 
-Search is exact (flat): no ANN index is built. Scores are "higher is better":
+Search is exact: a flat scan, or once a table is big a one-partition IVF_FLAT index that is
+scanned whole, and a LabelList index on `filter_terms` (`lancedb_maintenance`, which also
+compacts small fragments). Scores are "higher
+is better":
 
 | metric    | LanceDB distance | `_distance` returned | score                  |
 |-----------|------------------|----------------------|------------------------|
@@ -75,6 +78,7 @@ from stratus.adapters.lancedb_filters import (
     index_values,
     sql_string,
 )
+from stratus.adapters.lancedb_maintenance import IndexedColumns, MaintenancePolicy, TableMaintenance
 from stratus.adapters.text_tokens import TextIndexOptions
 from stratus.errors import BadRequestError, ConflictError, StratusError, VectorStoreUnavailableError
 from stratus.filters import OPERATORS, FilterNode, iter_conditions, lookup
@@ -85,6 +89,7 @@ ID_COLUMN = "id"
 VECTOR_COLUMN = "vector"
 PAYLOAD_JSON_COLUMN = "payload_json"
 DISTANCE_COLUMN = "_distance"
+INDEXED_COLUMNS = IndexedColumns(vector=VECTOR_COLUMN, terms=TERMS_COLUMN)
 
 DistanceType = Literal["cosine", "dot", "l2"]
 _DISTANCE_TYPE: dict[Metric, DistanceType] = {"cosine": "cosine", "dot": "dot", "euclidean": "l2"}
@@ -132,8 +137,15 @@ class LanceDBVectorStore:
     cached; the connection checks for newer table versions on every read
     (`read_consistency_interval=0`), so writes by other processes are seen at once."""
 
-    def __init__(self, uri: str, *, read_consistency_interval: timedelta | None = timedelta(0)) -> None:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        read_consistency_interval: timedelta | None = timedelta(0),
+        maintenance: MaintenancePolicy | None = None,
+    ) -> None:
         self._uri = uri
+        self.maintenance = TableMaintenance(maintenance or MaintenancePolicy(), INDEXED_COLUMNS)
         self._read_consistency_interval = read_consistency_interval
         self._lock = threading.Lock()
         self._db: lancedb.DBConnection | None = None
@@ -171,6 +183,7 @@ class LanceDBVectorStore:
                 .when_not_matched_insert_all()
                 .execute(data)
             )
+        self._wrote(space, table)
 
     def delete(self, space: Space, ids: Sequence[str]) -> None:
         if not ids:
@@ -181,6 +194,7 @@ class LanceDBVectorStore:
                 return
             for chunk in _chunks(list(dict.fromkeys(ids))):
                 table.delete(_id_in(chunk))
+        self._wrote(space, table)
 
     def fetch(self, space: Space, ids: Sequence[str], include_vectors: bool) -> dict[str, VectorRecord]:
         if not ids:
@@ -272,6 +286,7 @@ class LanceDBVectorStore:
         return set(rows.column(ID_COLUMN).to_pylist())
 
     def drop_space(self, space: Space) -> None:
+        self.maintenance.forget(space.name)
         with self._call("drop_space", space), self._lock:
             self._tables.pop(space.name, None)
             try:
@@ -297,6 +312,9 @@ class LanceDBVectorStore:
             _create_indexes(table, index, columns)
 
     # -- tables ----------------------------------------------------------------------------------
+
+    def _wrote(self, space: Space, table: Table) -> None:
+        self.maintenance.wrote(space.name, table, _DISTANCE_TYPE[space.metric])
 
     def _call(self, operation: str, space: Space) -> AbstractContextManager[None]:
         """`_store_call` that also forgets the cached table on failure: the next call reopens it

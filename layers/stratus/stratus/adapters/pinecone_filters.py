@@ -468,8 +468,9 @@ def _positive(cond: Condition, string_free: _Paths, text: TextIndexes) -> _Expr:
         options = text.get(path)
         if options is None:
             raise unsupported_error(
-                cond, " without a 'text' payload index on the field: Pinecone metadata filters have "
-                "no full-text match"
+                cond,
+                " without a 'text' payload index on the field: Pinecone metadata filters have "
+                "no full-text match",
             )
         return _text_tokens(path, str(want), options)
     assert want is not None and not isinstance(want, tuple), f"{op} takes one scalar"
