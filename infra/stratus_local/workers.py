@@ -12,6 +12,7 @@ pair. The supervisor's restart and health-check logic stays uvicorn's.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.supervisors import Multiprocess
@@ -65,7 +66,7 @@ class BalancedMultiprocess(Multiprocess):
     def restart_all(self) -> None:
         self._per_slot(super().restart_all)
 
-    def _per_slot(self, step: Any, starting: bool = False) -> None:
+    def _per_slot(self, step: Callable[[], None], starting: bool = False) -> None:
         processes = list(self.processes)
         try:
             for slot, sock in enumerate(self._slot_sockets):

@@ -5,7 +5,7 @@ reference filter evaluator), and writers never fail because of it."""
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -148,27 +148,20 @@ def test_writers_never_fail_because_of_maintenance(tmp_path: Path) -> None:
     )
     stores = [LanceDBVectorStore(str(tmp_path), maintenance=policy) for _ in range(2)]
     stores[0].ensure_space(TARGET)
-    errors: list[BaseException] = []
 
     def writer(number: int) -> None:
         store = stores[number % 2]
-        try:
-            for round_ in range(15):
-                start = number * 10_000 + round_ * 20
-                store.upsert(TARGET, batch(start, vectors(20, seed=start)))
-                if round_ % 3 == 2:  # overwrite a few and delete one
-                    store.upsert(TARGET, batch(start, vectors(5, seed=start + 1)))
-                    store.delete(TARGET, [f"d{start + 19:05d}"])
-        except BaseException as error:  # reported below
-            errors.append(error)
+        for round_ in range(15):
+            start = number * 10_000 + round_ * 20
+            store.upsert(TARGET, batch(start, vectors(20, seed=start)))
+            if round_ % 3 == 2:  # overwrite a few and delete one
+                store.upsert(TARGET, batch(start, vectors(5, seed=start + 1)))
+                store.delete(TARGET, [f"d{start + 19:05d}"])
 
-    threads = [threading.Thread(target=writer, args=(number,)) for number in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(writer, range(4)))  # re-raises the first writer's failure
     for store in stores:
         assert store.maintenance.wait_idle(120)
-    assert errors == []
     assert stores[1].count(TARGET) == 4 * (15 * 20 - 5)
-    assert state(tmp_path).has_vector_index and state(tmp_path).has_terms_index
+    final = state(tmp_path)
+    assert final.has_vector_index and final.has_terms_index

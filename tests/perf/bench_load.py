@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import random
@@ -146,14 +147,9 @@ def settle(stack: LocalStack) -> float:
     started = time.perf_counter()
     processes = stack_processes(stack.process.pid)
     while time.perf_counter() - started < SETTLE_MAX_SECONDS:
-        before = sum(
-            thread_cpu_seconds(processes).get((role, PROCESS_TOTAL), 0.0) for role in set(processes.values())
-        )
+        before = stack_cpu_seconds(processes)
         time.sleep(2.0)
-        after = sum(
-            thread_cpu_seconds(processes).get((role, PROCESS_TOTAL), 0.0) for role in set(processes.values())
-        )
-        if after - before < 0.2:
+        if stack_cpu_seconds(processes) - before < 0.2:
             break
     return time.perf_counter() - started
 
@@ -423,6 +419,15 @@ def thread_cpu_seconds(processes: dict[int, str]) -> dict[ThreadKey, float]:
                 continue  # the thread ended
             totals[(role, name.rstrip("0123456789-") or name)] += seconds
     return dict(totals)
+
+
+def stack_cpu_seconds(processes: dict[int, str]) -> float:
+    """CPU seconds so far of all the stack's processes (ended ones count for nothing)."""
+    total = 0.0
+    for pid in processes:
+        with contextlib.suppress(OSError):
+            total += _cpu_seconds(Path(f"/proc/{pid}/stat"))
+    return total
 
 
 def _cpu_seconds(stat: Path) -> float:

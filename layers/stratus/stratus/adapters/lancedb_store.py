@@ -40,8 +40,7 @@ floats: readers get the payload back exactly as it was written.
 
 Search is exact: a flat scan, or once a table is big a one-partition IVF_FLAT index that is
 scanned whole, and a LabelList index on `filter_terms` (`lancedb_maintenance`, which also
-compacts small fragments). Scores are "higher
-is better":
+compacts small fragments). Scores are "higher is better":
 
 | metric    | LanceDB distance | `_distance` returned | score                  |
 |-----------|------------------|----------------------|------------------------|
@@ -78,7 +77,12 @@ from stratus.adapters.lancedb_filters import (
     index_values,
     sql_string,
 )
-from stratus.adapters.lancedb_maintenance import IndexedColumns, MaintenancePolicy, TableMaintenance
+from stratus.adapters.lancedb_maintenance import (
+    DistanceType,
+    IndexedColumns,
+    MaintenancePolicy,
+    TableMaintenance,
+)
 from stratus.adapters.text_tokens import TextIndexOptions
 from stratus.errors import BadRequestError, ConflictError, StratusError, VectorStoreUnavailableError
 from stratus.filters import OPERATORS, FilterNode, iter_conditions, lookup
@@ -91,7 +95,6 @@ PAYLOAD_JSON_COLUMN = "payload_json"
 DISTANCE_COLUMN = "_distance"
 INDEXED_COLUMNS = IndexedColumns(vector=VECTOR_COLUMN, terms=TERMS_COLUMN)
 
-DistanceType = Literal["cosine", "dot", "l2"]
 _DISTANCE_TYPE: dict[Metric, DistanceType] = {"cosine": "cosine", "dot": "dot", "euclidean": "l2"}
 # Ids per `id IN (...)` statement; keeps statements small whatever the caller passes.
 _IDS_PER_STATEMENT = 1000

@@ -51,7 +51,6 @@ class ContainerStores:
                     self._embedders = CatalogueEmbedders(self._settings)
         return self._embedders
 
-
     @property
     def blobs(self) -> BlobStore:
         if self._blobs is None:
