@@ -41,6 +41,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
+    # moto's in-process mock patches boto3, not the store's own HTTP point reads.
+    monkeypatch.setenv("STRATUS_DYNAMODB_HTTP_READS", "false")
 
 
 @pytest.fixture

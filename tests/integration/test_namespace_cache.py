@@ -87,7 +87,7 @@ def two_containers(
     key = create_api_key(moto_dynamodb, ORG_A, "admin", ["read", "write", "admin"])[0]
     import stratus.api.deps as deps
 
-    containers = [ContainerStores(Settings()), ContainerStores(Settings())]
+    containers = [ContainerStores(Settings.from_environment()) for _ in range(2)]
     current: list[Any] = [containers[0]]
     monkeypatch.setattr(deps, "get_stores", lambda: current[0])
     clients = []

@@ -182,6 +182,8 @@ def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             monkeypatch.setenv(name, "testing")
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         monkeypatch.setenv("AWS_REGION", "us-east-1")
+        # moto's in-process mock patches boto3, not the store's own HTTP point reads.
+        monkeypatch.setenv("STRATUS_DYNAMODB_HTTP_READS", "false")
         with mock_aws():
             create_tables(
                 boto3.client("dynamodb", region_name="us-east-1"), {"MetadataTable": MOTO_TABLE_NAME}

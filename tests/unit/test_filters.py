@@ -333,9 +333,7 @@ def pinecone_selects(raw: dict[str, Any], payloads: list[dict[str, Any]]) -> set
         return set()
     matches = loopback_predicate(compiled.filter) if compiled.filter is not None else (lambda _: True)
     return {
-        i
-        for i, payload in enumerate(payloads)
-        if matches(pinecone_filters.record_metadata(f"d{i}", payload))
+        i for i, payload in enumerate(payloads) if matches(pinecone_filters.record_metadata(f"d{i}", payload))
     }
 
 

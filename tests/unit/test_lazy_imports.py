@@ -1,7 +1,7 @@
 """Cold-start hygiene (tests/perf/cold_start.py measures it; nothing here is timed): a Lambda
 function loads its own operation's router and nothing heavy at init, and the search function's
-first vector query loads the vector store's SDK and the AWS SDK, never a model, numpy or another
-store's SDK.
+first vector query loads the vector store's SDK, never boto3 (its DynamoDB reads are point reads
+over HTTP), a model, numpy or another store's SDK.
 
 Every check runs in a fresh interpreter: this process has long imported everything."""
 
@@ -32,9 +32,9 @@ HEAVY_AT_INIT = (
     "numpy",
     "boto3",
 )
-# What the search function's first vector query may add: the AWS SDK (auth, the namespace) and
-# the deployed vector store's SDK. Nothing else of HEAVY_AT_INIT.
-NEEDED_BY_A_VECTOR_QUERY = frozenset({"boto3", "pinecone"})
+# What the search function's first vector query may add: the deployed vector store's SDK. The key
+# and the namespace are point reads, which go over stratus.adapters.dynamodb_point_reads, not boto3.
+NEEDED_BY_A_VECTOR_QUERY = frozenset({"pinecone"})
 
 # Imports the HTTP functions one after the other, as Lambda does (by path, the layer on
 # sys.path), and reports what each import added to sys.modules.
@@ -123,7 +123,7 @@ def test_search_first_vector_query_loads_only_the_sdks_it_needs(tmp_path: Path) 
     # Then the vector query answered, with the seeded document
     assert sample.status == 200, sample.body
     assert '"document_id":"contract-0001"' in sample.body
-    # And init loaded nothing heavy, and the first query only the AWS and Pinecone SDKs
+    # And init loaded nothing heavy, and the first query only the Pinecone SDK
     assert sample.after_import == [], f"init loaded {sample.after_import}"
     extra = set(sample.after_request) - NEEDED_BY_A_VECTOR_QUERY
     assert not extra, f"the first vector query loaded {sorted(extra)}"

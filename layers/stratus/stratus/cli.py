@@ -253,7 +253,7 @@ def _indexes_run_auto(args: argparse.Namespace) -> int:
     from stratus.services.auto_indexes import run_auto_indexes
     from stratus.settings import Settings
 
-    settings = Settings().model_copy(
+    settings = Settings.from_environment().model_copy(
         update={"table_name": args.table, "aws_endpoint_url": args.endpoint_url, "aws_region": args.region}
     )
     threshold = settings.auto_index_threshold if args.threshold is None else args.threshold

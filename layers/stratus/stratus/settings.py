@@ -1,18 +1,55 @@
-"""Configuration: one pydantic-settings model read from the environment (prefix `STRATUS_`).
+"""Configuration: one pydantic model read from the environment (prefix `STRATUS_`).
 
-Lambda and the local stack run the same code; only these values differ."""
+Lambda and the local stack run the same code; only these values differ.
+
+`Settings.from_environment()` reads it as pydantic-settings did (which this replaced: importing
+pydantic-settings cost ~7 % of a Lambda cold start, tests/perf/cold_start.py, for a job of a
+dozen lines): a field comes from `STRATUS_<FIELD NAME>`, or from the names of its
+`validation_alias` when it has one, in any letter case; every value is a string validated by
+the model (so `true`/`1`, numbers and bounds work as they did). Every field is a scalar, so
+nothing is parsed as JSON.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, ConfigDict, Field
+from pydantic.fields import FieldInfo
+
+from stratus.models.common import Model
+
+ENV_PREFIX = "STRATUS_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STRATUS_", extra="ignore")
+def _env_names(field_name: str, field: FieldInfo) -> Iterator[str]:
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        yield from (choice for choice in alias.choices if isinstance(choice, str))
+    elif isinstance(alias, str):
+        yield alias
+    else:
+        yield f"{ENV_PREFIX}{field_name}"
+
+
+class Settings(Model):
+    # validate_by_name: `from_environment` passes values under the field names.
+    model_config = ConfigDict(extra="ignore", validate_by_name=True)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        by_upper_name = {name.upper(): value for name, value in env.items()}
+        values: dict[str, str] = {}
+        for field_name, field in cls.model_fields.items():
+            found = (by_upper_name.get(name.upper()) for name in _env_names(field_name, field))
+            value = next((value for value in found if value is not None), None)
+            if value is not None:
+                values[field_name] = value
+        return cls.model_validate(values)
 
     table_name: str = "stratus"
     # Powertools Idempotency records of the extractor (key `id`, TTL `expiration`).
@@ -21,6 +58,10 @@ class Settings(BaseSettings):
     # Set for the local stack / tests (moto server, DynamoDB Local); unset on Lambda.
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
+    # DynamoDB point reads (API key, namespace) as one signed POST instead of through boto3: the
+    # first request of a container skips boto3's import and client (stratus.adapters.
+    # dynamodb_point_reads). Off only for tests on moto's in-process mock, which patches boto3.
+    dynamodb_http_reads: bool = True
 
     # LanceDB is embedded (local runs, tests); Pinecone is the deployed store.
     vector_store: Literal["lancedb", "pinecone"] = "lancedb"
@@ -93,4 +134,4 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return Settings.from_environment()

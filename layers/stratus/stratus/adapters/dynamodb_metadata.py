@@ -40,14 +40,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.config import Config
+# boto3 and botocore.config are imported where a client is built: point reads go over
+# `dynamodb_point_reads` without them (cold start; see that module). botocore.exceptions is light.
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from stratus.adapters.dynamodb_point_reads import DynamoDBPointReader, plain_value
 from stratus.errors import (
     AlreadyExistsError,
     BadRequestError,
@@ -69,17 +69,26 @@ from stratus.ports import (
     PromotionRecord,
 )
 
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeSerializer
+    from botocore.config import Config
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
+
 # Short timeouts: an API Gateway request has ~29 s in total, and standard-mode retries (3 attempts
 # unless AWS_MAX_ATTEMPTS says otherwise) must fit inside it with room for the rest of the work.
-DEFAULT_CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard"},
-    tcp_keepalive=True,
-)
+def default_client_config() -> Config:
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"mode": "standard"},
+        tcp_keepalive=True,
+    )
+
 
 # Error codes that mean "DynamoDB is overloaded or down", not "your request is wrong".
 _UNAVAILABLE_CODES = frozenset(
@@ -118,8 +127,12 @@ _MAX_RECENT_NAMESPACES = 1024
 # (e.g. from a URL path) cannot name anything we stored, so it is simply not found.
 _MAX_SORT_KEY_BYTES = 1024
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+@functools.cache
+def _serializer() -> TypeSerializer:
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,11 +253,11 @@ def _from_dynamo_value(value: Any) -> Any:
 
 
 def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(_to_dynamo_value(value)) for key, value in item.items()}
+    return {key: _serializer().serialize(_to_dynamo_value(value)) for key, value in item.items()}
 
 
 def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _from_dynamo_value(_deserializer.deserialize(value)) for key, value in item.items()}
+    return {key: _from_dynamo_value(plain_value(value)) for key, value in item.items()}
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
@@ -460,7 +473,13 @@ def _concurrent_change_error(namespace_id: str) -> ConflictError:
 
 
 class DynamoDBMetadataStore:
-    """Namespaces and API keys in one DynamoDB table. Thread-safe; create one per container."""
+    """Namespaces and API keys in one DynamoDB table. Thread-safe; create one per container.
+
+    With `http_reads`, point reads (`GetItem`) go over `DynamoDBPointReader` when the
+    environment allows it, so a request that only reads (the API key, a namespace) never builds
+    a boto3 client; writes and queries always use boto3. Off by default: moto's in-process mock
+    intercepts boto3 only. The API turns it on from settings (`STRATUS_DYNAMODB_HTTP_READS`).
+    An injected `client` serves every call."""
 
     def __init__(
         self,
@@ -469,15 +488,18 @@ class DynamoDBMetadataStore:
         region: str = "us-east-1",
         client: Any | None = None,
         config: Config | None = None,
+        http_reads: bool = False,
     ) -> None:
         self.table_name = table_name
         self.endpoint_url = endpoint_url
         self.region = region
-        self._config = config or DEFAULT_CLIENT_CONFIG
+        self._config = config
         # Typed as Any: the boto3 stubs are a dev-only dependency and their TypedDicts add little
         # over the tests for hand-built request shapes.
         self._client: Any | None = client
         self._client_lock = threading.Lock()
+        self._http_reads = http_reads and client is None
+        self._point_reader: DynamoDBPointReader | None = None
         # (org, id or name) → (monotonic time read, namespace); see `find_namespace`.
         self._recent: dict[tuple[str, str], tuple[float, Namespace]] = {}
 
@@ -487,21 +509,35 @@ class DynamoDBMetadataStore:
         if self._client is None:
             with self._client_lock:
                 if self._client is None:
+                    import boto3
+
                     # A private session: the default one is not safe to share across threads.
                     session = boto3.session.Session()
                     self._client = session.client(
                         "dynamodb",
                         region_name=self.region,
                         endpoint_url=self.endpoint_url,
-                        config=self._config,
+                        config=self._config or default_client_config(),
                     )
         return self._client
+
+    def _reader(self) -> DynamoDBPointReader | None:
+        """The HTTP point reader, built once on first use; None where boto3 must serve reads."""
+        if self._http_reads and self._point_reader is None:
+            with self._client_lock:
+                if self._http_reads and self._point_reader is None:
+                    self._point_reader = DynamoDBPointReader.from_environment(self.region, self.endpoint_url)
+                    self._http_reads = self._point_reader is not None
+        return self._point_reader
 
     # -- low-level helpers ------------------------------------------------------------------
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         if len(sk.encode("utf-8")) > _MAX_SORT_KEY_BYTES:
             return None
+        reader = self._reader()
+        if reader is not None:
+            return reader.get_item(self.table_name, _key(pk, sk), consistent_read=True)
         response = self.client.get_item(TableName=self.table_name, Key=_key(pk, sk), ConsistentRead=True)
         item: dict[str, Any] | None = response.get("Item")
         return item

@@ -19,7 +19,7 @@ SECRET_MAX_AGE_SECONDS = 300
 # A JSON secret (the console's key/value form) may hold the key under one of these fields.
 _JSON_KEY_FIELDS = ("api_key", "apiKey", "OPENAI_API_KEY", "key")
 
-# The settings an operator sets (pydantic-settings, prefix STRATUS_); named in the error.
+# The settings an operator sets (stratus.settings, prefix STRATUS_); named in the error.
 DEFAULT_ENV_NAME = "STRATUS_OPENAI_API_KEY"
 DEFAULT_SECRET_SETTING_NAME = "STRATUS_OPENAI_API_KEY_SECRET_ARN"
 

@@ -92,7 +92,10 @@ def _metadata_store(settings: Settings) -> MetadataStore:
     from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 
     return DynamoDBMetadataStore(
-        settings.table_name, endpoint_url=settings.aws_endpoint_url, region=settings.aws_region
+        settings.table_name,
+        endpoint_url=settings.aws_endpoint_url,
+        region=settings.aws_region,
+        http_reads=settings.dynamodb_http_reads,
     )
 
 

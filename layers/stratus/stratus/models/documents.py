@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, Discriminator, Field, Tag
+from pydantic import AliasChoices, Discriminator, Field, Tag
 
 from stratus import limits
-from stratus.models.common import StrictModel
+from stratus.models.common import Model, StrictModel
 
 # NaN and ±inf are rejected while parsing, with the offending position named in the 422.
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -43,18 +43,18 @@ class UpsertDocumentsRequest(StrictModel):
     documents: list[DocumentInput] = Field(min_length=1, max_length=limits.MAX_DOCUMENTS_PER_UPSERT)
 
 
-class UpsertDocumentsResponse(BaseModel):
+class UpsertDocumentsResponse(Model):
     inserted: int
     document_ids: list[str]
 
 
-class DocumentModel(BaseModel):
+class DocumentModel(Model):
     document_id: str
     payload: dict[str, Any]
     vectors: dict[str, list[float]] | None = None
 
 
-class DeleteDocumentResponse(BaseModel):
+class DeleteDocumentResponse(Model):
     document_id: str
     deleted: bool = True
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from stratus import limits
-from stratus.models.common import StrictModel
+from stratus.models.common import Model, StrictModel
 from stratus.models.stored_json import stored_json
 
 TaskStatus = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED"]
@@ -25,7 +25,7 @@ class CreateBucketRequest(StrictModel):
     bucket_schema: Annotated[dict[str, Any], stored_json(limits.MAX_BUCKET_SCHEMA_BYTES)] | None = None
 
 
-class BucketModel(BaseModel):
+class BucketModel(Model):
     """The answer of every bucket route."""
 
     bucket_id: str
@@ -70,7 +70,7 @@ class CollectionExtractorRequest(StrictModel):
     )
 
 
-class CollectionExtractor(BaseModel):
+class CollectionExtractor(Model):
     """The extractor as locked in at creation: every parameter, defaults applied."""
 
     feature_extractor_name: str
@@ -88,7 +88,7 @@ class CreateCollectionRequest(StrictModel):
     feature_extractor: CollectionExtractorRequest
 
 
-class CollectionModel(BaseModel):
+class CollectionModel(Model):
     """The answer of every collection route."""
 
     collection_id: str
@@ -111,7 +111,7 @@ class Collection(CollectionModel):
 # Tasks
 
 
-class TaskModel(BaseModel):
+class TaskModel(Model):
     task_id: str
     task_type: str
     status: TaskStatus
@@ -161,7 +161,7 @@ class CreateUploadRequest(StrictModel):
     metadata: ObjectMetadata = Field(default_factory=dict)
 
 
-class BlobSummary(BaseModel):
+class BlobSummary(Model):
     property: str
     type: BlobType
     content_type: str
@@ -169,7 +169,7 @@ class BlobSummary(BaseModel):
     filename: str | None = None
 
 
-class ObjectModel(BaseModel):
+class ObjectModel(Model):
     """The answer of every object route."""
 
     object_id: str
@@ -194,7 +194,7 @@ class ObjectRecord(ObjectModel):
     org_id: str
 
 
-class UploadModel(BaseModel):
+class UploadModel(Model):
     """The answer of `POST /v1/buckets/{id}/uploads`."""
 
     upload_id: str

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from stratus import limits
-from stratus.models.common import StrictModel
+from stratus.models.common import Model, StrictModel
 from stratus.models.stored_json import stored_json
 
 Metric = Literal["cosine", "dot", "euclidean"]
@@ -24,7 +24,7 @@ class VectorConfig(StrictModel):
     metric: Metric = "cosine"
 
 
-class PayloadIndexConfig(BaseModel):
+class PayloadIndexConfig(Model):
     """`type` and `field_type` are both accepted (Mixpeek's docs use both)."""
 
     field_name: str = Field(min_length=1, max_length=256)
@@ -45,14 +45,14 @@ class PayloadIndexConfig(BaseModel):
         return value
 
 
-class FeatureExtractorConfig(BaseModel):
+class FeatureExtractorConfig(Model):
     feature_extractor_name: str
     version: str = "v1"
     feature_extractor_id: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class Namespace(BaseModel):
+class Namespace(Model):
     """The record kept in the metadata store. `version` guards every conditional write."""
 
     org_id: str
@@ -79,7 +79,7 @@ class Namespace(BaseModel):
         return [config.name for config in self.vector_configs]
 
 
-class NamespaceInfrastructure(BaseModel):
+class NamespaceInfrastructure(Model):
     vector_store: str
     compute_tier: str = "serverless"
     max_concurrent_jobs: int = 10
@@ -87,7 +87,7 @@ class NamespaceInfrastructure(BaseModel):
     vector_store_locator: str
 
 
-class NamespaceModel(BaseModel):
+class NamespaceModel(Model):
     """The answer of every namespace route (api.md, NamespaceModel)."""
 
     namespace_id: str

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
-from stratus.models.common import StrictModel
+from stratus.models.common import Model, StrictModel
 from stratus.models.namespaces import FieldSchema, PayloadIndexConfig, PayloadIndexType
 
 
@@ -31,14 +31,14 @@ class CreatePayloadIndexRequest(StrictModel):
         return PayloadIndexConfig(field_name=self.field_name, type=self.type, field_schema=self.field_schema)
 
 
-class PayloadIndexResponse(BaseModel):
+class PayloadIndexResponse(Model):
     namespace_id: str
     # The index as it stands after the build: `ready`, or `failed` with `error`.
     payload_index: PayloadIndexConfig
     payload_indexes: list[PayloadIndexConfig]
 
 
-class FieldFilterUsage(BaseModel):
+class FieldFilterUsage(Model):
     field_name: str
     query_count: int = Field(description="Filtered searches on this field in the window")
     value_types: dict[str, int] = Field(description="Searches per value type seen (keyword, integer, ...)")
@@ -49,7 +49,7 @@ class FieldFilterUsage(BaseModel):
     above_threshold: bool = Field(description="query_count > threshold: the next scheduled run indexes it")
 
 
-class FilterUsageResponse(BaseModel):
+class FilterUsageResponse(Model):
     namespace_id: str
     auto_create_indexes: bool
     threshold: int

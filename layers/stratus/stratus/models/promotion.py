@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from stratus import limits
-from stratus.models.common import StrictModel
+from stratus.models.common import Model, StrictModel
 from stratus.models.namespaces import Metric, Mode, VectorConfig
 
 
@@ -26,7 +26,7 @@ class PromoteNamespaceRequest(StrictModel):
     add_vectors: list[AddVector] = Field(default_factory=list, max_length=limits.MAX_VECTOR_INDEXES)
 
 
-class PromoteNamespaceResponse(BaseModel):
+class PromoteNamespaceResponse(Model):
     namespace_id: str
     previous_mode: Mode
     mode: Mode

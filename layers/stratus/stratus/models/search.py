@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from stratus import limits
-from stratus.models.common import StrictModel
+from stratus.models.common import Model, StrictModel
 from stratus.models.documents import FiniteFloat, Vector
 
 Fusion = Literal["rrf", "weighted", "max"]
@@ -39,7 +39,7 @@ class SearchRequest(StrictModel):
     return_vectors: bool = False
 
 
-class SearchResult(BaseModel):
+class SearchResult(Model):
     document_id: str
     score: float
     payload: dict[str, Any]
@@ -47,7 +47,7 @@ class SearchResult(BaseModel):
     vectors: dict[str, list[float]] | None = None
 
 
-class SearchResponse(BaseModel):
+class SearchResponse(Model):
     results: list[SearchResult]
     warnings: list[str]
     took_ms: float

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from stratus import __version__
+from stratus.models.common import Model
 
 
-class Health(BaseModel):
+class Health(Model):
     status: str
     version: str
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
 
 from stratus.api.auth import require
 from stratus.api.routers import error_responses
 from stratus.inference_catalogue import CATALOGUE
+from stratus.models.common import Model
 from stratus.services.api_keys import Principal
 
 
-class InferenceServiceModel(BaseModel):
+class InferenceServiceModel(Model):
     name: str
     dimension: int
     inputs: list[str]
@@ -21,7 +21,7 @@ class InferenceServiceModel(BaseModel):
     description: str
 
 
-class InferenceServiceList(BaseModel):
+class InferenceServiceList(Model):
     results: list[InferenceServiceModel]
 
 
