@@ -2,7 +2,7 @@
 # (and PyPI reachable): every target creates what it needs.
 #
 #   make dev           the whole API on 127.0.0.1 (moto + LanceDB + uvicorn); data is temporary
-#   make test          what CI runs: install, SAM CLI, ruff, mypy, pytest
+#   make test          what CI runs: install, SAM CLI, ruff, then mypy beside pytest (2 shards)
 #   make fuzz          the API fuzz suite (tests/fuzz) and the filter property tests, longer than `make test`
 #   make bench         every benchmark (tests/perf/run.py) into tests/perf/RESULTS.md; `make load` the load test alone
 #   make lint | typecheck | sam-validate | openapi | clean | distclean
@@ -89,14 +89,25 @@ sam-validate: $(SAM)
 	AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 		SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml
 
-# Sequential on purpose (not prerequisites): the order is part of the contract and must hold
-# under `make -j` too. pytest -q still prints its closing "N passed in Xs" line.
-test: install
-	@$(MAKE) --no-print-directory sam
+# CI's budget is 20 minutes on 2 cores, so the slow steps overlap where they are independent:
+# the SAM CLI's venv installs while the project's does, and mypy checks types while the tests
+# run (tests/shards.py: two pytest processes, each a stretch of the serial order). Lint goes
+# first and alone: it is quick and fails fast. The recipe is one shell script, so its order holds
+# under `make -j` too; a failing step's log is printed and the target fails.
+test:
+	@mkdir -p .tools
+	@$(MAKE) --no-print-directory sam > .tools/sam-install.log 2>&1 & sam=$$!; \
+	$(MAKE) --no-print-directory install; installed=$$?; \
+	wait $$sam; sam_status=$$?; \
+	if [ $$sam_status -ne 0 ]; then cat .tools/sam-install.log; exit $$sam_status; fi; \
+	[ $$installed -eq 0 ] || exit $$installed
 	@$(MAKE) --no-print-directory dynamodb-local
 	@$(MAKE) --no-print-directory lint
-	@$(MAKE) --no-print-directory typecheck
-	$(PY) -m pytest -q
+	@$(VENV)/bin/mypy > .tools/mypy.log 2>&1 & mypy=$$!; \
+	$(PY) tests/shards.py; tests=$$?; \
+	wait $$mypy; types=$$?; \
+	echo "mypy:"; cat .tools/mypy.log; \
+	[ $$tests -eq 0 ] && [ $$types -eq 0 ]
 
 # --- cleaning ---------------------------------------------------------------------------------
 
