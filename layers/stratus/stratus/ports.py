@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from stratus.filters import FilterNode
-from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
 from stratus.models.namespaces import Metric, Namespace, PayloadIndexConfig
+
+if TYPE_CHECKING:
+    # Annotations only: a function that never touches buckets, collections, objects or tasks
+    # does not build their models at init (cold start, tests/perf/cold_start.py).
+    from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
 
 # ---------------------------------------------------------------------------------------------
 # Vector store

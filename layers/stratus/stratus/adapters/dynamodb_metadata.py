@@ -55,7 +55,6 @@ from stratus.errors import (
     MetadataStoreUnavailableError,
     NotFoundError,
 )
-from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
 from stratus.models.namespaces import Namespace
 from stratus.ports import (
     ApiKey,
@@ -72,6 +71,10 @@ from stratus.ports import (
 if TYPE_CHECKING:
     from boto3.dynamodb.types import TypeSerializer
     from botocore.config import Config
+
+    # Imported where a record is read (the bucket, collection, object and task methods): a
+    # function that never reads one does not build those models (cold start).
+    from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -870,6 +873,8 @@ class DynamoDBMetadataStore:
     @maps_dependency_faults
     def get_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> Bucket | None:
         item = self._get(_org_pk(org_id), _bucket_prefix(namespace_id) + bucket_id)
+        from stratus.models.managed_content import Bucket
+
         return Bucket.model_validate(_plain_record(item)) if item else None
 
     @maps_dependency_faults
@@ -877,6 +882,8 @@ class DynamoDBMetadataStore:
         page, next_cursor = self._paged_query(
             _org_pk(org_id), _bucket_prefix(namespace_id), "bucket", limit, cursor
         )
+        from stratus.models.managed_content import Bucket
+
         return BucketPage([Bucket.model_validate(_plain_record(item)) for item in page], next_cursor)
 
     @maps_dependency_faults
@@ -938,6 +945,8 @@ class DynamoDBMetadataStore:
     @maps_dependency_faults
     def get_collection(self, org_id: str, namespace_id: str, collection_id: str) -> Collection | None:
         item = self._get(_org_pk(org_id), _collection_prefix(namespace_id) + collection_id)
+        from stratus.models.managed_content import Collection
+
         return Collection.model_validate(_plain_record(item)) if item else None
 
     @maps_dependency_faults
@@ -947,6 +956,8 @@ class DynamoDBMetadataStore:
         page, next_cursor = self._paged_query(
             _org_pk(org_id), _collection_prefix(namespace_id), "collection", limit, cursor
         )
+        from stratus.models.managed_content import Collection
+
         return CollectionPage([Collection.model_validate(_plain_record(item)) for item in page], next_cursor)
 
     @maps_dependency_faults
@@ -1044,6 +1055,8 @@ class DynamoDBMetadataStore:
         self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
     ) -> ObjectRecord | None:
         item = self._get(_objects_pk(org_id, namespace_id), _object_sk(bucket_id, object_id))
+        from stratus.models.managed_content import ObjectRecord
+
         return ObjectRecord.model_validate(_plain_record(item)) if item else None
 
     @maps_dependency_faults
@@ -1053,6 +1066,8 @@ class DynamoDBMetadataStore:
         page, next_cursor = self._paged_query(
             _objects_pk(org_id, namespace_id), f"{bucket_id}#", "object", limit, cursor
         )
+        from stratus.models.managed_content import ObjectRecord
+
         return ObjectPage([ObjectRecord.model_validate(_plain_record(item)) for item in page], next_cursor)
 
     @maps_dependency_faults
@@ -1121,6 +1136,8 @@ class DynamoDBMetadataStore:
         if len(task_id.encode("utf-8")) > _MAX_SORT_KEY_BYTES:  # a partition key's limit is 2048
             return None
         item = self._get(f"{_TASK_PREFIX}{task_id}", _TASK_SK)
+        from stratus.models.managed_content import Task
+
         return Task.model_validate(_plain_record(item)) if item else None
 
     # -- API keys ---------------------------------------------------------------------------
