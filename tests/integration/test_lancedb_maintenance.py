@@ -22,6 +22,7 @@ from stratus.adapters.lancedb_maintenance import (
 )
 from stratus.adapters.lancedb_store import INDEXED_COLUMNS, LanceDBVectorStore
 from stratus.filters import evaluate, parse_filter
+from stratus.models.namespaces import PayloadIndexConfig
 from stratus.ports import Space, VectorRecord
 
 DIM = 16
@@ -138,6 +139,33 @@ def test_a_big_table_gets_a_vector_index_and_search_stays_exact(tmp_path: Path) 
     assert after.has_vector_index and after.has_terms_index and after.unindexed_rows == 0
     assert after.fragments < 7
     assert_exact(seed=3)
+
+
+def test_building_a_payload_index_leaves_the_table_indexed(tmp_path: Path) -> None:
+    # Given an indexed table (the policy indexes from 2,000 rows)
+    policy = MaintenancePolicy(
+        check_every_writes=1, index_min_rows=2_000, max_unindexed_rows=1_000, background=False
+    )
+    store = LanceDBVectorStore(str(tmp_path), maintenance=policy)
+    corpus: dict[str, tuple[Matrix, dict[str, Any]]] = {}
+    for start in range(0, 3_000, 1_000):
+        records = batch(start, vectors(1_000, seed=start))
+        store.upsert(TARGET, records)
+        corpus.update({r.id: (np.asarray(r.vector, dtype=np.float32), r.payload) for r in records})
+    assert state(tmp_path).has_vector_index and state(tmp_path).unindexed_rows < 3_000
+
+    # When a payload index is built (its backfill rewrites every row)
+    index = PayloadIndexConfig(field_name="group", type="integer")
+    space = Space(TARGET.storage_key, TARGET.index_name, DIM, "cosine", payload_indexes=(index,))
+    store.build_payload_index(space, index)
+
+    # Then every row is back in the vector index, and search is still exact
+    after = state(tmp_path)
+    assert after.has_vector_index and after.has_terms_index and after.unindexed_rows == 0
+    query = vectors(1, seed=7)[0]
+    raw = {"AND": [{"field": "group", "operator": "eq", "value": 3}]}
+    hits = store.query(space, query.tolist(), 10, parse_filter(raw), include_vectors=False)
+    assert [hit.id for hit in hits] == exact_top_ids(corpus, query, 10, raw)
 
 
 def test_writers_never_fail_because_of_maintenance(tmp_path: Path) -> None:

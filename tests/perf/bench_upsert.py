@@ -62,7 +62,7 @@ def build_batches(data: LoadedNamespace, batch: int) -> Batches:
         ]
         records.append(chunk)
         # The adapter's own conversion, so the direct tables hold byte-for-byte the same rows.
-        arrow.append(_record_batch(space, chunk))
+        arrow.append(_record_batch(space, chunk, set()))  # no payload-index columns
     return Batches(records, arrow)
 
 

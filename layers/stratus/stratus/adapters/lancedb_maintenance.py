@@ -178,6 +178,13 @@ class TableMaintenance:
                 return
         self._run(name, table, distance)
 
+    def maintain_now(self, name: str, table: Table, distance: DistanceType) -> None:
+        """Run the check on `table` in this thread, whatever the write count (after a rewrite of
+        the whole table that did not go through `wrote`)."""
+        with self._lock:
+            self._pending.pop(name, None)
+        self._run(name, table, distance)
+
     def forget(self, name: str) -> None:
         """The table was dropped: no check for it any more."""
         with self._lock:

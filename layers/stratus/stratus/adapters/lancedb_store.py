@@ -312,6 +312,11 @@ class LanceDBVectorStore:
             if missing:
                 table.add_columns(pa.schema(missing))
             _backfill(table, index, columns)
+            # The backfill rewrote every row, so none is in the vector index any more and every
+            # search would scan the table beside it (found by bench_auto_indexes: 4-6x slower
+            # searches after the job). Restore the indexed state now, in this thread: the job that
+            # calls this is a short-lived process whose background maintenance would die with it.
+            self.maintenance.maintain_now(space.name, table, _DISTANCE_TYPE[space.metric])
             _create_indexes(table, index, columns)
 
     # -- tables ----------------------------------------------------------------------------------
