@@ -7,14 +7,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from stratus import clock
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
@@ -114,17 +113,6 @@ def test_handler_reads_the_threshold_from_settings(
 
 
 # --- the CLI against a moto server -----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def endpoint_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def test_cli_run_auto_against_a_moto_server(

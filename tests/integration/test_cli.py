@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from stratus.cli import main
@@ -18,17 +16,6 @@ from stratus.services.api_keys import authenticate
 from stratus_local.bootstrap import create_tables
 
 ORG = "org_cli"
-
-
-@pytest.fixture(scope="module")
-def endpoint_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

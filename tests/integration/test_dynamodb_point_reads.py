@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -18,7 +18,6 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError, EndpointConnectionError
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from moto.server import ThreadedMotoServer
 
 from stratus.adapters.aws_sigv4 import Credentials
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
@@ -35,33 +34,22 @@ KEY = {"PK": {"S": "APIKEY#x"}, "SK": {"S": "APIKEY"}}
 # -- the same answers as boto3, from a real moto server over HTTP ------------------------------
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def table(aws_env: None, moto_url: str) -> str:
+def table(aws_env: None, endpoint_url: str) -> str:
     name = f"stratus-reads-{uuid.uuid4().hex[:8]}"
-    create_tables(boto3.client("dynamodb", endpoint_url=moto_url), {"MetadataTable": name})
+    create_tables(boto3.client("dynamodb", endpoint_url=endpoint_url), {"MetadataTable": name})
     return name
 
 
 def test_a_store_reads_keys_and_namespaces_over_http_without_a_boto3_client(
-    moto_url: str, table: str
+    endpoint_url: str, table: str
 ) -> None:
-    writer = DynamoDBMetadataStore(table, endpoint_url=moto_url)
+    writer = DynamoDBMetadataStore(table, endpoint_url=endpoint_url)
     _plaintext, key = create_api_key(writer, ORG, "reader", ["read"])
     namespace = make_namespace("ns_reads", name="reads", org_id=ORG)
     writer.create_namespace(namespace)
 
-    reader = DynamoDBMetadataStore(table, endpoint_url=moto_url, http_reads=True)
+    reader = DynamoDBMetadataStore(table, endpoint_url=endpoint_url, http_reads=True)
 
     assert reader.get_api_key(key.key_hash) == writer.get_api_key(key.key_hash)
     assert reader.get_namespace(ORG, "ns_reads") == writer.get_namespace(ORG, "ns_reads")
@@ -70,8 +58,8 @@ def test_a_store_reads_keys_and_namespaces_over_http_without_a_boto3_client(
     assert reader._client is None, "point reads must not build a boto3 client"
 
 
-def test_raw_items_match_boto3_for_every_attribute_type(moto_url: str, table: str) -> None:
-    client = boto3.client("dynamodb", endpoint_url=moto_url)
+def test_raw_items_match_boto3_for_every_attribute_type(endpoint_url: str, table: str) -> None:
+    client = boto3.client("dynamodb", endpoint_url=endpoint_url)
     item = TypeSerializer().serialize(
         {
             "PK": "APIKEY#x",
@@ -89,7 +77,7 @@ def test_raw_items_match_boto3_for_every_attribute_type(moto_url: str, table: st
         }
     )["M"]
     client.put_item(TableName=table, Item=item)
-    reader = DynamoDBPointReader(moto_url, "us-east-1", Credentials("testing", "testing"))
+    reader = DynamoDBPointReader(endpoint_url, "us-east-1", Credentials("testing", "testing"))
 
     raw = reader.get_item(table, KEY, consistent_read=True)
     via_boto3 = client.get_item(TableName=table, Key=KEY, ConsistentRead=True)["Item"]
@@ -102,12 +90,12 @@ def test_raw_items_match_boto3_for_every_attribute_type(moto_url: str, table: st
     assert {name: plain_value(value) for name, value in raw.items()} == expected
 
 
-def test_a_missing_table_is_the_same_client_error_as_boto3(moto_url: str, table: str) -> None:
-    reader = DynamoDBPointReader(moto_url, "us-east-1", Credentials("testing", "testing"))
+def test_a_missing_table_is_the_same_client_error_as_boto3(endpoint_url: str, table: str) -> None:
+    reader = DynamoDBPointReader(endpoint_url, "us-east-1", Credentials("testing", "testing"))
     with pytest.raises(ClientError) as ours:
         reader.get_item("no-such-table", KEY, consistent_read=True)
     with pytest.raises(ClientError) as theirs:
-        boto3.client("dynamodb", endpoint_url=moto_url).get_item(TableName="no-such-table", Key=KEY)
+        boto3.client("dynamodb", endpoint_url=endpoint_url).get_item(TableName="no-such-table", Key=KEY)
     assert ours.value.response["Error"]["Code"] == theirs.value.response["Error"]["Code"]
     assert ours.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
@@ -131,7 +119,7 @@ _values = st.recursive(
 @settings(max_examples=60, deadline=None)
 @given(_values)
 def test_plain_value_matches_boto3s_deserializer(value: dict[str, Any]) -> None:
-    assert plain_value(value) == TypeDeserializer().deserialize(value)
+    assert plain_value(value) == TypeDeserializer().deserialize(cast(Any, value))
 
 
 # -- botocore's retries and errors, from a scripted server -------------------------------------
@@ -331,7 +319,7 @@ def test_regional_endpoint_refuses_unknown_partitions() -> None:
 
 
 def test_a_store_without_environment_credentials_reads_through_boto3(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, moto_url: str, table: str
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, endpoint_url: str, table: str
 ) -> None:
     # Credentials from a profile file, as on a developer's machine: only boto3 reads those.
     profile = tmp_path / "credentials"
@@ -339,7 +327,7 @@ def test_a_store_without_environment_credentials_reads_through_boto3(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(profile))
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    store = DynamoDBMetadataStore(table, endpoint_url=moto_url, http_reads=True)
+    store = DynamoDBMetadataStore(table, endpoint_url=endpoint_url, http_reads=True)
 
     assert store.get_namespace(ORG, "ns_missing") is None
     assert store._reader() is None and store._client is not None
