@@ -70,7 +70,11 @@ def run_auto_indexes(stores: Stores, now: datetime, threshold: int, window_hours
         except Exception as error:
             logger.exception("auto_create_indexes failed for namespace %s", namespace.namespace_id)
             report.errors.append(
-                {"org_id": namespace.org_id, "namespace_id": namespace.namespace_id, "error": str(error)}
+                {
+                    "org_id": namespace.org_id,
+                    "namespace_id": namespace.namespace_id,
+                    "error": _describe(error),
+                }
             )
     logger.info(
         "auto_create_indexes: %d namespaces, %d indexes created, %d fields skipped, %d errors",
@@ -80,6 +84,13 @@ def run_auto_indexes(stores: Stores, now: datetime, threshold: int, window_hours
         len(report.errors),
     )
     return report
+
+
+def _describe(error: Exception) -> str:
+    # The type as well as the text: many exceptions (timeouts, broken barriers, assertions)
+    # have no text at all, and an empty error in the report tells the operator nothing.
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def opted_in_namespaces(metadata: MetadataStore) -> Iterator[Namespace]:
