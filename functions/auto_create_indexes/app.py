@@ -5,7 +5,10 @@ STRATUS_AUTO_INDEX_THRESHOLD times in the last STRATUS_AUTO_INDEX_WINDOW_HOURS.
 
 from typing import Any
 
-from stratus.services.auto_indexes import handle_scheduled_event
+from stratus.lambda_init import collector_paused
+
+with collector_paused():  # init: see stratus/lambda_init.py
+    from stratus.services.auto_indexes import handle_scheduled_event
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

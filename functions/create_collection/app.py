@@ -2,12 +2,6 @@
 POST /v1/collections
 """
 
-from mangum import Mangum
+from stratus.api.lambda_handler import http_handler
 
-from stratus.api.app import create_app
-from stratus.api.operations import OPERATIONS
-
-app = create_app(OPERATIONS["create_collection"])
-# The HTTP API's `$default` stage adds no path prefix, so Mangum needs no base path; no lifespan
-# because the app starts nothing (clients are created lazily and cached per container).
-handler = Mangum(app, lifespan="off")
+handler = http_handler("create_collection")

@@ -2,12 +2,6 @@
 POST /v1/namespaces/{namespace_identifier}/documents/list
 """
 
-from mangum import Mangum
+from stratus.api.lambda_handler import http_handler
 
-from stratus.api.app import create_app
-from stratus.api.operations import OPERATIONS
-
-app = create_app(OPERATIONS["list_documents"])
-# The HTTP API's `$default` stage adds no path prefix, so Mangum needs no base path; no lifespan
-# because the app starts nothing (clients are created lazily and cached per container).
-handler = Mangum(app, lifespan="off")
+handler = http_handler("list_documents")

@@ -33,8 +33,10 @@ them) and no instance metadata. DynamoDB is a loopback stub served by this proce
   Manager.
 
 Baselines, measured in the same rounds with tests/events/health.json: the smallest FastAPI app
-behind Mangum (tests/perf/baselines/fastapi_mangum.py), aws-lambda-powertools'
-`APIGatewayHttpResolver` (tests/perf/baselines/powertools_resolver.py), and the FastAPI app
+behind Mangum (tests/perf/baselines/fastapi_mangum.py), the same with the garbage collector
+paused during init as the functions do (tests/perf/baselines/fastapi_mangum_gc_paused.py),
+aws-lambda-powertools' `APIGatewayHttpResolver` (tests/perf/baselines/powertools_resolver.py),
+and the FastAPI app
 whose route also imports boto3, builds a DynamoDB client and reads one item from the stub
 (tests/perf/baselines/fastapi_mangum_dynamodb.py): the floor of any function whose first request
 authenticates against DynamoDB through boto3 (the point reads exist to stay under it). Every
@@ -103,6 +105,7 @@ SEEDED_ORG = "org_cold_start"
 PINECONE_KEY = "pc-cold-start"
 BASELINE = "bare FastAPI + Mangum"
 BASELINE_DYNAMODB = "bare FastAPI + Mangum + boto3 GetItem"
+BASELINE_GC_PAUSED = "bare FastAPI + Mangum, collector paused during init"
 MARKER = "@@cold-start@@"
 FULL_ROUNDS = 11
 
@@ -222,6 +225,14 @@ def apps(only: Sequence[str] | None = None) -> list[App]:
             "baseline-powertools",
         ),
         App(BASELINE_DYNAMODB, BASELINES_DIR, "fastapi_mangum_dynamodb", health, "baseline", "baseline-ddb"),
+        App(
+            BASELINE_GC_PAUSED,
+            BASELINES_DIR,
+            "fastapi_mangum_gc_paused",
+            health,
+            "baseline",
+            "baseline-gc-paused",
+        ),
     ]
     for operation in http_functions():
         if only and operation not in only:
@@ -337,6 +348,8 @@ def lambda_environment(app: App, backends: Backends) -> dict[str, str]:
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        # Where the runtime's API listens (unused here; stratus.lambda_init reads it as "on Lambda").
+        "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
         "LAMBDA_TASK_ROOT": str(app.task_root),
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -635,6 +648,20 @@ def render(results: Sequence[Measured], rounds: int) -> str:
                 f"the highest is `{worst_label}` at {worst_ratio:.2f}x."
             )
     by_label = {r.label: r for r in table_rows}
+    paused = by_label.get(BASELINE_GC_PAUSED)
+    if paused is not None and paused.total_ms == paused.total_ms and paused.total_ms:
+        against_paused = [
+            (r.total_ms / paused.total_ms, r.label) for r in functions if r.total_ms == r.total_ms
+        ]
+        if against_paused:
+            worst_ratio, worst_label = max(against_paused)
+            within = sum(1 for ratio, _ in against_paused if ratio <= 1.3)
+            lines.append(
+                f"- Every function pauses the garbage collector during init (stratus/lambda_init.py); "
+                f"the bare app doing the same takes {_ms(paused.total_ms)} ms ({_x(paused.ratio)} the "
+                f"plain bare app). Against it: {within}/{len(functions)} functions within 1.3x by "
+                f"total; the highest is `{worst_label}` at {worst_ratio:.2f}x."
+            )
     bare, with_sdk = by_label.get(BASELINE), by_label.get(BASELINE_DYNAMODB)
     if bare is not None and with_sdk is not None and bare.total_ms == bare.total_ms and bare.total_ms:
         lines.append(
