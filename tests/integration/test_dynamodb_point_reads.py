@@ -58,6 +58,59 @@ def test_a_store_reads_keys_and_namespaces_over_http_without_a_boto3_client(
     assert reader._client is None, "point reads must not build a boto3 client"
 
 
+def test_queries_over_http_answer_as_boto3_and_never_build_a_client(endpoint_url: str, table: str) -> None:
+    """Every query the store makes (pages with cursors, counts, whole partitions) gives the same
+    answer through the HTTP reader as through boto3."""
+    from stratus.models.managed_content import Bucket
+    from stratus.ports import FieldUsage
+
+    writer = DynamoDBMetadataStore(table, endpoint_url=endpoint_url)
+    for index in range(3):
+        namespace = make_namespace(f"ns_q{index}", name=f"q{index}", org_id=ORG)
+        writer.create_namespace(namespace)
+        create_api_key(writer, ORG, f"key {index}", ["read"])
+    for index in range(5):
+        writer.create_bucket(
+            Bucket(
+                org_id=ORG,
+                namespace_id="ns_q0",
+                bucket_id=f"bkt_{index}",
+                bucket_name=f"bucket {index}",
+                s3_uri=f"s3://data/ns_q0/bkt_{index}/",
+                created_at="2026-12-03T00:00:00Z",
+            )
+        )
+    for hour in ("2026120301", "2026120302"):
+        writer.add_filter_usage(ORG, "ns_q0", hour, {"category": FieldUsage(3, {"keyword": 3})}, 2**31)
+
+    reader = DynamoDBMetadataStore(table, endpoint_url=endpoint_url, http_reads=True)
+
+    def pages(store: DynamoDBMetadataStore, list_page: Any) -> list[Any]:
+        found, cursor = [], None
+        while True:
+            page = list_page(store, cursor)
+            found.append(page)
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
+
+    namespace_pages = pages(reader, lambda store, cursor: store.list_namespaces(ORG, 2, cursor))
+    assert namespace_pages == pages(writer, lambda store, cursor: store.list_namespaces(ORG, 2, cursor))
+    assert [len(page.namespaces) for page in namespace_pages] == [2, 1]
+    bucket_pages = pages(reader, lambda store, cursor: store.list_buckets(ORG, "ns_q0", 2, cursor))
+    assert bucket_pages == pages(writer, lambda store, cursor: store.list_buckets(ORG, "ns_q0", 2, cursor))
+    assert [len(page.buckets) for page in bucket_pages] == [2, 2, 1]
+    assert reader.count_buckets(ORG, "ns_q0") == writer.count_buckets(ORG, "ns_q0") == 5
+    assert reader.count_buckets(ORG, "ns_q1") == 0
+    assert reader.count_objects(ORG, "ns_q0") == writer.count_objects(ORG, "ns_q0") == 0
+    assert sorted(k.name for k in reader.list_api_keys(ORG)) == ["key 0", "key 1", "key 2"]
+    assert reader.list_api_keys(ORG) == writer.list_api_keys(ORG)
+    usage = reader.get_filter_usage(ORG, "ns_q0", "2026120300", "2026120323")
+    assert usage == writer.get_filter_usage(ORG, "ns_q0", "2026120300", "2026120323")
+    assert sorted(usage) == ["2026120301", "2026120302"]
+    assert reader._client is None, "queries must not build a boto3 client"
+
+
 def test_raw_items_match_boto3_for_every_attribute_type(endpoint_url: str, table: str) -> None:
     client = boto3.client("dynamodb", endpoint_url=endpoint_url)
     item = TypeSerializer().serialize(

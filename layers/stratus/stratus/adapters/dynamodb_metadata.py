@@ -478,9 +478,9 @@ def _concurrent_change_error(namespace_id: str) -> ConflictError:
 class DynamoDBMetadataStore:
     """Namespaces and API keys in one DynamoDB table. Thread-safe; create one per container.
 
-    With `http_reads`, point reads (`GetItem`) go over `DynamoDBPointReader` when the
-    environment allows it, so a request that only reads (the API key, a namespace) never builds
-    a boto3 client; writes and queries always use boto3. Off by default: moto's in-process mock
+    With `http_reads`, reads (`GetItem`, `Query`) go over `DynamoDBPointReader` when the
+    environment allows it, so a request that only reads (the API key, a namespace, its counts)
+    never builds a boto3 client; writes and scans always use boto3. Off by default: moto's in-process mock
     intercepts boto3 only. The API turns it on from settings (`STRATUS_DYNAMODB_HTTP_READS`).
     An injected `client` serves every call."""
 
@@ -545,6 +545,16 @@ class DynamoDBMetadataStore:
         item: dict[str, Any] | None = response.get("Item")
         return item
 
+    def _query_page(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """One page of a Query, over the HTTP reader when there is one. Items come back in
+        DynamoDB's JSON either way (binary values base64 text over HTTP, bytes from boto3); every
+        reader of them goes through `plain_value`, which takes both."""
+        reader = self._reader()
+        if reader is not None:
+            return reader.query(request)
+        response: dict[str, Any] = self.client.query(**request)
+        return response
+
     def _put(self, item: Mapping[str, Any], condition: str | None = None, **extra: Any) -> dict[str, Any]:
         put: dict[str, Any] = {"TableName": self.table_name, "Item": _serialize(item), **extra}
         if condition:
@@ -576,7 +586,7 @@ class DynamoDBMetadataStore:
             page_args = {"TableName": self.table_name, "ConsistentRead": True, **kwargs}
             if start_key:
                 page_args["ExclusiveStartKey"] = start_key
-            response = self.client.query(**page_args)
+            response = self._query_page(page_args)
             yield from response.get("Items", [])
             start_key = response.get("LastEvaluatedKey")
             if not start_key:
@@ -617,7 +627,7 @@ class DynamoDBMetadataStore:
             }
             if start_key:
                 page_args["ExclusiveStartKey"] = start_key
-            response = self.client.query(**query, **page_args)
+            response = self._query_page({**query, **page_args})
             items.extend(response.get("Items", []))
             start_key = response.get("LastEvaluatedKey")
             if not start_key:
@@ -634,7 +644,7 @@ class DynamoDBMetadataStore:
             page_args = {"TableName": self.table_name, "Select": "COUNT", "ConsistentRead": True}
             if start_key:
                 page_args["ExclusiveStartKey"] = start_key
-            response = self.client.query(**query, **page_args)
+            response = self._query_page({**query, **page_args})
             total += int(response.get("Count", 0))
             start_key = response.get("LastEvaluatedKey")
             if not start_key:

@@ -1,10 +1,11 @@
-"""DynamoDB `GetItem` over one signed HTTPS POST, without boto3.
+"""DynamoDB reads (`GetItem`, `Query`) as signed HTTPS POSTs, without boto3.
 
 Why: every authenticated request reads its API key first. With boto3 that read costs its import,
 a client (service model, endpoint rules) and the first call: 0.67x of a whole bare FastAPI +
-Mangum cold start on the benchmark machine (tests/perf/cold_start.py). A point read is one JSON
-POST, so the metadata store sends its `GetItem`s this way when it can, and builds a boto3 client
-only for the writes and queries an operation actually makes.
+Mangum cold start on the benchmark machine (tests/perf/cold_start.py). A read is one JSON POST,
+so the metadata store sends its `GetItem`s and `Query`s this way when it can (a function that
+only reads, like `GET /v1/namespaces/{id}` with its bucket and collection counts, never loads
+boto3), and builds a boto3 client only for the writes an operation actually makes.
 
 It behaves like the boto3 client it stands in for, as far as the store can tell: the same
 endpoint (`endpoint_url`, else `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`, else the
@@ -171,6 +172,11 @@ class DynamoDBPointReader:
         answer = self._call("GetItem", request)
         item: dict[str, Any] | None = answer.get("Item")
         return item
+
+    def query(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """One page of a `Query`: the answer as DynamoDB sends it (`Items` in DynamoDB's JSON,
+        `Count`, `LastEvaluatedKey`), the request as boto3's low-level `query` takes it."""
+        return self._call("Query", request)
 
     def _call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(request, separators=(",", ":")).encode("utf-8")
