@@ -31,6 +31,9 @@ them) and no instance metadata. DynamoDB is a loopback stub served by this proce
   describe and query) and answers 200. It shows what the deployed search function
   loads for its first real query. The Pinecone key comes from the environment, not Secrets
   Manager.
+- "get_namespace, a real read": the same seeded stub; the event's key is valid and
+  `GET /v1/namespaces/legal-docs` answers 200 with the namespace (two point reads: the key
+  and the namespace). The cost of a successful request that needs no vector store.
 
 Baselines, measured in the same rounds with tests/events/health.json: the smallest FastAPI app
 behind Mangum (tests/perf/baselines/fastapi_mangum.py), the same with the garbage collector
@@ -245,6 +248,17 @@ def apps(only: Sequence[str] | None = None) -> list[App]:
                 EVENTS_DIR / f"{operation}.json",
                 "unknown key",
                 f"stratus-{operation.replace('_', '-')}",
+            )
+        )
+    if not only or "get_namespace" in only:
+        chosen.append(
+            App(
+                "get_namespace, a real read (key and namespace seeded)",
+                FUNCTIONS_DIR / "get_namespace",
+                "app",
+                EVENTS_DIR / "get_namespace.json",
+                "seeded",
+                "stratus-get-namespace",
             )
         )
     if not only or "search" in only:
@@ -626,9 +640,10 @@ def render(results: Sequence[Measured], rounds: int) -> str:
         'request loaded boto3, "bare" otherwise. Functions (names in code) get the "unknown key" '
         "first request: the event's key is not stored, so an authenticated function reads the key "
         "once from a loopback stub (a point read: one signed POST, no boto3) and answers 401 "
-        "(health answers 200 without any call). The seeded search row runs the event's vector "
-        "query end to end against a stub holding the key and namespace and a loopback Pinecone "
-        "holding the documents. Method and caveats: tests/perf/cold_start.py.",
+        "(health answers 200 without any call). The seeded rows answer 200 from a stub holding "
+        "the key and namespace: get_namespace reads both; search runs the event's vector query "
+        "end to end against a loopback Pinecone holding the documents. Method and caveats: "
+        "tests/perf/cold_start.py.",
         "",
         table(header, body_rows),
         "",
@@ -689,7 +704,9 @@ def render(results: Sequence[Measured], rounds: int) -> str:
     for measured in results:
         if measured.app.scenario == "seeded" and measured.samples:
             sample = measured.samples[-1]
-            lines.append(f"- Seeded search answered {sample.status}; its body starts `{sample.body[:100]}`.")
+            lines.append(
+                f"- {measured.app.label} answered {sample.status}; its body starts `{sample.body[:100]}`."
+            )
     return "\n".join(lines)
 
 
