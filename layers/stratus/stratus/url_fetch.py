@@ -3,16 +3,19 @@ a timeout, only over https and only from public addresses, so a URL can never ma
 read its own network (SSRF). Tests and local demos may allow http and loopback
 (`STRATUS_ALLOW_PRIVATE_URLS`).
 
-Known limit: the address is checked, then urllib resolves the name again to connect; a DNS answer
-that changes in between (rebinding) is not caught. Deployed functions run outside a VPC, where
-there is no private network to reach."""
+The host name is resolved once; the addresses checked are the addresses connected to. Resolving
+again to connect (as urllib does) would let a DNS answer that changes in between, a rebinding
+attack, lead a checked public name to a private address. TLS still verifies the certificate
+against the name in the URL, which is also the SNI and the Host header."""
 
 from __future__ import annotations
 
+import functools
+import http.client
 import ipaddress
 import socket
+import ssl
 import urllib.parse
-import urllib.request
 
 from stratus import limits
 from stratus.errors import BadRequestError, PayloadTooLargeError
@@ -20,16 +23,7 @@ from stratus.settings import Settings
 
 # Content fetched from a URL may be as large as a request body could carry inline.
 _MAX_FETCH_BYTES = limits.MAX_BODY_BYTES
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect could lead from a checked public host to a private one: refuse them all."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # urllib then raises HTTPError with the 3xx status
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def fetch_url(url: str, field: str, settings: Settings) -> bytes:
@@ -37,20 +31,33 @@ def fetch_url(url: str, field: str, settings: Settings) -> bytes:
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme != "https" and not (settings.allow_private_urls and parsed.scheme == "http"):
         raise BadRequestError(f"{field}: only https URLs are fetched", {"field": field})
-    if not parsed.hostname:
+    host = parsed.hostname
+    if not host:
         raise BadRequestError(f"{field}: the URL has no host", {"field": field})
-    if not settings.allow_private_urls:
-        _check_public_host(parsed.hostname, parsed.port or 443, field)
-    request = urllib.request.Request(url, headers={"User-Agent": "stratus/1"})
     try:
-        with _OPENER.open(request, timeout=settings.url_fetch_timeout_seconds) as response:
-            data: bytes = response.read(_MAX_FETCH_BYTES + 1)
-    except (OSError, ValueError) as error:  # URLError, HTTPError, timeouts are OSErrors
+        port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
+    except ValueError:
         raise BadRequestError(
-            f"{field}: the URL could not be fetched ({type(error).__name__}); check that it is public and "
-            "answers 200 without a redirect, or send the data inline",
+            f"{field}: the URL's port is not a number from 0 to 65535", {"field": field}
+        ) from None
+    addresses = _resolve(host, port, field, public_only=not settings.allow_private_urls)
+    connection = _connection(parsed.scheme, host, port, addresses, settings.url_fetch_timeout_seconds)
+    target = urllib.parse.urlunsplit(("", "", parsed.path or "/", parsed.query, ""))
+    try:
+        connection.request("GET", target, headers={"User-Agent": "stratus/1"})
+        response = connection.getresponse()
+        if response.status != 200:
+            # No redirect is followed: it could lead from a checked public host to a private one.
+            raise _NotOK(response.status)
+        data = response.read(_MAX_FETCH_BYTES + 1)
+    except (OSError, http.client.HTTPException, ValueError, _NotOK) as error:  # timeouts are OSErrors
+        raise BadRequestError(
+            f"{field}: the URL could not be fetched ({error}); check that it is public and answers 200 "
+            "without a redirect, or send the data inline",
             {"field": field},
         ) from None
+    finally:
+        connection.close()
     if len(data) > _MAX_FETCH_BYTES:
         raise PayloadTooLargeError(
             f"{field}: the URL's content exceeds {_MAX_FETCH_BYTES} bytes",
@@ -59,18 +66,63 @@ def fetch_url(url: str, field: str, settings: Settings) -> bytes:
     return data
 
 
-def _check_public_host(host: str, port: int, field: str) -> None:
+class _NotOK(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"it answered {status}")
+
+
+def _resolve(host: str, port: int, field: str, *, public_only: bool) -> list[str]:
+    """The host's addresses in the resolver's order of preference; a 400 if any is not public."""
     try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
-    except OSError:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
         raise BadRequestError(
             f"{field}: the URL's host '{host}' does not resolve", {"field": field}
         ) from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if public_only and not all(_is_public(address) for address in addresses):
+        raise BadRequestError(
+            f"{field}: the URL's host resolves to a private or local address; only public URLs are fetched",
+            {"field": field},
+        )
+    return addresses
+
+
+def _is_public(address: str) -> bool:
+    return ipaddress.ip_address(address.split("%", 1)[0]).is_global
+
+
+def _connection(
+    scheme: str, host: str, port: int, addresses: list[str], timeout: float
+) -> http.client.HTTPConnection:
+    """A connection to `host` whose socket goes to one of `addresses` and nowhere else."""
+    connection = (
+        http.client.HTTPSConnection(host, port, timeout=timeout, context=_tls_context())
+        if scheme == "https"
+        else http.client.HTTPConnection(host, port, timeout=timeout)
+    )
+    # http.client opens its socket through this attribute with (host, port); everything else
+    # (Host header, SNI, certificate check) keeps using `host`.
+    connection._create_connection = functools.partial(_connect_to_any, addresses)  # type: ignore[attr-defined]
+    return connection
+
+
+def _connect_to_any(
+    addresses: list[str],
+    host_and_port: tuple[str, int],
+    timeout: float | None = None,
+    source_address: tuple[str, int] | None = None,
+) -> socket.socket:
+    """The first of `addresses` that accepts, as socket.create_connection tries a name's addresses."""
+    error: OSError = OSError("no address to connect to")
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not ip.is_global:
-            raise BadRequestError(
-                f"{field}: the URL's host resolves to a private or local address; only public URLs "
-                "are fetched",
-                {"field": field},
-            )
+        try:
+            return socket.create_connection((address, host_and_port[1]), timeout, source_address)
+        except OSError as refused:
+            error = refused
+    raise error
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
