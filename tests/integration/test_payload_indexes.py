@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from stratus import clock
+from stratus import clock, limits
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from stratus.filters import parse_filter
 from stratus.ports import FieldUsage, StaticStores, Stores
@@ -209,6 +209,41 @@ def test_same_field_with_another_type_replaces_the_index(api: Api) -> None:
     assert list(own) == ["category"] and own["category"]["type"] == "text"
 
 
+def test_a_namespace_has_at_most_64_indexes_of_its_own_and_at_the_cap_may_still_redefine_one(
+    api: Api,
+) -> None:
+    at_cap = [{"field_name": f"f{n}", "type": "keyword"} for n in range(limits.MAX_PAYLOAD_INDEXES)]
+    assert len(_own_indexes(_namespace(api, payload_indexes=at_cap))) == 64
+
+    one_more = {"field_name": "extra", "type": "keyword"}
+    post = api.call("POST", f"/v1/namespaces/{NS}/payload-indexes", json=one_more)
+    patch = api.call("PATCH", f"/v1/namespaces/{NS}", json={"payload_indexes": [one_more]})
+    for response in (post, patch):
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["details"] == {"field": "payload_indexes", "limit": 64, "current": 64}
+        assert "at most 64 payload indexes" in error["message"] and "would make 65" in error["message"]
+
+    redefined = api.call(
+        "PATCH", f"/v1/namespaces/{NS}", json={"payload_indexes": [{"field_name": "f0", "type": "text"}]}
+    )
+    assert redefined.status_code == 200, redefined.text
+    own = _own_indexes(_get(api))
+    assert len(own) == 64 and "extra" not in own and own["f0"]["type"] == "text"
+
+
+def test_more_than_64_indexes_in_one_request_is_a_422_naming_the_field(api: Api) -> None:
+    too_many = [{"field_name": f"f{n}", "type": "keyword"} for n in range(65)]
+    body = {
+        "namespace_id": NS,
+        "vector_configs": [{"name": "emb", "dimension": DIM}],
+        "payload_indexes": too_many,
+    }
+    response = api.call("POST", "/v1/namespaces/standalone", json=body)
+    assert response.status_code == 422, response.text
+    assert "payload_indexes" in response.text
+
+
 def test_created_indexes_are_ready_and_the_warning_disappears_only_when_ready(api: Api) -> None:
     namespace = _namespace(api, payload_indexes=[{"field_name": "category", "type": "keyword"}])
     assert _own_indexes(namespace)["category"]["state"] == "ready"
@@ -378,6 +413,26 @@ def test_protected_fields_are_never_touched_even_if_filtered_500_times(api: Api)
 
     assert report.created == []
     assert _own_indexes(_get(api)) == {}
+
+
+def test_the_job_fills_the_room_under_the_cap_with_the_most_filtered_fields_and_skips_the_rest(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "MAX_PAYLOAD_INDEXES", 2)  # the job reads the cap when it runs
+    _namespace(api, payload_indexes=[{"field_name": "category", "type": "keyword"}])
+    _add_usage(api, "size", 300, {"integer": 300})
+    _add_usage(api, "brand", 500, {"keyword": 500})
+    _add_usage(api, "color", 200, {"keyword": 200})
+
+    report = _run(api)
+
+    assert [c["field_name"] for c in report.created] == ["brand"]
+    assert {s["field_name"]: s["reason"] for s in report.skipped} == {
+        "size": "the namespace already has the maximum of 2 payload indexes",
+        "color": "the namespace already has the maximum of 2 payload indexes",
+    }
+    assert set(_own_indexes(_get(api))) == {"category", "brand"}
+    assert _run(api).created == []
 
 
 def test_only_opted_in_namespaces_are_indexed(api: Api) -> None:

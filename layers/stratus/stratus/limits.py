@@ -14,6 +14,10 @@ MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 10
 MAX_IN_VALUES = 1000
 MAX_VECTOR_INDEXES = 16
+# A namespace's own payload indexes, in one request and in all (those its feature extractors
+# require and the protected system fields are not counted): each is a real index to build and
+# maintain, and the namespace's metadata item must stay far below DynamoDB's 400 KB.
+MAX_PAYLOAD_INDEXES = 64
 NAMESPACE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 VECTOR_INDEX_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 # Anything printable except "/" (ids travel in URL paths), up to 256 characters.
@@ -32,7 +36,7 @@ MAX_PAYLOAD_TEXT_BYTES = 16 * 1024
 
 # Free-form JSON the metadata store keeps as sent (each also follows DynamoDB's rules for numbers,
 # keys and nesting: stratus.models.stored_json). A DynamoDB item holds at most 400 KB, and a
-# namespace's item holds up to 64 payload indexes.
+# namespace's item holds up to MAX_PAYLOAD_INDEXES payload indexes of its own.
 MAX_BUCKET_SCHEMA_BYTES = 64 * 1024
 MAX_FIELD_SCHEMA_BYTES = 4 * 1024
 MAX_INPUT_MAPPINGS_BYTES = 16 * 1024

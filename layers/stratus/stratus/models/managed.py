@@ -14,7 +14,6 @@ from stratus.models.namespaces import FeatureExtractorConfig, PayloadIndexConfig
 # `spotify_playlists_dev` and Mixpeek-style names pass; "/" and spaces never reach a URL path.
 NAMESPACE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 MAX_FEATURE_EXTRACTORS = limits.MAX_VECTOR_INDEXES  # each extractor brings one vector index
-MAX_PAYLOAD_INDEXES = 64  # as for standalone namespaces
 
 
 class FeatureExtractorRequest(FeatureExtractorConfig):
@@ -50,7 +49,7 @@ class CreateNamespaceRequest(StrictModel):
     description: str | None = Field(default=None, max_length=limits.MAX_DESCRIPTION_LENGTH)
     payload_indexes: list[PayloadIndexConfig] | None = Field(
         default=None,
-        max_length=MAX_PAYLOAD_INDEXES,
+        max_length=limits.MAX_PAYLOAD_INDEXES,
         description="Custom payload indexes; those required by the extractors are added automatically",
     )
     # `boolean | null` in Mixpeek's schema: null means the default, false.

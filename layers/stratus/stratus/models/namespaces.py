@@ -119,7 +119,9 @@ class CreateStandaloneNamespaceRequest(StrictModel):
     mode: Literal["standalone"] | None = None
     description: str | None = Field(default=None, max_length=limits.MAX_DESCRIPTION_LENGTH)
     vector_configs: list[VectorConfig] = Field(default_factory=list, max_length=limits.MAX_VECTOR_INDEXES)
-    payload_indexes: list[PayloadIndexConfig] = Field(default_factory=list, max_length=64)
+    payload_indexes: list[PayloadIndexConfig] = Field(
+        default_factory=list, max_length=limits.MAX_PAYLOAD_INDEXES
+    )
     auto_create_indexes: bool = False
 
     @model_validator(mode="after")
@@ -135,4 +137,6 @@ class UpdateNamespaceRequest(StrictModel):
     namespace_name: str | None = Field(default=None, min_length=1, max_length=limits.MAX_NAME_LENGTH)
     description: str | None = Field(default=None, max_length=limits.MAX_DESCRIPTION_LENGTH)
     auto_create_indexes: bool | None = None
-    payload_indexes: list[PayloadIndexConfig] | None = Field(default=None, max_length=64)
+    payload_indexes: list[PayloadIndexConfig] | None = Field(
+        default=None, max_length=limits.MAX_PAYLOAD_INDEXES
+    )

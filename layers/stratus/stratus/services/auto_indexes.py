@@ -16,11 +16,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from stratus import clock
+from stratus import clock, limits
 from stratus.models.namespaces import Namespace, PayloadIndexConfig, PayloadIndexType
 from stratus.ports import FieldUsage, MetadataStore, Stores
 from stratus.services.filter_usage import usage_in_window
-from stratus.services.payload_indexes import PROTECTED_INDEX_TYPES, add_payload_indexes, index_of
+from stratus.services.payload_indexes import (
+    PROTECTED_INDEX_TYPES,
+    add_payload_indexes,
+    index_of,
+    own_index_count,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +124,7 @@ def _index_namespace(
         index = _index_for(namespace, field_name, field_usage, report)
         if index is not None:
             wanted.append(index)
+    wanted = _within_the_cap(namespace, usage, wanted, report)
     if not wanted:
         return
     built, created = add_payload_indexes(stores, namespace, wanted, auto_created=True, only_if_absent=True)
@@ -140,6 +146,31 @@ def _index_namespace(
             namespace.namespace_id,
             index.state if index else "?",
         )
+
+
+def _within_the_cap(
+    namespace: Namespace,
+    usage: Mapping[str, FieldUsage],
+    wanted: list[PayloadIndexConfig],
+    report: AutoIndexReport,
+) -> list[PayloadIndexConfig]:
+    """As many of `wanted` as the namespace's cap leaves room for, the most filtered first; the
+    rest are skipped with the reason (an index a user asked for is never displaced)."""
+    room = max(0, limits.MAX_PAYLOAD_INDEXES - own_index_count(namespace.payload_indexes))
+    ranked = sorted(wanted, key=lambda index: (-usage[index.field_name].queries, index.field_name))
+    for index in ranked[room:]:
+        reason = f"the namespace already has the maximum of {limits.MAX_PAYLOAD_INDEXES} payload indexes"
+        logger.info(
+            "auto_create_indexes skips %r in namespace %s: %s",
+            index.field_name,
+            namespace.namespace_id,
+            reason,
+        )
+        report.skipped.append(
+            {"org_id": namespace.org_id, "namespace_id": namespace.namespace_id,
+             "field_name": index.field_name, "reason": reason}
+        )  # fmt: skip
+    return ranked[:room]
 
 
 def _index_for(

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from stratus import clock
+from stratus import clock, limits
 from stratus.errors import (
     BadRequestError,
     ConflictError,
@@ -121,7 +121,25 @@ def merge_requested(
             continue
         merged[index.field_name] = index
         changed.append(index.field_name)
+    _check_room(existing, merged.values())
     return list(merged.values()), changed
+
+
+def own_index_count(indexes: Iterable[PayloadIndexConfig]) -> int:
+    """The indexes a namespace's cap counts: not those its extractors require, nor system fields."""
+    return sum(1 for index in indexes if not index.is_protected)
+
+
+def _check_room(existing: Sequence[PayloadIndexConfig], merged: Iterable[PayloadIndexConfig]) -> None:
+    before, after = own_index_count(existing), own_index_count(merged)
+    # Only a change that adds indexes is refused: a namespace at the cap can still redefine one.
+    if after > limits.MAX_PAYLOAD_INDEXES and after > before:
+        raise BadRequestError(
+            f"payload_indexes: a namespace has at most {limits.MAX_PAYLOAD_INDEXES} payload indexes of its "
+            f"own (those its feature extractors require are not counted); it has {before} and this "
+            f"change would make {after}",
+            {"field": "payload_indexes", "limit": limits.MAX_PAYLOAD_INDEXES, "current": before},
+        )
 
 
 @dataclass(frozen=True)
