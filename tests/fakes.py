@@ -20,6 +20,7 @@ from stratus.ports import (
     FieldUsage,
     NamespacePage,
     ObjectPage,
+    PromotionRecord,
     RecordPage,
     ScoredRecord,
     Space,
@@ -147,6 +148,7 @@ class InMemoryMetadataStore:
         self.tasks: dict[str, Task] = {}
         # (org, namespace, bucket, object) → record
         self.objects: dict[tuple[str, str, str, str], ObjectRecord] = {}
+        self.promotions: list[PromotionRecord] = []
 
     def create_namespace(self, namespace: Namespace) -> None:
         if (namespace.org_id, namespace.namespace_id) in self.namespaces:
@@ -187,6 +189,17 @@ class InMemoryMetadataStore:
 
     def delete_namespace(self, namespace: Namespace) -> None:
         self.namespaces.pop((namespace.org_id, namespace.namespace_id), None)
+
+    def promote_namespace(
+        self, promoted: Namespace, expected_version: int, record: PromotionRecord
+    ) -> Namespace:
+        stored = self.get_namespace(promoted.org_id, promoted.namespace_id)
+        if stored is None or stored.version != expected_version or stored.mode != "standalone":
+            raise ConflictError("the namespace changed or is already managed")
+        saved = promoted.model_copy(update={"version": expected_version + 1})
+        self.namespaces[(promoted.org_id, promoted.namespace_id)] = saved
+        self.promotions.append(record)
+        return saved
 
     def put_api_key(self, key: ApiKey) -> None:
         self.keys[key.key_hash] = key

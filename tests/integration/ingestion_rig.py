@@ -214,7 +214,7 @@ def setup_text(pipeline: Pipeline, **params: Any) -> tuple[str, dict[str, Any], 
 
 
 def key_of(bucket: dict[str, Any], rest: str) -> str:
-    return bucket["s3_uri"].removeprefix(f"s3://{DATA_BUCKET}/") + rest
+    return str(bucket["s3_uri"]).removeprefix(f"s3://{DATA_BUCKET}/") + rest
 
 
 def search_text(

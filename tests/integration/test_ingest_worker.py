@@ -50,7 +50,8 @@ def local_aws() -> Iterator[LocalAws]:
 
 
 def _client(endpoint_url: str, service: str, **config: Any) -> Any:
-    return boto3.client(
+    # `service` is any name: boto3's typed overloads want one literal per service.
+    return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=endpoint_url,
         region_name="us-east-1",
@@ -190,7 +191,7 @@ def test_the_handler_gets_lambdas_sqs_event(
     )
     handler = RecordingHandler()
     start_worker(handler)
-    wait_until(lambda: handler.calls, "the handler was invoked")
+    wait_until(lambda: bool(handler.calls), "the handler was invoked")
 
     (event, context, remaining_ms) = handler.calls[0]
     (record,) = event["Records"]
@@ -212,7 +213,7 @@ def test_the_handler_gets_lambdas_sqs_event(
     assert record["awsRegion"] == "us-east-1"
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
-    no_lists = {"stringListValues": [], "binaryListValues": []}
+    no_lists: dict[str, list[str]] = {"stringListValues": [], "binaryListValues": []}
     assert record["messageAttributes"] == {
         "origin": {"stringValue": "test", **no_lists, "dataType": "String"},
         "blob": {"binaryValue": "AAE=", **no_lists, "dataType": "Binary"},

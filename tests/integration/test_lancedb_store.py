@@ -323,7 +323,8 @@ def test_filtered_list_pages_follow_the_filter(
 def test_upsert_fetch_and_overwrite_whole_records(store: LanceDBVectorStore) -> None:
     target = space()
     store.ensure_space(target)
-    first, second = random_vectors(2).tolist()
+    vectors = random_vectors(2)
+    first, second = [float(x) for x in vectors[0]], [float(x) for x in vectors[1]]
     old = [VectorRecord("a", {"x": 1, "y": {"z": "old"}}, first), VectorRecord("b", {"x": 2}, first)]
     store.upsert(target, old)
     store.upsert(target, [VectorRecord("a", {"x": 3}, second)])

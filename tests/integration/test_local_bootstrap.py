@@ -41,7 +41,8 @@ def local_aws() -> Iterator[LocalAws]:
 
 
 def _client(endpoint_url: str, service: str) -> Any:
-    return boto3.client(
+    # `service` is any name: boto3's typed overloads want one literal per service.
+    return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=endpoint_url,
         region_name="us-east-1",

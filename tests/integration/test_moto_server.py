@@ -506,7 +506,8 @@ def test_a_receive_still_drops_messages_past_their_retention(local_aws: LocalAws
     sqs.send_message(QueueUrl=url, MessageBody="expired")
     queue = sqs_backends["123456789012"]["us-east-1"].queues[name]
     (expired,) = [message for message in queue._messages if message.body == "expired"]
-    expired.sent_timestamp -= 61_000  # sent 61 s ago, in moto's milliseconds
+    # Sent 61 s ago, in moto's milliseconds (moto types the attribute None until a message is sent).
+    expired.sent_timestamp -= 61_000  # type: ignore[operator,assignment]
 
     received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [message["Body"] for message in received] == ["fresh"]

@@ -5,6 +5,7 @@ read instead of being refused."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,9 @@ def test_a_recent_copy_answers_within_its_age_and_writes_drop_it(
 
 
 def test_copies_expire(moto_dynamodb: DynamoDBMetadataStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import stratus.adapters.dynamodb_metadata as adapter
-
     moto_dynamodb.create_namespace(make_namespace())
     now = [1000.0]
-    monkeypatch.setattr(adapter.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])  # the clock the adapter reads
     moto_dynamodb.find_namespace(ORG_A, "legal-docs", max_age_seconds=2)
     calls = _get_item_calls(moto_dynamodb)
     now[0] += 1.5
@@ -98,7 +97,7 @@ def two_containers(
         def switch(request: Any, index: int = index) -> None:
             current[0] = containers[index]
 
-        client.event_hooks = {"request": [switch], "response": []}  # type: ignore[attr-defined]
+        client.event_hooks = {"request": [switch], "response": []}
         clients.append(client)
     yield clients[0], clients[1]
 

@@ -148,13 +148,13 @@ class Dataset:
     def matches(self, kind: str, value: int) -> npt.NDArray[np.bool_]:
         """Which documents the filter (kind, value) selects, computed from the generated data."""
         if kind == "sku":
-            return self.sku == value
+            return np.asarray(self.sku == value, dtype=bool)
         if kind == "category":
-            return self.category == value
+            return np.asarray(self.category == value, dtype=bool)
         if kind == "price":
-            return (self.price >= PRICE_LOW) & (self.price < PRICE_HIGH)
+            return np.asarray((self.price >= PRICE_LOW) & (self.price < PRICE_HIGH), dtype=bool)
         if kind == "title":
-            return (self.title == value).any(axis=1)
+            return np.asarray((self.title == value).any(axis=1), dtype=bool)
         return np.ones(len(self.sku), dtype=bool)
 
 

@@ -82,7 +82,7 @@ def prepare(stack: LocalStack) -> tuple[str, dict[str, Any]]:
 def _s3(stack: LocalStack) -> Any:
     return boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    ).client("s3", endpoint_url=stack.info["aws_endpoint_url"])  # type: ignore[call-overload]
+    ).client("s3", endpoint_url=stack.info["aws_endpoint_url"])
 
 
 def _completed(stack: LocalStack, namespace: str, bucket_id: str) -> tuple[int, int]:

@@ -7,6 +7,7 @@ Each test collects every problem before failing, so one run shows the whole drif
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import importlib.util
 import json
@@ -479,6 +480,10 @@ def test_function_policies_are_least_privilege(functions: dict[str, dict[str, An
 # Events for `sam local invoke` and tests/integration/test_handlers_with_events.py
 
 
+def _path_value(parameters: dict[str, Any], match: re.Match[str]) -> str:
+    return str(parameters.get(match.group(1), "?"))
+
+
 def http_event_problems(name: str, event: dict[str, Any], resource: dict[str, Any]) -> list[str]:
     """An API Gateway HTTP API payload v2.0 event for one of the function's routes."""
     problems = []
@@ -491,7 +496,7 @@ def http_event_problems(name: str, event: dict[str, Any], resource: dict[str, An
     if event.get("version") != "2.0" or not consistent:
         problems.append(f"{name}: not a consistent HTTP API payload v2.0 event")
     parameters = event.get("pathParameters", {})
-    expected_path = re.sub(r"\{(\w+)\}", lambda m, p=parameters: str(p.get(m.group(1), "?")), route_path)
+    expected_path = re.sub(r"\{(\w+)\}", functools.partial(_path_value, parameters), route_path)
     if event.get("rawPath") != expected_path:
         problems.append(f"{name}: rawPath {event.get('rawPath')!r}, pathParameters say {expected_path!r}")
     if "body" in event and not isinstance(json.loads(event["body"]), dict):
