@@ -87,15 +87,16 @@ def two_containers(
     import stratus.api.deps as deps
 
     containers = [ContainerStores(Settings.from_environment()) for _ in range(2)]
-    current: list[Any] = [containers[0]]
-    monkeypatch.setattr(deps, "get_stores", lambda: current[0])
+    # The container itself is switched, not `deps.get_stores`: the routers bound that name when
+    # they were imported, which may have happened in an earlier test.
+    monkeypatch.setattr(deps, "_stores", containers[0])
     clients = []
     for index in range(2):
         client = TestClient(create_full_app(), raise_server_exceptions=False)
         client.headers["Authorization"] = f"Bearer {key}"
 
         def switch(request: Any, index: int = index) -> None:
-            current[0] = containers[index]
+            deps._stores = containers[index]
 
         client.event_hooks = {"request": [switch], "response": []}
         clients.append(client)
