@@ -85,14 +85,17 @@ DOCS = [
 ]
 
 
-def _namespace(api: Api, auto: bool = True, **extra: Any) -> dict[str, Any]:
-    body = {
+def _namespace_body(auto: bool = True, **extra: Any) -> dict[str, Any]:
+    return {
         "namespace_id": NS,
         "vector_configs": [{"name": "emb", "dimension": DIM}],
         "auto_create_indexes": auto,
         **extra,
     }
-    created = api.call("POST", "/v1/namespaces/standalone", json=body)
+
+
+def _namespace(api: Api, auto: bool = True, **extra: Any) -> dict[str, Any]:
+    created = api.call("POST", "/v1/namespaces/standalone", json=_namespace_body(auto, **extra))
     assert created.status_code == 200, created.text
     upserted = api.call("POST", f"/v1/namespaces/{NS}/documents/direct", json={"documents": DOCS})
     assert upserted.status_code == 200, upserted.text
@@ -234,12 +237,7 @@ def test_a_namespace_has_at_most_64_indexes_of_its_own_and_at_the_cap_may_still_
 
 def test_more_than_64_indexes_in_one_request_is_a_422_naming_the_field(api: Api) -> None:
     too_many = [{"field_name": f"f{n}", "type": "keyword"} for n in range(65)]
-    body = {
-        "namespace_id": NS,
-        "vector_configs": [{"name": "emb", "dimension": DIM}],
-        "payload_indexes": too_many,
-    }
-    response = api.call("POST", "/v1/namespaces/standalone", json=body)
+    response = api.call("POST", "/v1/namespaces/standalone", json=_namespace_body(payload_indexes=too_many))
     assert response.status_code == 422, response.text
     assert "payload_indexes" in response.text
 
