@@ -12,6 +12,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -211,3 +212,42 @@ def test_the_real_rule_refuses_loopback_private_and_link_local_addresses() -> No
         assert not url_fetch._is_public(address), address
     assert url_fetch._is_public("93.184.215.14") and ipaddress.ip_address("2606:4700::1").is_global
     assert url_fetch._is_public("2606:4700::1")
+
+
+class _Drip(http.server.BaseHTTPRequestHandler):
+    """Answers 200 with a 20-byte body sent one byte every 0.1 s: 2 s in all, never 0.1 s silent."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "20")
+        self.end_headers()
+        for _ in range(20):
+            self.wfile.write(b"x")
+            self.wfile.flush()
+            time.sleep(0.1)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def drip_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/slow.png"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_timeout_bounds_the_whole_fetch_not_each_wait(drip_url: str) -> None:
+    # The control: with time enough, the dripped body arrives whole (no single wait is long).
+    patient = Settings(allow_private_urls=True, url_fetch_timeout_seconds=5.0)
+    assert url_fetch.fetch_url(drip_url, "queries[0].url", patient) == b"x" * 20
+
+    hurried = Settings(allow_private_urls=True, url_fetch_timeout_seconds=0.5)
+    started = time.monotonic()
+    message = _refusal(lambda: url_fetch.fetch_url(drip_url, "queries[0].url", hurried))
+    elapsed = time.monotonic() - started
+    assert "took longer than 0.5 s in all" in message or "timed out" in message, message
+    assert elapsed < 1.5, f"refused after {elapsed:.2f} s; the drip takes 2 s"

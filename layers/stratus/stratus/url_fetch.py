@@ -6,7 +6,10 @@ read its own network (SSRF). Tests and local demos may allow http and loopback
 The host name is resolved once; the addresses checked are the addresses connected to. Resolving
 again to connect (as urllib does) would let a DNS answer that changes in between, a rebinding
 attack, lead a checked public name to a private address. TLS still verifies the certificate
-against the name in the URL, which is also the SNI and the Host header."""
+against the name in the URL, which is also the SNI and the Host header.
+
+The timeout bounds the whole fetch, not each wait for the socket: a server that drips its answer a
+byte at a time would otherwise hold the function until Lambda stops it."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import time
 import urllib.parse
 
 from stratus import limits
@@ -24,6 +28,7 @@ from stratus.settings import Settings
 # Content fetched from a URL may be as large as a request body could carry inline.
 _MAX_FETCH_BYTES = limits.MAX_BODY_BYTES
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+_READ_CHUNK_BYTES = 64 * 1024
 
 
 def fetch_url(url: str, field: str, settings: Settings) -> bytes:
@@ -40,17 +45,19 @@ def fetch_url(url: str, field: str, settings: Settings) -> bytes:
         raise BadRequestError(
             f"{field}: the URL's port is not a number from 0 to 65535", {"field": field}
         ) from None
+    timeout = settings.url_fetch_timeout_seconds
+    deadline = time.monotonic() + timeout
     addresses = _resolve(host, port, field, public_only=not settings.allow_private_urls)
-    connection = _connection(parsed.scheme, host, port, addresses, settings.url_fetch_timeout_seconds)
+    connection = _connection(parsed.scheme, host, port, addresses, timeout)
     target = urllib.parse.urlunsplit(("", "", parsed.path or "/", parsed.query, ""))
     try:
         connection.request("GET", target, headers={"User-Agent": "stratus/1"})
         response = connection.getresponse()
         if response.status != 200:
             # No redirect is followed: it could lead from a checked public host to a private one.
-            raise _NotOK(response.status)
-        data = response.read(_MAX_FETCH_BYTES + 1)
-    except (OSError, http.client.HTTPException, ValueError, _NotOK) as error:  # timeouts are OSErrors
+            raise _Refused(f"it answered {response.status}")
+        data = _read_before(connection, response, deadline, timeout)
+    except (OSError, http.client.HTTPException, ValueError, _Refused) as error:  # timeouts are OSErrors
         raise BadRequestError(
             f"{field}: the URL could not be fetched ({error}); check that it is public and answers 200 "
             "without a redirect, or send the data inline",
@@ -66,9 +73,32 @@ def fetch_url(url: str, field: str, settings: Settings) -> bytes:
     return data
 
 
-class _NotOK(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(f"it answered {status}")
+class _Refused(Exception):
+    """A fetch that reached the server but cannot be used; the text says why."""
+
+
+def _read_before(
+    connection: http.client.HTTPConnection,
+    response: http.client.HTTPResponse,
+    deadline: float,
+    timeout: float,
+) -> bytes:
+    """The body, up to one byte past the cap, read before `deadline`: each wait for the socket is
+    given only the time left."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= _MAX_FETCH_BYTES:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Refused(f"it took longer than {timeout:g} s in all")
+        if connection.sock is not None:
+            connection.sock.settimeout(left)
+        chunk = response.read1(min(_READ_CHUNK_BYTES, _MAX_FETCH_BYTES + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _resolve(host: str, port: int, field: str, *, public_only: bool) -> list[str]:
