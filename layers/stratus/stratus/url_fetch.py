@@ -59,8 +59,8 @@ def fetch_url(url: str, field: str, settings: Settings) -> bytes:
         data = _read_before(connection, response, deadline, timeout)
     except (OSError, http.client.HTTPException, ValueError, _Refused) as error:  # timeouts are OSErrors
         raise BadRequestError(
-            f"{field}: the URL could not be fetched ({error}); check that it is public and answers 200 "
-            "without a redirect, or send the data inline",
+            f"{field}: the URL could not be fetched ({str(error) or type(error).__name__}); check that it "
+            "is public and answers 200 without a redirect, or send the data inline",
             {"field": field},
         ) from None
     finally:
