@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import http.server
-import ipaddress
 import socket
 import ssl
 import threading
@@ -210,8 +209,7 @@ def test_unusable_urls_are_400s_naming_the_field(url: str, words: str) -> None:
 def test_the_real_rule_refuses_loopback_private_and_link_local_addresses() -> None:
     for address in ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "fd00::1", "100.64.0.1"]:
         assert not url_fetch._is_public(address), address
-    assert url_fetch._is_public("93.184.215.14") and ipaddress.ip_address("2606:4700::1").is_global
-    assert url_fetch._is_public("2606:4700::1")
+    assert url_fetch._is_public("93.184.215.14") and url_fetch._is_public("2606:4700::1")
 
 
 class _Drip(http.server.BaseHTTPRequestHandler):
