@@ -213,12 +213,21 @@ def test_the_real_rule_refuses_loopback_private_and_link_local_addresses() -> No
 
 
 class _Drip(http.server.BaseHTTPRequestHandler):
-    """Answers 200 with a 20-byte body sent one byte every 0.1 s: 2 s in all, never 0.1 s silent."""
+    """Answers 200 with a 20-byte body, and drips 20 bytes one every 0.1 s (2 s in all, never
+    0.1 s silent): in the body for /body, in a header for /headers."""
 
     def do_GET(self) -> None:
+        if self.path == "/headers":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            self._drip()
+            self.wfile.write(b"\r\nContent-Length: 20\r\n\r\n" + b"x" * 20)
+            return
         self.send_response(200)
         self.send_header("Content-Length", "20")
         self.end_headers()
+        self._drip()
+
+    def _drip(self) -> None:
         for _ in range(20):
             self.wfile.write(b"x")
             self.wfile.flush()
@@ -228,12 +237,12 @@ class _Drip(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def drip_url() -> Iterator[str]:
+@pytest.fixture(params=["body", "headers"])
+def drip_url(request: pytest.FixtureRequest) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/slow.png"
+    yield f"http://127.0.0.1:{server.server_address[1]}/{request.param}"
     server.shutdown()
     server.server_close()
 

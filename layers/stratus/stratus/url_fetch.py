@@ -8,17 +8,19 @@ again to connect (as urllib does) would let a DNS answer that changes in between
 attack, lead a checked public name to a private address. TLS still verifies the certificate
 against the name in the URL, which is also the SNI and the Host header.
 
-The timeout bounds the whole fetch, not each wait for the socket: a server that drips its answer a
-byte at a time would otherwise hold the function until Lambda stops it."""
+The timeout bounds each connection attempt and, once connected, the whole exchange (request,
+status line, headers, body): a socket timeout alone bounds each wait, and a server that drips its
+answer a byte at a time would hold the function until Lambda stops it."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.client
 import ipaddress
 import socket
 import ssl
-import time
+import threading
 import urllib.parse
 
 from stratus import limits
@@ -29,6 +31,7 @@ from stratus.settings import Settings
 _MAX_FETCH_BYTES = limits.MAX_BODY_BYTES
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 _READ_CHUNK_BYTES = 64 * 1024
+_EXPIRED_WAIT_SECONDS = 0.001
 
 
 def fetch_url(url: str, field: str, settings: Settings) -> bytes:
@@ -46,21 +49,24 @@ def fetch_url(url: str, field: str, settings: Settings) -> bytes:
             f"{field}: the URL's port is not a number from 0 to 65535", {"field": field}
         ) from None
     timeout = settings.url_fetch_timeout_seconds
-    deadline = time.monotonic() + timeout
     addresses = _resolve(host, port, field, public_only=not settings.allow_private_urls)
     connection = _connection(parsed.scheme, host, port, addresses, timeout)
     target = urllib.parse.urlunsplit(("", "", parsed.path or "/", parsed.query, ""))
+    watchdog = _Watchdog(connection, timeout)
     try:
-        connection.request("GET", target, headers={"User-Agent": "stratus/1"})
-        response = connection.getresponse()
-        if response.status != 200:
-            # No redirect is followed: it could lead from a checked public host to a private one.
-            raise _Refused(f"it answered {response.status}")
-        data = _read_before(connection, response, deadline, timeout)
+        with watchdog:
+            data = _get(connection, target, watchdog)
+        if watchdog.expired:  # it fired as the last bytes came: what was read may be cut short
+            raise TimeoutError
     except (OSError, http.client.HTTPException, ValueError, _Refused) as error:  # timeouts are OSErrors
+        reason = (
+            f"it took longer than {timeout:g} s in all"
+            if watchdog.expired
+            else str(error) or type(error).__name__
+        )
         raise BadRequestError(
-            f"{field}: the URL could not be fetched ({str(error) or type(error).__name__}); check that it "
-            "is public and answers 200 without a redirect, or send the data inline",
+            f"{field}: the URL could not be fetched ({reason}); check that it is public and answers 200 "
+            "without a redirect, or send the data inline",
             {"field": field},
         ) from None
     finally:
@@ -77,28 +83,53 @@ class _Refused(Exception):
     """A fetch that reached the server but cannot be used; the text says why."""
 
 
-def _read_before(
-    connection: http.client.HTTPConnection,
-    response: http.client.HTTPResponse,
-    deadline: float,
-    timeout: float,
-) -> bytes:
-    """The body, up to one byte past the cap, read before `deadline`: each wait for the socket is
-    given only the time left."""
+def _get(connection: http.client.HTTPConnection, target: str, watchdog: _Watchdog) -> bytes:
+    """The body of a 200 answer to GET `target`, up to one byte past the cap, read a chunk at a
+    time so that an expired watchdog stops it between two chunks."""
+    connection.request("GET", target, headers={"User-Agent": "stratus/1"})
+    response = connection.getresponse()
+    if response.status != 200:
+        # No redirect is followed: it could lead from a checked public host to a private one.
+        raise _Refused(f"it answered {response.status}")
     chunks: list[bytes] = []
     size = 0
-    while size <= _MAX_FETCH_BYTES:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _Refused(f"it took longer than {timeout:g} s in all")
-        if connection.sock is not None:
-            connection.sock.settimeout(left)
+    while size <= _MAX_FETCH_BYTES and not watchdog.expired:
         chunk = response.read1(min(_READ_CHUNK_BYTES, _MAX_FETCH_BYTES + 1 - size))
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+class _Watchdog:
+    """Once `seconds` have passed: `expired`, and the connection's socket shut down with a timeout
+    too short for any wait, so the call reading it returns or fails at the next byte not already
+    there (on Linux a shut-down socket still delivers bytes that arrive later, so the shutdown alone
+    only wakes a waiting reader). One deadline for the exchange, however the bytes trickle."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self.connection = connection
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = self.connection.sock
+        if sock is not None:
+            # The plain socket's shutdown, also under TLS: it wakes the reader without touching the
+            # TLS object the reader is using.
+            with contextlib.suppress(OSError):  # already closed
+                sock.settimeout(_EXPIRED_WAIT_SECONDS)
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _resolve(host: str, port: int, field: str, *, public_only: bool) -> list[str]:
