@@ -207,7 +207,10 @@ def _run_workflow(stack: Stack) -> None:
     malformed = {"documents": [{**_document("d3"), "vectors": {"emb": [*VECTOR[:-1], CANARY]}}]}
     assert_envelope(stack.call("POST", f"{docs}/direct", json=malformed), 422, "ValidationError")
     bad_filter = _search_body(filters={"field": "note", "operator": "regex", "value": CANARY})
-    assert_envelope(stack.call("POST", "/v1/search", json=bad_filter), 400, "BadRequestError")
+    refused_filter = assert_envelope(
+        stack.call("POST", "/v1/search", json=bad_filter), 400, "BadRequestError"
+    )
+    assert refused_filter["details"]["field"] == "filters.operator"
     assert_envelope(stack.call("GET", f"{docs}/nope"), 404, "NotFoundError")
 
     # 503: the vector store breaks (a plain file where the LanceDB directory was).
