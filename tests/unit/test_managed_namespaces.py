@@ -4,8 +4,6 @@ parameters, merged payload indexes, and refusals that name their field."""
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,6 @@ from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
 from tests.seed_bodies import CREATE_NAMESPACE_SEED_BODY as SEED_BODY
 
 ORG = "org_a"
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "create-namespace.txt"
 
 
 @pytest.fixture
@@ -40,14 +37,6 @@ def _refusal(stores: StaticStores, body: dict[str, Any]) -> BadRequestError:
     with pytest.raises(BadRequestError) as caught:
         _create(stores, body)
     return caught.value
-
-
-def test_the_body_here_is_the_seeds_body() -> None:
-    if not SEED.exists():
-        pytest.skip("the shared seeds are not next to this checkout")
-    text = SEED.read_text()
-    start = text.index("--data '") + len("--data '")
-    assert json.loads(text[start : text.index("'", start)]) == SEED_BODY
 
 
 # --- the seed -----------------------------------------------------------------------------------
