@@ -3,7 +3,6 @@ image), embedded with the collection's inference service, as vector records for 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,7 +133,3 @@ def _bounded_text(text: str) -> tuple[str, bool]:
     if len(encoded) <= limits.MAX_PAYLOAD_TEXT_BYTES:
         return text, False
     return encoded[: limits.MAX_PAYLOAD_TEXT_BYTES].decode("utf-8", errors="ignore"), True
-
-
-def payload_bytes(record: VectorRecord) -> int:
-    return len(json.dumps(record.payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))

@@ -9,7 +9,6 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
-from stratus import clock
 from stratus.filters import FilterNode, Scalar, iter_conditions
 from stratus.models.namespaces import Namespace
 from stratus.models.payload_indexes import FieldFilterUsage, FilterUsageResponse
@@ -149,7 +148,3 @@ def _field_report(namespace: Namespace, name: str, usage: FieldUsage, threshold:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def now_or_clock(now: datetime | None) -> datetime:
-    return now if now is not None else clock.utc_now()

@@ -238,16 +238,6 @@ def update_namespace(
     return lifecycle.build_pending(stores, saved, to_build)
 
 
-def merge_payload_indexes(
-    existing: list[PayloadIndexConfig], incoming: list[PayloadIndexConfig]
-) -> list[PayloadIndexConfig]:
-    """Merge by `field_name`: an incoming index replaces the one with the same field."""
-    merged = {index.field_name: index for index in existing}
-    for index in incoming:
-        merged[index.field_name] = index
-    return list(merged.values())
-
-
 def check_payload_indexes(indexes: list[PayloadIndexConfig], location: str) -> None:
     seen: set[str] = set()
     for position, index in enumerate(indexes):
@@ -293,7 +283,3 @@ def _delete_managed_content(metadata: MetadataStore, namespace: Namespace) -> No
             metadata.delete_bucket(bucket)
         if not buckets.buckets:
             break
-
-
-def indexed_fields(namespace: Namespace) -> set[str]:
-    return {index.field_name for index in namespace.payload_indexes} | set(PROTECTED_FIELDS)
