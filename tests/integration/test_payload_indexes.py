@@ -19,10 +19,11 @@ from fastapi.testclient import TestClient
 from stratus import clock, limits
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from stratus.filters import parse_filter
-from stratus.ports import FieldUsage, StaticStores, Stores
+from stratus.ports import FieldUsage, Stores
 from stratus.services import auto_indexes, filter_usage
 from stratus.services.auto_indexes import choose_index_type, run_auto_indexes
 from stratus.services.filter_usage import hour_key, usage_of, value_type
+from tests.static_stores import StaticStores
 
 DIM = 4
 NS = "shop"

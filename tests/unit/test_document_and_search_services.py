@@ -10,9 +10,10 @@ from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError,
 from stratus.models.documents import ListDocumentsRequest, UpsertDocumentsRequest
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest
 from stratus.models.search import SearchRequest
-from stratus.ports import StaticStores, Stores
+from stratus.ports import Stores
 from stratus.services import documents, namespaces, search
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
+from tests.static_stores import StaticStores
 
 ORG = "org_a"
 

@@ -13,11 +13,11 @@ from pydantic import ValidationError
 
 from stratus.errors import AlreadyExistsError, BadRequestError, VectorStoreUnavailableError
 from stratus.models.managed import CreateNamespaceRequest
-from stratus.ports import StaticStores
 from stratus.services import namespaces
 from stratus.services.managed_namespaces import create_managed_namespace
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
 from tests.seed_bodies import CREATE_NAMESPACE_SEED_BODY as SEED_BODY
+from tests.static_stores import StaticStores
 
 ORG = "org_a"
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "create-namespace.txt"
