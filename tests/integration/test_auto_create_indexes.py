@@ -20,7 +20,8 @@ from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest, VectorConfig
 from stratus.ports import FieldUsage, VectorRecord
 from stratus.services.filter_usage import hour_key
-from stratus.services.namespaces import create_standalone_namespace, spaces_of
+from stratus.services.namespaces import create_standalone_namespace
+from stratus.services.spaces import spaces_of
 from stratus_local.bootstrap import create_tables
 from stratus_local.template import REPO_ROOT
 from tests.static_stores import StaticStores

@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 
 from stratus.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
-from stratus.ports import ApiKey, MetadataStore, Permission
+from stratus.ports.metadata import ApiKey, ApiKeyRepository, Permission
 from stratus.services import api_keys
 from stratus.services.api_keys import (
     AuthCache,
@@ -27,7 +27,7 @@ from stratus.settings import get_settings
 
 
 class InMemoryKeys:
-    """The API-key half of `MetadataStore`, counting lookups so cache hits are visible."""
+    """An `ApiKeyRepository` in memory, counting lookups so cache hits are visible."""
 
     def __init__(self) -> None:
         self.by_hash: dict[str, ApiKey] = {}
@@ -68,8 +68,8 @@ def keys() -> InMemoryKeys:
 
 
 @pytest.fixture
-def store(keys: InMemoryKeys) -> MetadataStore:
-    return cast(MetadataStore, keys)
+def store(keys: InMemoryKeys) -> ApiKeyRepository:
+    return keys
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_given_a_key_when_hashed_then_sha256_hex() -> None:
 
 
 def test_given_valid_input_when_created_then_plaintext_returned_once_and_only_hash_stored(
-    keys: InMemoryKeys, store: MetadataStore
+    keys: InMemoryKeys, store: ApiKeyRepository
 ) -> None:
     plaintext, record = create_api_key(store, "org_1", "ci", ["write", "read", "write"])
 
@@ -121,7 +121,7 @@ def test_given_valid_input_when_created_then_plaintext_returned_once_and_only_ha
 
 @pytest.mark.parametrize("permissions", [[], ["read", "superuser"], ["READ"]])
 def test_given_bad_permissions_when_created_then_bad_request_naming_permissions(
-    keys: InMemoryKeys, store: MetadataStore, permissions: list[str]
+    keys: InMemoryKeys, store: ApiKeyRepository, permissions: list[str]
 ) -> None:
     with pytest.raises(BadRequestError) as caught:
         create_api_key(store, "org_1", "ci", permissions)
@@ -132,20 +132,20 @@ def test_given_bad_permissions_when_created_then_bad_request_naming_permissions(
 
 @pytest.mark.parametrize(("org_id", "name"), [("", "ci"), ("org_1", "  ")])
 def test_given_blank_org_or_name_when_created_then_bad_request(
-    store: MetadataStore, org_id: str, name: str
+    store: ApiKeyRepository, org_id: str, name: str
 ) -> None:
     with pytest.raises(BadRequestError):
         create_api_key(store, org_id, name, ["read"])
 
 
-def test_given_an_unknown_key_id_when_revoked_then_not_found(store: MetadataStore) -> None:
+def test_given_an_unknown_key_id_when_revoked_then_not_found(store: ApiKeyRepository) -> None:
     create_api_key(store, "org_1", "ci", ["read"])
 
     with pytest.raises(NotFoundError):
         revoke_api_key(store, "org_1", "key_missing")
 
 
-def test_given_another_orgs_key_id_when_revoked_then_not_found(store: MetadataStore) -> None:
+def test_given_another_orgs_key_id_when_revoked_then_not_found(store: ApiKeyRepository) -> None:
     _, record = create_api_key(store, "org_1", "ci", ["read"])
 
     with pytest.raises(NotFoundError):
@@ -156,7 +156,7 @@ def test_given_another_orgs_key_id_when_revoked_then_not_found(store: MetadataSt
 # Authentication
 
 
-def test_given_a_valid_key_when_authenticated_then_principal_of_its_org(store: MetadataStore) -> None:
+def test_given_a_valid_key_when_authenticated_then_principal_of_its_org(store: ApiKeyRepository) -> None:
     plaintext, record = create_api_key(store, "org_1", "ci", ["read", "write"])
 
     principal = authenticate(store, plaintext, AuthCache(ttl_seconds=5))
@@ -168,7 +168,7 @@ def test_given_a_valid_key_when_authenticated_then_principal_of_its_org(store: M
 
 @pytest.mark.parametrize("raw_key", [None, ""])
 def test_given_no_key_when_authenticated_then_unauthorized(
-    keys: InMemoryKeys, store: MetadataStore, raw_key: str | None
+    keys: InMemoryKeys, store: ApiKeyRepository, raw_key: str | None
 ) -> None:
     with pytest.raises(UnauthorizedError) as caught:
         authenticate(store, raw_key, None)
@@ -191,7 +191,7 @@ def test_given_no_key_when_authenticated_then_unauthorized(
     ],
 )
 def test_given_a_malformed_key_when_authenticated_then_unauthorized_without_a_lookup(
-    keys: InMemoryKeys, store: MetadataStore, raw_key: str
+    keys: InMemoryKeys, store: ApiKeyRepository, raw_key: str
 ) -> None:
     with pytest.raises(UnauthorizedError) as caught:
         authenticate(store, raw_key, None)
@@ -201,14 +201,14 @@ def test_given_a_malformed_key_when_authenticated_then_unauthorized_without_a_lo
     assert keys.lookups == 0
 
 
-def test_given_an_unknown_key_when_authenticated_then_unauthorized(store: MetadataStore) -> None:
+def test_given_an_unknown_key_when_authenticated_then_unauthorized(store: ApiKeyRepository) -> None:
     with pytest.raises(UnauthorizedError) as caught:
         authenticate(store, generate_api_key(), None)
 
     assert caught.value.message == "unknown API key"
 
 
-def test_given_a_revoked_key_when_authenticated_then_unauthorized(store: MetadataStore) -> None:
+def test_given_a_revoked_key_when_authenticated_then_unauthorized(store: ApiKeyRepository) -> None:
     plaintext, record = create_api_key(store, "org_1", "ci", ["read"])
     revoke_api_key(store, "org_1", record.key_id)
 
@@ -219,7 +219,7 @@ def test_given_a_revoked_key_when_authenticated_then_unauthorized(store: Metadat
 
 
 def test_given_a_store_returning_another_hash_when_authenticated_then_unauthorized(
-    keys: InMemoryKeys, store: MetadataStore
+    keys: InMemoryKeys, store: ApiKeyRepository
 ) -> None:
     plaintext, record = create_api_key(store, "org_1", "ci", ["read"])
     # A store bug (or a tampered item) must not authenticate a key whose hash differs.
@@ -234,7 +234,7 @@ def test_given_a_store_returning_another_hash_when_authenticated_then_unauthoriz
 
 
 def test_given_a_cached_key_when_revoked_then_it_works_until_the_ttl_expires(
-    keys: InMemoryKeys, store: MetadataStore, clock: FakeClock
+    keys: InMemoryKeys, store: ApiKeyRepository, clock: FakeClock
 ) -> None:
     cache = AuthCache(ttl_seconds=5, clock=clock)
     plaintext, record = create_api_key(store, "org_1", "ci", ["read"])
@@ -252,7 +252,7 @@ def test_given_a_cached_key_when_revoked_then_it_works_until_the_ttl_expires(
 
 
 def test_given_a_key_revoked_in_this_container_when_authenticated_then_rejected_at_once(
-    store: MetadataStore, clock: FakeClock
+    store: ApiKeyRepository, clock: FakeClock
 ) -> None:
     cache = AuthCache(ttl_seconds=60, clock=clock)
     plaintext, record = create_api_key(store, "org_1", "ci", ["read"])
@@ -265,7 +265,7 @@ def test_given_a_key_revoked_in_this_container_when_authenticated_then_rejected_
 
 
 def test_given_an_unknown_key_when_later_created_then_not_negatively_cached(
-    keys: InMemoryKeys, store: MetadataStore, clock: FakeClock
+    keys: InMemoryKeys, store: ApiKeyRepository, clock: FakeClock
 ) -> None:
     cache = AuthCache(ttl_seconds=60, clock=clock)
     plaintext = generate_api_key()
@@ -287,7 +287,7 @@ def test_given_an_unknown_key_when_later_created_then_not_negatively_cached(
 
 
 def test_given_a_zero_ttl_when_authenticating_then_every_call_reads_the_store(
-    keys: InMemoryKeys, store: MetadataStore
+    keys: InMemoryKeys, store: ApiKeyRepository
 ) -> None:
     cache = AuthCache(ttl_seconds=0)
     plaintext, _ = create_api_key(store, "org_1", "ci", ["read"])

@@ -13,7 +13,7 @@ from stratus.errors import BadRequestError
 from stratus.models.namespaces import Namespace
 from stratus.ports import Permission
 from stratus.services.api_keys import Principal
-from stratus.services.namespaces import resolve_namespace
+from stratus.services.spaces import resolve_namespace
 
 HEADER = "X-Namespace"
 

@@ -24,7 +24,7 @@ from stratus.ingestion.object_keys import bucket_prefix_of, object_id_for_key, t
 from stratus.models.managed_content import Collection, ObjectRecord, Task
 from stratus.models.namespaces import Namespace
 from stratus.ports import BucketRoute, MetadataStore, Space, StoredBlob, Stores
-from stratus.services.namespaces import space_of
+from stratus.services.spaces import space_of
 
 logger = logging.getLogger(__name__)
 

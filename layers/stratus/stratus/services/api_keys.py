@@ -19,7 +19,7 @@ from typing import get_args
 from stratus.clock import iso_now
 from stratus.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
 from stratus.ids import new_id
-from stratus.ports import ApiKey, MetadataStore, Permission
+from stratus.ports.metadata import ApiKey, ApiKeyRepository, Permission
 from stratus.settings import get_settings
 
 API_KEY_PREFIX = "sk_"
@@ -146,7 +146,7 @@ def _require_text(field: str, value: str) -> str:
 
 
 def create_api_key(
-    store: MetadataStore, org_id: str, name: str, permissions: Iterable[str]
+    store: ApiKeyRepository, org_id: str, name: str, permissions: Iterable[str]
 ) -> tuple[str, ApiKey]:
     """Store a new key and return `(plaintext key, stored record)`. The plaintext exists only
     in this return value: show it once, never persist or log it."""
@@ -163,7 +163,7 @@ def create_api_key(
     return plaintext, record
 
 
-def revoke_api_key(store: MetadataStore, org_id: str, key_id: str, cache: AuthCache | None = None) -> None:
+def revoke_api_key(store: ApiKeyRepository, org_id: str, key_id: str, cache: AuthCache | None = None) -> None:
     """`NotFoundError` if the organization has no such key. Revoking twice is fine."""
     if not store.revoke_api_key(org_id, key_id):
         raise NotFoundError.of("api key", key_id)
@@ -176,7 +176,7 @@ def _unauthorized(message: str) -> UnauthorizedError:
     return UnauthorizedError(message, {"header": "Authorization", "expected": "Bearer sk_..."})
 
 
-def authenticate(store: MetadataStore, raw_key: str | None, cache: AuthCache | None) -> Principal:
+def authenticate(store: ApiKeyRepository, raw_key: str | None, cache: AuthCache | None) -> Principal:
     """The principal behind `raw_key` (the bare key, without `Bearer `), or `UnauthorizedError`."""
     if not raw_key:
         raise _unauthorized("missing API key; send 'Authorization: Bearer <api key>'")

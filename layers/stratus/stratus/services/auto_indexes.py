@@ -18,7 +18,8 @@ from pydantic import ValidationError
 
 from stratus import clock, limits
 from stratus.models.namespaces import Namespace, PayloadIndexConfig, PayloadIndexType
-from stratus.ports import FieldUsage, MetadataStore, Stores
+from stratus.ports.metadata import FieldUsage, NamespaceRepository
+from stratus.ports.stores import Stores
 from stratus.services.filter_usage import usage_in_window
 from stratus.services.payload_indexes import (
     PROTECTED_INDEX_TYPES,
@@ -98,7 +99,7 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def opted_in_namespaces(metadata: MetadataStore) -> Iterator[Namespace]:
+def opted_in_namespaces(metadata: NamespaceRepository) -> Iterator[Namespace]:
     cursor: str | None = None
     while True:
         page = metadata.list_auto_index_namespaces(SCAN_PAGE_SIZE, cursor)

@@ -13,12 +13,13 @@ from stratus.filters import FilterNode, filtered_fields, operators_used, parse_f
 from stratus.inference_catalogue import CATALOGUE
 from stratus.models.namespaces import Namespace
 from stratus.models.search import SearchQuery, SearchRequest, SearchResponse, SearchResult
-from stratus.ports import Space, Stores
+from stratus.ports.stores import Stores
+from stratus.ports.vectors import Space
 from stratus.services.embedding import embed_texts, query_cache
 from stratus.services.filter_usage import record_search_usage
 from stratus.services.fusion import RankedList, fuse
-from stratus.services.namespaces import resolve_namespace, space_of
 from stratus.services.payload_indexes import index_of, ready_fields
+from stratus.services.spaces import resolve_namespace, space_of
 from stratus.settings import get_settings
 from stratus.url_fetch import fetch_url
 

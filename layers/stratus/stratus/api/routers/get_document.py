@@ -10,7 +10,7 @@ from stratus.api.routers import DOCUMENTS, DocumentId, error_responses
 from stratus.models.documents import DocumentModel
 from stratus.services import documents as service
 from stratus.services.api_keys import Principal
-from stratus.services.namespaces import resolve_namespace
+from stratus.services.spaces import resolve_namespace
 
 router = APIRouter(tags=DOCUMENTS)
 

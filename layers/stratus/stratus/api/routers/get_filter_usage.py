@@ -12,7 +12,7 @@ from stratus.api.routers import NAMESPACES, error_responses
 from stratus.models.payload_indexes import FilterUsageResponse
 from stratus.services import filter_usage
 from stratus.services.api_keys import Principal
-from stratus.services.namespaces import resolve_namespace
+from stratus.services.spaces import resolve_namespace
 from stratus.settings import get_settings
 
 router = APIRouter(tags=NAMESPACES)

@@ -10,6 +10,7 @@ from stratus.api.routers import NAMESPACES, error_responses
 from stratus.models.namespaces import NamespaceModel
 from stratus.services import namespaces as service
 from stratus.services.api_keys import Principal
+from stratus.services.spaces import resolve_namespace
 
 router = APIRouter(tags=NAMESPACES)
 
@@ -22,5 +23,5 @@ router = APIRouter(tags=NAMESPACES)
 )
 def get_one(namespace_identifier: str, principal: Principal = Depends(require("read"))) -> NamespaceModel:
     stores = get_stores()
-    namespace = service.resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
+    namespace = resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
     return service.describe_namespace(stores, namespace)

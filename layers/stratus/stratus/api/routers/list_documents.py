@@ -11,7 +11,7 @@ from stratus.models.common import ListResponse
 from stratus.models.documents import DocumentModel, ListDocumentsRequest
 from stratus.services import documents as service
 from stratus.services.api_keys import Principal
-from stratus.services.namespaces import resolve_namespace
+from stratus.services.spaces import resolve_namespace
 
 router = APIRouter(tags=DOCUMENTS)
 

@@ -12,7 +12,7 @@ from stratus.api.routers import DOCUMENTS, error_responses
 from stratus.models.documents import UpsertDocumentsRequest, UpsertDocumentsResponse
 from stratus.services import documents as service
 from stratus.services.api_keys import Principal
-from stratus.services.namespaces import resolve_namespace
+from stratus.services.spaces import resolve_namespace
 
 # Upsert bodies run to megabytes of floats: parsed by pydantic_core, off the event loop.
 router = APIRouter(tags=DOCUMENTS, route_class=FastJSONRoute)
