@@ -24,9 +24,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from stratus.ingestion.pipeline import BatchLookups, IngestJob, IngestLimits, ObjectIngestor, RunOnce
-from stratus.ingestion.s3_events import object_events
 from stratus.ports import Stores
+from stratus.services.ingestion.pipeline import BatchLookups, IngestJob, IngestLimits, ObjectIngestor, RunOnce
+from stratus.services.ingestion.s3_events import object_events
 from stratus.settings import Settings
 from stratus.wire_logs import quiet_sdk_wire_logs
 

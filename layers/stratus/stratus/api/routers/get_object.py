@@ -24,4 +24,4 @@ def get_one(
 ) -> ObjectModel:
     stores = get_stores()
     bucket = buckets.get_bucket(stores.metadata, scope.namespace, bucket_id)
-    return objects.describe_object(objects.get_object(stores, bucket, object_id))
+    return objects.describe_object(objects.get_object(stores.metadata, bucket, object_id))

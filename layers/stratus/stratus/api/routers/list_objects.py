@@ -30,4 +30,4 @@ def list_get(
 ) -> ListResponse[ObjectModel]:
     stores = get_stores()
     bucket = buckets.get_bucket(stores.metadata, scope.namespace, bucket_id)
-    return objects.list_objects(stores, bucket, limit, cursor, include_total)
+    return objects.list_objects(stores.metadata, bucket, limit, cursor, include_total)

@@ -9,10 +9,11 @@ from typing import Any
 
 from stratus import limits
 from stratus.chunking import chunk_text
-from stratus.ingestion.content import Blob
-from stratus.ingestion.object_keys import document_id_for
+from stratus.domain.content import Blob
+from stratus.domain.object_keys import document_id_for
 from stratus.models.managed_content import Collection, ObjectRecord
-from stratus.ports import Embedder, VectorRecord
+from stratus.ports.inference import Embedder
+from stratus.ports.vectors import VectorRecord
 
 # Texts per embedding call: large enough to amortise a remote call, small enough that one
 # OpenAI request stays far below its input limits.
