@@ -96,7 +96,7 @@ def ingestion(pipeline: Pipeline, openai_server: LoopbackOpenAI, monkeypatch: py
     """The rig (moto S3 → SQS with a real redrive policy → the extractor entry point, LanceDB),
     with `openai_text_3_small` served by the loopback server: 2 attempts of 0.5 s per batch."""
     from stratus.api.deps import reset_container
-    from stratus.ingestion import lambda_handler
+    from stratus.entrypoints import extractor as lambda_handler
 
     monkeypatch.setenv("STRATUS_OPENAI_API_KEY", openai_server.api_key)
     monkeypatch.setenv("STRATUS_OPENAI_BASE_URL", openai_server.base_url)

@@ -129,7 +129,7 @@ def pipeline(
 
     from stratus.api.app import create_full_app
     from stratus.api.deps import reset_container
-    from stratus.ingestion import lambda_handler
+    from stratus.entrypoints import extractor as lambda_handler
     from stratus.services.api_keys import create_api_key
     from stratus_local.bootstrap import create_tables
 

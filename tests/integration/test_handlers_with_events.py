@@ -498,7 +498,7 @@ def test_the_extractor_ingests_the_object_of_its_sqs_event(lambda_env: DynamoDBM
     event's key lies under a bucket of a managed namespace whose collection reads it."""
     import boto3
 
-    from stratus.ingestion import lambda_handler
+    from stratus.entrypoints import extractor as lambda_handler
     from stratus.models.managed_content import Bucket
 
     body = json.loads(load_event("sqs-s3-put")["Records"][0]["body"])
