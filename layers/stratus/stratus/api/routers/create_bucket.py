@@ -16,11 +16,12 @@ router = APIRouter(tags=BUCKETS)
 
 @router.post(
     "/v1/buckets",
+    operation_id="create_bucket",
     response_model=BucketModel,
     summary="Create a bucket (a prefix of the data S3 bucket) in the X-Namespace namespace",
     responses=error_responses(400, 404, 409),
 )
-def create_one(
+def create_bucket(
     body: CreateBucketRequest, scope: NamespaceScope = Depends(namespace_scope("write"))
 ) -> BucketModel:
     bucket = service.create_bucket(get_stores().metadata, scope.namespace, body, get_settings().data_bucket)

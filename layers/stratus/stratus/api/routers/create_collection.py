@@ -16,11 +16,12 @@ router = APIRouter(tags=COLLECTIONS)
 
 @router.post(
     "/v1/collections",
+    operation_id="create_collection",
     response_model=CollectionModel,
     summary="Create a collection: bucket source → feature extractor → a vector index of the namespace",
     responses=error_responses(400, 404),
 )
-def create_one(
+def create_collection(
     body: CreateCollectionRequest, scope: NamespaceScope = Depends(namespace_scope("write"))
 ) -> CollectionModel:
     collection = service.create_collection(get_stores().metadata, scope.namespace, body)

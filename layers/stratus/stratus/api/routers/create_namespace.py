@@ -18,11 +18,12 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.post(
     "/v1/namespaces",
+    operation_id="create_namespace",
     response_model=NamespaceModel,
     summary="Create a managed namespace (feature extractors define its vector indexes)",
     responses=error_responses(400, 409),
 )
-def create_managed(
+def create_namespace(
     body: CreateNamespaceRequest, principal: Principal = Depends(require("write"))
 ) -> NamespaceModel:
     stores = get_stores()

@@ -17,11 +17,12 @@ router = APIRouter(tags=OBJECTS)
 
 @router.post(
     "/v1/buckets/{bucket_id}/objects",
+    operation_id="create_object",
     response_model=ObjectModel,
     summary="Store an object (its blobs: inline text, base64 or an https URL) for the extractors",
     responses=error_responses(400, 404, 413, 503),
 )
-def create_one(
+def create_object(
     bucket_id: str, body: CreateObjectRequest, scope: NamespaceScope = Depends(namespace_scope("write"))
 ) -> ObjectModel:
     stores = get_stores()

@@ -16,11 +16,12 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.post(
     "/v1/namespaces/{namespace_identifier}/payload-indexes",
+    operation_id="create_payload_index",
     response_model=PayloadIndexResponse,
     summary="Add one payload index (`type` or `field_type`); built before the answer, state ready or failed",
     responses=error_responses(400, 404, 409),
 )
-def create_one(
+def create_payload_index(
     namespace_identifier: str,
     body: CreatePayloadIndexRequest,
     principal: Principal = Depends(require("write")),

@@ -16,11 +16,12 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.post(
     "/v1/namespaces/standalone",
+    operation_id="create_standalone_namespace",
     response_model=NamespaceModel,
     summary="Create a standalone namespace (you bring the vectors)",
     responses=error_responses(400, 409),
 )
-def create_standalone(
+def create_standalone_namespace(
     body: CreateStandaloneNamespaceRequest, principal: Principal = Depends(require("write"))
 ) -> NamespaceModel:
     stores = get_stores()

@@ -16,11 +16,12 @@ router = APIRouter(tags=OBJECTS)
 
 @router.post(
     "/v1/buckets/{bucket_id}/uploads",
+    operation_id="create_upload",
     response_model=UploadModel,
     summary="Get a presigned URL: one HTTP PUT of the file to it stores and processes the file",
     responses=error_responses(400, 404, 503),
 )
-def create_one_upload(
+def create_upload(
     bucket_id: str, body: CreateUploadRequest, scope: NamespaceScope = Depends(namespace_scope("write"))
 ) -> UploadModel:
     stores = get_stores()

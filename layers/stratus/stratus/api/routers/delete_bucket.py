@@ -14,10 +14,11 @@ router = APIRouter(tags=BUCKETS)
 
 @router.delete(
     "/v1/buckets/{bucket_id}",
+    operation_id="delete_bucket",
     summary="Delete a bucket with its objects and the documents made from them",
     responses=error_responses(400, 404),
 )
-def delete_one(
+def delete_bucket(
     bucket_id: str, scope: NamespaceScope = Depends(namespace_scope("write"))
 ) -> dict[str, object]:
     bucket = service.delete_bucket(get_stores(), scope.namespace, bucket_id)

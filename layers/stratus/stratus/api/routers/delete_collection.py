@@ -14,10 +14,11 @@ router = APIRouter(tags=COLLECTIONS)
 
 @router.delete(
     "/v1/collections/{collection_id}",
+    operation_id="delete_collection",
     summary="Delete a collection (documents already written stay in the namespace)",
     responses=error_responses(400, 404),
 )
-def delete_one(
+def delete_collection(
     collection_id: str, scope: NamespaceScope = Depends(namespace_scope("write"))
 ) -> dict[str, object]:
     collection = service.delete_collection(get_stores().metadata, scope.namespace, collection_id)

@@ -17,11 +17,12 @@ router = APIRouter(tags=DOCUMENTS)
 
 @router.delete(
     "/v1/namespaces/{namespace_identifier}/documents/{document_id}",
+    operation_id="delete_document",
     response_model=DeleteDocumentResponse,
     summary="Delete one document",
     responses=error_responses(404),
 )
-def delete_one(
+def delete_document(
     namespace_identifier: str, document_id: str = DocumentId, principal: Principal = Depends(require("write"))
 ) -> DeleteDocumentResponse:
     stores = get_stores()

@@ -15,10 +15,11 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.delete(
     "/v1/namespaces/{namespace_identifier}",
+    operation_id="delete_namespace",
     summary="Delete a namespace and everything in it",
     responses=error_responses(404),
 )
-def delete_one(
+def delete_namespace(
     namespace_identifier: str, principal: Principal = Depends(require("admin"))
 ) -> dict[str, object]:
     namespace = service.delete_namespace(get_stores(), principal.org_id, namespace_identifier)

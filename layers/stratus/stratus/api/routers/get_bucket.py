@@ -15,9 +15,10 @@ router = APIRouter(tags=BUCKETS)
 
 @router.get(
     "/v1/buckets/{bucket_id}",
+    operation_id="get_bucket",
     response_model=BucketModel,
     summary="Get a bucket",
     responses=error_responses(400, 404),
 )
-def get_one(bucket_id: str, scope: NamespaceScope = Depends(namespace_scope("read"))) -> BucketModel:
+def get_bucket(bucket_id: str, scope: NamespaceScope = Depends(namespace_scope("read"))) -> BucketModel:
     return service.describe_bucket(service.get_bucket(get_stores().metadata, scope.namespace, bucket_id))

@@ -15,11 +15,14 @@ router = APIRouter(tags=COLLECTIONS)
 
 @router.get(
     "/v1/collections/{collection_id}",
+    operation_id="get_collection",
     response_model=CollectionModel,
     summary="Get a collection",
     responses=error_responses(400, 404),
 )
-def get_one(collection_id: str, scope: NamespaceScope = Depends(namespace_scope("read"))) -> CollectionModel:
+def get_collection(
+    collection_id: str, scope: NamespaceScope = Depends(namespace_scope("read"))
+) -> CollectionModel:
     return service.describe_collection(
         service.get_collection(get_stores().metadata, scope.namespace, collection_id)
     )

@@ -17,11 +17,12 @@ router = APIRouter(tags=DOCUMENTS)
 
 @router.get(
     "/v1/namespaces/{namespace_identifier}/documents/{document_id}",
+    operation_id="get_document",
     response_model=DocumentModel,
     summary="Get one document",
     responses=error_responses(404),
 )
-def get_one(
+def get_document(
     namespace_identifier: str,
     document_id: str = DocumentId,
     return_vectors: bool = False,

@@ -20,11 +20,12 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.get(
     "/v1/namespaces/{namespace_identifier}/analytics/filter-usage",
+    operation_id="get_filter_usage",
     response_model=FilterUsageResponse,
     summary="Filtered searches per field in the auto_create_indexes window, and whether each is indexed",
     responses=error_responses(404),
 )
-def get_usage(
+def get_filter_usage(
     namespace_identifier: str, principal: Principal = Depends(require("read"))
 ) -> FilterUsageResponse:
     stores = get_stores()

@@ -17,11 +17,14 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.get(
     "/v1/namespaces/{namespace_identifier}",
+    operation_id="get_namespace",
     response_model=NamespaceModel,
     summary="Get a namespace by id or name",
     responses=error_responses(404),
 )
-def get_one(namespace_identifier: str, principal: Principal = Depends(require("read"))) -> NamespaceModel:
+def get_namespace(
+    namespace_identifier: str, principal: Principal = Depends(require("read"))
+) -> NamespaceModel:
     stores = get_stores()
     namespace = resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
     return service.describe_namespace(stores, namespace)

@@ -15,11 +15,12 @@ router = APIRouter(tags=OBJECTS)
 
 @router.get(
     "/v1/buckets/{bucket_id}/objects/{object_id}",
+    operation_id="get_object",
     response_model=ObjectModel,
     summary="Get an object and its status (PENDING, PROCESSING, COMPLETED or FAILED with the error)",
     responses=error_responses(400, 404),
 )
-def get_one(
+def get_object(
     bucket_id: str, object_id: str, scope: NamespaceScope = Depends(namespace_scope("read"))
 ) -> ObjectModel:
     stores = get_stores()

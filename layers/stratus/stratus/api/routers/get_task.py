@@ -15,11 +15,12 @@ router = APIRouter(tags=["tasks"])
 
 @router.get(
     "/v1/tasks/{task_id}",
+    operation_id="get_task",
     response_model=TaskModel,
     summary="Get a task's status, inputs, outputs and error",
     responses=error_responses(400, 404),
 )
-def get_one(task_id: str, scope: NamespaceScope = Depends(namespace_scope("read"))) -> TaskModel:
+def get_task(task_id: str, scope: NamespaceScope = Depends(namespace_scope("read"))) -> TaskModel:
     task = get_stores().metadata.get_task(task_id)
     # Tasks are keyed by id alone; another organization's (or namespace's) task is not found.
     if task is None or task.org_id != scope.org_id or task.namespace_id != scope.namespace.namespace_id:

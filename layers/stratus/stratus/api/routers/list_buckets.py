@@ -17,11 +17,12 @@ router = APIRouter(tags=BUCKETS)
 
 @router.get(
     "/v1/buckets",
+    operation_id="list_buckets",
     response_model=ListResponse[BucketModel],
     summary="List the buckets of the X-Namespace namespace",
     responses=error_responses(400, 404),
 )
-def list_get(
+def list_buckets(
     limit: int = Query(default=limits.DEFAULT_PAGE_SIZE, ge=limits.MIN_PAGE_SIZE, le=limits.MAX_PAGE_SIZE),
     cursor: str | None = Query(default=None, max_length=2048),
     include_total: bool = False,

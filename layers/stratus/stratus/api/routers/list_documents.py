@@ -18,11 +18,12 @@ router = APIRouter(tags=DOCUMENTS)
 
 @router.post(
     "/v1/namespaces/{namespace_identifier}/documents/list",
+    operation_id="list_documents",
     response_model=ListResponse[DocumentModel],
     summary="List documents in id order, optionally filtered",
     responses=error_responses(400, 404),
 )
-def list_many(
+def list_documents(
     namespace_identifier: str, body: ListDocumentsRequest, principal: Principal = Depends(require("read"))
 ) -> ListResponse[DocumentModel]:
     stores = get_stores()

@@ -18,11 +18,12 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.get(
     "/v1/namespaces",
+    operation_id="list_namespaces",
     response_model=ListResponse[NamespaceModel],
     summary="List namespaces",
     responses=error_responses(400),
 )
-def list_get(
+def list_namespaces(
     limit: int = Query(default=limits.DEFAULT_PAGE_SIZE, ge=limits.MIN_PAGE_SIZE, le=limits.MAX_PAGE_SIZE),
     cursor: str | None = Query(default=None, max_length=2048),
     include_total: bool = False,
@@ -34,11 +35,12 @@ def list_get(
 
 @router.post(
     "/v1/namespaces/list",
+    operation_id="list_namespaces_with_filters",
     response_model=ListResponse[NamespaceModel],
     summary="List namespaces with filters, search and sort",
     responses=error_responses(400),
 )
-def list_post(
+def list_namespaces_with_filters(
     body: ListRequest, principal: Principal = Depends(require("read"))
 ) -> ListResponse[NamespaceModel]:
     return service.list_namespaces(get_stores(), principal.org_id, body)

@@ -17,11 +17,12 @@ router = APIRouter(tags=OBJECTS)
 
 @router.get(
     "/v1/buckets/{bucket_id}/objects",
+    operation_id="list_objects",
     response_model=ListResponse[ObjectModel],
     summary="List a bucket's objects with their processing status",
     responses=error_responses(400, 404),
 )
-def list_get(
+def list_objects(
     bucket_id: str,
     limit: int = Query(default=limits.DEFAULT_PAGE_SIZE, ge=limits.MIN_PAGE_SIZE, le=limits.MAX_PAGE_SIZE),
     cursor: str | None = Query(default=None, max_length=2048),

@@ -16,11 +16,12 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.post(
     "/v1/namespaces/{namespace_identifier}/promote",
+    operation_id="promote_namespace",
     response_model=PromoteNamespaceResponse,
     summary="Promote a standalone namespace to managed (one-way, atomic)",
     responses=error_responses(400, 404, 409),
 )
-def promote(
+def promote_namespace(
     namespace_identifier: str,
     body: PromoteNamespaceRequest = Body(default_factory=PromoteNamespaceRequest),
     principal: Principal = Depends(require("admin")),

@@ -16,11 +16,12 @@ router = APIRouter(tags=["search"])
 
 @router.post(
     "/v1/search",
+    operation_id="search",
     response_model=SearchResponse,
     summary="Vector search with filters and multi-query fusion",
     responses=error_responses(400, 404),
 )
-def run_search(
+def search(
     body: SearchRequest, background: BackgroundTasks, principal: Principal = Depends(require("read"))
 ) -> SearchResponse:
     # Filter-usage counting (auto_create_indexes) runs after the answer is sent. Under Mangum the

@@ -16,11 +16,12 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.patch(
     "/v1/namespaces/{namespace_identifier}",
+    operation_id="update_namespace",
     response_model=NamespaceModel,
     summary="Update name, description, auto_create_indexes or payload_indexes (merged by field_name)",
     responses=error_responses(400, 404, 409),
 )
-def patch_one(
+def update_namespace(
     namespace_identifier: str, body: UpdateNamespaceRequest, principal: Principal = Depends(require("write"))
 ) -> NamespaceModel:
     stores = get_stores()

@@ -18,7 +18,7 @@ from stratus.services.spaces import resolve_namespace
 router = APIRouter(tags=DOCUMENTS, route_class=FastJSONRoute)
 
 
-def _upsert(
+def upsert_documents(
     namespace_identifier: str, body: UpsertDocumentsRequest, principal: Principal = Depends(require("write"))
 ) -> UpsertDocumentsResponse:
     stores = get_stores()
@@ -29,7 +29,7 @@ def _upsert(
 for _path in ("direct", "upsert"):
     router.add_api_route(
         f"/v1/namespaces/{{namespace_identifier}}/documents/{_path}",
-        _upsert,
+        upsert_documents,
         methods=["POST"],
         response_model=UpsertDocumentsResponse,
         summary="Upsert documents with their vectors (1-1000 per call)",
