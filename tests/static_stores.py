@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from stratus.errors import BlobStoreUnavailableError, InferenceServiceUnavailableError
+from stratus.errors import BadRequestError, BlobStoreUnavailableError, InferenceServiceUnavailableError
 from stratus.ports import (
     BlobStore,
     Embedder,
     EmbedderRegistry,
     MetadataStore,
     StoredBlob,
+    UrlFetcher,
     VectorStore,
 )
 
@@ -49,6 +50,13 @@ class NoEmbedders:
         )
 
 
+class NoUrlFetcher:
+    """For callers that never fetch a client's URL."""
+
+    def fetch(self, url: str, field: str) -> bytes:
+        raise BadRequestError(f"{field}: URLs are not fetched here", {"field": field})
+
+
 @dataclass
 class StaticStores:
     """Stores given up front (tests, scripts)."""
@@ -57,3 +65,4 @@ class StaticStores:
     vectors: VectorStore
     embedders: EmbedderRegistry = field(default_factory=NoEmbedders)
     blobs: BlobStore = field(default_factory=NoBlobStore)
+    fetcher: UrlFetcher = field(default_factory=NoUrlFetcher)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, cast
 
@@ -23,7 +22,6 @@ from stratus.services.api_keys import (
     require_permission,
     revoke_api_key,
 )
-from stratus.settings import get_settings
 
 
 class InMemoryKeys:
@@ -75,13 +73,6 @@ def store(keys: InMemoryKeys) -> ApiKeyRepository:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture
-def fresh_settings() -> Iterator[None]:
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,14 +302,13 @@ def test_given_a_full_cache_when_adding_then_the_oldest_entry_is_evicted(clock: 
     assert cache.get("h2") == principal and cache.get("h3") == principal
 
 
-def test_given_no_ttl_when_cache_built_then_settings_decide(
-    monkeypatch: pytest.MonkeyPatch, fresh_settings: None
-) -> None:
-    cache = AuthCache()  # built before the environment is final, like the API's module-level cache
-    monkeypatch.setenv("STRATUS_AUTH_CACHE_SECONDS", "7.5")
-    get_settings.cache_clear()
+def test_given_a_container_when_its_cache_is_built_then_its_settings_decide_the_ttl() -> None:
+    from stratus.container import Container
+    from stratus.settings import Settings
 
-    assert cache.ttl_seconds == 7.5
+    container = Container(Settings.from_environment({"STRATUS_AUTH_CACHE_SECONDS": "7.5"}))
+
+    assert container.auth_cache.ttl_seconds == 7.5
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ services never import an SDK. New code imports the module it needs (`stratus.por
 this package re-exports every name."""
 
 from stratus.ports.blobs import BlobStore, StoredBlob
+from stratus.ports.fetch import UrlFetcher
 from stratus.ports.inference import Embedder, EmbedderRegistry
 from stratus.ports.metadata import (
     ApiKey,
@@ -53,6 +54,7 @@ __all__ = [
     "StoreCapabilities",
     "StoredBlob",
     "Stores",
+    "UrlFetcher",
     "UsageRepository",
     "VectorRecord",
     "VectorStore",

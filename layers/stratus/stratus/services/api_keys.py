@@ -20,7 +20,6 @@ from stratus.clock import iso_now
 from stratus.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
 from stratus.ids import new_id
 from stratus.ports.metadata import ApiKey, ApiKeyRepository, Permission
-from stratus.settings import get_settings
 
 API_KEY_PREFIX = "sk_"
 API_KEY_RANDOM_LENGTH = 32
@@ -46,32 +45,24 @@ class Principal:
 
 
 class AuthCache:
-    """Verified keys, trusted for `ttl_seconds` (default: settings `auth_cache_seconds`) per
-    container so a warm Lambda does not read DynamoDB on every request. Keyed by the key's hash,
+    """Verified keys, trusted for `ttl_seconds` (settings `auth_cache_seconds`: the container
+    holds one) so a warm Lambda does not read DynamoDB on every request. Keyed by the key's hash,
     never by the key. A revoked key keeps working for at most `ttl_seconds` in containers that
     cached it; that is the price of the cache and why the default TTL is seconds, not minutes.
     Unknown keys are not cached, so a freshly created key works at once."""
 
     def __init__(
         self,
-        ttl_seconds: float | None = None,
+        ttl_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 1024,
     ) -> None:
-        self._ttl_seconds = ttl_seconds
+        self.ttl_seconds = ttl_seconds
         self._clock = clock
         self._max_entries = max_entries
         self._entries: dict[str, tuple[float, Principal]] = {}
         # FastAPI runs sync dependencies in a thread pool.
         self._lock = threading.Lock()
-
-    @property
-    def ttl_seconds(self) -> float:
-        # Read on use, not at construction: the API builds its cache at import time, before
-        # tests (or `reset_container`) have settled the environment.
-        if self._ttl_seconds is not None:
-            return self._ttl_seconds
-        return get_settings().auth_cache_seconds
 
     def get(self, key_hash: str) -> Principal | None:
         with self._lock:

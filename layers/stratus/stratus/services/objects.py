@@ -45,10 +45,10 @@ from stratus.models.managed_content import (
     ObjectRecord,
     UploadModel,
 )
+from stratus.ports.fetch import UrlFetcher
 from stratus.ports.metadata import ManagedContentRepository
 from stratus.ports.stores import Stores
 from stratus.settings import Settings
-from stratus.url_fetch import fetch_url
 
 _DATA_URI_PREFIX = "data:"
 _URL_SCHEMES = ("https://", "http://")
@@ -62,7 +62,7 @@ def create_object(
     stores: Stores, bucket: Bucket, request: CreateObjectRequest, settings: Settings
 ) -> ObjectRecord:
     _check_metadata(request.metadata, "metadata")
-    blobs = [_blob(position, blob, settings) for position, blob in enumerate(request.blobs)]
+    blobs = [_blob(position, blob, stores.fetcher) for position, blob in enumerate(request.blobs)]
     _check_unique_properties(request.blobs)
     manifest = encode_manifest(blobs, request.metadata)
     if len(manifest) > settings.max_object_bytes:
@@ -91,16 +91,16 @@ def create_object(
     return record
 
 
-def _blob(position: int, blob: BlobInput, settings: Settings) -> Blob:
+def _blob(position: int, blob: BlobInput, fetcher: UrlFetcher) -> Blob:
     field = f"blobs[{position}].data"
     if blob.type == "text":
         text = blob.data
         if blob.data.startswith(_URL_SCHEMES):
-            text = _decoded_text(fetch_url(blob.data, field, settings), field)
+            text = _decoded_text(fetcher.fetch(blob.data, field), field)
         elif blob.data.startswith(_DATA_URI_PREFIX):
             text = _decoded_text(_data_uri_bytes(blob.data, field)[1], field)
         return Blob(blob.property, "text", blob.content_type or "text/plain", blob.filename, text=text)
-    data = _image_bytes(blob.data, field, settings)
+    data = _image_bytes(blob.data, field, fetcher)
     sniffed = sniffed_image_type(data)
     if sniffed is None:
         raise BadRequestError(
@@ -110,9 +110,9 @@ def _blob(position: int, blob: BlobInput, settings: Settings) -> Blob:
     return Blob(blob.property, "image", sniffed, blob.filename, data=data)
 
 
-def _image_bytes(data: str, field: str, settings: Settings) -> bytes:
+def _image_bytes(data: str, field: str, fetcher: UrlFetcher) -> bytes:
     if data.startswith(_URL_SCHEMES):
-        return fetch_url(data, field, settings)
+        return fetcher.fetch(data, field)
     if data.startswith(_DATA_URI_PREFIX):
         return _data_uri_bytes(data, field)[1]
     return _base64(data, field)

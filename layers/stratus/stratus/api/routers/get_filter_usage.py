@@ -7,13 +7,12 @@ from fastapi import APIRouter, Depends
 
 from stratus import clock
 from stratus.api.auth import require
-from stratus.api.deps import get_stores
 from stratus.api.routers import NAMESPACES, error_responses
+from stratus.container import Container, get_container
 from stratus.models.payload_indexes import FilterUsageResponse
 from stratus.services import filter_usage
 from stratus.services.api_keys import Principal
 from stratus.services.spaces import resolve_namespace
-from stratus.settings import get_settings
 
 router = APIRouter(tags=NAMESPACES)
 
@@ -26,13 +25,14 @@ router = APIRouter(tags=NAMESPACES)
     responses=error_responses(404),
 )
 def get_filter_usage(
-    namespace_identifier: str, principal: Principal = Depends(require("read"))
+    namespace_identifier: str,
+    principal: Principal = Depends(require("read")),
+    container: Container = Depends(get_container),
 ) -> FilterUsageResponse:
-    stores = get_stores()
-    settings = get_settings()
-    namespace = resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
+    settings = container.settings
+    namespace = resolve_namespace(container.metadata, principal.org_id, namespace_identifier)
     return filter_usage.filter_usage_report(
-        stores.metadata,
+        container.metadata,
         namespace,
         clock.utc_now(),
         settings.auto_index_threshold,

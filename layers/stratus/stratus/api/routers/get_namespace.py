@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from stratus.api.auth import require
-from stratus.api.deps import get_stores
 from stratus.api.routers import NAMESPACES, error_responses
+from stratus.container import Container, get_container
 from stratus.models.namespaces import NamespaceModel
 from stratus.services import namespaces as service
 from stratus.services.api_keys import Principal
@@ -23,8 +23,9 @@ router = APIRouter(tags=NAMESPACES)
     responses=error_responses(404),
 )
 def get_namespace(
-    namespace_identifier: str, principal: Principal = Depends(require("read"))
+    namespace_identifier: str,
+    principal: Principal = Depends(require("read")),
+    container: Container = Depends(get_container),
 ) -> NamespaceModel:
-    stores = get_stores()
-    namespace = resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
-    return service.describe_namespace(stores, namespace)
+    namespace = resolve_namespace(container.metadata, principal.org_id, namespace_identifier)
+    return service.describe_namespace(container, namespace)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from stratus.api.deps import get_stores
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import OBJECTS, error_responses
+from stratus.container import Container, get_container
 from stratus.models.managed_content import ObjectModel
 from stratus.services import buckets, objects
 
@@ -21,8 +21,10 @@ router = APIRouter(tags=OBJECTS)
     responses=error_responses(400, 404),
 )
 def get_object(
-    bucket_id: str, object_id: str, scope: NamespaceScope = Depends(namespace_scope("read"))
+    bucket_id: str,
+    object_id: str,
+    scope: NamespaceScope = Depends(namespace_scope("read")),
+    container: Container = Depends(get_container),
 ) -> ObjectModel:
-    stores = get_stores()
-    bucket = buckets.get_bucket(stores.metadata, scope.namespace, bucket_id)
-    return objects.describe_object(objects.get_object(stores.metadata, bucket, object_id))
+    bucket = buckets.get_bucket(container.metadata, scope.namespace, bucket_id)
+    return objects.describe_object(objects.get_object(container.metadata, bucket, object_id))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 
 from stratus import limits
-from stratus.api.deps import get_stores
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import BUCKETS, error_responses
+from stratus.container import Container, get_container
 from stratus.models.common import ListResponse
 from stratus.models.managed_content import BucketModel
 from stratus.services import buckets as service
@@ -27,5 +27,6 @@ def list_buckets(
     cursor: str | None = Query(default=None, max_length=2048),
     include_total: bool = False,
     scope: NamespaceScope = Depends(namespace_scope("read")),
+    container: Container = Depends(get_container),
 ) -> ListResponse[BucketModel]:
-    return service.list_buckets(get_stores().metadata, scope.namespace, limit, cursor, include_total)
+    return service.list_buckets(container.metadata, scope.namespace, limit, cursor, include_total)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from stratus.api.auth import require
-from stratus.api.deps import get_stores
 from stratus.api.routers import DOCUMENTS, error_responses
+from stratus.container import Container, get_container
 from stratus.models.common import ListResponse
 from stratus.models.documents import DocumentModel, ListDocumentsRequest
 from stratus.services import documents as service
@@ -24,8 +24,10 @@ router = APIRouter(tags=DOCUMENTS)
     responses=error_responses(400, 404),
 )
 def list_documents(
-    namespace_identifier: str, body: ListDocumentsRequest, principal: Principal = Depends(require("read"))
+    namespace_identifier: str,
+    body: ListDocumentsRequest,
+    principal: Principal = Depends(require("read")),
+    container: Container = Depends(get_container),
 ) -> ListResponse[DocumentModel]:
-    stores = get_stores()
-    namespace = resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
-    return service.list_documents(stores, namespace, body)
+    namespace = resolve_namespace(container.metadata, principal.org_id, namespace_identifier)
+    return service.list_documents(container, namespace, body)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from stratus.api.auth import require
-from stratus.api.deps import get_stores
 from stratus.api.json_body import FastJSONRoute
 from stratus.api.routers import DOCUMENTS, error_responses
+from stratus.container import Container, get_container
 from stratus.models.documents import UpsertDocumentsRequest, UpsertDocumentsResponse
 from stratus.services import documents as service
 from stratus.services.api_keys import Principal
@@ -19,11 +19,13 @@ router = APIRouter(tags=DOCUMENTS, route_class=FastJSONRoute)
 
 
 def upsert_documents(
-    namespace_identifier: str, body: UpsertDocumentsRequest, principal: Principal = Depends(require("write"))
+    namespace_identifier: str,
+    body: UpsertDocumentsRequest,
+    principal: Principal = Depends(require("write")),
+    container: Container = Depends(get_container),
 ) -> UpsertDocumentsResponse:
-    stores = get_stores()
-    namespace = resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
-    return service.upsert_documents(stores, namespace, body)
+    namespace = resolve_namespace(container.metadata, principal.org_id, namespace_identifier)
+    return service.upsert_documents(container, namespace, body)
 
 
 for _path in ("direct", "upsert"):
