@@ -508,7 +508,7 @@ def _warm_up_stores() -> None:
     try:
         from stratus.container import get_container
 
-        get_container()
+        _ = get_container().vectors  # built on first use: use it once now
     except Exception:
         logger.debug("warm-up of the API's stores failed", exc_info=True)
 
