@@ -10,11 +10,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from stratus.errors import VectorStoreUnavailableError
-from stratus.inference_catalogue import CATALOGUE, InferenceService
-from stratus.ports import BlobStore, Embedder, EmbedderRegistry, MetadataStore, UrlFetcher, VectorStore
 from stratus.settings import Settings
 
 if TYPE_CHECKING:
+    # Annotations only: `create_app` reads the container's settings, and a function that needs
+    # no store (health) should not load the ports and the models they name.
+    from stratus.inference_catalogue import InferenceService
+    from stratus.ports import BlobStore, Embedder, EmbedderRegistry, MetadataStore, UrlFetcher, VectorStore
     from stratus.services.api_keys import AuthCache
     from stratus.services.embedding import EmbeddingCache
 
@@ -190,6 +192,8 @@ class CatalogueEmbedders:
         return embedder
 
     def _build(self, service_name: str) -> Embedder:
+        from stratus.inference_catalogue import CATALOGUE
+
         service = CATALOGUE[service_name]
         if service.provider == "openai":
             from stratus.adapters.openai_embedder import OpenAIEmbedder
