@@ -1,4 +1,5 @@
-"""Namespace rules: create (standalone), resolve by id or name, describe, list, update, delete."""
+"""Namespace rules: create (standalone; `provision_namespace` serves managed creation too), describe,
+list, update, delete."""
 
 from __future__ import annotations
 
