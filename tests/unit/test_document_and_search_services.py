@@ -10,9 +10,11 @@ from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError,
 from stratus.models.documents import ListDocumentsRequest, UpsertDocumentsRequest
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest
 from stratus.models.search import SearchRequest
-from stratus.ports import StaticStores, Stores
+from stratus.ports import Stores
 from stratus.services import documents, namespaces, search
+from stratus.services.spaces import resolve_namespace
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
+from tests.static_stores import StaticStores
 
 ORG = "org_a"
 
@@ -28,7 +30,7 @@ def _create(stores: Stores, **body: Any) -> None:
 
 
 def _upsert(stores: Stores, *docs: dict[str, Any]) -> list[str]:
-    namespace = namespaces.resolve_namespace(stores.metadata, ORG, "docs")
+    namespace = resolve_namespace(stores.metadata, ORG, "docs")
     request = UpsertDocumentsRequest.model_validate({"documents": list(docs)})
     return documents.upsert_documents(stores, namespace, request).document_ids
 
@@ -38,7 +40,7 @@ def test_given_unseen_vector_name_when_upserted_then_a_cosine_index_with_inferre
 ) -> None:
     _create(stores)
     _upsert(stores, {"document_id": "a", "vectors": {"emb": [1.0, 0.0, 0.0]}})
-    namespace = namespaces.resolve_namespace(stores.metadata, ORG, "docs")
+    namespace = resolve_namespace(stores.metadata, ORG, "docs")
     assert [(c.name, c.dimension, c.metric) for c in namespace.vector_configs] == [("emb", 3, "cosine")]
     assert namespace.version == 2
 
@@ -64,7 +66,7 @@ def test_given_existing_document_when_upserted_without_an_index_then_it_is_overw
     _create(stores, vector_configs=[{"name": "a", "dimension": 2}, {"name": "b", "dimension": 2}])
     _upsert(stores, {"document_id": "d", "vectors": {"a": [1.0, 0.0], "b": [0.0, 1.0]}, "payload": {"v": 1}})
     _upsert(stores, {"document_id": "d", "vectors": {"a": [0.5, 0.5]}, "payload": {"v": 2}})
-    namespace = namespaces.resolve_namespace(stores.metadata, ORG, "docs")
+    namespace = resolve_namespace(stores.metadata, ORG, "docs")
     document = documents.get_document(stores, namespace, "d", return_vectors=True)
     assert document.payload == {"v": 2}
     assert document.vectors == {"a": [0.5, 0.5]}
@@ -74,12 +76,12 @@ def test_given_vector_store_down_when_upserting_a_new_index_then_metadata_is_unc
     stores: Stores,
 ) -> None:
     _create(stores)
-    before = namespaces.resolve_namespace(stores.metadata, ORG, "docs")
+    before = resolve_namespace(stores.metadata, ORG, "docs")
     assert isinstance(stores.vectors, InMemoryVectorStore)
     stores.vectors.fail_next = "upsert"
     with pytest.raises(VectorStoreUnavailableError):
         _upsert(stores, {"document_id": "a", "vectors": {"emb": [1.0, 0.0]}})
-    assert namespaces.resolve_namespace(stores.metadata, ORG, "docs") == before
+    assert resolve_namespace(stores.metadata, ORG, "docs") == before
 
 
 def test_given_documents_spread_over_indexes_when_listed_in_pages_then_each_id_appears_once_in_order(
@@ -93,7 +95,7 @@ def test_given_documents_spread_over_indexes_when_listed_in_pages_then_each_id_a
             vectors = {"a": [1.0, 1.0], "b": [1.0, 1.0]}
         docs.append({"document_id": f"d{i:03d}", "vectors": vectors, "payload": {"i": i}})
     _upsert(stores, *docs)
-    namespace = namespaces.resolve_namespace(stores.metadata, ORG, "docs")
+    namespace = resolve_namespace(stores.metadata, ORG, "docs")
     seen: list[str] = []
     cursor = None
     while True:
@@ -178,4 +180,4 @@ def test_given_score_threshold_when_searching_then_weaker_matches_are_dropped(st
 def test_given_other_org_when_resolving_then_not_found(stores: Stores) -> None:
     _create(stores)
     with pytest.raises(NotFoundError):
-        namespaces.resolve_namespace(stores.metadata, "org_b", "docs")
+        resolve_namespace(stores.metadata, "org_b", "docs")

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from stratus.errors import BadRequestError
-from stratus.ingestion.content import (
+from stratus.domain.content import (
     Blob,
     blobs_of,
     decode_manifest,
@@ -17,8 +16,7 @@ from stratus.ingestion.content import (
     file_blob,
     sniffed_image_type,
 )
-from stratus.ingestion.extraction import Draft, drafts_for
-from stratus.ingestion.object_keys import (
+from stratus.domain.object_keys import (
     bucket_prefix_of,
     checked_filename,
     document_id_for,
@@ -26,9 +24,11 @@ from stratus.ingestion.object_keys import (
     object_id_for_key,
     task_id_for,
 )
-from stratus.ingestion.s3_events import MalformedMessageError, object_events
+from stratus.errors import BadRequestError
 from stratus.models.managed_content import Collection, CollectionExtractor, CollectionSource
 from stratus.ports import StoredBlob
+from stratus.services.ingestion.extraction import Draft, drafts_for
+from stratus.services.ingestion.s3_events import MalformedMessageError, object_events
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 

@@ -11,11 +11,12 @@ from pydantic import ValidationError
 
 from stratus.errors import AlreadyExistsError, BadRequestError, VectorStoreUnavailableError
 from stratus.models.managed import CreateNamespaceRequest
-from stratus.ports import StaticStores
 from stratus.services import namespaces
 from stratus.services.managed_namespaces import create_managed_namespace
+from stratus.services.spaces import resolve_namespace
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
 from tests.seed_bodies import CREATE_NAMESPACE_SEED_BODY as SEED_BODY
+from tests.static_stores import StaticStores
 
 ORG = "org_a"
 
@@ -104,7 +105,7 @@ def test_the_answer_is_the_documented_shape(stores: StaticStores) -> None:
     assert fields[:2] == ["metadata.title", "metadata.description"]
     assert {"object_id", "bucket_id", "collection_id", "modality", "text", "content_type"} <= set(fields)
     assert answer["document_count"] == 0
-    stored = namespaces.resolve_namespace(stores.metadata, ORG, "spotify_playlists_dev")
+    stored = resolve_namespace(stores.metadata, ORG, "spotify_playlists_dev")
     assert stored.namespace_id == namespace.namespace_id
 
 

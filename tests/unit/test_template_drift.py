@@ -334,6 +334,31 @@ def test_functions_are_named_after_their_operation(functions: dict[str, dict[str
     assert not problems, "\n".join(problems)
 
 
+def test_routes_are_named_after_their_operation(operations: Mapping[str, APIRouter]) -> None:
+    """Every route sets `operation_id` (so the spec never shows FastAPI's generated
+    `get_one_v1_buckets__bucket_id__get`): its operation's name, or that name and a suffix when the
+    operation has several routes; the route function bears the operation's name or the id."""
+    problems = []
+    seen: dict[str, str] = {}
+    for operation, router in operations.items():
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            label = f"{operation}: {_fmt([(method, route.path) for method in route.methods or ()])}"
+            operation_id = route.operation_id
+            if operation_id is None:
+                problems.append(f"{label} sets no operation_id")
+                continue
+            if operation_id != operation and not operation_id.startswith(f"{operation}_"):
+                problems.append(f"{label}: operation_id {operation_id!r} is not named after {operation!r}")
+            if operation_id in seen:
+                problems.append(f"{label}: operation_id {operation_id!r} is also {seen[operation_id]}'s")
+            seen[operation_id] = operation
+            if route.endpoint.__name__ not in (operation, operation_id):
+                problems.append(f"{label}: its function is {route.endpoint.__name__!r}, not {operation!r}")
+    assert not problems, "\n".join(problems)
+
+
 # ---------------------------------------------------------------------------------------------
 # Handlers
 
