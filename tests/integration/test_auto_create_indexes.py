@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from stratus import clock
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest, VectorConfig
 from stratus.ports import FieldUsage, StaticStores, VectorRecord
 from stratus.services.filter_usage import hour_key

@@ -151,7 +151,7 @@ def test_a_repeated_step_after_a_crash_is_answered_from_the_idempotency_record(
 ) -> None:
     """The object record still says PROCESSING (the Lambda died after the vector write), so the
     pipeline runs again; Powertools returns the saved step result instead of embedding again."""
-    from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 
     namespace, bucket, _ = setup_text(pipeline)
     pipeline.s3.put_object(

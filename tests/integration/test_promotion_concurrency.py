@@ -163,7 +163,7 @@ def _serve_app(endpoint_url: str) -> Iterator[LiveApi]:
     import boto3
     import uvicorn
 
-    from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
     from stratus.api.app import create_full_app
     from stratus.api.deps import get_stores, reset_container
     from stratus.services.api_keys import create_api_key

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 
 TABLE = "stratus"  # the moto_dynamodb fixture's table
 DIM = 384  # minilm_l6_v2's output dimension

@@ -59,8 +59,8 @@ class Settings(Model):
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
     # DynamoDB point reads (API key, namespace) as one signed POST instead of through boto3: the
-    # first request of a container skips boto3's import and client (stratus.adapters.
-    # dynamodb_point_reads). Off only for tests on moto's in-process mock, which patches boto3.
+    # first request of a container skips boto3's import and client (stratus.adapters.dynamodb.
+    # point_reads). Off only for tests on moto's in-process mock, which patches boto3.
     dynamodb_http_reads: bool = True
 
     # LanceDB is embedded (local runs, tests); Pinecone is the deployed store.

@@ -89,7 +89,7 @@ def reset_container() -> None:
 
 
 def _metadata_store(settings: Settings) -> MetadataStore:
-    from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 
     return DynamoDBMetadataStore(
         settings.table_name,
