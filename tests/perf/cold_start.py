@@ -319,7 +319,7 @@ def _seed(dynamodb_url: str, pinecone_url: str) -> None:
     import boto3
 
     from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
-    from stratus.adapters.pinecone_store import PineconeVectorStore
+    from stratus.adapters.pinecone.store import PineconeVectorStore
     from stratus.clock import iso_now
     from stratus.models.documents import UpsertDocumentsRequest
     from stratus.models.namespaces import CreateStandaloneNamespaceRequest

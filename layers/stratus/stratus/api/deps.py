@@ -115,7 +115,7 @@ def _vector_store(settings: Settings) -> VectorStore:
 
 
 def _pinecone_store(settings: Settings) -> VectorStore:
-    from stratus.adapters.pinecone_store import PineconeVectorStore
+    from stratus.adapters.pinecone.store import PineconeVectorStore
     from stratus.adapters.secrets import api_key_from
 
     return PineconeVectorStore(
