@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from stratus.adapters.lancedb_filters import index_columns
-from stratus.adapters.lancedb_maintenance import MaintenancePolicy, table_state
-from stratus.adapters.lancedb_store import INDEXED_COLUMNS, LanceDBVectorStore
+from stratus.adapters.lancedb.maintenance import MaintenancePolicy, table_state
+from stratus.adapters.lancedb.payload_indexes import index_columns
+from stratus.adapters.lancedb.store import INDEXED_COLUMNS, LanceDBVectorStore
 from stratus.adapters.pinecone.store import PineconeVectorStore
 from stratus.adapters.text_tokens import evaluate_indexed, text_indexes
 from stratus.errors import BadRequestError, ConflictError

@@ -41,7 +41,7 @@ def _load_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
 def _seed(store: DynamoDBMetadataStore, lancedb_uri: Path, queries: int) -> None:
     """An opted-in namespace with one document and `queries` filtered searches on `category`."""
-    from stratus.adapters.lancedb_store import LanceDBVectorStore
+    from stratus.adapters.lancedb.store import LanceDBVectorStore
 
     stores = StaticStores(metadata=store, vectors=LanceDBVectorStore(str(lancedb_uri)))
     request = CreateStandaloneNamespaceRequest(

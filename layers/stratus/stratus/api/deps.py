@@ -104,7 +104,7 @@ def _vector_store(settings: Settings) -> VectorStore:
     if settings.vector_store == "pinecone":
         return _pinecone_store(settings)
     try:
-        from stratus.adapters.lancedb_store import LanceDBVectorStore
+        from stratus.adapters.lancedb.store import LanceDBVectorStore
     except ImportError as error:  # the Lambda layer carries Pinecone, not LanceDB
         raise VectorStoreUnavailableError(
             "vector store 'lancedb' is not installed here; install the 'lancedb' extra or set "
