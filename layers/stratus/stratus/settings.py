@@ -98,7 +98,7 @@ class Settings(Model):
     clip_weights_uri: str | None = None
     siglip_weights_uri: str | None = None
     # Alternative to in-process weights (e.g. on a zip Lambda, where torch does not fit): any HTTP
-    # service answering embeddings (see stratus.adapters.http_embedder). Wins over the weights.
+    # service answering embeddings (see stratus.adapters.inference.http). Wins over the weights.
     clip_endpoint_url: str | None = None
     siglip_endpoint_url: str | None = None
     # Threads torch may use for in-process models. 1 by default: on 2 cores (and on Lambda's

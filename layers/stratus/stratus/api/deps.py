@@ -156,7 +156,7 @@ class CatalogueEmbedders:
     def _build(self, service_name: str) -> Embedder:
         service = CATALOGUE[service_name]
         if service.provider == "openai":
-            from stratus.adapters.openai_embedder import OpenAIEmbedder
+            from stratus.adapters.inference.openai import OpenAIEmbedder
             from stratus.adapters.secrets import api_key_from
 
             return OpenAIEmbedder(
@@ -173,17 +173,17 @@ class CatalogueEmbedders:
                 timeout_seconds=self._settings.openai_timeout_seconds,
             )
         if service.name == "minilm_l6_v2":
-            from stratus.adapters.minilm_embedder import MiniLMEmbedder
+            from stratus.adapters.inference.minilm import MiniLMEmbedder
 
             _limit_torch_threads(self._settings.torch_threads)
             return MiniLMEmbedder()
         return self._image_text(service)
 
     def _image_text(self, service: InferenceService) -> Embedder:
-        # http_embedder is stdlib-only; image_text_embedder imports torch only when it loads.
-        from stratus.adapters.http_embedder import ENDPOINT_SETTINGS, HttpEmbedder
-        from stratus.adapters.image_text_embedder import WEIGHTS_SETTINGS, HuggingFaceImageTextEmbedder
-        from stratus.adapters.unavailable_embedder import UnavailableEmbedder
+        # inference.http is stdlib-only; inference.image_text imports torch only when it loads.
+        from stratus.adapters.inference.http import ENDPOINT_SETTINGS, HttpEmbedder
+        from stratus.adapters.inference.image_text import WEIGHTS_SETTINGS, HuggingFaceImageTextEmbedder
+        from stratus.adapters.inference.unavailable import UnavailableEmbedder
 
         family: Literal["clip", "siglip"] = "clip" if service.name == "clip_vit_b32" else "siglip"
         settings = self._settings

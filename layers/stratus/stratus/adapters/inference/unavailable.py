@@ -7,8 +7,22 @@ says what is missing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from stratus.adapters.retry import unavailable
 from stratus.errors import InferenceServiceUnavailableError
+
+
+def service_unavailable(
+    service: str, reason: str, details: dict[str, Any], retry_after: float | None = None
+) -> InferenceServiceUnavailableError:
+    """The retryable 503 of an inference service that cannot embed now, saying why."""
+    return unavailable(
+        InferenceServiceUnavailableError,
+        f"inference service '{service}' is unavailable: {reason}",
+        {"service": service, **details},
+        retry_after,
+    )
 
 
 class UnavailableEmbedder:
@@ -36,7 +50,4 @@ class UnavailableEmbedder:
         raise self._unavailable()
 
     def _unavailable(self) -> InferenceServiceUnavailableError:
-        return InferenceServiceUnavailableError(
-            f"inference service '{self._name}' is unavailable: {self._reason}",
-            {"service": self._name, "reason": self._reason},
-        )
+        return service_unavailable(self._name, self._reason, {"reason": self._reason})

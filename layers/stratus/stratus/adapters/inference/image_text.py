@@ -1,7 +1,7 @@
 """`Embedder` for the image-text services (`clip_vit_b32`, `google_siglip_base_v1`): CLIP or
 SigLIP in-process on CPU through Hugging Face `transformers`, fully offline.
 
-The weights come from a configured directory or `s3://bucket/prefix` (`stratus.adapters.weights`);
+The weights come from a configured directory or `s3://bucket/prefix` (`weights.py`);
 the Hub is never asked. torch, transformers and Pillow are imported only on first use: importing
 them costs seconds, which no cold start that never embeds should pay. The image processors are
 the Pillow ("Pil") variants: the default ones need torchvision, which this CPU torch lacks.
@@ -13,20 +13,20 @@ images, and dot product equals cosine.
 from __future__ import annotations
 
 import io
-import os
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from stratus.adapters.inference.hf_offline import INSTALL_HINT, not_installed, stay_offline
+from stratus.adapters.inference.unavailable import service_unavailable
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 from stratus.inference_catalogue import CATALOGUE
 
 Family = Literal["clip", "siglip"]
 _T = TypeVar("_T")
 
-INSTALL_HINT = 'pip install -e ".[local-models]"'
 WEIGHTS_SETTINGS: dict[Family, str] = {
     "clip": "STRATUS_CLIP_WEIGHTS_URI",
     "siglip": "STRATUS_SIGLIP_WEIGHTS_URI",
@@ -198,20 +198,13 @@ class HuggingFaceImageTextEmbedder:
                 f"no weights are configured; set {self._setting} to a directory or s3://bucket/prefix "
                 f"holding the Hugging Face files of {self._model_id or 'the model'}"
             )
-        # The directory is complete; never let transformers try the Hub (no network on Lambda,
-        # and a silent download would be worse than an error).
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        stay_offline()
         try:
             import torch
             import transformers
         except ImportError as error:
-            missing = error.name or "a local-models package"
-            raise self._unavailable(
-                f"package '{missing}' is not installed; install it with {INSTALL_HINT}"
-            ) from None
-        from stratus.adapters.weights import local_weights_dir
+            raise self._unavailable(not_installed(error)) from None
+        from stratus.adapters.inference.weights import local_weights_dir
 
         try:
             directory = local_weights_dir(self._weights_uri)
@@ -240,10 +233,7 @@ class HuggingFaceImageTextEmbedder:
         return _Loaded(model, tokenizer, image_processor, _text_max_length(model, tokenizer))
 
     def _unavailable(self, reason: str, **details: Any) -> InferenceServiceUnavailableError:
-        return InferenceServiceUnavailableError(
-            f"inference service '{self._name}' is unavailable: {reason}",
-            {"service": self._name, "setting": self._setting, **details},
-        )
+        return service_unavailable(self._name, reason, {"setting": self._setting, **details})
 
 
 # ---------------------------------------------------------------------------------------------

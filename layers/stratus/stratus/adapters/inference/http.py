@@ -24,16 +24,16 @@ from __future__ import annotations
 import base64
 import json
 import math
-import random
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from email.utils import parsedate_to_datetime
 from http.client import HTTPException
 from typing import Any, Literal
 
+from stratus.adapters.inference.unavailable import service_unavailable
+from stratus.adapters.retry import backoff_delay, retry_after_seconds
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 
 Kind = Literal["text", "image"]
@@ -202,7 +202,7 @@ class HttpEmbedder:
         status = error.code
         if status in _TRANSIENT_STATUSES or status >= 500:
             what = "rate limited" if status == 429 else "server error" if status >= 500 else "busy"
-            hint = _retry_after_seconds(error.headers.get("Retry-After"))
+            hint = retry_after_seconds(error.headers.get("Retry-After"))
             return _Transient(f"{what} (HTTP {status})", hint)
         if status in _INPUT_STATUSES:
             reason, index = _error_of(_read_quietly(error))
@@ -266,20 +266,12 @@ class HttpEmbedder:
     # Backoff and errors
 
     def _backoff_delay(self, attempt: int) -> float:
-        """Exponential backoff with "equal jitter": within [d/2, d] for d = base * 2^(attempt-1)."""
-        ceiling = min(self._max_delay, self._backoff_base * 2.0 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return backoff_delay(attempt, self._backoff_base, self._max_delay)
 
     def _unavailable(
         self, reason: str, retry_after: float | None = None, **details: Any
     ) -> InferenceServiceUnavailableError:
-        error = InferenceServiceUnavailableError(
-            f"inference service '{self._name}' is unavailable: {reason}",
-            {"service": self._name, "setting": self._setting, **details},
-        )
-        # Whole seconds for the Retry-After header; at least 1 so clients do not spin.
-        error.retry_after = max(1, math.ceil(retry_after if retry_after is not None else 1))
-        return error
+        return service_unavailable(self._name, reason, {"setting": self._setting, **details}, retry_after)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,17 +332,3 @@ def _error_of(body: bytes) -> tuple[str | None, int | None]:
     if reason is not None:
         reason = " ".join(reason.split())[:_MAX_REASON_CHARS] or None
     return reason, index if isinstance(index, int) and not isinstance(index, bool) else None
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as seconds (a number or an HTTP date), never negative; None if absent."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
