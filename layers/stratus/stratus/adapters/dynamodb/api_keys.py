@@ -6,14 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from stratus.adapters.dynamodb.client import DynamoDBTable
 from stratus.adapters.dynamodb.codec import deserialize
 from stratus.adapters.dynamodb.faults import (
-    is_cancelled_transaction,
     maps_dependency_faults,
-    raise_if_transient,
 )
 from stratus.adapters.dynamodb.schema import API_KEY_PREFIX, API_KEY_SK, key, key_index_sk, key_pk, org_pk
 from stratus.errors import AlreadyExistsError
@@ -101,19 +97,13 @@ class DynamoDBApiKeys(DynamoDBTable):
             "ConditionExpression": "attribute_exists(PK)",
             "ExpressionAttributeValues": {":true": {"BOOL": True}},
         }
-        try:
-            self._transact(
-                [
-                    {"Update": {"Key": key(key_pk(key_hash), API_KEY_SK), **revoke}},
-                    {"Update": {"Key": key(org_pk(org_id), key_index_sk(key_id)), **revoke}},
-                ]
-            )
-        except ClientError as error:
-            if not is_cancelled_transaction(error):
-                raise
-            raise_if_transient(error)
-            return False  # deleted between the read and the write
-        return True
+        cancelled = self._cancelled(
+            [
+                {"Update": {"Key": key(key_pk(key_hash), API_KEY_SK), **revoke}},
+                {"Update": {"Key": key(org_pk(org_id), key_index_sk(key_id)), **revoke}},
+            ]
+        )
+        return cancelled is None  # cancelled: deleted between the read and the write
 
     @maps_dependency_faults
     def list_api_keys(self, org_id: str) -> list[ApiKey]:

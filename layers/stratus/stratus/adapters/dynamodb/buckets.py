@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from stratus.adapters.dynamodb.client import DynamoDBTable
 from stratus.adapters.dynamodb.codec import deserialize, plain_record, record_item
 from stratus.adapters.dynamodb.faults import (
-    is_cancelled_transaction,
     maps_dependency_faults,
-    raise_if_transient,
 )
 from stratus.adapters.dynamodb.schema import (
     ROUTE_SK,
@@ -105,12 +101,8 @@ class DynamoDBBuckets(DynamoDBTable):
             ),
             self._delete(route_pk(bucket.key_prefix), ROUTE_SK),
         ]
-        try:
-            self._transact(items)
-        except ClientError as error:
-            if not is_cancelled_transaction(error):
-                raise
-            raise_if_transient(error)
+        error = self._cancelled(items)
+        if error is not None:
             raise NotFoundError.of("bucket", bucket.bucket_id) from error
 
     @maps_dependency_faults

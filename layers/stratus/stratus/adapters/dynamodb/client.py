@@ -202,18 +202,27 @@ class DynamoDBTable:
     def _transact(self, items: list[dict[str, Any]]) -> None:
         self.client.transact_write_items(TransactItems=items)
 
-    def _put_all_new(self, items: Sequence[Mapping[str, Any]]) -> set[int]:
-        """Put every item where none exists yet, in ONE transaction (a record never exists
-        without its guard). Returns the positions of the items that already existed, with nothing
-        written; empty when all were written. Transient cancellations become a 503."""
+    def _cancelled(self, items: list[dict[str, Any]]) -> ClientError | None:
+        """Write `items` in ONE transaction: None once written, DynamoDB's error when it cancelled
+        the transaction (a condition failed; `cancellation_codes` says which). A transient
+        cancellation is a retryable 503; any other failure propagates."""
         try:
-            self._transact([self._put(item, "attribute_not_exists(PK)") for item in items])
+            self._transact(items)
         except ClientError as error:
             if not is_cancelled_transaction(error):
                 raise
             raise_if_transient(error)
-            clashes = {i for i, code in enumerate(cancellation_codes(error)) if code == CONDITION_FAILED}
-            if not clashes:
-                raise
-            return clashes
-        return set()
+            return error
+        return None
+
+    def _put_all_new(self, items: Sequence[Mapping[str, Any]]) -> set[int]:
+        """Put every item where none exists yet, in ONE transaction (a record never exists
+        without its guard). Returns the positions of the items that already existed, with nothing
+        written; empty when all were written. Transient cancellations become a 503."""
+        error = self._cancelled([self._put(item, "attribute_not_exists(PK)") for item in items])
+        if error is None:
+            return set()
+        clashes = {i for i, code in enumerate(cancellation_codes(error)) if code == CONDITION_FAILED}
+        if not clashes:
+            raise error
+        return clashes

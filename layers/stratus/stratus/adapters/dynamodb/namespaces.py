@@ -220,16 +220,12 @@ class DynamoDBNamespaces(DynamoDBTable):
                 )
             )
             items.append(self._put(name_guard_item(saved), "attribute_not_exists(PK)"))
-        try:
-            self._transact(items)
-        except ClientError as error:
-            if not is_cancelled_transaction(error):
-                raise
+        error = self._cancelled(items)
+        if error is not None:
             self._raise_save_failure(error, saved)
         return saved
 
     def _raise_save_failure(self, error: ClientError, namespace: Namespace) -> NoReturn:
-        raise_if_transient(error)
         codes = cancellation_codes(error)
         if codes and codes[0] == CONDITION_FAILED:
             self._raise_stale_version(error, namespace)
@@ -262,15 +258,12 @@ class DynamoDBNamespaces(DynamoDBTable):
             ),
             self._delete(pk, name_guard_sk(namespace.namespace_name)),
         ]
-        try:
-            self._transact(items)
-        except ClientError as error:
-            if not is_cancelled_transaction(error):
-                raise
-            raise_if_transient(error)
-            if cancellation_codes(error)[:1] != [CONDITION_FAILED]:
-                raise
-            self._raise_stale_version(error, namespace)
+        error = self._cancelled(items)
+        if error is None:
+            return
+        if cancellation_codes(error)[:1] != [CONDITION_FAILED]:
+            raise error
+        self._raise_stale_version(error, namespace)
 
     @forgets_recent_namespaces
     @maps_dependency_faults

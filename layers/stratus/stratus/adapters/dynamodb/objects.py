@@ -6,16 +6,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from stratus.adapters.dynamodb.client import DynamoDBTable
 from stratus.adapters.dynamodb.codec import plain_record, record_item, serialize
 from stratus.adapters.dynamodb.faults import (
     CONDITION_FAILED,
     cancellation_codes,
-    is_cancelled_transaction,
     maps_dependency_faults,
-    raise_if_transient,
     unavailable_error,
 )
 from stratus.adapters.dynamodb.schema import (
@@ -67,33 +63,23 @@ class DynamoDBObjects(DynamoDBTable):
 
     @maps_dependency_faults
     def create_object(self, record: ObjectRecord) -> bool:
-        try:
-            self._transact(
-                [
-                    self._put(object_item(record), "attribute_not_exists(PK)"),
-                    self._object_count_update(record, 1),
-                ]
-            )
-        except ClientError as error:
-            if not is_cancelled_transaction(error):
-                raise
-            raise_if_transient(error)
-            codes = cancellation_codes(error)
-            if codes[1:2] == [CONDITION_FAILED]:
-                raise NotFoundError.of("bucket", record.bucket_id) from error
-            if codes[:1] == [CONDITION_FAILED]:
-                return False
-            raise
-        return True
+        error = self._cancelled(
+            [self._put(object_item(record), "attribute_not_exists(PK)"), self._object_count_update(record, 1)]
+        )
+        if error is None:
+            return True
+        codes = cancellation_codes(error)
+        if codes[1:2] == [CONDITION_FAILED]:
+            raise NotFoundError.of("bucket", record.bucket_id) from error
+        if codes[:1] == [CONDITION_FAILED]:
+            return False
+        raise error
 
     @maps_dependency_faults
     def save_object(self, record: ObjectRecord, task: Task) -> None:
-        try:
-            self._transact([self._put(object_item(record)), self._put(task_item(task))])
-        except ClientError as error:
-            if is_cancelled_transaction(error):
-                raise_if_transient(error)
-            raise
+        error = self._cancelled([self._put(object_item(record)), self._put(task_item(task))])
+        if error is not None:
+            raise error
 
     @maps_dependency_faults
     def put_object(self, record: ObjectRecord) -> None:
@@ -130,19 +116,14 @@ class DynamoDBObjects(DynamoDBTable):
         if record is None:
             return
         pk, sk = objects_pk(org_id, namespace_id), object_sk(bucket_id, object_id)
-        try:
-            self._transact(
-                [self._delete(pk, sk, "attribute_exists(PK)"), self._object_count_update(record, -1)]
-            )
-        except ClientError as error:
-            if not is_cancelled_transaction(error):
-                raise
-            raise_if_transient(error)
-            codes = cancellation_codes(error)
-            if codes[1:2] == [CONDITION_FAILED]:  # the bucket is gone: only the object is left
-                self.client.delete_item(TableName=self.table_name, Key=key(pk, sk))
-            elif codes[:1] != [CONDITION_FAILED]:  # deleted meanwhile: nothing to do
-                raise
+        error = self._cancelled(
+            [self._delete(pk, sk, "attribute_exists(PK)"), self._object_count_update(record, -1)]
+        )
+        codes = cancellation_codes(error) if error is not None else []
+        if codes[1:2] == [CONDITION_FAILED]:  # the bucket is gone: only the object is left
+            self.client.delete_item(TableName=self.table_name, Key=key(pk, sk))
+        elif error is not None and codes[:1] != [CONDITION_FAILED]:  # [:1] failed: deleted meanwhile
+            raise error
 
     @maps_dependency_faults
     def delete_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:

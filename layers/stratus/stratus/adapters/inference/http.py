@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from http.client import HTTPException
 from typing import Any, Literal
 
-from stratus.adapters.inference.unavailable import service_unavailable
+from stratus.adapters.inference.service import CatalogueService, service_unavailable
 from stratus.adapters.retry import backoff_delay, retry_after_seconds
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 
@@ -80,7 +80,7 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-class HttpEmbedder:
+class HttpEmbedder(CatalogueService):
     """One catalogue service (`clip_vit_b32`, ...) served by the HTTP endpoint at `endpoint_url`."""
 
     def __init__(
@@ -104,8 +104,7 @@ class HttpEmbedder:
             raise ValueError(f"batch limits must be positive, got {batch_size} and {max_batch_bytes}")
         if not timeout_seconds > 0:
             raise ValueError(f"timeout_seconds must be positive, got {timeout_seconds}")
-        self._name = service_name
-        self._dimension = dimension
+        super().__init__(service_name, dimension)
         self._url = endpoint_url.strip()
         self._timeout = timeout_seconds
         self._max_attempts = max_attempts
@@ -116,14 +115,6 @@ class HttpEmbedder:
         self._backoff_base = backoff_base_seconds
         self._max_delay = max_delay_seconds
         self._sleep = sleep
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
         sizes = [len(text.encode("utf-8")) for text in texts]

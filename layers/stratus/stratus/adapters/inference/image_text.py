@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from stratus.adapters.inference.hf_offline import INSTALL_HINT, not_installed, stay_offline
-from stratus.adapters.inference.unavailable import service_unavailable
+from stratus.adapters.inference.service import CatalogueService, service_unavailable
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 from stratus.inference_catalogue import CATALOGUE
 
@@ -63,7 +63,7 @@ _load_lock = threading.Lock()
 _decode_lock = threading.Lock()
 
 
-class HuggingFaceImageTextEmbedder:
+class HuggingFaceImageTextEmbedder(CatalogueService):
     def __init__(
         self,
         service_name: str,
@@ -74,22 +74,13 @@ class HuggingFaceImageTextEmbedder:
     ) -> None:
         if family not in _CLASSES:
             raise ValueError(f"family must be one of {sorted(_CLASSES)}, got {family!r}")
-        self._name = service_name
+        super().__init__(service_name, dimension)
         self._family: Family = family
-        self._dimension = dimension
         self._weights_uri = weights_uri.strip()
         # The setting an operator changes to fix a missing location (named in every 503).
         self._setting = weights_setting or WEIGHTS_SETTINGS[family]
         service = CATALOGUE.get(service_name)
         self._model_id = service.model if service else None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from stratus.adapters.inference.hf_offline import INSTALL_HINT, not_installed, stay_offline
-from stratus.adapters.inference.unavailable import service_unavailable
-from stratus.errors import BadRequestError, InferenceServiceUnavailableError
+from stratus.adapters.inference.service import CatalogueService, service_unavailable
+from stratus.errors import InferenceServiceUnavailableError
 
 SERVICE_NAME = "minilm_l6_v2"
 DIMENSION = 384
@@ -24,14 +24,9 @@ _model: Any = None
 _model_lock = threading.Lock()
 
 
-class MiniLMEmbedder:
-    @property
-    def name(self) -> str:
-        return SERVICE_NAME
-
-    @property
-    def dimension(self) -> int:
-        return DIMENSION
+class MiniLMEmbedder(CatalogueService):
+    def __init__(self) -> None:
+        super().__init__(SERVICE_NAME, DIMENSION)
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
@@ -47,9 +42,7 @@ class MiniLMEmbedder:
         return [[float(value) for value in row] for row in matrix.tolist()]
 
     def embed_images(self, images: Sequence[bytes]) -> list[list[float]]:
-        raise BadRequestError(
-            f"inference service '{SERVICE_NAME}' takes text only, not images", {"service": SERVICE_NAME}
-        )
+        raise self._text_only()
 
     def warm_up(self) -> None:
         """Load the model now (e.g. at init time of a provisioned container)."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from stratus.adapters.inference.unavailable import service_unavailable
+from stratus.adapters.inference.service import CatalogueService, service_unavailable
 from stratus.adapters.retry import backoff_delay, retry_after_seconds
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 
@@ -36,7 +36,7 @@ _CHARS_PER_TOKEN = 4
 _TOKEN_BUDGET = int(MAX_TOKENS_PER_REQUEST * 0.9)
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(CatalogueService):
     """One catalogue service (`openai_text_3_small`, ...) backed by one OpenAI model."""
 
     def __init__(
@@ -58,9 +58,8 @@ class OpenAIEmbedder:
             raise ValueError(f"batch_size must be within 1..{MAX_INPUTS_PER_REQUEST}, got {batch_size}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-        self._name = service_name
+        super().__init__(service_name, dimension)
         self._model = model
-        self._dimension = dimension
         self._api_key_provider = api_key_provider
         self._base_url = base_url
         self._batch_size = batch_size
@@ -74,14 +73,6 @@ class OpenAIEmbedder:
         self._client: openai.OpenAI | None = None
         self._client_key: str | None = None
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
         for batch in _batches(texts, self._batch_size, _TOKEN_BUDGET):
@@ -89,9 +80,7 @@ class OpenAIEmbedder:
         return vectors
 
     def embed_images(self, images: Sequence[bytes]) -> list[list[float]]:
-        raise BadRequestError(
-            f"inference service '{self._name}' takes text only, not images", {"service": self._name}
-        )
+        raise self._text_only()
 
     # -----------------------------------------------------------------------------------------
     # One request, with retries

@@ -7,37 +7,15 @@ says what is missing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from stratus.adapters.retry import unavailable
+from stratus.adapters.inference.service import CatalogueService, service_unavailable
 from stratus.errors import InferenceServiceUnavailableError
 
 
-def service_unavailable(
-    service: str, reason: str, details: dict[str, Any], retry_after: float | None = None
-) -> InferenceServiceUnavailableError:
-    """The retryable 503 of an inference service that cannot embed now, saying why."""
-    return unavailable(
-        InferenceServiceUnavailableError,
-        f"inference service '{service}' is unavailable: {reason}",
-        {"service": service, **details},
-        retry_after,
-    )
-
-
-class UnavailableEmbedder:
+class UnavailableEmbedder(CatalogueService):
     def __init__(self, name: str, dimension: int, reason: str) -> None:
-        self._name = name
-        self._dimension = dimension
+        super().__init__(name, dimension)
         self._reason = reason
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     @property
     def reason(self) -> str:

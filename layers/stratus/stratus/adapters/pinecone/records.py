@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from stratus.adapters.pinecone import STORE_NAME
@@ -16,6 +16,8 @@ from stratus.adapters.text_tokens import text_indexes
 from stratus.errors import BadRequestError, PayloadTooLargeError
 from stratus.models.namespaces import Metric
 from stratus.ports import Space, VectorRecord
+
+T = TypeVar("T")
 
 # Pinecone's operation limits (docs.pinecone.io/reference/api/database-limits).
 MAX_METADATA_BYTES = 40 * 1024
@@ -109,36 +111,35 @@ def upsert_batches(namespace: str, records: list[dict[str, Any]]) -> list[list[d
     import orjson
 
     envelope = len(orjson.dumps({"vectors": [], "namespace": namespace}))
-    batches: list[list[dict[str, Any]]] = []
-    current: list[dict[str, Any]] = []
-    size = envelope
-    for record in records:
-        record_size = len(orjson.dumps(record)) + (1 if current else 0)  # the comma before it
-        if current and (len(current) == MAX_UPSERT_RECORDS or size + record_size > MAX_UPSERT_BYTES):
-            batches.append(current)
-            current, size, record_size = [], envelope, record_size - 1
-        current.append(record)
-        size += record_size
-    if current:
-        batches.append(current)
-    return batches
+    sizes = [len(orjson.dumps(record)) for record in records]
+    # A comma separates two records in the body.
+    return _consecutive(records, sizes, MAX_UPSERT_RECORDS, MAX_UPSERT_BYTES, start=envelope, separator=1)
 
 
 def fetch_chunks(encoded: list[str]) -> list[list[str]]:
     """Ids per fetch: at most MAX_IDS_PER_REQUEST, and a URL query string of bounded length."""
-    chunks: list[list[str]] = []
-    current: list[str] = []
-    length = 0
-    for record_id in encoded:
-        cost = len(quote(record_id, safe="")) + len("&ids=")
-        if current and (len(current) == MAX_IDS_PER_REQUEST or length + cost > MAX_FETCH_QUERY_CHARS):
-            chunks.append(current)
-            current, length = [], 0
-        current.append(record_id)
-        length += cost
+    sizes = [len(quote(record_id, safe="")) + len("&ids=") for record_id in encoded]
+    return _consecutive(encoded, sizes, MAX_IDS_PER_REQUEST, MAX_FETCH_QUERY_CHARS)
+
+
+def _consecutive(
+    items: list[T], sizes: list[int], max_count: int, budget: int, start: int = 0, separator: int = 0
+) -> list[list[T]]:
+    """Consecutive runs of `items`, each of at most `max_count` items and `budget` in size (`start`
+    for the envelope, `separator` between two items); an item over the budget goes alone."""
+    runs: list[list[T]] = []
+    current: list[T] = []
+    size = start
+    for item, item_size in zip(items, sizes, strict=True):
+        cost = item_size + (separator if current else 0)
+        if current and (len(current) == max_count or size + cost > budget):
+            runs.append(current)
+            current, size, cost = [], start, item_size
+        current.append(item)
+        size += cost
     if current:
-        chunks.append(current)
-    return chunks
+        runs.append(current)
+    return runs
 
 
 def delete_chunks(encoded: list[str]) -> list[list[str]]:
