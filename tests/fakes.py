@@ -6,14 +6,17 @@ tests/contract/test_metadata_store_contract.py and tests/contract/test_vector_st
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import json
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from pydantic import BaseModel
 
+from stratus.adapters.text_tokens import evaluate_indexed, text_indexes
 from stratus.errors import (
     AlreadyExistsError,
     BadRequestError,
@@ -21,7 +24,7 @@ from stratus.errors import (
     NotFoundError,
     VectorStoreUnavailableError,
 )
-from stratus.filters import OPERATORS, FilterNode, evaluate
+from stratus.filters import OPERATORS, FilterNode
 from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
 from stratus.models.namespaces import Namespace, PayloadIndexConfig
 from stratus.ports import (
@@ -44,12 +47,16 @@ T = TypeVar("T")
 
 
 class InMemoryVectorStore:
+    """`VectorStore` in dicts: the reference evaluator answers every filter (`text` on a field with
+    a text payload index follows its tokenizer), records are copies, dimensions are checked."""
+
     def __init__(self) -> None:
         self.spaces: dict[str, dict[str, VectorRecord]] = {}
         self.dimensions: dict[str, int] = {}
         self.fail_next: str | None = None  # name of a method that raises once
         # (space name, field name, index type) of every build_payload_index call, in order.
         self.built_indexes: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
 
     @property
     def capabilities(self) -> StoreCapabilities:
@@ -65,32 +72,43 @@ class InMemoryVectorStore:
 
     def ensure_space(self, space: Space) -> None:
         self._maybe_fail("ensure_space")
-        known = self.dimensions.get(space.name)
-        if known is not None and known != space.dimension:
-            raise ConflictError(f"space {space.name} has dimension {known}")
-        self.dimensions[space.name] = space.dimension
-        self.spaces.setdefault(space.name, {})
+        with self._lock:
+            known = self.dimensions.setdefault(space.name, space.dimension)
+            self.spaces.setdefault(space.name, {})
+        if known != space.dimension:
+            raise ConflictError(
+                f"vector space '{space.name}' exists with dimension {known}, not {space.dimension}",
+                {"space": space.name, "existing_dimension": known, "requested_dimension": space.dimension},
+            )
 
     def upsert(self, space: Space, records: Sequence[VectorRecord]) -> None:
         self._maybe_fail("upsert")
-        table = self.spaces.setdefault(space.name, {})
-        for record in records:
-            table[record.id] = VectorRecord(record.id, dict(record.payload), list(record.vector or []))
+        if any(len(record.vector or []) != space.dimension for record in records):
+            raise BadRequestError(
+                f"vectors for '{space.name}' must have {space.dimension} dimensions",
+                {"space": space.name, "dimension": space.dimension},
+            )
+        with self._lock:
+            self.dimensions.setdefault(space.name, space.dimension)
+            table = self.spaces.setdefault(space.name, {})
+            for record in records:
+                table[record.id] = VectorRecord(
+                    record.id, copy.deepcopy(record.payload), list(record.vector or [])
+                )
 
     def delete(self, space: Space, ids: Sequence[str]) -> None:
         self._maybe_fail("delete")
-        for doc_id in ids:
-            self.spaces.get(space.name, {}).pop(doc_id, None)
+        with self._lock:
+            for doc_id in ids:
+                self.spaces.get(space.name, {}).pop(doc_id, None)
+
+    def _records(self, space: Space) -> list[VectorRecord]:
+        with self._lock:
+            return list(self.spaces.get(space.name, {}).values())
 
     def fetch(self, space: Space, ids: Sequence[str], include_vectors: bool) -> dict[str, VectorRecord]:
-        table = self.spaces.get(space.name, {})
-        return {
-            doc_id: VectorRecord(
-                doc_id, table[doc_id].payload, table[doc_id].vector if include_vectors else None
-            )
-            for doc_id in ids
-            if doc_id in table
-        }
+        wanted = set(ids)
+        return {r.id: _visible(r, include_vectors) for r in self._records(space) if r.id in wanted}
 
     def query(
         self,
@@ -102,42 +120,47 @@ class InMemoryVectorStore:
     ) -> list[ScoredRecord]:
         self._maybe_fail("query")
         scored = [
-            ScoredRecord(r.id, _score(space.metric, vector, r.vector or []), r.payload)
-            for r in self.spaces.get(space.name, {}).values()
-            if filter is None or evaluate(filter, r.payload)
+            ScoredRecord(r.id, _score(space.metric, vector, r.vector or []), seen.payload, seen.vector)
+            for r in self._matching(space, filter)
+            if (seen := _visible(r, include_vectors))
         ]
         return sorted(scored, key=lambda s: (-s.score, s.id))[:top_k]
+
+    def _matching(self, space: Space, filter: FilterNode | None) -> list[VectorRecord]:
+        texts = text_indexes(space.payload_indexes)
+        return [
+            r for r in self._records(space) if filter is None or evaluate_indexed(filter, r.payload, texts)
+        ]
 
     def list(
         self, space: Space, filter: FilterNode | None, limit: int, after_id: str | None, include_vectors: bool
     ) -> RecordPage:
-        rows = sorted(
-            (
-                r
-                for r in self.spaces.get(space.name, {}).values()
-                if filter is None or evaluate(filter, r.payload)
-            ),
-            key=lambda r: r.id,
-        )
+        rows = sorted(self._matching(space, filter), key=lambda r: r.id)
         rows = [r for r in rows if after_id is None or r.id > after_id]
-        page = [VectorRecord(r.id, r.payload, r.vector if include_vectors else None) for r in rows[:limit]]
+        page = [_visible(r, include_vectors) for r in rows[:limit]]
         return RecordPage(page, page[-1].id if len(rows) > limit else None)
 
     def count(self, space: Space) -> int:
-        return len(self.spaces.get(space.name, {}))
+        return len(self._records(space))
 
     def ids(self, space: Space) -> set[str]:
-        return set(self.spaces.get(space.name, {}))
+        return {r.id for r in self._records(space)}
 
     def drop_space(self, space: Space) -> None:
         self._maybe_fail("drop_space")
-        self.spaces.pop(space.name, None)
-        self.dimensions.pop(space.name, None)
+        with self._lock:
+            self.spaces.pop(space.name, None)
+            self.dimensions.pop(space.name, None)
 
     def build_payload_index(self, space: Space, index: PayloadIndexConfig) -> None:
-        """A no-op that records the call (the evaluator needs no index)."""
+        """Records the call; the evaluator needs no index (`text` follows `space.payload_indexes`)."""
         self._maybe_fail("build_payload_index")
         self.built_indexes.append((space.name, index.field_name, index.type))
+
+
+def _visible(record: VectorRecord, include_vectors: bool) -> VectorRecord:
+    vector = list(record.vector) if include_vectors and record.vector is not None else None
+    return VectorRecord(record.id, copy.deepcopy(record.payload), vector)
 
 
 def _score(metric: str, a: Sequence[float], b: Sequence[float]) -> float:
