@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from stratus import limits
 from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError, VectorStoreUnavailableError
 from stratus.models.documents import ListDocumentsRequest, UpsertDocumentsRequest
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest
@@ -155,6 +156,27 @@ def test_given_filter_on_unindexed_field_when_searching_then_results_come_with_a
     answer = search.search(stores, ORG, request)
     assert [r.document_id for r in answer.results] == ["y"]
     assert len(answer.warnings) == 1 and "'color'" in answer.warnings[0]
+
+
+def test_given_many_unindexed_fields_when_searching_then_the_warnings_are_capped(stores: Stores) -> None:
+    _create(stores, vector_configs=[{"name": "emb", "dimension": 2}])
+    fields = [f"f{i}" for i in range(3 * limits.MAX_FILTER_WARNINGS)]
+    # Each field twice: one warning per distinct field, whatever the number of its conditions.
+    conditions = [{"field": field, "operator": "exists"} for field in fields * 2]
+    request = SearchRequest.model_validate(
+        {
+            "namespace_id": "docs",
+            "queries": [{"vector_name": "emb", "vector": [1, 0]}],
+            "filters": {"OR": conditions},
+        }
+    )
+    warnings = search.search(stores, ORG, request).warnings
+    assert len(warnings) == limits.MAX_FILTER_WARNINGS
+    shown = limits.MAX_FILTER_WARNINGS - 1
+    assert all(
+        f"'{field}'" in warning for field, warning in zip(fields[:shown], warnings[:shown], strict=True)
+    )
+    assert warnings[-1].startswith(f"{len(fields) - shown} more filtered fields")
 
 
 def test_given_score_threshold_when_searching_then_weaker_matches_are_dropped(stores: Stores) -> None:

@@ -9,6 +9,24 @@ MAX_QUERIES_PER_SEARCH = 5
 MIN_TOP_K = 1
 MAX_TOP_K = 1000
 MAX_FILTER_DEPTH = 8
+# A filter's width, in cost units: each condition costs what compiling and planning it costs
+# LanceDB, relative to an `eq` (measured on a 10-row table, so the cost is the plan's, not the
+# scan's: eq 0.3 ms, a numeric range 7-15 ms, contains 2 ms, one `in` value 0.04 ms). `in` and
+# `nin` cost one unit per value and `text` one per word. At the budget the slowest filters (64
+# ranges, 256 contains, 2048 equalities) take 1-1.6 s to query a small table; unbounded, one OR of
+# 30k conditions took 29 s and 40k crashed the process. Two full `in` lists and more still fit.
+MAX_FILTER_COST = 2048
+FILTER_OPERATOR_COSTS = {
+    "gt": 32,
+    "gte": 32,
+    "lt": 32,
+    "lte": 32,
+    "contains": 8,
+    "starts_with": 8,
+    "ends_with": 8,
+}
+# `warnings` of a search: one per filtered field without a ready payload index, at most this many.
+MAX_FILTER_WARNINGS = 10
 MIN_PAGE_SIZE = 1
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 10

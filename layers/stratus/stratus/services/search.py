@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from stratus import clock
+from stratus import clock, limits
 from stratus.errors import BadRequestError
 from stratus.filters import FilterNode, filtered_fields, operators_used, parse_filter
 from stratus.inference_catalogue import CATALOGUE
@@ -189,9 +189,19 @@ def _run_now(function: Callable[..., None], *args: Any) -> None:
 
 
 def _unindexed_field_warnings(namespace: Namespace, node: FilterNode | None) -> list[str]:
-    # Only a `ready` index counts: a pending or failed one does not serve the filter yet.
+    # Only a `ready` index counts: a pending or failed one does not serve the filter yet. One
+    # warning per field, at most MAX_FILTER_WARNINGS: the last says how many more were left out.
     ready = ready_fields(namespace)
-    return [_warning(namespace, field) for field in filtered_fields(node) if field not in ready]
+    fields = [field for field in filtered_fields(node) if field not in ready]
+    if len(fields) <= limits.MAX_FILTER_WARNINGS:
+        return [_warning(namespace, field) for field in fields]
+    shown = limits.MAX_FILTER_WARNINGS - 1
+    return [
+        *(_warning(namespace, field) for field in fields[:shown]),
+        f"{len(fields) - shown} more filtered fields have no ready payload index either, so this "
+        "filter scanned every document; see GET "
+        f"/v1/namespaces/{namespace.namespace_id}/analytics/filter-usage",
+    ]
 
 
 def _warning(namespace: Namespace, field: str) -> str:
