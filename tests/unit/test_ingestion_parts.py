@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from stratus import limits
 from stratus.errors import BadRequestError
 from stratus.ingestion.content import (
     Blob,
@@ -185,3 +186,17 @@ def test_each_extractor_reads_the_inputs_it_suits() -> None:
         ("body", "text", 0),
         ("photo", "image", 0),
     ]
+
+
+def test_an_object_makes_at_most_max_chunks_documents_over_all_its_texts() -> None:
+    text = _collection("text_extractor", split_by="sentences", chunk_size=50, chunk_overlap=0)
+    sentence = "Thirty characters, give or take. "  # two never fit in one chunk of 50
+    half = limits.MAX_CHUNKS_PER_OBJECT // 2
+    first = Blob("first", "text", "text/plain", text=sentence * half)
+    assert len(drafts_for(text, [first, Blob("second", "text", "text/plain", text=sentence * half)])) == (
+        limits.MAX_CHUNKS_PER_OBJECT
+    )
+    with pytest.raises(BadRequestError) as refused:
+        drafts_for(text, [first, Blob("second", "text", "text/plain", text=sentence * (half + 1))])
+    assert refused.value.details["max_chunks"] == limits.MAX_CHUNKS_PER_OBJECT
+    assert f"more than {limits.MAX_CHUNKS_PER_OBJECT} chunks" in refused.value.message

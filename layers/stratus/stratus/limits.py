@@ -51,6 +51,14 @@ MAX_OBJECT_METADATA_BYTES = 16 * 1024
 # Extracted text kept in a document's payload (`text`); longer chunks are embedded whole but
 # stored cut, with `text_truncated: true` (Pinecone's metadata limit is 40 KB per record).
 MAX_PAYLOAD_TEXT_BYTES = 16 * 1024
+# text_extractor's chunk_size, in characters: a chunk is at least a sentence, and at most what
+# every text inference service of the catalogue embeds in one input.
+MIN_CHUNK_SIZE = 50
+MAX_CHUNK_SIZE = 100_000
+# Documents one object makes for one collection (chunks of its texts, plus its images): each is
+# an embedding and a vector write, so this bounds one object's share of an extractor invocation
+# (~32 embedding calls of 64 texts). A text that makes more is refused; the object is FAILED.
+MAX_CHUNKS_PER_OBJECT = 2000
 
 # Free-form JSON the metadata store keeps as sent (each also follows DynamoDB's rules for numbers,
 # keys and nesting: stratus.models.stored_json). A DynamoDB item holds at most 400 KB, and a
