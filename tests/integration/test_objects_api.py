@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from stratus import limits
 from tests.integration.ingestion_rig import (
     DATA_BUCKET,
     NOTES,
@@ -24,6 +25,7 @@ from tests.integration.ingestion_rig import (
     setup_text,
     tiny_clip,
 )
+from tests.unit.test_ingestion_parts import png_header
 
 __all__ = ["pipeline", "tiny_clip"]  # fixtures
 
@@ -77,6 +79,19 @@ def test_bad_blobs_are_400s_naming_the_field(
     namespace, bucket = text_bucket
     error = _error(_post_object(pipeline, namespace, bucket["bucket_id"], {"blobs": [blob]}), 400)
     assert error["details"]["field"] == field and words in error["message"]
+    assert objects_of(pipeline, namespace, bucket["bucket_id"]) == []
+
+
+def test_images_past_the_objects_pixel_budget_are_refused_before_anything_is_stored(
+    pipeline: Pipeline, text_bucket: tuple[str, dict[str, Any]]
+) -> None:
+    namespace, bucket = text_bucket
+    bomb = base64.b64encode(png_header(7000, 7000)).decode()  # 49 MP declared in 57 bytes
+    blobs = [{"property": f"p{i}", "type": "image", "data": bomb} for i in range(16)]
+    error = _error(_post_object(pipeline, namespace, bucket["bucket_id"], {"blobs": blobs}), 400)
+    fitting = limits.MAX_OBJECT_IMAGE_PIXELS // (7000 * 7000)
+    assert error["details"]["field"] == f"blobs[{fitting}]"
+    assert error["details"]["limit"] == limits.MAX_OBJECT_IMAGE_PIXELS
     assert objects_of(pipeline, namespace, bucket["bucket_id"]) == []
 
 

@@ -59,6 +59,10 @@ MAX_CHUNK_SIZE = 100_000
 # an embedding and a vector write, so this bounds one object's share of an extractor invocation
 # (~32 embedding calls of 64 texts). A text that makes more is refused; the object is FAILED.
 MAX_CHUNKS_PER_OBJECT = 2000
+# Pixels an object's images may declare in all (each is also at most 50 MP, the image models'
+# own limit): decoding is the extractor's costliest step per byte, and a few KB of PNG can declare
+# a 7000x7000 canvas. Sixteen 12-megapixel photos fit.
+MAX_OBJECT_IMAGE_PIXELS = 200_000_000
 
 # Free-form JSON the metadata store keeps as sent (each also follows DynamoDB's rules for numbers,
 # keys and nesting: stratus.models.stored_json). A DynamoDB item holds at most 400 KB, and a

@@ -20,6 +20,7 @@ from stratus import clock, ids, limits
 from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError, StratusError
 from stratus.ingestion.content import (
     Blob,
+    check_image_pixels,
     check_supported_file,
     content_type_for,
     encode_manifest,
@@ -64,6 +65,7 @@ def create_object(
     _check_metadata(request.metadata, "metadata")
     blobs = [_blob(position, blob, settings) for position, blob in enumerate(request.blobs)]
     _check_unique_properties(request.blobs)
+    check_image_pixels(blobs)  # the extractor checks it too; refused here, nothing is stored
     manifest = encode_manifest(blobs, request.metadata)
     if len(manifest) > settings.max_object_bytes:
         raise PayloadTooLargeError(
