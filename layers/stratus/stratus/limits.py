@@ -69,4 +69,10 @@ MAX_OBJECT_IMAGE_PIXELS = 200_000_000
 # namespace's item holds up to MAX_PAYLOAD_INDEXES payload indexes of its own.
 MAX_BUCKET_SCHEMA_BYTES = 64 * 1024
 MAX_FIELD_SCHEMA_BYTES = 4 * 1024
+
+# A `text` payload index: tokens of 1..40 characters (the prefix tokenizer indexes every prefix of
+# a word up to max_token_len, so the bound is what keeps one long word from making thousands of
+# long tokens), and at most this many distinct tokens per indexed string.
+MAX_TEXT_TOKEN_LEN = 40
+MAX_TEXT_TOKENS_PER_VALUE = 32_768
 MAX_INPUT_MAPPINGS_BYTES = 16 * 1024
