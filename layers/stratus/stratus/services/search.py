@@ -192,7 +192,13 @@ def _unindexed_field_warnings(namespace: Namespace, node: FilterNode | None) -> 
     # Only a `ready` index counts: a pending or failed one does not serve the filter yet. One
     # warning per field, at most MAX_FILTER_WARNINGS: the last says how many more were left out.
     ready = ready_fields(namespace)
-    fields = [field for field in filtered_fields(node) if field not in ready]
+    # Shown as text: a field name may hold a lone surrogate (a filter may name any key), which
+    # the answer's UTF-8 cannot carry; it is spelled as its escape instead.
+    fields = [
+        field.encode("utf-8", "backslashreplace").decode("utf-8")
+        for field in filtered_fields(node)
+        if field not in ready
+    ]
     if len(fields) <= limits.MAX_FILTER_WARNINGS:
         return [_warning(namespace, field) for field in fields]
     shown = limits.MAX_FILTER_WARNINGS - 1
