@@ -13,7 +13,9 @@ from stratus.models.namespaces import CreateStandaloneNamespaceRequest
 from stratus.models.search import SearchRequest
 from stratus.ports import StaticStores, Stores
 from stratus.services import documents, namespaces, search
+from stratus.services.embedding import EmbeddingCache
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
+from tests.unit.test_embedding_cache import CountingEmbedder
 
 ORG = "org_a"
 
@@ -121,6 +123,36 @@ def test_given_standalone_namespace_when_searching_by_text_then_400_says_send_a_
         search.search(stores, ORG, request)
     assert caught.value.details["field"] == "queries[0].text"
     assert "promote" in caught.value.message
+
+
+def test_given_two_organizations_searching_the_same_text_then_each_query_is_embedded_for_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A cached embedding answers in ~2 ms instead of ~300: shared between organizations, the
+    # time of a search told org B what org A had searched.
+    embedder = CountingEmbedder(dimension=2)
+    stores = StaticStores(metadata=InMemoryMetadataStore(), vectors=InMemoryVectorStore(), embedders=embedder)
+    monkeypatch.setattr(search, "query_cache", EmbeddingCache())
+    request = SearchRequest.model_validate(
+        {"namespace_id": "docs", "queries": [{"vector_name": "emb", "text": "merger with acme"}]}
+    )
+    for org in ("org_a", "org_b"):
+        body = {"namespace_id": "docs", "vector_configs": [{"name": "emb", "dimension": 2}]}
+        created = namespaces.create_standalone_namespace(
+            stores, org, CreateStandaloneNamespaceRequest.model_validate(body)
+        )
+        stored = namespaces.resolve_namespace(stores.metadata, org, created.namespace_id)
+        mapped = stored.model_copy(
+            update={"mode": "managed", "vector_inference_map": {"emb": "minilm_l6_v2"}}
+        )
+        stores.metadata.save_namespace(mapped, stored.version, stored.namespace_name)
+
+    search.search(stores, "org_a", request)
+    search.search(stores, "org_b", request)
+    assert embedder.asked == ["merger with acme", "merger with acme"]
+    search.search(stores, "org_a", request)
+    search.search(stores, "org_b", request)
+    assert len(embedder.asked) == 2  # each organization's repeat is its own cache hit
 
 
 def test_given_unknown_index_when_searching_then_400_lists_available_indexes(stores: Stores) -> None:

@@ -52,7 +52,7 @@ def _search(
     node = parse_filter(request.filters, "filters")
     _check_operators_supported(stores, node)
     plans = [_plan(namespace, query, position) for position, query in enumerate(request.queries)]
-    _embed(stores, plans)
+    _embed(stores, org_id, plans)
     ranked = _run(stores, plans, node)
     fused = fuse(ranked, request.fusion, request.top_k)
     vectors = _fetch_vectors(stores, plans, [item.id for item in fused]) if request.return_vectors else {}
@@ -132,7 +132,7 @@ def _plan(namespace: Namespace, query: SearchQuery, position: int) -> _Plan:
     return _Plan(query, space, service_name, location)
 
 
-def _embed(stores: Stores, plans: list[_Plan]) -> None:
+def _embed(stores: Stores, org_id: str, plans: list[_Plan]) -> None:
     """One embedding call per service, each distinct text once (and cached for a while); images
     by URL are fetched (https, public hosts only) and embedded each time."""
     by_service: dict[str, list[_Plan]] = {}
@@ -143,7 +143,8 @@ def _embed(stores: Stores, plans: list[_Plan]) -> None:
         elif plan.service is not None:
             by_service.setdefault(plan.service, []).append(plan)
     for service, group in by_service.items():
-        vectors = embed_texts(stores.embedders, service, [p.query.text or "" for p in group], query_cache)
+        texts = [p.query.text or "" for p in group]
+        vectors = embed_texts(stores.embedders, org_id, service, texts, query_cache)
         for plan in group:
             plan.vector = vectors[plan.query.text or ""]
 
