@@ -214,3 +214,39 @@ def test_a_filter_on_a_field_named_with_a_lone_surrogate_answers_with_its_warnin
     response = _post(shared_stack, "/v1/search", {**SEARCH, "filters": {"field": LONE, "operator": "exists"}})
     assert response.status_code == 200, response.text
     assert response.json()["warnings"][0].startswith("field '\\ud800' has no payload index")
+
+
+# ---------------------------------------------------------------------------------------------
+# A 503 for an unreadable API key secret names the service, never the secret's ARN (it names the
+# account and the secret; operators find it in the logs).
+
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stratus/openai-AbCdEf"
+
+
+@pytest.fixture
+def missing_openai_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    monkeypatch.delenv("STRATUS_OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("STRATUS_OPENAI_API_KEY_SECRET_ARN", SECRET_ARN)
+    # Powertools keeps one Secrets Manager client per process: let it build one inside moto.
+    monkeypatch.delitem(DEFAULT_PROVIDERS, "secrets", raising=False)
+
+
+def test_a_503_for_an_unreadable_secret_does_not_reveal_its_arn(
+    missing_openai_secret: None, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # text_extractor embeds with openai_text_3_small unless told otherwise.
+    body = {
+        "namespace_name": "openai-ns",
+        "feature_extractors": [{"feature_extractor_name": "text_extractor"}],
+    }
+    created = stack.call("POST", "/v1/namespaces", json=body)
+    assert created.status_code == 200, created.text
+    documents = {"documents": [{"vectors": {"text_extractor_v1_embedding": {"text": "hello"}}}]}
+    with caplog.at_level("WARNING"):
+        response = stack.call("POST", "/v1/namespaces/openai-ns/documents/direct", json=documents)
+    error = assert_envelope(response, 503, "InferenceServiceUnavailableError")
+    assert error["details"]["service"] == "openai_text_3_small"
+    assert "arn:" not in response.text and "123456789012" not in response.text, response.text
+    assert SECRET_ARN in caplog.text
