@@ -383,8 +383,11 @@ class BlobStore(Protocol):
         """The object at `key`, None if absent; `PayloadTooLargeError` if it exceeds `max_bytes`."""
         ...
 
-    def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
-        """A URL that accepts one HTTP PUT of the object (with that Content-Type)."""
+    def presign_put(
+        self, key: str, content_type: str, expires_seconds: int, content_length: int | None = None
+    ) -> str:
+        """A URL that accepts one HTTP PUT of the object (with that Content-Type, and exactly
+        `content_length` bytes when it is given)."""
         ...
 
     def delete_prefix(self, prefix: str) -> int:
@@ -410,7 +413,9 @@ class NoBlobStore:
     def get(self, key: str, max_bytes: int) -> StoredBlob | None:
         raise self._unavailable()
 
-    def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
+    def presign_put(
+        self, key: str, content_type: str, expires_seconds: int, content_length: int | None = None
+    ) -> str:
         raise self._unavailable()
 
     def delete_prefix(self, prefix: str) -> int:
