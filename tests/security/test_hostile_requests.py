@@ -103,9 +103,12 @@ def test_a_payload_deeper_than_the_limit_is_a_422_and_nothing_is_stored(
     shared_stack: Stack, namespace: str, depth: int
 ) -> None:
     document_id = f"deep-{depth}"
-    body = {"documents": [{"document_id": "ok"}, {"document_id": document_id, "payload": _nested(depth)}]}
-    for document in body["documents"]:
-        document["vectors"] = {"emb": [1.0, 0.0]}
+    vectors = {"emb": [1.0, 0.0]}
+    documents = [
+        {"document_id": "ok", "vectors": vectors},
+        {"document_id": document_id, "vectors": vectors, "payload": _nested(depth)},
+    ]
+    body = {"documents": documents}
     error = assert_envelope(shared_stack.call("POST", UPSERT, json=body), 422, "ValidationError")
     (problem,) = error["details"]["validation_errors"]
     assert problem["location"] == "documents[1].payload"
