@@ -97,7 +97,7 @@ def document_tokens(text: str, options: TextIndexOptions) -> list[str]:
             candidates = (word,) if low <= len(word) <= high else ()
         for token in candidates:
             tokens.add(token)
-            if len(tokens) == limits.MAX_TEXT_TOKENS_PER_VALUE:
+            if len(tokens) >= limits.MAX_TEXT_TOKENS_PER_VALUE:
                 return sorted(tokens)
     return sorted(tokens)
 
