@@ -2,7 +2,7 @@
 # (and PyPI reachable): every target creates what it needs.
 #
 #   make dev           the whole API on 127.0.0.1 (moto + LanceDB + uvicorn); data is temporary
-#   make test          what CI runs: install, SAM CLI, ruff, then mypy beside pytest (2 shards)
+#   make test          what CI runs: install, SAM CLI, ruff (lint + format check), then mypy beside pytest (2 shards)
 #   make fuzz          the API fuzz suite (tests/fuzz) and the filter property tests, longer than `make test`
 #   make bench         every benchmark (tests/perf/run.py) into tests/perf/RESULTS.md; `make load` the load test alone
 #   make lint | typecheck | sam-validate | openapi | clean | distclean
@@ -79,6 +79,7 @@ fuzz: install
 
 lint: install
 	$(VENV)/bin/ruff check . --extend-exclude $(RUFF_EXCLUDE)
+	$(VENV)/bin/ruff format --check . --extend-exclude $(RUFF_EXCLUDE)
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -5,13 +5,15 @@ imported before any test runs, and SDK clients must not exist before moto's mock
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
     from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+    from stratus.container import Container
+    from tests.wiring import WiredApi
 
 MOTO_TABLE_NAME = "stratus"
 
@@ -58,3 +60,34 @@ def moto_dynamodb(aws_env: None) -> Iterator[DynamoDBMetadataStore]:
     with mock_aws():
         create_tables(boto3.client("dynamodb", region_name="us-east-1"), {"MetadataTable": MOTO_TABLE_NAME})
         yield DynamoDBMetadataStore(MOTO_TABLE_NAME, region="us-east-1")
+
+
+@pytest.fixture
+def wired_api() -> Iterator[Callable[..., WiredApi]]:
+    """Builds the whole API over a container: by default a container of its own from the
+    environment as the test has set it by then (`wired_api()`), or the one given. The one way
+    tests wire the API (tests/wiring.py)."""
+    from tests.wiring import WiredApi, container_from_environment
+
+    built: list[WiredApi] = []
+
+    def build(container: Container | None = None) -> WiredApi:
+        wired = WiredApi(container or container_from_environment())
+        built.append(wired)
+        return wired
+
+    yield build
+    for wired in built:
+        wired.unwire()
+
+
+@pytest.fixture
+def fresh_container() -> Iterator[None]:
+    """For tests that go through a Lambda handler, which takes the process's container: it is
+    dropped before the test (so the next use builds it from the environment the test sets) and
+    after it."""
+    from stratus.container import reset_container
+
+    reset_container()
+    yield
+    reset_container()

@@ -1,46 +1,32 @@
-"""Request bodies quoted from ../shared/seeds, shared by the tests that send them.
-`tests/unit/test_managed_namespaces.py` checks them against the seed text when it is present."""
+"""The request and response bodies of the two Mixpeek pages the product started from, kept as
+fixtures in `tests/fixtures/seeds/` so the tests that send them need nothing outside the
+repository:
+
+- `create-namespace.json`: the body of "Create Namespace" (`POST /v1/namespaces`), verbatim;
+- `promotion-*.json`: from "Namespace promotion": the standalone namespace of its workflow
+  (`promotion-create-standalone.json`, one line, as its curl sends it), the promotion of its
+  example (`promotion-promote.json`), the promotion of its curl (`promotion-promote-mapping-only.json`)
+  and the documented answer (`promotion-response.json`, for the example's `product-search`).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-# The request body of create-namespace.txt, verbatim.
-CREATE_NAMESPACE_SEED_BODY: dict[str, Any] = {
-    "namespace_name": "spotify_playlists_dev",
-    "feature_extractors": [
-        {
-            "feature_extractor_id": "multimodal_extractor_v1",
-            "feature_extractor_name": "multimodal_extractor",
-            "version": "v1",
-        },
-        {
-            "feature_extractor_id": "image_extractor_v1",
-            "feature_extractor_name": "image_extractor",
-            "params": {"model": "siglip_base"},
-            "version": "v1",
-        },
-    ],
-    "description": "This namespace contains playlists from Spotify",
-    "payload_indexes": [
-        {
-            "field_name": "metadata.title",
-            "field_schema": {
-                "lowercase": True,
-                "max_token_len": 15,
-                "min_token_len": 2,
-                "tokenizer": "word",
-                "type": "text",
-            },
-            "is_protected": False,
-            "type": "text",
-        },
-        {
-            "field_name": "metadata.description",
-            "field_schema": {"is_tenant": True, "type": "keyword"},
-            "is_protected": False,
-            "type": "keyword",
-        },
-    ],
-    "auto_create_indexes": True,
-}
+SEEDS = Path(__file__).resolve().parent / "fixtures" / "seeds"
+
+
+def seed_text(name: str) -> str:
+    """A seed body as the page writes it (for tests that send the raw text)."""
+    return (SEEDS / name).read_text(encoding="utf-8").strip()
+
+
+def seed_body(name: str) -> dict[str, Any]:
+    """A seed body, parsed (a fresh copy on every call: tests may change it)."""
+    body: dict[str, Any] = json.loads(seed_text(name))
+    return body
+
+
+CREATE_NAMESPACE_SEED_BODY = seed_body("create-namespace.json")

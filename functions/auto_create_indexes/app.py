@@ -8,7 +8,7 @@ from typing import Any
 from stratus.lambda_init import collector_paused
 
 with collector_paused():  # init: see stratus/lambda_init.py
-    from stratus.services.auto_indexes import handle_scheduled_event
+    from stratus.entrypoints.scheduled import handle_scheduled_event
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -2,6 +2,6 @@
 POST /v1/namespaces/{namespace_identifier}/payload-indexes
 """
 
-from stratus.api.lambda_handler import http_handler
+from stratus.entrypoints.http import http_handler
 
 handler = http_handler("create_payload_index")

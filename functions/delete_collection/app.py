@@ -2,6 +2,6 @@
 DELETE /v1/collections/{collection_id}
 """
 
-from stratus.api.lambda_handler import http_handler
+from stratus.entrypoints.http import http_handler
 
 handler = http_handler("delete_collection")

@@ -8,7 +8,7 @@ from typing import Any
 from stratus.lambda_init import collector_paused
 
 with collector_paused():  # init: see stratus/lambda_init.py
-    from stratus.ingestion.lambda_handler import handler as _handler
+    from stratus.entrypoints.extractor import handler as _handler
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -2,6 +2,6 @@
 GET /v1/namespaces/{namespace_identifier}/analytics/filter-usage
 """
 
-from stratus.api.lambda_handler import http_handler
+from stratus.entrypoints.http import http_handler
 
 handler = http_handler("get_filter_usage")

@@ -3,6 +3,6 @@ GET /v1/namespaces
 POST /v1/namespaces/list
 """
 
-from stratus.api.lambda_handler import http_handler
+from stratus.entrypoints.http import http_handler
 
 handler = http_handler("list_namespaces")

@@ -2,6 +2,6 @@
 PATCH /v1/namespaces/{namespace_identifier}
 """
 
-from stratus.api.lambda_handler import http_handler
+from stratus.entrypoints.http import http_handler
 
 handler = http_handler("update_namespace")

@@ -3,6 +3,6 @@ POST /v1/namespaces/{namespace_identifier}/documents/direct
 POST /v1/namespaces/{namespace_identifier}/documents/upsert
 """
 
-from stratus.api.lambda_handler import http_handler
+from stratus.entrypoints.http import http_handler
 
 handler = http_handler("upsert_documents")

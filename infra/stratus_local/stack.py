@@ -281,10 +281,10 @@ def apply_environment(values: dict[str, str]) -> None:
         if name in _REAL_AWS_VARIABLES or name.startswith("AWS_ENDPOINT_URL_"):
             del os.environ[name]
     os.environ.update(values)
-    # Settings are cached per process; anything read before this point is stale.
-    from stratus.settings import get_settings
+    # The container (settings, stores) is built once per process; one built before this is stale.
+    from stratus.container import reset_container
 
-    get_settings.cache_clear()
+    reset_container()
 
 
 def ingest_max_receives() -> int:
@@ -506,9 +506,9 @@ def _warm_up_stores() -> None:
     server already answers, instead of inside the developer's first request. Best effort: a
     failure here shows up, properly reported, on the request that needs the store."""
     try:
-        from stratus.api.deps import get_stores
+        from stratus.container import get_container
 
-        get_stores()
+        _ = get_container().vectors  # built on first use: use it once now
     except Exception:
         logger.debug("warm-up of the API's stores failed", exc_info=True)
 

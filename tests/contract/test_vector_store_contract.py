@@ -7,7 +7,7 @@
 The filter contract: on a shared corpus, every filter a store accepts answers exactly what
 `stratus.filters.evaluate` answers (both in `query` and in `list`), and a filter it cannot answer
 exactly is a `BadRequestError` naming the operator and the store, never a silently wrong result.
-Which filters a store may refuse is spelled out in `refusals()`.
+Which filters a store may refuse is spelled out in `refused_conditions()`.
 """
 
 from __future__ import annotations
@@ -183,23 +183,36 @@ CORPUS = [*LANCEDB_CORPUS, *EXTRA_CORPUS]
 FILTERS = [*LANCEDB_FILTERS, *EXTRA_FILTERS]
 
 
-def refusals(kind: str, parsed: FilterNode, payloads: list[dict[str, Any]]) -> set[str]:
-    """The operators of `parsed` the store may refuse (400) on this data; empty: it must answer."""
+def refused_conditions(kind: str, parsed: FilterNode, payloads: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(operator, field) of each condition of `parsed` the store may refuse (400) on this data;
+    empty: it must answer."""
     if kind.startswith("lancedb"):
         return set()
-    refused: set[str] = set()
+    refused: set[tuple[str, str]] = set()
     for cond in iter_conditions(parsed):
         if cond.operator in ("starts_with", "ends_with", "text"):
-            refused.add(cond.operator)  # no prefix, suffix or full-text match in Pinecone
+            refused.add((cond.operator, cond.dotted))  # no prefix, suffix or full-text match in Pinecone
         elif cond.operator in RANGE_OPERATORS and isinstance(cond.value, str):
-            refused.add(cond.operator)  # Pinecone ranges are numeric
+            refused.add((cond.operator, cond.dotted))  # Pinecone ranges are numeric
         elif (
             cond.operator == "contains"
             and isinstance(cond.value, str)
             and any(isinstance(lookup(payload, cond.field), str) for payload in payloads)
         ):
-            refused.add("contains")  # a substring test: refused exactly where strings are
+            refused.add(("contains", cond.dotted))  # a substring test: refused exactly where strings are
     return refused
+
+
+def assert_refused(store: VectorStore, error: BadRequestError, refusable: set[tuple[str, str]]) -> None:
+    """A refusal names a condition the store may refuse (its operator and `details.field`) and
+    the store, in its details and its message: not just any 400."""
+    name = store.capabilities.name
+    assert (error.details.get("operator"), error.details.get("field")) in refusable, (
+        error.details,
+        refusable,
+    )
+    assert error.details["vector_store"] == name
+    assert f"'{error.details['operator']}'" in error.message and f"'{name}'" in error.message
 
 
 Corpus = tuple[str, VectorStore, Space, dict[str, dict[str, Any]]]
@@ -240,7 +253,7 @@ def test_every_supported_operator_is_answered_exactly_somewhere(
     answered = {
         cond.operator
         for raw in FILTERS
-        if not refusals(kind, parsed := node(raw), CORPUS)
+        if not refused_conditions(kind, parsed := node(raw), CORPUS)
         for cond in iter_conditions(parsed)
     }
     assert supported <= answered
@@ -257,7 +270,7 @@ def test_filters_match_the_reference_evaluator(corpus: Corpus, raw: dict[str, An
     assert {record.id for record in listed.records} == expected
     assert listed.next_cursor is None
 
-    refused = refusals(kind, parsed, list(payloads.values()))
+    refused = refused_conditions(kind, parsed, list(payloads.values()))
     query = random_vectors(1, seed=99)[0].tolist()
     if not refused:
         queried = store.query(target, query, 1000, parsed, include_vectors=False)
@@ -265,11 +278,7 @@ def test_filters_match_the_reference_evaluator(corpus: Corpus, raw: dict[str, An
         return
     with pytest.raises(BadRequestError) as caught:
         store.query(target, query, 1000, parsed, include_vectors=False)
-    store_name = store.capabilities.name
-    assert caught.value.details["operator"] in refused
-    assert caught.value.details["vector_store"] == store_name
-    assert f"'{caught.value.details['operator']}'" in caught.value.message
-    assert f"'{store_name}'" in caught.value.message
+    assert_refused(store, caught.value, refused)
 
 
 def random_filters(count: int, seed: int) -> list[dict[str, Any]]:
@@ -324,9 +333,10 @@ def test_random_filters_match_the_reference_evaluator(corpus: Corpus) -> None:
     for raw in random_filters(300, seed=20240501):
         parsed = node(raw)
         expected = {record_id for record_id, payload in payloads.items() if evaluate(parsed, payload)}
-        if refusals(kind, parsed, list(payloads.values())):
-            with pytest.raises(BadRequestError):
+        if refused := refused_conditions(kind, parsed, list(payloads.values())):
+            with pytest.raises(BadRequestError) as caught:
                 store.query(target, query, 1000, parsed, include_vectors=False)
+            assert_refused(store, caught.value, refused)
             continue
         hits = store.query(target, query, 1000, parsed, include_vectors=False)
         assert {hit.id for hit in hits} == expected, raw
@@ -740,9 +750,15 @@ def assert_reference_answers(
     for raw in raws:
         parsed = node(raw)
         expected = {key for key, payload in payloads.items() if evaluate_indexed(parsed, payload, texts)}
-        if refusals(kind, parsed, list(payloads.values())) - ({"text"} if texts else set()):
-            with pytest.raises(BadRequestError):
+        refused = {
+            (operator, field)
+            for operator, field in refused_conditions(kind, parsed, list(payloads.values()))
+            if not (texts and operator == "text")  # a text index makes `text` answerable
+        }
+        if refused:
+            with pytest.raises(BadRequestError) as caught:
                 store.query(target, vector, 100, parsed, include_vectors=False)
+            assert_refused(store, caught.value, refused)
             continue
         found = {hit.id for hit in store.query(target, vector, 100, parsed, include_vectors=False)}
         assert found == expected, raw
@@ -835,8 +851,9 @@ def test_text_index_tokenizer_options_change_what_matches(store: VectorStore) ->
         store.upsert(plain, first[:-2])  # the rest after the index exists
         default = node(c("title", "text", "foo"))
         if kind == "pinecone":
-            with pytest.raises(BadRequestError):  # no index: no full-text match
+            with pytest.raises(BadRequestError) as caught:  # no index: no full-text match
                 store.query(plain, vector, 10, default, include_vectors=False)
+            assert_refused(store, caught.value, {("text", "title")})
         else:  # no index: the default word semantics
             assert {hit.id for hit in store.query(plain, vector, 10, default, False)} == {"t0", "t1"}
         index = PayloadIndexConfig(field_name="title", type="text", field_schema={"type": "text", **schema})

@@ -23,6 +23,7 @@ import pytest
 
 from tests.e2e.conftest import LocalStack, start_stack
 from tests.loopback_openai import LoopbackOpenAI, RecordedRequest, expected_vector
+from tests.seed_bodies import seed_body, seed_text
 
 pytestmark = pytest.mark.e2e
 
@@ -33,28 +34,10 @@ OPENAI_MODEL = "text-embedding-3-small"
 MODEL_TIMEOUT_SECONDS = 180.0
 
 # Exactly the seed's body ("Start standalone"), sent as raw text.
-CREATE_BODY = (
-    '{"namespace_id": "legal-docs", "mode": "standalone", "vector_configs": '
-    '[{"name": "text_embedding", "dimension": 1536, "metric": "cosine"}]}'
-)
-PROMOTE_BODY: dict[str, Any] = {
-    "vector_mappings": [{"existing_index": "text_embedding", "inference_service": "openai_text_3_small"}],
-    "add_vectors": [
-        {"name": "image_embedding", "dimension": 512, "metric": "cosine", "inference_service": "clip_vit_b32"}
-    ],
-}
+CREATE_BODY = seed_text("promotion-create-standalone.json")
+PROMOTE_BODY = seed_body("promotion-promote.json")
 # The seed's documented response, for the namespace promoted here.
-SEED_PROMOTION_RESPONSE: dict[str, Any] = {
-    "namespace_id": "legal-docs",
-    "previous_mode": "standalone",
-    "mode": "managed",
-    "status": "active",
-    "vector_configs": [
-        {"name": "text_embedding", "dimension": 1536, "metric": "cosine"},
-        {"name": "image_embedding", "dimension": 512, "metric": "cosine"},
-    ],
-    "vector_inference_map": {"text_embedding": "openai_text_3_small", "image_embedding": "clip_vit_b32"},
-}
+SEED_PROMOTION_RESPONSE = {**seed_body("promotion-response.json"), "namespace_id": "legal-docs"}
 
 LEGAL_TEXTS = {
     "nda-2024": "Mutual non-disclosure agreement between Acme Corp and Globex, effective 2024",
@@ -448,7 +431,7 @@ def outage_client(
         promoted = assert_ok(
             client.post(
                 "/v1/namespaces/legal-docs/promote",
-                json={"vector_mappings": PROMOTE_BODY["vector_mappings"]},
+                json=seed_body("promotion-promote-mapping-only.json"),
             )
         )
         assert promoted["vector_inference_map"] == {"text_embedding": "openai_text_3_small"}

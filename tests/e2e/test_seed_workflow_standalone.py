@@ -18,15 +18,13 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import LocalStack
+from tests.seed_bodies import seed_text
 
 pytestmark = pytest.mark.e2e
 
 DIMENSION = 1536
 # Exactly the seed's body (namespace-promotion.txt, "Start standalone").
-CREATE_BODY = (
-    '{"namespace_id": "legal-docs", "mode": "standalone", "vector_configs": '
-    '[{"name": "text_embedding", "dimension": 1536, "metric": "cosine"}]}'
-)
+CREATE_BODY = seed_text("promotion-create-standalone.json")
 DOCUMENTS = {
     "nda-2024": {"category": "contract", "title": "Mutual NDA", "year": 2024},
     "msa-2023": {"category": "contract", "title": "Master services agreement", "year": 2023},

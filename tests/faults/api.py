@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.faults.dynamo_faults import DynamoFaults
+from tests.wiring import WiredApi, container_from_environment
 
 ORG = "org_a"
 TABLE = "stratus"
@@ -23,14 +24,14 @@ OPENAI_TIMEOUT_SECONDS = 0.5
 @dataclass
 class Api:
     client: TestClient
+    wired: WiredApi
     org_id: str = ORG
     attached: list[DynamoFaults] = field(default_factory=list)
 
     @property
     def stores(self) -> Any:
-        from stratus.api.deps import get_stores
-
-        return get_stores()
+        """The container the app's routes are served from."""
+        return self.wired.container
 
     def faults(self, sender: Any | None = None) -> DynamoFaults:
         """Faults on the wire of the app's own DynamoDB client (built on first use); detached
@@ -62,24 +63,21 @@ class Api:
 
 
 def serve(monkeypatch: pytest.MonkeyPatch, metadata: Any) -> Iterator[Api]:
-    """The whole API in-process with an admin key of ORG; the stores are built from the
-    environment (set by the caller) on first use."""
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import reset_container
+    """The whole API in-process with an admin key of ORG, over a container of its own whose stores
+    are built from the environment (set by the caller) on first use. A generator rather than the
+    `wired_api` fixture: module-scoped APIs use it too."""
     from stratus.services.api_keys import create_api_key
 
     monkeypatch.setenv("STRATUS_TABLE_NAME", TABLE)
     monkeypatch.setenv("STRATUS_AUTH_CACHE_SECONDS", "0")
     monkeypatch.setenv("STRATUS_DATA_BUCKET", "test-data")
-    reset_container()
     key = create_api_key(metadata, ORG, "admin", ["read", "write", "admin"])[0]
-    try:
-        with TestClient(create_full_app(), raise_server_exceptions=False) as client:
-            client.headers["Authorization"] = f"Bearer {key}"
-            api = Api(client)
-            try:
-                yield api
-            finally:
-                api.detach_faults()
-    finally:
-        reset_container()
+    wired = WiredApi(container_from_environment())
+    with wired.client() as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        api = Api(client, wired)
+        try:
+            yield api
+        finally:
+            api.detach_faults()
+            wired.unwire()

@@ -95,13 +95,9 @@ def openai_server() -> Iterator[LoopbackOpenAI]:
 def ingestion(pipeline: Pipeline, openai_server: LoopbackOpenAI, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
     """The rig (moto S3 → SQS with a real redrive policy → the extractor entry point, LanceDB),
     with `openai_text_3_small` served by the loopback server: 2 attempts of 0.5 s per batch."""
-    from stratus.api.deps import reset_container
-    from stratus.ingestion import lambda_handler
-
     monkeypatch.setenv("STRATUS_OPENAI_API_KEY", openai_server.api_key)
     monkeypatch.setenv("STRATUS_OPENAI_BASE_URL", openai_server.base_url)
     monkeypatch.setenv("STRATUS_OPENAI_MAX_ATTEMPTS", str(OPENAI_MAX_ATTEMPTS))
     monkeypatch.setenv("STRATUS_OPENAI_TIMEOUT_SECONDS", str(OPENAI_TIMEOUT_SECONDS))
-    reset_container()  # settings are read again, with the variables above
-    lambda_handler.reset()
+    pipeline.rewire()  # settings are read again, with the variables above
     return pipeline

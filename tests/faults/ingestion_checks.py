@@ -143,12 +143,11 @@ def documents(pipeline: Pipeline, text: Text, vectors: bool = False) -> list[dic
 def counts(pipeline: Pipeline, text: Text) -> dict[str, int]:
     """The namespace's document and object counts, the bucket's object count, and the number of
     records in the index as the store itself counts them (a duplicate record would show)."""
-    from stratus.api.deps import get_stores
-    from stratus.services.namespaces import space_of
+    from stratus.services.spaces import space_of
 
     described = ok(pipeline.client.get(f"/v1/namespaces/{text.namespace}"))
     bucket = ok(pipeline.client.get(f"/v1/buckets/{text.bucket['bucket_id']}", headers=text.headers))
-    stores = get_stores()
+    stores = pipeline.container
     namespace = stores.metadata.get_namespace("org_a", text.namespace)
     assert namespace is not None
     space = space_of(namespace, INDEX)

@@ -116,8 +116,6 @@ def test_the_next_delivery_after_a_crash_converges_to_the_clean_run(
     request: pytest.FixtureRequest,
     crash: str,
 ) -> None:
-    from stratus.api.deps import get_stores
-
     clean = _ingest(ingestion, "clean")
     assert deliver(ingestion).failed == set()
     expected = _snapshot(ingestion, clean)
@@ -126,7 +124,7 @@ def test_the_next_delivery_after_a_crash_converges_to_the_clean_run(
     embedded_before = len(openai_server.requests)
 
     text = _ingest(ingestion, "crashy")
-    stores = get_stores()
+    stores = ingestion.container
     if crash in CRASHES:
         store_name, method_name, should_fail, after = CRASHES[crash]
         store = getattr(stores, store_name)
@@ -175,13 +173,12 @@ def test_a_new_version_killed_after_its_vector_upsert_still_drops_the_old_versio
     """The first version has 3 chunks, the second 2: the death comes after the second version's
     chunks are written and before the first version's third chunk is removed. The object record
     already carries the new ETag (PROCESSING); the next delivery must still remove that chunk."""
-    from stratus.api.deps import get_stores
 
     text = _ingest(ingestion, "versions")
     assert deliver(ingestion).failed == set()
     shorter = "\n\n".join(PARAGRAPHS[:2]).encode()
     etag = str(ingestion.s3.put_object(Bucket=DATA_BUCKET, Key=text.key("notes.txt"), Body=shorter)["ETag"])
-    vectors = get_stores().vectors
+    vectors = ingestion.container.vectors
     monkeypatch.setattr(vectors, "upsert", _once(lambda *a, **k: True, vectors.upsert, after=True))
     with pytest.raises(SystemExit):
         deliver(ingestion, ShortLivedContext())

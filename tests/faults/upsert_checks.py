@@ -62,7 +62,7 @@ def assert_retryable_503(response: Any, error_type: str, retry_after: str = "1")
 def space_ids(api: Api, index: str) -> tuple[set[str], int]:
     """(ids, record count) of one index of the namespace, read from the store itself: a duplicate
     record of an id would show as count > len(ids)."""
-    from stratus.services.namespaces import space_of
+    from stratus.services.spaces import space_of
 
     namespace = api.namespace(NS)
     space = space_of(namespace, index)

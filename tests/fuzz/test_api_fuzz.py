@@ -284,6 +284,15 @@ def _hostile(value: Any, hostile: st.SearchStrategy[Any]) -> st.SearchStrategy[A
     return st.one_of(st.just(value), st.just(value), st.just(value), hostile)
 
 
+def _hostile_value(key: str, value: Any) -> st.SearchStrategy[Any] | None:
+    """Filters, or free-form JSON, sometimes hostile; None for the other keys of a body."""
+    if key == "filters":
+        return _hostile(value, HOSTILE_FILTERS)
+    if key in ("metadata", "bucket_schema", "field_schema") and isinstance(value, dict):
+        return _hostile(value, HOSTILE_JSON)
+    return None
+
+
 def _often(value: Any, seeded: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     # Seeded first: hypothesis leans to a `one_of`'s first branches (it is where it shrinks to).
     return st.one_of(seeded, seeded, seeded, st.just(value))
@@ -388,10 +397,8 @@ def steer_body(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
             steered[key] = st.just(CREATE_NAMESPACE_SEED_BODY["feature_extractors"])
         elif key == "filename" and operation.path.endswith("/uploads"):
             steered[key] = st.sampled_from(["notes.txt", "photo.png"])
-        elif key == "filters":
-            steered[key] = _hostile(value, HOSTILE_FILTERS)
-        elif key in ("metadata", "bucket_schema", "field_schema") and isinstance(value, dict):
-            steered[key] = _hostile(value, HOSTILE_JSON)
+        elif (hostile := _hostile_value(key, value)) is not None:
+            steered[key] = hostile
     if not steered:
         return st.just(body)
     others = {key: st.just(value) for key, value in body.items() if key not in steered}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+
+from stratus_local.moto_server import SerializedWsgiApp
 
 
 @pytest.fixture(scope="module")
@@ -20,3 +24,19 @@ def endpoint_url() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture
+def long_poll_waiting(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set when an SQS long poll on a LocalAws server is waiting outside the server's lock (its
+    first short poll found nothing): the moment a test may act "while the poll waits", observed
+    instead of guessed with a sleep."""
+    waiting = threading.Event()
+    wait_for_change = SerializedWsgiApp._wait_for_change
+
+    def observed(app: SerializedWsgiApp, seen: int, timeout: float) -> Any:
+        waiting.set()
+        return wait_for_change(app, seen, timeout)
+
+    monkeypatch.setattr(SerializedWsgiApp, "_wait_for_change", observed)
+    return waiting

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.integration.test_managed_content_api import TEXT_BODY
 from tests.unit.test_template_drift import load_function_module
+from tests.wiring import WiredApi
+
+if TYPE_CHECKING:
+    from stratus.container import Container
 
 DATA_BUCKET = "test-data"
 MAX_RECEIVES = 3
@@ -38,7 +42,21 @@ class Pipeline:
     queue_url: str
     dlq_url: str
     extractor: ModuleType
+    api: WiredApi
     handled: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def container(self) -> Container:
+        """The process's container: the API's and the extractor entry point's."""
+        return self.api.container
+
+    def rewire(self) -> None:
+        """After the test changed the environment: a new process container, for the API and the
+        extractor alike (as a new Lambda container would read it)."""
+        from stratus.container import get_container, reset_container
+
+        reset_container()
+        self.api.use(get_container())
 
     def drain(self, max_rounds: int = 10) -> list[dict[str, Any]]:
         """Feed every queued message to the extractor, as Lambda's event source mapping does:
@@ -122,14 +140,18 @@ def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def pipeline(
-    aws_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_clip: Path
+    aws_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_clip: Path,
+    fresh_container: None,
+    wired_api: Callable[..., WiredApi],
 ) -> Iterator[Pipeline]:
+    """The API and the extractor share the process's container, as one Lambda container would."""
     import boto3
     from moto import mock_aws
 
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import reset_container
-    from stratus.ingestion import lambda_handler
+    from stratus.container import get_container
     from stratus.services.api_keys import create_api_key
     from stratus_local.bootstrap import create_tables
 
@@ -169,17 +191,15 @@ def pipeline(
             },
         )
         # Configuring the notification sends an s3:TestEvent; the extractor must shrug it off.
-        reset_container()
-        lambda_handler.reset()
         from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 
         metadata = DynamoDBMetadataStore("stratus", region="us-east-1")
         key = create_api_key(metadata, "org_a", "admin", ["read", "write", "admin"])[0]
-        with TestClient(create_full_app(), raise_server_exceptions=False) as client:
+        api = wired_api(get_container())
+        with api.client() as client:
             client.headers["Authorization"] = f"Bearer {key}"
-            yield Pipeline(client, s3, sqs, dynamodb, queue_url, dlq_url, load_function_module("extractor"))
-        lambda_handler.reset()
-        reset_container()
+            extractor = load_function_module("extractor")
+            yield Pipeline(client, s3, sqs, dynamodb, queue_url, dlq_url, extractor, api)
 
 
 def ok(response: Any) -> dict[str, Any]:

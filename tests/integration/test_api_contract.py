@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from tests.wiring import WiredApi
 
 DIM = 8
 
@@ -26,6 +27,7 @@ class Api:
     keys: dict[str, str]  # "a" (admin, org a), "a_read" (read-only, org a), "b" (admin, org b)
     store: DynamoDBMetadataStore
     lancedb_dir: Path
+    wired: WiredApi
 
     def call(self, method: str, path: str, key: str | None = "a", **kwargs: Any) -> Any:
         headers = dict(kwargs.pop("headers", {}))
@@ -36,25 +38,25 @@ class Api:
 
 @pytest.fixture
 def api(
-    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_dynamodb: DynamoDBMetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wired_api: Callable[..., WiredApi],
 ) -> Iterator[Api]:
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import reset_container
     from stratus.services.api_keys import create_api_key
 
     lancedb_dir = tmp_path / "lancedb"
     monkeypatch.setenv("STRATUS_TABLE_NAME", "stratus")
     monkeypatch.setenv("STRATUS_LANCEDB_URI", str(lancedb_dir))
     monkeypatch.setenv("STRATUS_AUTH_CACHE_SECONDS", "0")
-    reset_container()
     keys = {
         "a": create_api_key(moto_dynamodb, "org_a", "admin", ["read", "write", "admin"])[0],
         "a_read": create_api_key(moto_dynamodb, "org_a", "reader", ["read"])[0],
         "b": create_api_key(moto_dynamodb, "org_b", "admin", ["read", "write", "admin"])[0],
     }
-    with TestClient(create_full_app(), raise_server_exceptions=False) as client:
-        yield Api(client, keys, moto_dynamodb, lancedb_dir)
-    reset_container()
+    wired = wired_api()
+    with wired.client() as client:
+        yield Api(client, keys, moto_dynamodb, lancedb_dir, wired)
 
 
 def _vec(*head: float) -> list[float]:
@@ -321,6 +323,7 @@ def test_filter_deeper_than_8_is_400(api: Api) -> None:
     for _ in range(9):
         leaf = {"AND": [leaf]}
     error = _error(_search(api, filters=leaf), 400, "BadRequestError")
+    assert error["details"]["field"] == "filters" + ".AND[0]" * 8
     assert "deeper than 8" in error["message"]
     eight: dict[str, Any] = {"field": "a", "operator": "eq", "value": 1}
     for _ in range(8):
@@ -333,7 +336,7 @@ def test_unknown_operator_is_400_naming_it(api: Api) -> None:
     error = _error(
         _search(api, filters={"field": "a", "operator": "regex", "value": "x"}), 400, "BadRequestError"
     )
-    assert error["details"]["operator"] == "regex"
+    assert error["details"] == {"field": "filters.operator", "operator": "regex"}
 
 
 def test_search_finds_nearest_first_with_filters_and_warning(api: Api) -> None:
@@ -398,9 +401,7 @@ def test_vector_store_failure_mid_request_is_503_and_metadata_untouched(api: Api
     # The LanceDB directory becomes unusable (a plain file where the database was).
     shutil.rmtree(api.lancedb_dir, ignore_errors=True)
     api.lancedb_dir.write_text("not a directory")
-    from stratus.api.deps import reset_container
-
-    reset_container()
+    api.wired.rebuild()  # a new container opens the store anew
     body = {"documents": [{"document_id": "d1", "vectors": {"new_index": [1.0, 0.0]}}]}
     response = api.call("POST", "/v1/namespaces/legal-docs/documents/direct", json=body)
     error = _error(response, 503, "VectorStoreUnavailableError")

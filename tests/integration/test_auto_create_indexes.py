@@ -18,11 +18,13 @@ import pytest
 from stratus import clock
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest, VectorConfig
-from stratus.ports import FieldUsage, StaticStores, VectorRecord
+from stratus.ports import FieldUsage, VectorRecord
 from stratus.services.filter_usage import hour_key
-from stratus.services.namespaces import create_standalone_namespace, spaces_of
+from stratus.services.namespaces import create_standalone_namespace
+from stratus.services.spaces import spaces_of
 from stratus_local.bootstrap import create_tables
 from stratus_local.template import REPO_ROOT
+from tests.static_stores import StaticStores
 
 ORG = "org_auto"
 NS = "shop"
@@ -66,23 +68,20 @@ def _category_index(store: DynamoDBMetadataStore) -> dict[str, Any] | None:
 
 
 def test_handler_fed_the_scheduled_event_creates_the_index(
-    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_dynamodb: DynamoDBMetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_container: None,
 ) -> None:
-    from stratus.api.deps import reset_container
-
     monkeypatch.setenv("STRATUS_TABLE_NAME", moto_dynamodb.table_name)
     monkeypatch.setenv("STRATUS_VECTOR_STORE", "lancedb")
     monkeypatch.setenv("STRATUS_LANCEDB_URI", str(tmp_path / "lancedb"))
     monkeypatch.setenv("STRATUS_AUTO_INDEX_THRESHOLD", "100")
     monkeypatch.setattr(clock, "utc_now", lambda: NOW)
-    reset_container()
     _seed(moto_dynamodb, tmp_path / "lancedb", 101)
     event = json.loads((REPO_ROOT / "tests" / "events" / "auto_create_indexes.json").read_text())
 
-    try:
-        report = _load_handler()(event, None)
-    finally:
-        reset_container()
+    report = _load_handler()(event, None)
 
     assert json.loads(json.dumps(report)) == report  # a JSON-able Lambda result
     assert [(c["field_name"], c["type"], c["state"]) for c in report["created"]] == [
@@ -93,21 +92,18 @@ def test_handler_fed_the_scheduled_event_creates_the_index(
 
 
 def test_handler_reads_the_threshold_from_settings(
-    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_dynamodb: DynamoDBMetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_container: None,
 ) -> None:
-    from stratus.api.deps import reset_container
-
     monkeypatch.setenv("STRATUS_TABLE_NAME", moto_dynamodb.table_name)
     monkeypatch.setenv("STRATUS_LANCEDB_URI", str(tmp_path / "lancedb"))
     monkeypatch.setenv("STRATUS_AUTO_INDEX_THRESHOLD", "500")
     monkeypatch.setattr(clock, "utc_now", lambda: NOW)
-    reset_container()
     _seed(moto_dynamodb, tmp_path / "lancedb", 101)
 
-    try:
-        report = _load_handler()({"source": "aws.events", "detail-type": "Scheduled Event"}, None)
-    finally:
-        reset_container()
+    report = _load_handler()({"source": "aws.events", "detail-type": "Scheduled Event"}, None)
 
     assert report["namespaces_checked"] == 1 and report["created"] == []
 

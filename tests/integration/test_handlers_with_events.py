@@ -402,11 +402,14 @@ EVENT_OPERATIONS = sorted(path.stem for path in EVENTS_DIR.glob("*.json") if pat
 
 @pytest.fixture
 def lambda_env(
-    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_dynamodb: DynamoDBMetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_container: None,
 ) -> Iterator[DynamoDBMetadataStore]:
     """The environment template.yaml gives a function, pointed at moto and a LanceDB temp dir,
-    with the events' API key stored (as its hash) for an organization of its own."""
-    from stratus.api.deps import reset_container
+    with the events' API key stored (as its hash) for an organization of its own. The handlers
+    build the process's container from it (`fresh_container`)."""
     from stratus.clock import iso_now
     from stratus.ports import ApiKey
     from stratus.services.api_keys import hash_api_key
@@ -422,8 +425,6 @@ def lambda_env(
     import boto3
 
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="stratus-data")
-    # Settings and stores are cached per container; this test's environment must win.
-    reset_container()
     moto_dynamodb.put_api_key(
         ApiKey(
             key_id="key_events",
@@ -435,7 +436,6 @@ def lambda_env(
         )
     )
     yield moto_dynamodb
-    reset_container()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,7 +498,6 @@ def test_the_extractor_ingests_the_object_of_its_sqs_event(lambda_env: DynamoDBM
     event's key lies under a bucket of a managed namespace whose collection reads it."""
     import boto3
 
-    from stratus.ingestion import lambda_handler
     from stratus.models.managed_content import Bucket
 
     body = json.loads(load_event("sqs-s3-put")["Records"][0]["body"])
@@ -517,7 +516,6 @@ def test_the_extractor_ingests_the_object_of_its_sqs_event(lambda_env: DynamoDBM
     lambda_env.create_bucket(bucket)
     text = "Revenue grew 12% in the third quarter; churn fell to 2.1%.\n"
     boto3.client("s3", region_name="us-east-1").put_object(Bucket="stratus-data", Key=key, Body=text.encode())
-    lambda_handler.reset()
 
     answer = load_handler("extractor")(load_event("sqs-s3-put"), FakeLambdaContext("stratus-extractor"))
 
@@ -525,4 +523,3 @@ def test_the_extractor_ingests_the_object_of_its_sqs_event(lambda_env: DynamoDBM
     (stored,) = lambda_env.list_objects("org_events", managed["namespace_id"], bucket_id, 10, None).objects
     assert (stored.status, stored.etag, stored.source) == ("COMPLETED", s3_object["eTag"], "s3")
     assert stored.blobs[0].size == s3_object["size"] and stored.key == key
-    lambda_handler.reset()

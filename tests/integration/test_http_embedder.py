@@ -21,6 +21,7 @@ from stratus.adapters.image_text_embedder import HuggingFaceImageTextEmbedder
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 from tests.loopback_embeddings import LoopbackEmbeddings
 from tests.tiny_image_text_models import CLIP_DIMENSION, build_tiny_clip
+from tests.wiring import container_from_environment
 
 _MISSING = [name for name in ("torch", "transformers", "PIL") if importlib.util.find_spec(name) is None]
 pytestmark = pytest.mark.skipif(
@@ -442,14 +443,10 @@ def test_the_reference_server_keeps_mixed_inputs_in_order(
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    from stratus.api.deps import reset_container
-
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
-    reset_container()
     yield monkeypatch
     monkeypatch.undo()
-    reset_container()
 
 
 def test_the_endpoint_setting_builds_an_http_embedder_that_wins_over_weights(
@@ -458,13 +455,10 @@ def test_the_endpoint_setting_builds_an_http_embedder_that_wins_over_weights(
     in_process: HuggingFaceImageTextEmbedder,
     tmp_path: Path,
 ) -> None:
-    from stratus.api.deps import get_stores, reset_container
-
     clean_env.setenv("STRATUS_CLIP_ENDPOINT_URL", server.url)
     clean_env.setenv("STRATUS_CLIP_WEIGHTS_URI", str(tmp_path / "no-weights-here"))
-    reset_container()
 
-    embedder = get_stores().embedders.get(SERVICE)
+    embedder = container_from_environment().embedders.get(SERVICE)
 
     assert isinstance(embedder, HttpEmbedder)
     assert embedder.dimension == CLIP_DIMENSION
@@ -475,12 +469,9 @@ def test_the_endpoint_setting_builds_an_http_embedder_that_wins_over_weights(
 def test_the_siglip_endpoint_setting_is_named_when_its_endpoint_fails(
     clean_env: pytest.MonkeyPatch, server: LoopbackEmbeddings
 ) -> None:
-    from stratus.api.deps import get_stores, reset_container
-
     clean_env.setenv("STRATUS_SIGLIP_ENDPOINT_URL", server.url)  # it serves CLIP only: a 404
-    reset_container()
 
-    embedder = get_stores().embedders.get("google_siglip_base_v1")
+    embedder = container_from_environment().embedders.get("google_siglip_base_v1")
 
     assert isinstance(embedder, HttpEmbedder) and embedder.dimension == 768
     with pytest.raises(InferenceServiceUnavailableError) as caught:
@@ -493,9 +484,7 @@ def test_the_siglip_endpoint_setting_is_named_when_its_endpoint_fails(
 
 
 def test_without_endpoint_or_weights_the_503_names_both_settings(clean_env: pytest.MonkeyPatch) -> None:
-    from stratus.api.deps import get_stores
-
-    embedder = get_stores().embedders.get(SERVICE)
+    embedder = container_from_environment().embedders.get(SERVICE)
 
     assert not isinstance(embedder, HttpEmbedder)
     with pytest.raises(InferenceServiceUnavailableError) as caught:

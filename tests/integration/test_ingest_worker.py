@@ -317,8 +317,9 @@ def test_a_handler_past_its_timeout_fails_the_batch(
     queues.send("slow")
 
     def answer(record: dict[str, Any], call: int) -> bool:
-        if call == 0:
-            time.sleep(0.3)  # longer than the 0.2 s Timeout below: Lambda would have stopped it
+        if call == 0:  # runs until its context says the 0.2 s Timeout below has passed
+            context = handler.calls[0][1]
+            wait_until(lambda: context.get_remaining_time_in_millis() <= 0, "the Timeout passed")
         return True
 
     handler = RecordingHandler(answer)
@@ -362,9 +363,9 @@ def test_batch_responses_that_fail_the_whole_batch(response: Any) -> None:
 # Lifecycle
 
 
-def test_stop_is_prompt_when_idle(queues: Queues) -> None:
+def test_stop_is_prompt_when_idle(queues: Queues, long_poll_waiting: threading.Event) -> None:
     worker = IngestWorker(queues.sqs, queues.url, RecordingHandler(), FunctionConfig.from_template()).start()
-    time.sleep(0.3)  # inside a long poll by now
+    assert long_poll_waiting.wait(PATIENCE_SECONDS), "the worker never waited in a long poll"
     started = time.monotonic()
     assert worker.stop(timeout=5)
     assert time.monotonic() - started < 3

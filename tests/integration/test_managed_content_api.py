@@ -3,7 +3,7 @@ real LanceDB): CRUD, the `X-Namespace` header, organization isolation and the co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from tests.integration.test_managed_namespace_api import SEED_BODY
+from tests.wiring import WiredApi
 
 TEXT_BODY: dict[str, Any] = {
     "namespace_name": "notes",
@@ -23,11 +24,12 @@ TEXT_BODY: dict[str, Any] = {
 
 @pytest.fixture
 def stratus(
-    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_dynamodb: DynamoDBMetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wired_api: Callable[..., WiredApi],
 ) -> Iterator[tuple[TestClient, str]]:
     """A client of org_a, and the raw key of org_b (for isolation checks)."""
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import reset_container
     from stratus.services.api_keys import create_api_key
 
     monkeypatch.setenv("STRATUS_TABLE_NAME", "stratus")
@@ -38,13 +40,11 @@ def stratus(
 
     # Deletes of buckets and namespaces clear their folder of the data bucket.
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="test-data")
-    reset_container()
     key_a = create_api_key(moto_dynamodb, "org_a", "admin", ["read", "write", "admin"])[0]
     key_b = create_api_key(moto_dynamodb, "org_b", "admin", ["read", "write", "admin"])[0]
-    with TestClient(create_full_app(), raise_server_exceptions=False) as test_client:
+    with wired_api().client() as test_client:
         test_client.headers["Authorization"] = f"Bearer {key_a}"
         yield test_client, key_b
-    reset_container()
 
 
 @pytest.fixture

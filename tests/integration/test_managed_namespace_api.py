@@ -4,7 +4,7 @@ of create-namespace.txt, and the guard on extractor-required payload indexes."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from tests.seed_bodies import CREATE_NAMESPACE_SEED_BODY
+from tests.wiring import WiredApi
 
 SEED_BODY = CREATE_NAMESPACE_SEED_BODY
 
@@ -24,21 +25,20 @@ DOCUMENTED_FIELDS = {
 
 @pytest.fixture
 def client(
-    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_dynamodb: DynamoDBMetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wired_api: Callable[..., WiredApi],
 ) -> Iterator[TestClient]:
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import reset_container
     from stratus.services.api_keys import create_api_key
 
     monkeypatch.setenv("STRATUS_TABLE_NAME", "stratus")
     monkeypatch.setenv("STRATUS_LANCEDB_URI", str(tmp_path / "lancedb"))
     monkeypatch.setenv("STRATUS_AUTH_CACHE_SECONDS", "0")
-    reset_container()
     key = create_api_key(moto_dynamodb, "org_a", "admin", ["read", "write", "admin"])[0]
-    with TestClient(create_full_app(), raise_server_exceptions=False) as test_client:
+    with wired_api().client() as test_client:
         test_client.headers["Authorization"] = f"Bearer {key}"
         yield test_client
-    reset_container()
 
 
 def test_the_seeds_exact_body_succeeds_with_the_documented_shape(client: TestClient) -> None:

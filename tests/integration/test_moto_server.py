@@ -25,6 +25,8 @@ from stratus_local.bootstrap import create_tables
 from stratus_local.moto_server import DUMMY_CREDENTIALS, LocalAws, SerializedWsgiApp
 
 RACE_ROUNDS = 5
+# The most any wait for another thread should take; real waits are well under a second.
+PATIENCE_SECONDS = 15.0
 
 
 @pytest.fixture(scope="module")
@@ -308,10 +310,14 @@ def test_stop_releases_the_port() -> None:
 
 def test_middleware_admits_one_request_at_a_time_until_its_body_is_consumed() -> None:
     """Deterministic check of the lock itself, independent of moto's timing: a fake app whose
-    response body is produced lazily (as a generator) and slowly."""
+    response body is produced lazily (as a generator) and is held until every caller has called
+    the app. Without the lock the others would be inside by then (peak 6); with it they wait."""
+    callers = 6
     active = 0
     peak = 0
+    called = 0
     guard = threading.Lock()
+    everyone_called = threading.Event()
 
     def slow_app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         nonlocal active, peak
@@ -320,9 +326,9 @@ def test_middleware_admits_one_request_at_a_time_until_its_body_is_consumed() ->
             active += 1
             peak = max(peak, active)
         try:
-            for chunk in (b"a", b"b"):
-                time.sleep(0.01)  # still "inside" the request while the body streams
-                yield chunk
+            # Still "inside" the request while the body streams, until the others are at the door.
+            assert everyone_called.wait(PATIENCE_SECONDS), "not every caller reached the app"
+            yield from (b"a", b"b")
         finally:
             with guard:
                 active -= 1
@@ -331,14 +337,19 @@ def test_middleware_admits_one_request_at_a_time_until_its_body_is_consumed() ->
     bodies: list[bytes] = []
 
     def call() -> None:
+        nonlocal called
+        with guard:
+            called += 1
+            if called == callers:
+                everyone_called.set()
         bodies.append(b"".join(app({"CONTENT_LENGTH": "0"}, lambda *args: None)))
 
-    threads = [threading.Thread(target=call) for _ in range(6)]
+    threads = [threading.Thread(target=call) for _ in range(callers)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=10)
-    assert bodies == [b"ab"] * 6
+        thread.join(timeout=PATIENCE_SECONDS)
+    assert bodies == [b"ab"] * callers
     assert peak == 1
 
 
@@ -362,8 +373,11 @@ def queue_url(local_aws: LocalAws) -> str:
     return url
 
 
-def _receive_in_background(endpoint_url: str, queue_url: str, wait_seconds: int) -> dict[str, Any]:
-    """Start a ReceiveMessage long poll on a thread; the dict gets `messages` and `seconds`."""
+def _receive_in_background(
+    endpoint_url: str, queue_url: str, wait_seconds: int, waiting: threading.Event
+) -> dict[str, Any]:
+    """Start a ReceiveMessage long poll on a thread and return once it waits at the server (the
+    `long_poll_waiting` event); the dict gets `messages` and `seconds`."""
     outcome: dict[str, Any] = {}
 
     def receive() -> None:
@@ -376,13 +390,15 @@ def _receive_in_background(endpoint_url: str, queue_url: str, wait_seconds: int)
 
     outcome["thread"] = threading.Thread(target=receive)
     outcome["thread"].start()
-    time.sleep(0.3)  # the poll is waiting by now
+    assert waiting.wait(PATIENCE_SECONDS), "the long poll never started waiting"
     return outcome
 
 
-def test_a_long_poll_does_not_hold_up_other_requests(local_aws: LocalAws, table: str, queue_url: str) -> None:
+def test_a_long_poll_does_not_hold_up_other_requests(
+    local_aws: LocalAws, table: str, queue_url: str, long_poll_waiting: threading.Event
+) -> None:
     dynamodb = _dynamodb(local_aws.endpoint_url)  # built before the clock starts
-    poll = _receive_in_background(local_aws.endpoint_url, queue_url, wait_seconds=6)
+    poll = _receive_in_background(local_aws.endpoint_url, queue_url, 6, long_poll_waiting)
 
     # While it waits, DynamoDB answers (behind a poll holding the lock it would wait the whole
     # 6 s). No tight bound: the answer must come while the poll is still waiting, however busy
@@ -398,8 +414,10 @@ def test_a_long_poll_does_not_hold_up_other_requests(local_aws: LocalAws, table:
     assert 5.5 <= poll["seconds"] < 9
 
 
-def test_a_long_poll_answers_as_soon_as_a_message_arrives(local_aws: LocalAws, queue_url: str) -> None:
-    poll = _receive_in_background(local_aws.endpoint_url, queue_url, wait_seconds=10)
+def test_a_long_poll_answers_as_soon_as_a_message_arrives(
+    local_aws: LocalAws, queue_url: str, long_poll_waiting: threading.Event
+) -> None:
+    poll = _receive_in_background(local_aws.endpoint_url, queue_url, 10, long_poll_waiting)
     _sqs(local_aws.endpoint_url).send_message(QueueUrl=queue_url, MessageBody="hello")
     poll["thread"].join(timeout=15)
     assert [m["Body"] for m in poll["messages"]] == ["hello"]
@@ -407,7 +425,7 @@ def test_a_long_poll_answers_as_soon_as_a_message_arrives(local_aws: LocalAws, q
 
 
 def test_a_long_poll_in_the_query_protocol_waits_outside_the_lock_too(
-    local_aws: LocalAws, table: str, queue_url: str
+    local_aws: LocalAws, table: str, queue_url: str, long_poll_waiting: threading.Event
 ) -> None:
     """Older SDKs speak SQS's query protocol (form bodies, XML answers)."""
     outcome: dict[str, Any] = {}
@@ -430,7 +448,7 @@ def test_a_long_poll_in_the_query_protocol_waits_outside_the_lock_too(
 
     thread = threading.Thread(target=receive)
     thread.start()
-    time.sleep(0.3)
+    assert long_poll_waiting.wait(PATIENCE_SECONDS), "the long poll never started waiting"
     started = time.monotonic()
     _dynamodb(local_aws.endpoint_url).get_item(TableName=table, Key={"PK": {"S": "x"}, "SK": {"S": "y"}})
     assert time.monotonic() - started < 1.0

@@ -6,15 +6,15 @@ read instead of being refused."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from tests.integration.test_dynamodb_metadata import ORG_A, make_namespace
+from tests.wiring import WiredApi
 
 
 def _get_item_calls(store: DynamoDBMetadataStore) -> list[str]:
@@ -71,34 +71,23 @@ def test_copies_expire(moto_dynamodb: DynamoDBMetadataStore, monkeypatch: pytest
 
 @pytest.fixture
 def two_containers(
-    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_dynamodb: DynamoDBMetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wired_api: Callable[..., WiredApi],
 ) -> Iterator[tuple[TestClient, TestClient]]:
-    """Two apps, each with its own container stores (as two Lambda functions have), on one table
-    and one LanceDB directory."""
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import ContainerStores
+    """Two apps, each with its own container (as two Lambda functions have), on one table and one
+    LanceDB directory."""
     from stratus.services.api_keys import create_api_key
-    from stratus.settings import Settings
 
     monkeypatch.setenv("STRATUS_TABLE_NAME", moto_dynamodb.table_name)
     monkeypatch.setenv("STRATUS_LANCEDB_URI", str(tmp_path / "lancedb"))
     monkeypatch.setenv("STRATUS_NAMESPACE_CACHE_SECONDS", "60")  # stale for the whole test
     key = create_api_key(moto_dynamodb, ORG_A, "admin", ["read", "write", "admin"])[0]
-    import stratus.api.deps as deps
-
-    containers = [ContainerStores(Settings.from_environment()) for _ in range(2)]
-    # The container itself is switched, not `deps.get_stores`: the routers bound that name when
-    # they were imported, which may have happened in an earlier test.
-    monkeypatch.setattr(deps, "_stores", containers[0])
     clients = []
-    for index in range(2):
-        client = TestClient(create_full_app(), raise_server_exceptions=False)
+    for _ in range(2):
+        client = wired_api().client()
         client.headers["Authorization"] = f"Bearer {key}"
-
-        def switch(request: Any, index: int = index) -> None:
-            deps._stores = containers[index]
-
-        client.event_hooks = {"request": [switch], "response": []}
         clients.append(client)
     yield clients[0], clients[1]
 

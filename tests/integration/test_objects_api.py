@@ -185,15 +185,13 @@ def test_a_blob_url_is_fetched_once_when_private_urls_are_allowed(
     file_server: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from stratus.settings import get_settings
-
     namespace, bucket = text_bucket
     blob = {"property": "story", "type": "text", "data": file_server}
     refused = _error(_post_object(pipeline, namespace, bucket["bucket_id"], {"blobs": [blob]}), 400)
     assert "only https" in refused["message"]
 
     monkeypatch.setenv("STRATUS_ALLOW_PRIVATE_URLS", "true")
-    get_settings.cache_clear()
+    pipeline.rewire()
     ok(_post_object(pipeline, namespace, bucket["bucket_id"], {"blobs": [blob]}))
     pipeline.drain()
 
@@ -206,15 +204,13 @@ def test_a_failed_s3_write_leaves_no_object_behind(
 ) -> None:
     from botocore.exceptions import EndpointConnectionError
 
-    from stratus.api.deps import get_stores
-
     namespace, bucket = text_bucket
 
     def unreachable(**kwargs: Any) -> Any:
         raise EndpointConnectionError(endpoint_url="https://s3.example")
 
     # The container's own S3 client, as the route uses it: only its PutObject fails.
-    monkeypatch.setattr(get_stores().blobs.client, "put_object", unreachable)  # type: ignore[attr-defined]
+    monkeypatch.setattr(pipeline.container.blobs.client, "put_object", unreachable)  # type: ignore[attr-defined]
     response = _post_object(
         pipeline, namespace, bucket["bucket_id"], {"blobs": [{"property": "p", "type": "text", "data": "x"}]}
     )

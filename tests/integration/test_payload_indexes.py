@@ -7,7 +7,7 @@ LanceDB in a temp directory. Time is controlled through `stratus.clock.utc_now`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,11 +18,14 @@ from fastapi.testclient import TestClient
 
 from stratus import clock, limits
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.container import Container
 from stratus.filters import parse_filter
-from stratus.ports import FieldUsage, StaticStores, Stores
+from stratus.ports import FieldUsage
 from stratus.services import auto_indexes, filter_usage
 from stratus.services.auto_indexes import choose_index_type, run_auto_indexes
 from stratus.services.filter_usage import hour_key, usage_of, value_type
+from tests.static_stores import StaticStores
+from tests.wiring import WiredApi
 
 DIM = 4
 NS = "shop"
@@ -45,22 +48,22 @@ class Api:
     store: DynamoDBMetadataStore
     clock: Clock
     lancedb_dir: Path
+    container: Container  # the app's
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.client.request(method, path, headers={"Authorization": f"Bearer {self.key}"}, **kwargs)
 
-    def stores(self) -> Stores:
-        from stratus.api.deps import get_stores
-
-        return get_stores()
+    def stores(self) -> Container:
+        return self.container
 
 
 @pytest.fixture
 def api(
-    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_dynamodb: DynamoDBMetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wired_api: Callable[..., WiredApi],
 ) -> Iterator[Api]:
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import reset_container
     from stratus.services.api_keys import create_api_key
 
     fake_clock = Clock(NOW)
@@ -68,11 +71,10 @@ def api(
     monkeypatch.setenv("STRATUS_TABLE_NAME", "stratus")
     monkeypatch.setenv("STRATUS_LANCEDB_URI", str(tmp_path / "lancedb"))
     monkeypatch.setenv("STRATUS_AUTH_CACHE_SECONDS", "0")
-    reset_container()
     key = create_api_key(moto_dynamodb, "org_a", "admin", ["read", "write", "admin"])[0]
-    with TestClient(create_full_app(), raise_server_exceptions=False) as client:
-        yield Api(client, key, moto_dynamodb, fake_clock, tmp_path / "lancedb")
-    reset_container()
+    wired = wired_api()
+    with wired.client() as client:
+        yield Api(client, key, moto_dynamodb, fake_clock, tmp_path / "lancedb", wired.container)
 
 
 def _vec(*head: float) -> list[float]:

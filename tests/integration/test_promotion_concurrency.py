@@ -164,23 +164,20 @@ def _serve_app(endpoint_url: str) -> Iterator[LiveApi]:
     import uvicorn
 
     from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import get_stores, reset_container
     from stratus.services.api_keys import create_api_key
     from stratus_local.bootstrap import create_tables
+    from tests.wiring import WiredApi, container_from_environment
 
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name="us-east-1")
     create_tables(dynamodb, {"MetadataTable": TABLE})
-    reset_container()
     store = DynamoDBMetadataStore(TABLE, endpoint_url=endpoint_url, region="us-east-1")
     key, api_key = create_api_key(store, ORG, "admin", ["read", "write", "admin"])
-    commits = CommitSpy(get_stores().metadata)
+    wired = WiredApi(container_from_environment())
+    commits = CommitSpy(wired.container.metadata)
 
     sock = _free_socket()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_full_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(wired.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
@@ -191,7 +188,7 @@ def _serve_app(endpoint_url: str) -> Iterator[LiveApi]:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
-        reset_container()
+        wired.unwire()
 
 
 def _wait_for_health(base_url: str, thread: threading.Thread) -> None:

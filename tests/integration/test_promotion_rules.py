@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.container import Container
+from tests.wiring import WiredApi
 
 TABLE = "stratus"  # the moto_dynamodb fixture's table
 DIM = 384  # minilm_l6_v2's output dimension
@@ -38,6 +40,7 @@ class Api:
     client: TestClient
     keys: dict[str, str]  # "a" (admin, org_a), "a_read" (read-only, org_a), "b" (admin, org_b)
     store: DynamoDBMetadataStore  # the fixture's store: same moto table as the app's
+    container: Container  # the app's
 
     def call(self, method: str, path: str, key: str = "a", **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.keys[key]}", **kwargs.pop("headers", {})}
@@ -65,26 +68,26 @@ class Api:
 
 @pytest.fixture
 def api(
-    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_dynamodb: DynamoDBMetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wired_api: Callable[..., WiredApi],
 ) -> Iterator[Api]:
     # The same setup as test_api_contract.py's fixture (copied, not imported: test modules stay
     # independent of each other).
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import reset_container
     from stratus.services.api_keys import create_api_key
 
     monkeypatch.setenv("STRATUS_TABLE_NAME", TABLE)
     monkeypatch.setenv("STRATUS_LANCEDB_URI", str(tmp_path / "lancedb"))
     monkeypatch.setenv("STRATUS_AUTH_CACHE_SECONDS", "0")
-    reset_container()
     keys = {
         "a": create_api_key(moto_dynamodb, "org_a", "admin", ["read", "write", "admin"])[0],
         "a_read": create_api_key(moto_dynamodb, "org_a", "reader", ["read"])[0],
         "b": create_api_key(moto_dynamodb, "org_b", "admin", ["read", "write", "admin"])[0],
     }
-    with TestClient(create_full_app(), raise_server_exceptions=False) as client:
-        yield Api(client, keys, moto_dynamodb)
-    reset_container()
+    wired = wired_api()
+    with wired.client() as client:
+        yield Api(client, keys, moto_dynamodb, wired.container)
 
 
 def _create(api: Api, *vector_configs: dict[str, Any]) -> None:
@@ -270,17 +273,15 @@ def test_after_promotion_the_namespace_reads_as_managed_with_its_inference_map(a
 
 # --- atomicity ---------------------------------------------------------------------------------
 
-Fault = Callable[[pytest.MonkeyPatch], list[str]]
+Fault = Callable[[pytest.MonkeyPatch, Container], list[str]]
 
 
 def _transact_fault(error: ClientError) -> Fault:
     """Make the app's DynamoDB client fail the one TransactWriteItems of the promotion."""
 
-    def install(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-        from stratus.api.deps import get_stores
-
+    def install(monkeypatch: pytest.MonkeyPatch, container: Container) -> list[str]:
         calls: list[str] = []
-        client = get_stores().metadata.client  # type: ignore[attr-defined]
+        client = container.metadata.client  # type: ignore[attr-defined]
 
         def transact_write_items(**kwargs: Any) -> Any:
             calls.append("transact_write_items")
@@ -292,13 +293,12 @@ def _transact_fault(error: ClientError) -> Fault:
     return install
 
 
-def _vector_store_fault(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def _vector_store_fault(monkeypatch: pytest.MonkeyPatch, container: Container) -> list[str]:
     """Make the vector store fail while preparing the new index (after validation, before commit)."""
-    from stratus.api.deps import get_stores
     from stratus.errors import VectorStoreUnavailableError
 
     calls: list[str] = []
-    vectors = get_stores().vectors
+    vectors = container.vectors
 
     def ensure_space(space: Any) -> None:
         calls.append("ensure_space")
@@ -338,7 +338,7 @@ def test_a_failure_between_validation_and_commit_changes_nothing_and_a_retry_suc
     before = api.raw_namespace()
 
     with monkeypatch.context() as patch:
-        calls = fault(patch)
+        calls = fault(patch, api.container)
         response = api.call("POST", PROMOTE, json=body)
     assert calls, "the fault was never reached: validation must have passed for this test to mean anything"
     error = _error(response, 503, error_type)

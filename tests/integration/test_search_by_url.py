@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from stratus.settings import get_settings
 from tests.integration.ingestion_rig import Pipeline, ok, pipeline, png, tiny_clip
 
 __all__ = ["pipeline", "tiny_clip"]  # fixtures
@@ -103,7 +102,7 @@ def test_an_image_url_query_finds_the_same_image_first(
     pipeline: Pipeline, photos: str, image_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STRATUS_ALLOW_PRIVATE_URLS", "true")
-    get_settings.cache_clear()
+    pipeline.rewire()
     for path in IMAGES:
         results = ok(_search(pipeline, photos, f"{image_server}{path}"))["results"]
         assert results[0]["payload"]["metadata"] == {"path": path}
@@ -131,7 +130,7 @@ def test_a_redirect_is_not_followed(
     pipeline: Pipeline, photos: str, image_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STRATUS_ALLOW_PRIVATE_URLS", "true")
-    get_settings.cache_clear()
+    pipeline.rewire()
     answer = _search(pipeline, photos, f"{image_server}/redirect")
     assert answer.status_code == 400 and "without a redirect" in answer.json()["error"]["message"]
 

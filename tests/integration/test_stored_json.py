@@ -15,7 +15,7 @@ from __future__ import annotations
 import decimal
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from stratus.models.managed_content import Bucket
 from stratus.models.stored_json import MAX_DEPTH, storage_problem
 from tests.integration.test_managed_namespace_api import SEED_BODY
+from tests.wiring import WiredApi
 
 
 def _nested(depth: int) -> dict[str, Any]:
@@ -152,10 +153,11 @@ def _round_trip(store: DynamoDBMetadataStore, schema: dict[str, Any]) -> dict[st
 
 @pytest.fixture
 def client(
-    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_dynamodb: DynamoDBMetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wired_api: Callable[..., WiredApi],
 ) -> Iterator[TestClient]:
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import reset_container
     from stratus.services.api_keys import create_api_key
 
     monkeypatch.setenv("STRATUS_TABLE_NAME", "stratus")
@@ -165,12 +167,10 @@ def client(
     import boto3
 
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="test-data")
-    reset_container()
     key = create_api_key(moto_dynamodb, "org_a", "admin", ["read", "write", "admin"])[0]
-    with TestClient(create_full_app(), raise_server_exceptions=False) as test_client:
+    with wired_api().client() as test_client:
         test_client.headers["Authorization"] = f"Bearer {key}"
         yield test_client
-    reset_container()
 
 
 def _ok(response: Any) -> dict[str, Any]:

@@ -8,15 +8,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from stratus.api import json_body
+from tests.wiring import WiredApi
 
 DIM = 384
 NS = "bulk"
@@ -24,23 +24,22 @@ NS = "bulk"
 
 @pytest.fixture
 def client(
-    moto_dynamodb: DynamoDBMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_dynamodb: DynamoDBMetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wired_api: Callable[..., WiredApi],
 ) -> Iterator[Any]:
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import reset_container
     from stratus.services.api_keys import create_api_key
 
     monkeypatch.setenv("STRATUS_TABLE_NAME", "stratus")
     monkeypatch.setenv("STRATUS_LANCEDB_URI", str(tmp_path / "lancedb"))
-    reset_container()
     key = create_api_key(moto_dynamodb, "org_a", "admin", ["read", "write", "admin"])[0]
-    with TestClient(create_full_app(), raise_server_exceptions=False) as test_client:
+    with wired_api().client() as test_client:
         test_client.headers["Authorization"] = f"Bearer {key}"
         body = {"namespace_id": NS, "vector_configs": [{"name": "emb", "dimension": DIM}]}
         created = test_client.post("/v1/namespaces/standalone", json=body)
         assert created.status_code == 200, created.text
         yield test_client
-    reset_container()
 
 
 @pytest.fixture

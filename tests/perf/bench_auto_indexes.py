@@ -15,7 +15,7 @@ with a payload made for the filters:
 Phase "before": every filter (and an unfiltered baseline) runs the same seeded query vectors,
 interleaved query by query with a rotating order, over one keep-alive client; these searches
 also feed the namespace's filter-usage counters (> 100 per field). Then the scheduled job runs
-on demand as the README tells users: `stratus indexes run-auto` in a subprocess with the stack's
+on demand as docs/api.md tells users: `stratus indexes run-auto` in a subprocess with the stack's
 endpoint, table and `STRATUS_LANCEDB_URI`. A `text` index on `title` is created explicitly
 (`POST .../payload-indexes`) only if the job did not create one. Phase "after": the same
 searches again. Correctness is checked along the way, never asserted: every returned document
@@ -361,7 +361,7 @@ class Job:
 
 
 def run_auto_job(stack: LocalStack) -> Job:
-    """`stratus indexes run-auto --json` with the stack's settings, as the README tells users."""
+    """`stratus indexes run-auto --json` with the stack's settings, as docs/api.md tells users."""
     from stratus_local.moto_server import DUMMY_CREDENTIALS
 
     script = Path(sys.executable).with_name("stratus")

@@ -323,9 +323,10 @@ def _seed(dynamodb_url: str, pinecone_url: str) -> None:
     from stratus.clock import iso_now
     from stratus.models.documents import UpsertDocumentsRequest
     from stratus.models.namespaces import CreateStandaloneNamespaceRequest
-    from stratus.ports import ApiKey, StaticStores
+    from stratus.ports import ApiKey
     from stratus.services import documents, namespaces
     from stratus.services.api_keys import hash_api_key
+    from tests.static_stores import StaticStores
 
     client = boto3.session.Session().client(
         "dynamodb",

@@ -566,35 +566,41 @@ def _group(src: Source, space: FilterSpace, depth: int, force: int) -> dict[str,
     def children(count: int) -> list[Any]:
         return [_node(src, space, depth + 1, force if i == 0 else 0) for i in range(count)]
 
-    kind = src.choice(["NOT", "AND", "OR", "NOT[]", "mixed"])
-    group: dict[str, Any]
-    if kind == "NOT":
-        group = {"NOT": children(1)[0]}
-    elif kind == "NOT[]":
-        group = {"NOT": children(src.integer(1, 3))}
-    elif kind in ("AND", "OR"):
-        group = {kind: children(src.integer(1, 3))}
-    else:
-        group = {"AND": children(src.integer(1, 2)), "OR": children(src.integer(1, 2))}
-        if src.chance(0.5):
-            group["NOT"] = children(1)[0]
+    group = _group_of_kind(src, src.choice(["NOT", "AND", "OR", "NOT[]", "mixed"]), children)
     if src.chance(0.2):
         group["case_sensitive"] = src.choice([True, False])
     if src.chance(space.invalid):
-        mutation = src.integer(0, 5)
-        if mutation == 0:
-            group[src.choice(["AND", "OR"])] = []
-        elif mutation == 1:
-            group[src.choice(["AND", "OR"])] = {"field": "a", "operator": "exists"}
-        elif mutation == 2:
-            group["field"] = "a"
-        elif mutation == 3:
-            group["case_sensitive"] = src.choice(["true", 1, None])
-        elif mutation == 4:
-            group[src.choice(["AND", "OR"])] = [src.choice([1, "a", None, [], [{"a": 1}]])]
-        else:
-            group["and"] = []
+        _break_group(src, group)
     return group
+
+
+def _group_of_kind(src: Source, kind: str, children: Callable[[int], list[Any]]) -> dict[str, Any]:
+    if kind == "NOT":
+        return {"NOT": children(1)[0]}
+    if kind == "NOT[]":
+        return {"NOT": children(src.integer(1, 3))}
+    if kind in ("AND", "OR"):
+        return {kind: children(src.integer(1, 3))}
+    group = {"AND": children(src.integer(1, 2)), "OR": children(src.integer(1, 2))}
+    if src.chance(0.5):
+        group["NOT"] = children(1)[0]
+    return group
+
+
+def _break_group(src: Source, group: dict[str, Any]) -> None:
+    mutation = src.integer(0, 5)
+    if mutation == 0:
+        group[src.choice(["AND", "OR"])] = []
+    elif mutation == 1:
+        group[src.choice(["AND", "OR"])] = {"field": "a", "operator": "exists"}
+    elif mutation == 2:
+        group["field"] = "a"
+    elif mutation == 3:
+        group["case_sensitive"] = src.choice(["true", 1, None])
+    elif mutation == 4:
+        group[src.choice(["AND", "OR"])] = [src.choice([1, "a", None, [], [{"a": 1}]])]
+    else:
+        group["and"] = []
 
 
 # The kinds of value each operator is aimed at (the path is picked among those holding one).
@@ -670,10 +676,7 @@ def _break_condition(src: Source, raw: dict[str, Any], operator: str) -> None:
     if mutation == 0:
         raw["operator"] = src.choice(["equals", "EQ", "$eq", 1, None, ""])
     elif mutation == 1:
-        if src.chance(0.5):
-            raw.pop("field")
-        else:
-            raw["field"] = _bad_path(src)
+        _break_field(src, raw)
     elif mutation == 2:
         raw["extra"] = 1
     elif mutation == 3:
@@ -681,23 +684,35 @@ def _break_condition(src: Source, raw: dict[str, Any], operator: str) -> None:
     elif mutation == 4:
         raw["value"] = src.choice([float("nan"), float("inf"), -float("inf"), {"x": 1}])
     elif mutation == 5:
-        if operator in ("exists", "is_null"):
-            raw["value"] = src.choice(["yes", 1, 0.0, [True]])
-        elif operator in ("in", "nin"):
-            raw["value"] = src.choice(
-                [[], "a", 1, ["a", 1], [True, 1], [None], list(range(limits.MAX_IN_VALUES + 1))]
-            )
-        else:
-            raw["value"] = src.choice([None, [1], ["a"]])
+        raw["value"] = _value_of_a_wrong_shape(src, operator)
     elif mutation == 6:
-        if operator in ("gt", "gte", "lt", "lte"):
-            raw["value"] = src.choice([True, False])
-        elif operator in ("starts_with", "ends_with", "text"):
-            raw["value"] = src.choice([1, 2.5, True])
-        else:
-            raw.pop("value", None)
+        _break_value_type(src, raw, operator)
     elif operator == "text":
         raw["value"] = src.choice(["", " ", "!?", "--"])
+    else:
+        raw.pop("value", None)
+
+
+def _break_field(src: Source, raw: dict[str, Any]) -> None:
+    if src.chance(0.5):
+        raw.pop("field")
+    else:
+        raw["field"] = _bad_path(src)
+
+
+def _value_of_a_wrong_shape(src: Source, operator: str) -> Any:
+    if operator in ("exists", "is_null"):
+        return src.choice(["yes", 1, 0.0, [True]])
+    if operator in ("in", "nin"):
+        return src.choice([[], "a", 1, ["a", 1], [True, 1], [None], list(range(limits.MAX_IN_VALUES + 1))])
+    return src.choice([None, [1], ["a"]])
+
+
+def _break_value_type(src: Source, raw: dict[str, Any], operator: str) -> None:
+    if operator in ("gt", "gte", "lt", "lte"):
+        raw["value"] = src.choice([True, False])
+    elif operator in ("starts_with", "ends_with", "text"):
+        raw["value"] = src.choice([1, 2.5, True])
     else:
         raw.pop("value", None)
 

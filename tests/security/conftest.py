@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from tests.conftest import _AWS_ENV_TO_CLEAR, MOTO_TABLE_NAME
+from tests.wiring import WiredApi, container_from_environment
 
 DATA_BUCKET = "stratus-security-data"
 
@@ -55,6 +56,7 @@ class Stack:
     keys: dict[str, str]  # key name (KEY_SPECS) → plaintext key
     key_ids: dict[str, str]
     lancedb_dir: Path
+    wired: WiredApi
 
     def call(self, method: str, path: str, key: str | None = "a_admin", **kwargs: Any) -> Response:
         headers = dict(kwargs.pop("headers", None) or {})
@@ -131,8 +133,6 @@ def running_stack(
     """The app on `store`'s table (inside a moto mock), its data bucket, and one key per KEY_SPECS."""
     import boto3
 
-    from stratus.api.app import create_full_app
-    from stratus.api.deps import reset_container
     from stratus.services.api_keys import create_api_key
 
     lancedb_dir = tmp_dir / "lancedb"
@@ -142,17 +142,17 @@ def running_stack(
     monkeypatch.setenv("STRATUS_AUTH_CACHE_SECONDS", "0")
     monkeypatch.setenv("STRATUS_DATA_BUCKET", DATA_BUCKET)
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=DATA_BUCKET)
-    reset_container()
     keys: dict[str, str] = {}
     key_ids: dict[str, str] = {}
     for name, (org, permissions) in KEY_SPECS.items():
         keys[name], record = create_api_key(store, org, name, permissions)
         key_ids[name] = record.key_id
+    wired = WiredApi(container_from_environment())
     try:
-        with TestClient(create_full_app(), raise_server_exceptions=False) as client:
-            yield Stack(client, store, keys, key_ids, lancedb_dir)
+        with wired.client() as client:
+            yield Stack(client, store, keys, key_ids, lancedb_dir, wired)
     finally:
-        reset_container()
+        wired.unwire()
 
 
 @pytest.fixture

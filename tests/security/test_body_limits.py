@@ -185,7 +185,7 @@ def test_a_streamed_oversized_body_is_cut_off_at_the_limit(
 
 @pytest.mark.parametrize("with_length", [True, False], ids=["content-length", "no content-length"])
 def test_a_lambda_handler_refuses_an_oversized_body(
-    stack: Stack, parsing: list[str], with_length: bool
+    stack: Stack, parsing: list[str], with_length: bool, fresh_container: None
 ) -> None:
     raw = _oversized().decode()
     headers = {"authorization": f"Bearer {stack.keys['a_admin']}", "content-type": "application/json"}

@@ -207,15 +207,16 @@ def _run_workflow(stack: Stack) -> None:
     malformed = {"documents": [{**_document("d3"), "vectors": {"emb": [*VECTOR[:-1], CANARY]}}]}
     assert_envelope(stack.call("POST", f"{docs}/direct", json=malformed), 422, "ValidationError")
     bad_filter = _search_body(filters={"field": "note", "operator": "regex", "value": CANARY})
-    assert_envelope(stack.call("POST", "/v1/search", json=bad_filter), 400, "BadRequestError")
+    refused_filter = assert_envelope(
+        stack.call("POST", "/v1/search", json=bad_filter), 400, "BadRequestError"
+    )
+    assert refused_filter["details"]["field"] == "filters.operator"
     assert_envelope(stack.call("GET", f"{docs}/nope"), 404, "NotFoundError")
 
     # 503: the vector store breaks (a plain file where the LanceDB directory was).
     shutil.rmtree(stack.lancedb_dir)
     stack.lancedb_dir.write_text("not a directory")
-    from stratus.api.deps import reset_container
-
-    reset_container()
+    stack.wired.rebuild()  # a new container opens the store anew
     down = stack.call("POST", f"{docs}/direct", json={"documents": [_document("d4")]})
     assert_envelope(down, 503, "VectorStoreUnavailableError")
     assert_envelope(stack.call("POST", "/v1/search", json=_search_body()), 503, "VectorStoreUnavailableError")
@@ -238,9 +239,7 @@ def test_an_unexpected_error_logs_no_payload_or_vector(
     the 500 is logged for operators, without the message."""
     body = {"namespace_id": NAMESPACE, "vector_configs": [{"name": "emb", "dimension": len(VECTOR)}]}
     assert stack.call("POST", "/v1/namespaces/standalone", json=body).status_code == 200
-    from stratus.api.deps import get_stores
-
-    vectors = get_stores().vectors
+    vectors = stack.wired.container.vectors
 
     def broken_upsert(space: Any, records: Any) -> None:
         raise TypeError(f"cannot convert {records!r}")
@@ -274,6 +273,7 @@ def test_the_lambda_handlers_log_no_key_payload_or_vector(
     all_logs: CapturedLogs,
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    fresh_container: None,
 ) -> None:
     key = stack.keys["a_admin"]
     docs = f"/v1/namespaces/{NAMESPACE}/documents"
@@ -297,12 +297,12 @@ def test_the_lambda_handlers_log_no_key_payload_or_vector(
         assert status == expected, (operation, status, text)
 
     # An unexpected failure inside a handler: Mangum logs what the app re-raises, if it does.
-    from stratus.api.deps import get_stores
+    from stratus.container import get_container
 
     def broken_upsert(space: Any, records: Any) -> None:
         raise TypeError(f"cannot convert {records!r}")
 
-    monkeypatch.setattr(get_stores().vectors, "upsert", broken_upsert)
+    monkeypatch.setattr(get_container().vectors, "upsert", broken_upsert)
     status, text = invoke_function(
         "upsert_documents",
         _event(f"POST {docs}/direct", f"{docs}/direct", {"documents": [_document("d2")]}, key),

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, cast
 
 import pytest
 
 from stratus.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
-from stratus.ports import ApiKey, MetadataStore, Permission
+from stratus.ports.metadata import ApiKey, ApiKeyRepository, Permission
 from stratus.services import api_keys
 from stratus.services.api_keys import (
     AuthCache,
@@ -23,11 +22,10 @@ from stratus.services.api_keys import (
     require_permission,
     revoke_api_key,
 )
-from stratus.settings import get_settings
 
 
 class InMemoryKeys:
-    """The API-key half of `MetadataStore`, counting lookups so cache hits are visible."""
+    """An `ApiKeyRepository` in memory, counting lookups so cache hits are visible."""
 
     def __init__(self) -> None:
         self.by_hash: dict[str, ApiKey] = {}
@@ -68,20 +66,13 @@ def keys() -> InMemoryKeys:
 
 
 @pytest.fixture
-def store(keys: InMemoryKeys) -> MetadataStore:
-    return cast(MetadataStore, keys)
+def store(keys: InMemoryKeys) -> ApiKeyRepository:
+    return keys
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture
-def fresh_settings() -> Iterator[None]:
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,7 +98,7 @@ def test_given_a_key_when_hashed_then_sha256_hex() -> None:
 
 
 def test_given_valid_input_when_created_then_plaintext_returned_once_and_only_hash_stored(
-    keys: InMemoryKeys, store: MetadataStore
+    keys: InMemoryKeys, store: ApiKeyRepository
 ) -> None:
     plaintext, record = create_api_key(store, "org_1", "ci", ["write", "read", "write"])
 
@@ -121,7 +112,7 @@ def test_given_valid_input_when_created_then_plaintext_returned_once_and_only_ha
 
 @pytest.mark.parametrize("permissions", [[], ["read", "superuser"], ["READ"]])
 def test_given_bad_permissions_when_created_then_bad_request_naming_permissions(
-    keys: InMemoryKeys, store: MetadataStore, permissions: list[str]
+    keys: InMemoryKeys, store: ApiKeyRepository, permissions: list[str]
 ) -> None:
     with pytest.raises(BadRequestError) as caught:
         create_api_key(store, "org_1", "ci", permissions)
@@ -132,20 +123,20 @@ def test_given_bad_permissions_when_created_then_bad_request_naming_permissions(
 
 @pytest.mark.parametrize(("org_id", "name"), [("", "ci"), ("org_1", "  ")])
 def test_given_blank_org_or_name_when_created_then_bad_request(
-    store: MetadataStore, org_id: str, name: str
+    store: ApiKeyRepository, org_id: str, name: str
 ) -> None:
     with pytest.raises(BadRequestError):
         create_api_key(store, org_id, name, ["read"])
 
 
-def test_given_an_unknown_key_id_when_revoked_then_not_found(store: MetadataStore) -> None:
+def test_given_an_unknown_key_id_when_revoked_then_not_found(store: ApiKeyRepository) -> None:
     create_api_key(store, "org_1", "ci", ["read"])
 
     with pytest.raises(NotFoundError):
         revoke_api_key(store, "org_1", "key_missing")
 
 
-def test_given_another_orgs_key_id_when_revoked_then_not_found(store: MetadataStore) -> None:
+def test_given_another_orgs_key_id_when_revoked_then_not_found(store: ApiKeyRepository) -> None:
     _, record = create_api_key(store, "org_1", "ci", ["read"])
 
     with pytest.raises(NotFoundError):
@@ -156,7 +147,7 @@ def test_given_another_orgs_key_id_when_revoked_then_not_found(store: MetadataSt
 # Authentication
 
 
-def test_given_a_valid_key_when_authenticated_then_principal_of_its_org(store: MetadataStore) -> None:
+def test_given_a_valid_key_when_authenticated_then_principal_of_its_org(store: ApiKeyRepository) -> None:
     plaintext, record = create_api_key(store, "org_1", "ci", ["read", "write"])
 
     principal = authenticate(store, plaintext, AuthCache(ttl_seconds=5))
@@ -168,7 +159,7 @@ def test_given_a_valid_key_when_authenticated_then_principal_of_its_org(store: M
 
 @pytest.mark.parametrize("raw_key", [None, ""])
 def test_given_no_key_when_authenticated_then_unauthorized(
-    keys: InMemoryKeys, store: MetadataStore, raw_key: str | None
+    keys: InMemoryKeys, store: ApiKeyRepository, raw_key: str | None
 ) -> None:
     with pytest.raises(UnauthorizedError) as caught:
         authenticate(store, raw_key, None)
@@ -191,7 +182,7 @@ def test_given_no_key_when_authenticated_then_unauthorized(
     ],
 )
 def test_given_a_malformed_key_when_authenticated_then_unauthorized_without_a_lookup(
-    keys: InMemoryKeys, store: MetadataStore, raw_key: str
+    keys: InMemoryKeys, store: ApiKeyRepository, raw_key: str
 ) -> None:
     with pytest.raises(UnauthorizedError) as caught:
         authenticate(store, raw_key, None)
@@ -201,14 +192,14 @@ def test_given_a_malformed_key_when_authenticated_then_unauthorized_without_a_lo
     assert keys.lookups == 0
 
 
-def test_given_an_unknown_key_when_authenticated_then_unauthorized(store: MetadataStore) -> None:
+def test_given_an_unknown_key_when_authenticated_then_unauthorized(store: ApiKeyRepository) -> None:
     with pytest.raises(UnauthorizedError) as caught:
         authenticate(store, generate_api_key(), None)
 
     assert caught.value.message == "unknown API key"
 
 
-def test_given_a_revoked_key_when_authenticated_then_unauthorized(store: MetadataStore) -> None:
+def test_given_a_revoked_key_when_authenticated_then_unauthorized(store: ApiKeyRepository) -> None:
     plaintext, record = create_api_key(store, "org_1", "ci", ["read"])
     revoke_api_key(store, "org_1", record.key_id)
 
@@ -219,7 +210,7 @@ def test_given_a_revoked_key_when_authenticated_then_unauthorized(store: Metadat
 
 
 def test_given_a_store_returning_another_hash_when_authenticated_then_unauthorized(
-    keys: InMemoryKeys, store: MetadataStore
+    keys: InMemoryKeys, store: ApiKeyRepository
 ) -> None:
     plaintext, record = create_api_key(store, "org_1", "ci", ["read"])
     # A store bug (or a tampered item) must not authenticate a key whose hash differs.
@@ -234,7 +225,7 @@ def test_given_a_store_returning_another_hash_when_authenticated_then_unauthoriz
 
 
 def test_given_a_cached_key_when_revoked_then_it_works_until_the_ttl_expires(
-    keys: InMemoryKeys, store: MetadataStore, clock: FakeClock
+    keys: InMemoryKeys, store: ApiKeyRepository, clock: FakeClock
 ) -> None:
     cache = AuthCache(ttl_seconds=5, clock=clock)
     plaintext, record = create_api_key(store, "org_1", "ci", ["read"])
@@ -252,7 +243,7 @@ def test_given_a_cached_key_when_revoked_then_it_works_until_the_ttl_expires(
 
 
 def test_given_a_key_revoked_in_this_container_when_authenticated_then_rejected_at_once(
-    store: MetadataStore, clock: FakeClock
+    store: ApiKeyRepository, clock: FakeClock
 ) -> None:
     cache = AuthCache(ttl_seconds=60, clock=clock)
     plaintext, record = create_api_key(store, "org_1", "ci", ["read"])
@@ -265,7 +256,7 @@ def test_given_a_key_revoked_in_this_container_when_authenticated_then_rejected_
 
 
 def test_given_an_unknown_key_when_later_created_then_not_negatively_cached(
-    keys: InMemoryKeys, store: MetadataStore, clock: FakeClock
+    keys: InMemoryKeys, store: ApiKeyRepository, clock: FakeClock
 ) -> None:
     cache = AuthCache(ttl_seconds=60, clock=clock)
     plaintext = generate_api_key()
@@ -287,7 +278,7 @@ def test_given_an_unknown_key_when_later_created_then_not_negatively_cached(
 
 
 def test_given_a_zero_ttl_when_authenticating_then_every_call_reads_the_store(
-    keys: InMemoryKeys, store: MetadataStore
+    keys: InMemoryKeys, store: ApiKeyRepository
 ) -> None:
     cache = AuthCache(ttl_seconds=0)
     plaintext, _ = create_api_key(store, "org_1", "ci", ["read"])
@@ -311,14 +302,13 @@ def test_given_a_full_cache_when_adding_then_the_oldest_entry_is_evicted(clock: 
     assert cache.get("h2") == principal and cache.get("h3") == principal
 
 
-def test_given_no_ttl_when_cache_built_then_settings_decide(
-    monkeypatch: pytest.MonkeyPatch, fresh_settings: None
-) -> None:
-    cache = AuthCache()  # built before the environment is final, like the API's module-level cache
-    monkeypatch.setenv("STRATUS_AUTH_CACHE_SECONDS", "7.5")
-    get_settings.cache_clear()
+def test_given_a_container_when_its_cache_is_built_then_its_settings_decide_the_ttl() -> None:
+    from stratus.container import Container
+    from stratus.settings import Settings
 
-    assert cache.ttl_seconds == 7.5
+    container = Container(Settings.from_environment({"STRATUS_AUTH_CACHE_SECONDS": "7.5"}))
+
+    assert container.auth_cache.ttl_seconds == 7.5
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import time
 from collections.abc import Iterator
 
@@ -149,9 +150,13 @@ def test_without_overlap_every_non_space_character_is_kept_once_in_order(
 @pytest.mark.parametrize("text", AWKWARD)
 @pytest.mark.parametrize(("size", "overlap"), [(7, 3), (50, 49), (200, 40)])
 def test_character_windows_share_exactly_the_overlap(text: str, size: int, overlap: int) -> None:
-    if any(not window.strip() for window in _raw_windows(text, size, overlap)):
-        pytest.skip("a blank window is skipped, so neighbours are not adjacent")
+    # Repeated up to at least two windows, so every case has neighbours to compare.
+    text = text * math.ceil(2 * size / len(text))
+    windows = _raw_windows(text, size, overlap)
+    assert all(window.strip() for window in windows), "no window may be blank: it would be skipped"
     chunks = chunk_text(text, "characters", size, overlap)
+    assert chunks == windows
+    assert len(chunks) >= 2
     for before, after in itertools.pairwise(chunks):
         assert before[-overlap:] == after[:overlap]
 

@@ -11,10 +11,12 @@ from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError,
 from stratus.models.documents import ListDocumentsRequest, UpsertDocumentsRequest
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest
 from stratus.models.search import SearchRequest
-from stratus.ports import StaticStores, Stores
+from stratus.ports import Stores
 from stratus.services import documents, namespaces, search
 from stratus.services.embedding import EmbeddingCache
+from stratus.services.spaces import resolve_namespace
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
+from tests.static_stores import StaticStores
 from tests.unit.test_embedding_cache import CountingEmbedder
 
 ORG = "org_a"
@@ -31,7 +33,7 @@ def _create(stores: Stores, **body: Any) -> None:
 
 
 def _upsert(stores: Stores, *docs: dict[str, Any]) -> list[str]:
-    namespace = namespaces.resolve_namespace(stores.metadata, ORG, "docs")
+    namespace = resolve_namespace(stores.metadata, ORG, "docs")
     request = UpsertDocumentsRequest.model_validate({"documents": list(docs)})
     return documents.upsert_documents(stores, namespace, request).document_ids
 
@@ -41,7 +43,7 @@ def test_given_unseen_vector_name_when_upserted_then_a_cosine_index_with_inferre
 ) -> None:
     _create(stores)
     _upsert(stores, {"document_id": "a", "vectors": {"emb": [1.0, 0.0, 0.0]}})
-    namespace = namespaces.resolve_namespace(stores.metadata, ORG, "docs")
+    namespace = resolve_namespace(stores.metadata, ORG, "docs")
     assert [(c.name, c.dimension, c.metric) for c in namespace.vector_configs] == [("emb", 3, "cosine")]
     assert namespace.version == 2
 
@@ -67,7 +69,7 @@ def test_given_existing_document_when_upserted_without_an_index_then_it_is_overw
     _create(stores, vector_configs=[{"name": "a", "dimension": 2}, {"name": "b", "dimension": 2}])
     _upsert(stores, {"document_id": "d", "vectors": {"a": [1.0, 0.0], "b": [0.0, 1.0]}, "payload": {"v": 1}})
     _upsert(stores, {"document_id": "d", "vectors": {"a": [0.5, 0.5]}, "payload": {"v": 2}})
-    namespace = namespaces.resolve_namespace(stores.metadata, ORG, "docs")
+    namespace = resolve_namespace(stores.metadata, ORG, "docs")
     document = documents.get_document(stores, namespace, "d", return_vectors=True)
     assert document.payload == {"v": 2}
     assert document.vectors == {"a": [0.5, 0.5]}
@@ -77,12 +79,12 @@ def test_given_vector_store_down_when_upserting_a_new_index_then_metadata_is_unc
     stores: Stores,
 ) -> None:
     _create(stores)
-    before = namespaces.resolve_namespace(stores.metadata, ORG, "docs")
+    before = resolve_namespace(stores.metadata, ORG, "docs")
     assert isinstance(stores.vectors, InMemoryVectorStore)
     stores.vectors.fail_next = "upsert"
     with pytest.raises(VectorStoreUnavailableError):
         _upsert(stores, {"document_id": "a", "vectors": {"emb": [1.0, 0.0]}})
-    assert namespaces.resolve_namespace(stores.metadata, ORG, "docs") == before
+    assert resolve_namespace(stores.metadata, ORG, "docs") == before
 
 
 def test_given_documents_spread_over_indexes_when_listed_in_pages_then_each_id_appears_once_in_order(
@@ -96,7 +98,7 @@ def test_given_documents_spread_over_indexes_when_listed_in_pages_then_each_id_a
             vectors = {"a": [1.0, 1.0], "b": [1.0, 1.0]}
         docs.append({"document_id": f"d{i:03d}", "vectors": vectors, "payload": {"i": i}})
     _upsert(stores, *docs)
-    namespace = namespaces.resolve_namespace(stores.metadata, ORG, "docs")
+    namespace = resolve_namespace(stores.metadata, ORG, "docs")
     seen: list[str] = []
     cursor = None
     while True:
@@ -125,14 +127,12 @@ def test_given_standalone_namespace_when_searching_by_text_then_400_says_send_a_
     assert "promote" in caught.value.message
 
 
-def test_given_two_organizations_searching_the_same_text_then_each_query_is_embedded_for_its_own(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_given_two_organizations_searching_the_same_text_then_each_query_is_embedded_for_its_own() -> None:
     # A cached embedding answers in ~2 ms instead of ~300: shared between organizations, the
     # time of a search told org B what org A had searched.
     embedder = CountingEmbedder(dimension=2)
     stores = StaticStores(metadata=InMemoryMetadataStore(), vectors=InMemoryVectorStore(), embedders=embedder)
-    monkeypatch.setattr(search, "query_cache", EmbeddingCache())
+    cache = EmbeddingCache()  # one container's, shared by every organization it serves
     request = SearchRequest.model_validate(
         {"namespace_id": "docs", "queries": [{"vector_name": "emb", "text": "merger with acme"}]}
     )
@@ -141,17 +141,18 @@ def test_given_two_organizations_searching_the_same_text_then_each_query_is_embe
         created = namespaces.create_standalone_namespace(
             stores, org, CreateStandaloneNamespaceRequest.model_validate(body)
         )
-        stored = namespaces.resolve_namespace(stores.metadata, org, created.namespace_id)
+        stored = resolve_namespace(stores.metadata, org, created.namespace_id)
+        # As a promotion leaves it: managed, its index embedded by a text service.
         mapped = stored.model_copy(
             update={"mode": "managed", "vector_inference_map": {"emb": "minilm_l6_v2"}}
         )
         stores.metadata.save_namespace(mapped, stored.version, stored.namespace_name)
 
-    search.search(stores, "org_a", request)
-    search.search(stores, "org_b", request)
+    for org in ("org_a", "org_b"):
+        search.search(stores, org, request, query_cache=cache)
     assert embedder.asked == ["merger with acme", "merger with acme"]
-    search.search(stores, "org_a", request)
-    search.search(stores, "org_b", request)
+    for org in ("org_a", "org_b"):
+        search.search(stores, org, request, query_cache=cache)
     assert len(embedder.asked) == 2  # each organization's repeat is its own cache hit
 
 
@@ -232,4 +233,4 @@ def test_given_score_threshold_when_searching_then_weaker_matches_are_dropped(st
 def test_given_other_org_when_resolving_then_not_found(stores: Stores) -> None:
     _create(stores)
     with pytest.raises(NotFoundError):
-        namespaces.resolve_namespace(stores.metadata, "org_b", "docs")
+        resolve_namespace(stores.metadata, "org_b", "docs")

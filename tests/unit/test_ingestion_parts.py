@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from stratus import limits
-from stratus.errors import BadRequestError
-from stratus.ingestion.content import (
+from stratus.domain.content import (
     Blob,
     blobs_of,
     check_image_pixels,
@@ -23,8 +22,7 @@ from stratus.ingestion.content import (
     image_size,
     sniffed_image_type,
 )
-from stratus.ingestion.extraction import Draft, drafts_for
-from stratus.ingestion.object_keys import (
+from stratus.domain.object_keys import (
     bucket_prefix_of,
     checked_filename,
     document_id_for,
@@ -32,9 +30,11 @@ from stratus.ingestion.object_keys import (
     object_id_for_key,
     task_id_for,
 )
-from stratus.ingestion.s3_events import MalformedMessageError, object_events
+from stratus.errors import BadRequestError
 from stratus.models.managed_content import Collection, CollectionExtractor, CollectionSource
 from stratus.ports import StoredBlob
+from stratus.services.ingestion.extraction import Draft, drafts_for
+from stratus.services.ingestion.s3_events import MalformedMessageError, object_events
 
 
 def png_header(width: int, height: int) -> bytes:

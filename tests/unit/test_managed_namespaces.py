@@ -4,8 +4,6 @@ parameters, merged payload indexes, and refusals that name their field."""
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,14 +11,14 @@ from pydantic import ValidationError
 
 from stratus.errors import AlreadyExistsError, BadRequestError, VectorStoreUnavailableError
 from stratus.models.managed import CreateNamespaceRequest
-from stratus.ports import StaticStores
 from stratus.services import namespaces
 from stratus.services.managed_namespaces import create_managed_namespace
+from stratus.services.spaces import resolve_namespace
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
 from tests.seed_bodies import CREATE_NAMESPACE_SEED_BODY as SEED_BODY
+from tests.static_stores import StaticStores
 
 ORG = "org_a"
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "create-namespace.txt"
 
 
 @pytest.fixture
@@ -40,14 +38,6 @@ def _refusal(stores: StaticStores, body: dict[str, Any]) -> BadRequestError:
     with pytest.raises(BadRequestError) as caught:
         _create(stores, body)
     return caught.value
-
-
-def test_the_body_here_is_the_seeds_body() -> None:
-    if not SEED.exists():
-        pytest.skip("the shared seeds are not next to this checkout")
-    text = SEED.read_text()
-    start = text.index("--data '") + len("--data '")
-    assert json.loads(text[start : text.index("'", start)]) == SEED_BODY
 
 
 # --- the seed -----------------------------------------------------------------------------------
@@ -115,7 +105,7 @@ def test_the_answer_is_the_documented_shape(stores: StaticStores) -> None:
     assert fields[:2] == ["metadata.title", "metadata.description"]
     assert {"object_id", "bucket_id", "collection_id", "modality", "text", "content_type"} <= set(fields)
     assert answer["document_count"] == 0
-    stored = namespaces.resolve_namespace(stores.metadata, ORG, "spotify_playlists_dev")
+    stored = resolve_namespace(stores.metadata, ORG, "spotify_playlists_dev")
     assert stored.namespace_id == namespace.namespace_id
 
 

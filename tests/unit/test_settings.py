@@ -59,14 +59,3 @@ def test_invalid_values_are_refused_naming_the_field(name: str, value: str, fiel
     with pytest.raises(ValidationError) as raised:
         Settings.from_environment({name: value})
     assert [error["loc"] for error in raised.value.errors()] == [(field,)]
-
-
-def test_get_settings_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stratus.settings import get_settings
-
-    monkeypatch.setenv("STRATUS_TABLE_NAME", "from-env")
-    get_settings.cache_clear()
-    try:
-        assert get_settings().table_name == "from-env"
-    finally:
-        get_settings.cache_clear()

@@ -1,5 +1,5 @@
-"""template.yaml, functions/, the operation registry, openapi.json, the README and the event
-files must describe the same API. Everything here is derived from `OPERATIONS` and the template,
+"""template.yaml, functions/, the operation registry, openapi.json, docs/api.md's route table and
+the event files must describe the same API. Everything here is derived from `OPERATIONS` and the template,
 so a new operation is covered the moment it is registered.
 
 Each test collects every problem before failing, so one run shows the whole drift."""
@@ -31,7 +31,9 @@ from stratus_local.template import REPO_ROOT, load_template, resources_of_type
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 EVENTS_DIR = REPO_ROOT / "tests" / "events"
 OPENAPI_PATH = REPO_ROOT / "openapi.json"
-README_PATH = REPO_ROOT / "README.md"
+API_DOC_PATH = REPO_ROOT / "docs" / "api.md"
+# The section of docs/api.md that lists the routes served, one table row per route.
+API_DOC_ROUTES_HEADING = "# What Stratus serves"
 LAYER_REQUIREMENTS = REPO_ROOT / "layers" / "stratus" / "requirements.txt"
 PYPROJECT = REPO_ROOT / "pyproject.toml"
 
@@ -332,6 +334,31 @@ def test_functions_are_named_after_their_operation(functions: dict[str, dict[str
     assert not problems, "\n".join(problems)
 
 
+def test_routes_are_named_after_their_operation(operations: Mapping[str, APIRouter]) -> None:
+    """Every route sets `operation_id` (so the spec never shows FastAPI's generated
+    `get_one_v1_buckets__bucket_id__get`): its operation's name, or that name and a suffix when the
+    operation has several routes; the route function bears the operation's name or the id."""
+    problems = []
+    seen: dict[str, str] = {}
+    for operation, router in operations.items():
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            label = f"{operation}: {_fmt([(method, route.path) for method in route.methods or ()])}"
+            operation_id = route.operation_id
+            if operation_id is None:
+                problems.append(f"{label} sets no operation_id")
+                continue
+            if operation_id != operation and not operation_id.startswith(f"{operation}_"):
+                problems.append(f"{label}: operation_id {operation_id!r} is not named after {operation!r}")
+            if operation_id in seen:
+                problems.append(f"{label}: operation_id {operation_id!r} is also {seen[operation_id]}'s")
+            seen[operation_id] = operation
+            if route.endpoint.__name__ not in (operation, operation_id):
+                problems.append(f"{label}: its function is {route.endpoint.__name__!r}, not {operation!r}")
+    assert not problems, "\n".join(problems)
+
+
 # ---------------------------------------------------------------------------------------------
 # Handlers
 
@@ -362,7 +389,7 @@ def test_handler_is_mangum_serving_exactly_its_operation(
 
 
 # ---------------------------------------------------------------------------------------------
-# OpenAPI and README
+# OpenAPI and docs/api.md
 
 
 def test_openapi_file_is_current() -> None:
@@ -389,11 +416,30 @@ def test_openapi_operations_are_in_the_template(template_routes: dict[Route, lis
     assert not missing, f"openapi.json documents routes that no function serves: {_fmt(missing)}"
 
 
-def test_readme_lists_every_route(all_routes: dict[Route, str]) -> None:
-    assert README_PATH.exists(), "README.md is missing; its API table must list every route"
-    readme = README_PATH.read_text(encoding="utf-8")
-    missing = {route for route in all_routes if f"{route[0]} {route[1]}" not in readme}
-    assert not missing, f"README.md's API table does not mention: {_fmt(missing)}"
+def documented_routes() -> dict[Route, str]:
+    """docs/api.md's route table, one row per route (`METHOD /path`, then its operation)."""
+    assert API_DOC_PATH.exists(), "docs/api.md is missing; its route table must list every route"
+    text = API_DOC_PATH.read_text(encoding="utf-8")
+    assert API_DOC_ROUTES_HEADING in text, f"docs/api.md has no section {API_DOC_ROUTES_HEADING!r}"
+    section = text.split(API_DOC_ROUTES_HEADING, 1)[1].split("\n# ", 1)[0]
+    rows = re.findall(r"^\| `([A-Z]+) (/\S*)` \| (\w+)", section, flags=re.MULTILINE)
+    documented: dict[Route, str] = {}
+    for method, path, operation in rows:
+        assert (method, path) not in documented, f"docs/api.md lists {method} {path} twice"
+        documented[(method, path)] = operation
+    return documented
+
+
+def test_the_api_doc_lists_every_route_with_its_operation(all_routes: dict[Route, str]) -> None:
+    documented = documented_routes()
+    missing = set(all_routes) - set(documented)
+    assert not missing, f"docs/api.md's route table does not list: {_fmt(missing)}"
+    extra = set(documented) - set(all_routes)
+    assert not extra, f"docs/api.md's route table lists routes nothing serves: {_fmt(extra)}"
+    wrong = {
+        route: (documented[route], owner) for route, owner in all_routes.items() if documented[route] != owner
+    }
+    assert not wrong, f"docs/api.md names the wrong operation (documented, served): {wrong}"
 
 
 # ---------------------------------------------------------------------------------------------

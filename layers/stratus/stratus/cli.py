@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
 from stratus.errors import MetadataStoreUnavailableError, NotFoundError, StratusError
-from stratus.ports import ApiKey
+from stratus.ports.metadata import ApiKey
 from stratus.services import api_keys
 
 EXIT_OK = 0
@@ -249,7 +249,7 @@ def _indexes_run_auto(args: argparse.Namespace) -> int:
     # The same settings the stack reads (vector store, LanceDB URI, Pinecone...), with the
     # connection options of the command line for the table.
     from stratus import clock
-    from stratus.api.deps import ContainerStores
+    from stratus.container import Container
     from stratus.services.auto_indexes import run_auto_indexes
     from stratus.settings import Settings
 
@@ -261,7 +261,7 @@ def _indexes_run_auto(args: argparse.Namespace) -> int:
     if threshold < 0 or window < 1:
         raise CommandError("--threshold must be >= 0 and --window-hours >= 1", EXIT_USAGE)
     _store(args)  # validates --endpoint-url up front
-    report = run_auto_indexes(ContainerStores(settings), clock.utc_now(), threshold, window)
+    report = run_auto_indexes(Container(settings), clock.utc_now(), threshold, window)
     if args.json:
         _print_json(report.as_dict(), sys.stdout)
     else:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stratus import limits
@@ -339,37 +339,66 @@ def _evaluate_condition(cond: Condition, found: Any) -> bool:
         return absent is cond.value
     if op == "exists":
         return (not absent) is cond.value
-    if op == "ne":
-        return not _evaluate_condition(Condition(cond.field, "eq", cond.value, cond.case_sensitive), found)
-    if op == "nin":
-        return not _evaluate_condition(Condition(cond.field, "in", cond.value, cond.case_sensitive), found)
+    if op in _NEGATED:
+        return not _evaluate_condition(replace(cond, operator=_NEGATED[op]), found)
     if absent:
         return False
-    candidates = found if isinstance(found, list) else [found]
-    if op == "eq":
-        return any(_equal(item, cond.value, cond.case_sensitive) for item in candidates)
-    if op == "in":
-        assert isinstance(cond.value, tuple)
-        return any(_equal(item, want, cond.case_sensitive) for item in candidates for want in cond.value)
-    if op == "contains":
-        if isinstance(found, list):
-            return any(_equal(item, cond.value, cond.case_sensitive) for item in found)
-        if isinstance(found, str) and isinstance(cond.value, str):
-            return _fold(cond.value, cond.case_sensitive) in _fold(found, cond.case_sensitive)
-        return False
-    if op in ("starts_with", "ends_with"):
-        if not isinstance(found, str) or not isinstance(cond.value, str):
-            return False
-        have, want = _fold(found, cond.case_sensitive), _fold(cond.value, cond.case_sensitive)
-        return have.startswith(want) if op == "starts_with" else have.endswith(want)
     if op in RANGE_OPERATORS:
         return _compare(found, op, cond.value)
-    if op == "text":
-        if not isinstance(found, str):
-            return False
-        words = set(tokenize(found))
-        return all(token in words for token in tokenize(str(cond.value)))
-    raise AssertionError(f"unhandled operator {op}")
+    test = _PRESENT_TESTS.get(op)
+    if test is None:
+        raise AssertionError(f"unhandled operator {op}")
+    return test(found, cond.value, cond.case_sensitive)
+
+
+def _eq(found: Any, want: Any, case_sensitive: bool) -> bool:
+    candidates = found if isinstance(found, list) else [found]
+    return any(_equal(item, want, case_sensitive) for item in candidates)
+
+
+def _in(found: Any, wants: Any, case_sensitive: bool) -> bool:
+    assert isinstance(wants, tuple)
+    return any(_eq(found, want, case_sensitive) for want in wants)
+
+
+def _contains(found: Any, want: Any, case_sensitive: bool) -> bool:
+    if isinstance(found, list):
+        return any(_equal(item, want, case_sensitive) for item in found)
+    if isinstance(found, str) and isinstance(want, str):
+        return _fold(want, case_sensitive) in _fold(found, case_sensitive)
+    return False
+
+
+def _starts_with(found: Any, want: Any, case_sensitive: bool) -> bool:
+    if not isinstance(found, str) or not isinstance(want, str):
+        return False
+    return _fold(found, case_sensitive).startswith(_fold(want, case_sensitive))
+
+
+def _ends_with(found: Any, want: Any, case_sensitive: bool) -> bool:
+    if not isinstance(found, str) or not isinstance(want, str):
+        return False
+    return _fold(found, case_sensitive).endswith(_fold(want, case_sensitive))
+
+
+def _text(found: Any, want: Any, case_sensitive: bool) -> bool:
+    if not isinstance(found, str):
+        return False
+    words = set(tokenize(found))
+    return all(token in words for token in tokenize(str(want)))
+
+
+# `ne`/`nin` are the negations of `eq`/`in` (so they match documents without the field).
+_NEGATED = {"ne": "eq", "nin": "in"}
+# The operators that test a present value: (value found, value wanted, case_sensitive) -> match.
+_PRESENT_TESTS: dict[str, Callable[[Any, Any, bool], bool]] = {
+    "eq": _eq,
+    "in": _in,
+    "contains": _contains,
+    "starts_with": _starts_with,
+    "ends_with": _ends_with,
+    "text": _text,
+}
 
 
 def _fold(text: str, case_sensitive: bool) -> str:

@@ -1,6 +1,6 @@
 """The inference services Stratus knows (api.md, "Inference services"): name → what it produces.
 
-This is the catalogue only; `stratus.api.deps.get_embedder` builds the provider for a name."""
+This is the catalogue only; the container (`stratus.container`) builds the provider for a name."""
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import AliasChoices, ConfigDict, Field
@@ -130,8 +129,3 @@ class Settings(Model):
     # tests and local demos may allow http and loopback.
     allow_private_urls: bool = False
     url_fetch_timeout_seconds: float = 10.0
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings.from_environment()

@@ -8,7 +8,8 @@ from fastapi import APIRouter, FastAPI
 from stratus import __version__
 from stratus.api.body_limit import BodySizeLimit
 from stratus.api.errors import install_error_handlers
-from stratus.settings import get_settings
+from stratus.container import get_container
+from stratus.settings import Settings
 
 DESCRIPTION = (
     "Serverless, Mixpeek-compatible namespace and vector-search API. "
@@ -16,8 +17,9 @@ DESCRIPTION = (
 )
 
 
-def create_app(*routers: APIRouter) -> FastAPI:
-    docs = get_settings().enable_docs
+def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI:
+    """`settings` default to the process container's (tests pass those of their own)."""
+    docs = (settings or get_container().settings).enable_docs
     app = FastAPI(
         title="Stratus",
         version=__version__,
@@ -33,8 +35,8 @@ def create_app(*routers: APIRouter) -> FastAPI:
     return app
 
 
-def create_full_app() -> FastAPI:
+def create_full_app(settings: Settings | None = None) -> FastAPI:
     """Every operation: what `make dev` serves through uvicorn."""
     from stratus.api.operations import OPERATIONS
 
-    return create_app(*OPERATIONS.values())
+    return create_app(*OPERATIONS.values(), settings=settings)

@@ -7,28 +7,26 @@ from collections.abc import Callable
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from stratus.api.deps import get_stores
+from stratus.container import Container, get_container
 from stratus.errors import UnauthorizedError
-from stratus.ports import Permission
+from stratus.ports.metadata import Permission
 from stratus.services import api_keys
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sk_...`")
-_cache = api_keys.AuthCache()
-
-
-def reset_auth_cache() -> None:
-    _cache.clear()
 
 
 def require(permission: Permission) -> Callable[..., api_keys.Principal]:
     """A dependency that authenticates the caller and checks `permission` (admin ⊃ write ⊃ read)."""
 
-    def dependency(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> api_keys.Principal:
+    def dependency(
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+        container: Container = Depends(get_container),
+    ) -> api_keys.Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise UnauthorizedError(
                 "missing API key; send 'Authorization: Bearer <api key>'", {"header": "Authorization"}
             )
-        principal = api_keys.authenticate(get_stores().metadata, credentials.credentials, _cache)
+        principal = api_keys.authenticate(container.metadata, credentials.credentials, container.auth_cache)
         api_keys.require_permission(principal, permission)
         return principal
 

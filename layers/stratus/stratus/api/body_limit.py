@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stratus import limits
-from stratus.api.errors import envelope
+from stratus.api.errors import send_envelope
 
 
 class BodySizeLimit:
@@ -55,22 +53,10 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _reject(self, send: Send) -> None:
-        raw = json.dumps(
-            envelope(
-                413,
-                "PayloadTooLargeError",
-                f"request body is larger than {self.max_bytes} bytes; split the upsert into smaller batches",
-                {"field": "body", "limit_bytes": self.max_bytes},
-            )
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(raw)).encode()),
-                ],
-            }
+        await send_envelope(
+            send,
+            413,
+            "PayloadTooLargeError",
+            f"request body is larger than {self.max_bytes} bytes; split the upsert into smaller batches",
+            {"field": "body", "limit_bytes": self.max_bytes},
         )
-        await send({"type": "http.response.body", "body": raw})

@@ -51,6 +51,21 @@ class _EnvelopeResponse(JSONResponse):
             return json.dumps(content, separators=(",", ":")).encode("ascii")
 
 
+async def send_envelope(
+    send: Send, status: int, error_type: str, message: str, details: dict[str, Any] | None = None
+) -> None:
+    """The envelope as a raw ASGI response, for middleware that answers without the app."""
+    raw = json.dumps(envelope(status, error_type, message, details)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": raw})
+
+
 def error_response(
     status: int,
     error_type: str,
@@ -180,18 +195,7 @@ class UnexpectedErrors:
             log_unexpected(exc)
             if started:  # too late for an envelope; the client sees a cut-off response
                 return
-            raw = json.dumps(envelope(500, "InternalServerError", _INTERNAL_MESSAGE)).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(raw)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": raw})
+            await send_envelope(send, 500, "InternalServerError", _INTERNAL_MESSAGE)
 
 
 def install_error_handlers(app: FastAPI) -> None:

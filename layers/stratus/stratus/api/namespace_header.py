@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from fastapi import Depends, Header
 
 from stratus.api.auth import require
-from stratus.api.deps import get_stores
+from stratus.container import Container, get_container
 from stratus.errors import BadRequestError
 from stratus.models.namespaces import Namespace
-from stratus.ports import Permission
+from stratus.ports.metadata import Permission
 from stratus.services.api_keys import Principal
-from stratus.services.namespaces import resolve_namespace
+from stratus.services.spaces import resolve_namespace
 
 HEADER = "X-Namespace"
 
@@ -42,12 +42,13 @@ def namespace_scope(permission: Permission) -> Callable[..., NamespaceScope]:
             max_length=1024,
             description="The namespace id or name these resources belong to",
         ),
+        container: Container = Depends(get_container),
     ) -> NamespaceScope:
         if x_namespace is None or not x_namespace.strip():
             raise BadRequestError(
                 f"missing {HEADER} header; send '{HEADER}: <namespace id or name>'", {"header": HEADER}
             )
-        namespace = resolve_namespace(get_stores().metadata, principal.org_id, x_namespace.strip())
+        namespace = resolve_namespace(container.metadata, principal.org_id, x_namespace.strip())
         return NamespaceScope(principal, namespace)
 
     return dependency

@@ -82,33 +82,38 @@ def _problem(value: Any, path: str, depth: int, dynamodb: bool) -> str | None:
     if isinstance(value, str):
         return None if _is_unicode(value) else f"{_where(path)}: {_SURROGATE_RULE}"
     if isinstance(value, int | float):
-        if dynamodb:
-            return (
-                None
-                if storable_number(value)
-                else f"{_where(path)}: {value!r} cannot be stored; {_NUMBER_RULE}"
-            )
-        if isinstance(value, float) and not math.isfinite(value):
-            return f"{_where(path)}: {value!r} cannot be stored; send a finite number"
-        return None
+        return _number_problem(value, path, dynamodb)
     if isinstance(value, dict | list):
-        if depth >= MAX_DEPTH:
-            return f"{_where(path)}: nested more than {MAX_DEPTH} objects or arrays deep"
-        if isinstance(value, list):
-            entries = [(f"{path}[{index}]", inner) for index, inner in enumerate(value)]
-        else:
-            if dynamodb and "" in value:
-                return f"{_where(path)}: an empty key; object keys need at least one character"
-            for key in value:
-                if not _is_unicode(str(key)):
-                    return f"{_where(path)}: a key holds {_SURROGATE_RULE}"
-            entries = [(f"{path}.{key}" if path else str(key), inner) for key, inner in value.items()]
-        for inner_path, inner in entries:
-            problem = _problem(inner, inner_path, depth + 1, dynamodb)
-            if problem is not None:
-                return problem
-        return None
+        return _container_problem(value, path, depth, dynamodb)
     return f"{_where(path)}: a {type(value).__name__} is not JSON"
+
+
+def _number_problem(value: int | float, path: str, dynamodb: bool) -> str | None:
+    if dynamodb and not storable_number(value):
+        return f"{_where(path)}: {value!r} cannot be stored; {_NUMBER_RULE}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{_where(path)}: {value!r} cannot be stored; send a finite number"
+    return None
+
+
+def _container_problem(
+    value: dict[Any, Any] | list[Any], path: str, depth: int, dynamodb: bool
+) -> str | None:
+    if depth >= MAX_DEPTH:
+        return f"{_where(path)}: nested more than {MAX_DEPTH} objects or arrays deep"
+    if isinstance(value, list):
+        entries = [(f"{path}[{index}]", inner) for index, inner in enumerate(value)]
+    else:
+        if dynamodb and "" in value:
+            return f"{_where(path)}: an empty key; object keys need at least one character"
+        if not all(_is_unicode(str(key)) for key in value):
+            return f"{_where(path)}: a key holds {_SURROGATE_RULE}"
+        entries = [(f"{path}.{key}" if path else str(key), inner) for key, inner in value.items()]
+    for inner_path, inner in entries:
+        problem = _problem(inner, inner_path, depth + 1, dynamodb)
+        if problem is not None:
+            return problem
+    return None
 
 
 _SURROGATE_RULE = (

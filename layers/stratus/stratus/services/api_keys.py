@@ -19,8 +19,7 @@ from typing import get_args
 from stratus.clock import iso_now
 from stratus.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
 from stratus.ids import new_id
-from stratus.ports import ApiKey, MetadataStore, Permission
-from stratus.settings import get_settings
+from stratus.ports.metadata import ApiKey, ApiKeyRepository, Permission
 
 API_KEY_PREFIX = "sk_"
 API_KEY_RANDOM_LENGTH = 32
@@ -46,32 +45,24 @@ class Principal:
 
 
 class AuthCache:
-    """Verified keys, trusted for `ttl_seconds` (default: settings `auth_cache_seconds`) per
-    container so a warm Lambda does not read DynamoDB on every request. Keyed by the key's hash,
+    """Verified keys, trusted for `ttl_seconds` (settings `auth_cache_seconds`: the container
+    holds one) so a warm Lambda does not read DynamoDB on every request. Keyed by the key's hash,
     never by the key. A revoked key keeps working for at most `ttl_seconds` in containers that
     cached it; that is the price of the cache and why the default TTL is seconds, not minutes.
     Unknown keys are not cached, so a freshly created key works at once."""
 
     def __init__(
         self,
-        ttl_seconds: float | None = None,
+        ttl_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 1024,
     ) -> None:
-        self._ttl_seconds = ttl_seconds
+        self.ttl_seconds = ttl_seconds
         self._clock = clock
         self._max_entries = max_entries
         self._entries: dict[str, tuple[float, Principal]] = {}
         # FastAPI runs sync dependencies in a thread pool.
         self._lock = threading.Lock()
-
-    @property
-    def ttl_seconds(self) -> float:
-        # Read on use, not at construction: the API builds its cache at import time, before
-        # tests (or `reset_container`) have settled the environment.
-        if self._ttl_seconds is not None:
-            return self._ttl_seconds
-        return get_settings().auth_cache_seconds
 
     def get(self, key_hash: str) -> Principal | None:
         with self._lock:
@@ -146,7 +137,7 @@ def _require_text(field: str, value: str) -> str:
 
 
 def create_api_key(
-    store: MetadataStore, org_id: str, name: str, permissions: Iterable[str]
+    store: ApiKeyRepository, org_id: str, name: str, permissions: Iterable[str]
 ) -> tuple[str, ApiKey]:
     """Store a new key and return `(plaintext key, stored record)`. The plaintext exists only
     in this return value: show it once, never persist or log it."""
@@ -163,7 +154,7 @@ def create_api_key(
     return plaintext, record
 
 
-def revoke_api_key(store: MetadataStore, org_id: str, key_id: str, cache: AuthCache | None = None) -> None:
+def revoke_api_key(store: ApiKeyRepository, org_id: str, key_id: str, cache: AuthCache | None = None) -> None:
     """`NotFoundError` if the organization has no such key. Revoking twice is fine."""
     if not store.revoke_api_key(org_id, key_id):
         raise NotFoundError.of("api key", key_id)
@@ -176,7 +167,7 @@ def _unauthorized(message: str) -> UnauthorizedError:
     return UnauthorizedError(message, {"header": "Authorization", "expected": "Bearer sk_..."})
 
 
-def authenticate(store: MetadataStore, raw_key: str | None, cache: AuthCache | None) -> Principal:
+def authenticate(store: ApiKeyRepository, raw_key: str | None, cache: AuthCache | None) -> Principal:
     """The principal behind `raw_key` (the bare key, without `Bearer `), or `UnauthorizedError`."""
     if not raw_key:
         raise _unauthorized("missing API key; send 'Authorization: Bearer <api key>'")

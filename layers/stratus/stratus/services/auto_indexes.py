@@ -16,9 +16,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from stratus import clock, limits
+from stratus import limits
 from stratus.models.namespaces import Namespace, PayloadIndexConfig, PayloadIndexType
-from stratus.ports import FieldUsage, MetadataStore, Stores
+from stratus.ports.metadata import FieldUsage, NamespaceRepository
+from stratus.ports.stores import Stores
 from stratus.services.filter_usage import usage_in_window
 from stratus.services.payload_indexes import (
     PROTECTED_INDEX_TYPES,
@@ -98,7 +99,7 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def opted_in_namespaces(metadata: MetadataStore) -> Iterator[Namespace]:
+def opted_in_namespaces(metadata: NamespaceRepository) -> Iterator[Namespace]:
     cursor: str | None = None
     while True:
         page = metadata.list_auto_index_namespaces(SCAN_PAGE_SIZE, cursor)
@@ -195,19 +196,3 @@ def _index_for(
          "reason": str(reason)}
     )  # fmt: skip
     return None
-
-
-def handle_scheduled_event(event: Mapping[str, Any], stores: Stores | None = None) -> dict[str, Any]:
-    """The Lambda entry (EventBridge `rate(6 hours)`): threshold and window from settings."""
-    from stratus.api.deps import get_stores  # built lazily per container, as for HTTP functions
-    from stratus.settings import get_settings
-
-    settings = get_settings()
-    logger.info("auto_create_indexes run (event id %s)", event.get("id", "-"))
-    report = run_auto_indexes(
-        stores or get_stores(),
-        clock.utc_now(),
-        settings.auto_index_threshold,
-        settings.auto_index_window_hours,
-    )
-    return report.as_dict()

@@ -9,12 +9,14 @@ from stratus.filters import FilterNode, parse_filter
 from stratus.models.common import ListResponse, Pagination
 from stratus.models.managed_content import Bucket, BucketModel, CreateBucketRequest
 from stratus.models.namespaces import Namespace
-from stratus.ports import MetadataStore, Space, Stores, VectorStore
-from stratus.services.namespaces import spaces_of
+from stratus.ports.metadata import ManagedContentRepository
+from stratus.ports.stores import Stores
+from stratus.ports.vectors import Space, VectorStore
+from stratus.services.spaces import spaces_of
 
 
 def create_bucket(
-    metadata: MetadataStore, namespace: Namespace, request: CreateBucketRequest, data_bucket: str
+    metadata: ManagedContentRepository, namespace: Namespace, request: CreateBucketRequest, data_bucket: str
 ) -> Bucket:
     bucket_id = ids.new_id("bkt_")
     bucket = Bucket(
@@ -33,7 +35,7 @@ def create_bucket(
     return bucket
 
 
-def get_bucket(metadata: MetadataStore, namespace: Namespace, bucket_id: str) -> Bucket:
+def get_bucket(metadata: ManagedContentRepository, namespace: Namespace, bucket_id: str) -> Bucket:
     bucket = metadata.get_bucket(namespace.org_id, namespace.namespace_id, bucket_id)
     if bucket is None:
         raise NotFoundError.of("bucket", bucket_id)
@@ -45,7 +47,11 @@ def describe_bucket(bucket: Bucket) -> BucketModel:
 
 
 def list_buckets(
-    metadata: MetadataStore, namespace: Namespace, limit: int, cursor: str | None, include_total: bool
+    metadata: ManagedContentRepository,
+    namespace: Namespace,
+    limit: int,
+    cursor: str | None,
+    include_total: bool,
 ) -> ListResponse[BucketModel]:
     page = metadata.list_buckets(namespace.org_id, namespace.namespace_id, limit, cursor)
     total = metadata.count_buckets(namespace.org_id, namespace.namespace_id) if include_total else None

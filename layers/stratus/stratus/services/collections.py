@@ -15,11 +15,11 @@ from stratus.models.managed_content import (
     CreateCollectionRequest,
 )
 from stratus.models.namespaces import FeatureExtractorConfig, Namespace
-from stratus.ports import MetadataStore
+from stratus.ports.metadata import ManagedContentRepository
 
 
 def create_collection(
-    metadata: MetadataStore, namespace: Namespace, request: CreateCollectionRequest
+    metadata: ManagedContentRepository, namespace: Namespace, request: CreateCollectionRequest
 ) -> Collection:
     if namespace.mode != "managed":
         # A standalone namespace has no inference map: nothing would say how to embed objects.
@@ -62,7 +62,9 @@ def create_collection(
     return collection
 
 
-def _check_source_buckets(metadata: MetadataStore, namespace: Namespace, bucket_ids: list[str]) -> None:
+def _check_source_buckets(
+    metadata: ManagedContentRepository, namespace: Namespace, bucket_ids: list[str]
+) -> None:
     missing = [
         bucket_id
         for bucket_id in dict.fromkeys(bucket_ids)
@@ -98,7 +100,9 @@ def _target_index(namespace: Namespace, resolved: ResolvedExtractor) -> str:
     )
 
 
-def get_collection(metadata: MetadataStore, namespace: Namespace, collection_id: str) -> Collection:
+def get_collection(
+    metadata: ManagedContentRepository, namespace: Namespace, collection_id: str
+) -> Collection:
     collection = metadata.get_collection(namespace.org_id, namespace.namespace_id, collection_id)
     if collection is None:
         raise NotFoundError.of("collection", collection_id)
@@ -110,7 +114,11 @@ def describe_collection(collection: Collection) -> CollectionModel:
 
 
 def list_collections(
-    metadata: MetadataStore, namespace: Namespace, limit: int, cursor: str | None, include_total: bool
+    metadata: ManagedContentRepository,
+    namespace: Namespace,
+    limit: int,
+    cursor: str | None,
+    include_total: bool,
 ) -> ListResponse[CollectionModel]:
     page = metadata.list_collections(namespace.org_id, namespace.namespace_id, limit, cursor)
     total = metadata.count_collections(namespace.org_id, namespace.namespace_id) if include_total else None
@@ -120,7 +128,9 @@ def list_collections(
     )
 
 
-def delete_collection(metadata: MetadataStore, namespace: Namespace, collection_id: str) -> Collection:
+def delete_collection(
+    metadata: ManagedContentRepository, namespace: Namespace, collection_id: str
+) -> Collection:
     collection = get_collection(metadata, namespace, collection_id)
     metadata.delete_collection(collection)
     return collection

@@ -23,10 +23,12 @@ from stratus.models.documents import (
     UpsertDocumentsResponse,
 )
 from stratus.models.namespaces import Namespace, VectorConfig
-from stratus.ports import RecordPage, Space, Stores, VectorRecord
+from stratus.ports.stores import Stores
+from stratus.ports.vectors import RecordPage, Space, VectorRecord
 from stratus.services.embedding import embed_texts
-from stratus.services.namespaces import count_documents, spaces_of
+from stratus.services.namespaces import count_documents
 from stratus.services.pagination import decode_cursor, encode_cursor
+from stratus.services.spaces import space_for, spaces_of
 
 SAVE_ATTEMPTS = 5
 
@@ -39,11 +41,7 @@ def upsert_documents(
     document_ids = _document_ids(request.documents)
     _check_documents(namespace, new_configs, request.documents)
     configs = {config.name: config for config in [*namespace.vector_configs, *new_configs]}
-    indexes = tuple(namespace.payload_indexes)
-    spaces = {
-        name: Space(namespace.storage_key, name, c.dimension, c.metric, indexes)
-        for name, c in configs.items()
-    }
+    spaces = {name: space_for(namespace, config) for name, config in configs.items()}
     # Vectors first, metadata last: a vector-store failure leaves DynamoDB untouched (and a retry
     # of the same request is idempotent, since records are overwritten by id).
     for name in _written_indexes(request.documents):

@@ -1,10 +1,10 @@
 """Embedding raw text for queries and upserts with the service an index is mapped to.
 
 One call per service per request, each distinct text once. Query embeddings are cached per
-container for a short time (a repeated query is common; a stale vector is impossible since a
-service's output for a text never changes). Only successes are cached, and each organization has
-its own entries: a hit answers faster (`took_ms`), so a shared entry would tell one organization
-what another searched."""
+container (`Container.query_cache`) for a short time (a repeated query is common; a stale vector
+is impossible since a service's output for a text never changes). Only successes are cached, and
+each organization has its own entries: a hit answers faster (`took_ms`), so a shared entry would
+tell one organization what another searched."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from stratus.ports import EmbedderRegistry
+from stratus.ports.inference import EmbedderRegistry
 
 CACHE_TTL_SECONDS = 300.0
 CACHE_MAX_ENTRIES = 512
@@ -64,9 +64,6 @@ class EmbeddingCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-query_cache = EmbeddingCache()
 
 
 def embed_texts(

@@ -9,11 +9,10 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
-from stratus import clock
 from stratus.filters import FilterNode, Scalar, iter_conditions
 from stratus.models.namespaces import Namespace
 from stratus.models.payload_indexes import FieldFilterUsage, FilterUsageResponse
-from stratus.ports import FieldUsage, MetadataStore
+from stratus.ports.metadata import FieldUsage, UsageRepository
 from stratus.services.payload_indexes import PROTECTED_INDEX_TYPES, index_of
 
 logger = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ def _condition_types(operator: str, value: Scalar | tuple[Scalar, ...] | None) -
 
 
 def record_search_usage(
-    metadata: MetadataStore, org_id: str, namespace_id: str, node: FilterNode | None, now: datetime
+    metadata: UsageRepository, org_id: str, namespace_id: str, node: FilterNode | None, now: datetime
 ) -> None:
     """One counter write for the whole search. Never raises: losing a count is harmless, failing
     (or slowing) a search for it is not."""
@@ -102,7 +101,7 @@ def window_hours(now: datetime, hours: int) -> tuple[str, str]:
 
 
 def usage_in_window(
-    metadata: MetadataStore, org_id: str, namespace_id: str, now: datetime, hours: int
+    metadata: UsageRepository, org_id: str, namespace_id: str, now: datetime, hours: int
 ) -> dict[str, FieldUsage]:
     first, last = window_hours(now, hours)
     totals: dict[str, FieldUsage] = {}
@@ -115,7 +114,7 @@ def usage_in_window(
 
 
 def filter_usage_report(
-    metadata: MetadataStore, namespace: Namespace, now: datetime, threshold: int, hours: int
+    metadata: UsageRepository, namespace: Namespace, now: datetime, threshold: int, hours: int
 ) -> FilterUsageResponse:
     totals = usage_in_window(metadata, namespace.org_id, namespace.namespace_id, now, hours)
     return FilterUsageResponse(
@@ -149,7 +148,3 @@ def _field_report(namespace: Namespace, name: str, usage: FieldUsage, threshold:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def now_or_clock(now: datetime | None) -> datetime:
-    return now if now is not None else clock.utc_now()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from stratus.ports import ScoredRecord
+from stratus.ports.vectors import ScoredRecord
 
 RRF_K = 60
 

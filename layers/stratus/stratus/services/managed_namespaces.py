@@ -17,17 +17,18 @@ from stratus.errors import AlreadyExistsError, BadRequestError
 from stratus.extractor_catalogue import ResolvedExtractor, resolve_extractor
 from stratus.models.managed import CreateNamespaceRequest
 from stratus.models.namespaces import FeatureExtractorConfig, Namespace, PayloadIndexConfig
-from stratus.ports import Stores
+from stratus.ports.metadata import NamespaceRepository
+from stratus.ports.stores import Stores
 from stratus.services import payload_indexes as lifecycle
-from stratus.services.namespaces import check_payload_indexes, spaces_of
+from stratus.services.namespaces import provision_namespace
 
 
 def create_managed_namespace(stores: Stores, org_id: str, request: CreateNamespaceRequest) -> Namespace:
     resolved = resolve_extractors(request.feature_extractors)
     requested = request.requested_indexes()
-    check_payload_indexes(requested, "payload_indexes")
+    lifecycle.check_payload_indexes(requested, "payload_indexes")
     indexes = merge_required_indexes(requested, resolved)
-    _refuse_taken_name(stores, org_id, request.namespace_name)
+    _refuse_taken_name(stores.metadata, org_id, request.namespace_name)
     now = iso_now()
     namespace = Namespace(
         org_id=org_id,
@@ -46,12 +47,7 @@ def create_managed_namespace(stores: Stores, org_id: str, request: CreateNamespa
         created_at=now,
         updated_at=now,
     )
-    # Spaces first: if the vector store is down the caller gets a 503 and no metadata exists.
-    for space in spaces_of(namespace):
-        stores.vectors.ensure_space(space)
-    stores.metadata.create_namespace(namespace)
-    # Indexes are stored pending, then built in every space and saved ready (or failed).
-    return lifecycle.build_pending(stores, namespace, [index.field_name for index in indexes])
+    return provision_namespace(stores, namespace)
 
 
 def resolve_extractors(configs: Sequence[FeatureExtractorConfig]) -> list[ResolvedExtractor]:
@@ -128,10 +124,10 @@ def _stored(index: PayloadIndexConfig, protected: bool) -> PayloadIndexConfig:
     return pending.model_copy(update={"is_protected": True}) if protected else pending
 
 
-def _refuse_taken_name(stores: Stores, org_id: str, name: str) -> None:
+def _refuse_taken_name(metadata: NamespaceRepository, org_id: str, name: str) -> None:
     """Checked before any space is created, so the common mistake leaves nothing behind; the
     metadata store's conditional write still decides a race (same 409)."""
-    existing = stores.metadata.find_namespace(org_id, name)
+    existing = metadata.find_namespace(org_id, name)
     if existing is not None and existing.namespace_name == name:
         raise AlreadyExistsError(
             f"namespace_name '{name}' is already used by another namespace in this organization; "

@@ -1,4 +1,5 @@
-"""Namespace rules: create (standalone), resolve by id or name, describe, list, update, delete."""
+"""Namespace rules: create (standalone; `provision_namespace` serves managed creation too), describe,
+list, update, delete."""
 
 from __future__ import annotations
 
@@ -6,20 +7,22 @@ from typing import Any
 
 from stratus import ids
 from stratus.clock import iso_now
-from stratus.errors import BadRequestError, NotFoundError
+from stratus.errors import BadRequestError
 from stratus.filters import evaluate, parse_filter
 from stratus.models.common import ListRequest, ListResponse, Pagination
 from stratus.models.namespaces import (
-    PROTECTED_FIELDS,
     CreateStandaloneNamespaceRequest,
     Namespace,
     NamespaceInfrastructure,
     NamespaceModel,
-    PayloadIndexConfig,
     UpdateNamespaceRequest,
 )
-from stratus.ports import MetadataStore, Space, Stores, VectorStore
+from stratus.ports.metadata import ManagedContentRepository, NamespaceRepository
+from stratus.ports.stores import Stores
+from stratus.ports.vectors import VectorStore
+from stratus.services import payload_indexes as lifecycle
 from stratus.services.pagination import decode_cursor, encode_cursor
+from stratus.services.spaces import resolve_namespace, spaces_of
 
 SORTABLE_FIELDS = ("namespace_name", "namespace_id", "created_at", "updated_at", "mode")
 
@@ -27,9 +30,7 @@ SORTABLE_FIELDS = ("namespace_name", "namespace_id", "created_at", "updated_at",
 def create_standalone_namespace(
     stores: Stores, org_id: str, request: CreateStandaloneNamespaceRequest
 ) -> Namespace:
-    from stratus.services import payload_indexes as lifecycle  # it imports this module
-
-    check_payload_indexes(request.payload_indexes, "payload_indexes")
+    lifecycle.check_payload_indexes(request.payload_indexes, "payload_indexes")
     now = iso_now()
     namespace = Namespace(
         org_id=org_id,
@@ -37,7 +38,6 @@ def create_standalone_namespace(
         namespace_name=request.namespace_name or request.namespace_id,
         mode="standalone",
         description=request.description,
-        # Stored pending, built below once the spaces exist, then saved ready (or failed).
         payload_indexes=[lifecycle.as_pending(index) for index in request.payload_indexes],
         auto_create_indexes=request.auto_create_indexes,
         vector_configs=request.vector_configs,
@@ -45,44 +45,18 @@ def create_standalone_namespace(
         created_at=now,
         updated_at=now,
     )
-    # Spaces first: if the vector store is down the caller gets a 503 and no metadata exists.
+    return provision_namespace(stores, namespace)
+
+
+def provision_namespace(stores: Stores, namespace: Namespace) -> Namespace:
+    """Store a new namespace (standalone or managed) whose payload indexes are all pending: its
+    vector spaces first, so if the vector store is down the caller gets a 503 and no metadata
+    exists; then its record; then its indexes, built in every space and saved ready (or failed)."""
     for space in spaces_of(namespace):
         stores.vectors.ensure_space(space)
     stores.metadata.create_namespace(namespace)
-    requested = [index.field_name for index in namespace.payload_indexes]
-    return lifecycle.build_pending(stores, namespace, requested)
-
-
-def resolve_namespace(
-    metadata: MetadataStore, org_id: str, identifier: str, max_age_seconds: float = 0.0
-) -> Namespace:
-    """By id or by name; another organization's namespace is simply not found (no existence leak).
-    `max_age_seconds` > 0 accepts a copy read that recently (see `MetadataStore.find_namespace`)."""
-    namespace = metadata.find_namespace(org_id, identifier, max_age_seconds)
-    if namespace is None:
-        raise NotFoundError.of("namespace", identifier)
-    return namespace
-
-
-def spaces_of(namespace: Namespace) -> list[Space]:
-    return [
-        Space(
-            namespace.storage_key,
-            config.name,
-            config.dimension,
-            config.metric,
-            tuple(namespace.payload_indexes),
-        )
-        for config in namespace.vector_configs
-    ]
-
-
-def space_of(namespace: Namespace, index_name: str) -> Space | None:
-    config = namespace.vector_config(index_name)
-    if config is None:
-        return None
-    return Space(
-        namespace.storage_key, config.name, config.dimension, config.metric, tuple(namespace.payload_indexes)
+    return lifecycle.build_pending(
+        stores, namespace, [index.field_name for index in namespace.payload_indexes]
     )
 
 
@@ -99,7 +73,7 @@ def count_documents(vectors: VectorStore, namespace: Namespace) -> int:
     return len(every_id)
 
 
-def count_objects(metadata: MetadataStore, namespace: Namespace) -> int:
+def count_objects(metadata: ManagedContentRepository, namespace: Namespace) -> int:
     """The sum of the buckets' exact counters (objects are counted as they are written)."""
     total, cursor = 0, None
     while True:
@@ -111,8 +85,6 @@ def count_objects(metadata: MetadataStore, namespace: Namespace) -> int:
 
 
 def describe_namespace(stores: Stores, namespace: Namespace) -> NamespaceModel:
-    from stratus.services.payload_indexes import listed_indexes  # it imports this module
-
     return NamespaceModel(
         namespace_id=namespace.namespace_id,
         namespace_name=namespace.namespace_name,
@@ -120,7 +92,7 @@ def describe_namespace(stores: Stores, namespace: Namespace) -> NamespaceModel:
         status=namespace.status,
         description=namespace.description,
         feature_extractors=namespace.feature_extractors,
-        payload_indexes=listed_indexes(namespace),
+        payload_indexes=lifecycle.listed_indexes(namespace),
         auto_create_indexes=namespace.auto_create_indexes,
         vector_configs=namespace.vector_configs,
         vector_inference_map=namespace.vector_inference_map,
@@ -172,7 +144,7 @@ def list_namespaces(stores: Stores, org_id: str, request: ListRequest) -> ListRe
     )
 
 
-def _matching_namespaces(metadata: MetadataStore, org_id: str, request: ListRequest) -> list[Namespace]:
+def _matching_namespaces(metadata: NamespaceRepository, org_id: str, request: ListRequest) -> list[Namespace]:
     node = parse_filter(request.filters, "filters")
     needle = request.search.lower() if request.search else None
     matching: list[Namespace] = []
@@ -192,7 +164,7 @@ def _matching_namespaces(metadata: MetadataStore, org_id: str, request: ListRequ
     return matching
 
 
-def _all_namespaces(metadata: MetadataStore, org_id: str) -> list[Namespace]:
+def _all_namespaces(metadata: NamespaceRepository, org_id: str) -> list[Namespace]:
     found: list[Namespace] = []
     cursor: str | None = None
     while True:
@@ -213,8 +185,6 @@ def _cursor_key(cursor: str) -> tuple[str, str]:
 def update_namespace(
     stores: Stores, org_id: str, identifier: str, request: UpdateNamespaceRequest
 ) -> Namespace:
-    from stratus.services import payload_indexes as lifecycle  # it imports this module
-
     namespace = resolve_namespace(stores.metadata, org_id, identifier)
     changes: dict[str, Any] = {}
     to_build: list[str] = []
@@ -226,7 +196,7 @@ def update_namespace(
     if "auto_create_indexes" in fields and request.auto_create_indexes is not None:
         changes["auto_create_indexes"] = request.auto_create_indexes
     if "payload_indexes" in fields and request.payload_indexes is not None:
-        check_payload_indexes(request.payload_indexes, "payload_indexes")
+        lifecycle.check_payload_indexes(request.payload_indexes, "payload_indexes")
         # Merged by field_name; new or changed indexes are stored pending, built after the save.
         changes["payload_indexes"], to_build = lifecycle.merge_requested(
             namespace.payload_indexes, [lifecycle.as_pending(index) for index in request.payload_indexes]
@@ -236,33 +206,6 @@ def update_namespace(
     updated = namespace.model_copy(update={**changes, "updated_at": iso_now()})
     saved = stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
     return lifecycle.build_pending(stores, saved, to_build)
-
-
-def merge_payload_indexes(
-    existing: list[PayloadIndexConfig], incoming: list[PayloadIndexConfig]
-) -> list[PayloadIndexConfig]:
-    """Merge by `field_name`: an incoming index replaces the one with the same field."""
-    merged = {index.field_name: index for index in existing}
-    for index in incoming:
-        merged[index.field_name] = index
-    return list(merged.values())
-
-
-def check_payload_indexes(indexes: list[PayloadIndexConfig], location: str) -> None:
-    seen: set[str] = set()
-    for position, index in enumerate(indexes):
-        if index.field_name in PROTECTED_FIELDS:
-            raise BadRequestError(
-                f"{location}[{position}].field_name: '{index.field_name}' is a protected system field, "
-                "indexed automatically; choose another field",
-                {"field": f"{location}[{position}].field_name", "protected_fields": list(PROTECTED_FIELDS)},
-            )
-        if index.field_name in seen:
-            raise BadRequestError(
-                f"{location}[{position}].field_name: '{index.field_name}' appears twice",
-                {"field": f"{location}[{position}].field_name"},
-            )
-        seen.add(index.field_name)
 
 
 def delete_namespace(stores: Stores, org_id: str, identifier: str) -> Namespace:
@@ -278,7 +221,7 @@ def delete_namespace(stores: Stores, org_id: str, identifier: str) -> Namespace:
     return namespace
 
 
-def _delete_managed_content(metadata: MetadataStore, namespace: Namespace) -> None:
+def _delete_managed_content(metadata: ManagedContentRepository, namespace: Namespace) -> None:
     """Collections, then buckets (api.md: a namespace delete takes them along), so a namespace
     re-created with the same id starts empty. Each delete is idempotent: a retry finishes it."""
     while True:
@@ -293,7 +236,3 @@ def _delete_managed_content(metadata: MetadataStore, namespace: Namespace) -> No
             metadata.delete_bucket(bucket)
         if not buckets.buckets:
             break
-
-
-def indexed_fields(namespace: Namespace) -> set[str]:
-    return {index.field_name for index in namespace.payload_indexes} | set(PROTECTED_FIELDS)

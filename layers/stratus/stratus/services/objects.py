@@ -17,8 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from stratus import clock, ids, limits
-from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError, StratusError
-from stratus.ingestion.content import (
+from stratus.domain.content import (
     Blob,
     check_image_pixels,
     check_supported_file,
@@ -26,7 +25,7 @@ from stratus.ingestion.content import (
     encode_manifest,
     sniffed_image_type,
 )
-from stratus.ingestion.object_keys import (
+from stratus.domain.object_keys import (
     MANIFEST_METADATA,
     MANIFEST_SUFFIX,
     checked_filename,
@@ -34,6 +33,8 @@ from stratus.ingestion.object_keys import (
     object_id_for_key,
     task_id_for,
 )
+from stratus.domain.object_records import pending_object, task_of
+from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError, StratusError
 from stratus.models.common import ListResponse, Pagination
 from stratus.models.managed_content import (
     BlobInput,
@@ -43,13 +44,12 @@ from stratus.models.managed_content import (
     CreateUploadRequest,
     ObjectModel,
     ObjectRecord,
-    ObjectSource,
-    Task,
     UploadModel,
 )
-from stratus.ports import Stores
+from stratus.ports.fetch import UrlFetcher
+from stratus.ports.metadata import ManagedContentRepository
+from stratus.ports.stores import Stores
 from stratus.settings import Settings
-from stratus.url_fetch import fetch_url
 
 _DATA_URI_PREFIX = "data:"
 _URL_SCHEMES = ("https://", "http://")
@@ -63,7 +63,7 @@ def create_object(
     stores: Stores, bucket: Bucket, request: CreateObjectRequest, settings: Settings
 ) -> ObjectRecord:
     _check_metadata(request.metadata, "metadata")
-    blobs = [_blob(position, blob, settings) for position, blob in enumerate(request.blobs)]
+    blobs = [_blob(position, blob, stores.fetcher) for position, blob in enumerate(request.blobs)]
     _check_unique_properties(request.blobs)
     check_image_pixels(blobs)  # the extractor checks it too; refused here, nothing is stored
     manifest = encode_manifest(blobs, request.metadata)
@@ -79,29 +79,30 @@ def create_object(
     # S3's ETag of a single-part PUT (SSE-S3) is the body's MD5: known before the write, so the
     # answer can name the task the extractor will use.
     etag = hashlib.md5(manifest, usedforsecurity=False).hexdigest()
-    record = _new_record(
-        stores, bucket, object_id, key, "api", request.metadata, [b.summary() for b in blobs]
+    summaries = [b.summary() for b in blobs]
+    record = pending_object(
+        bucket, object_id, key, stores.blobs.bucket, "api", clock.iso_now(), request.metadata, summaries
     )
     record = record.model_copy(update={"etag": etag, "task_id": task_id_for(object_id, etag)})
-    _register(stores, record)
+    _register(stores.metadata, record)
     try:
         stores.blobs.put(key, manifest, "application/json", {MANIFEST_METADATA: "1"})
     except Exception:
-        _unregister(stores, record)
+        _unregister(stores.metadata, record)
         raise
     return record
 
 
-def _blob(position: int, blob: BlobInput, settings: Settings) -> Blob:
+def _blob(position: int, blob: BlobInput, fetcher: UrlFetcher) -> Blob:
     field = f"blobs[{position}].data"
     if blob.type == "text":
         text = blob.data
         if blob.data.startswith(_URL_SCHEMES):
-            text = _decoded_text(fetch_url(blob.data, field, settings), field)
+            text = _decoded_text(fetcher.fetch(blob.data, field), field)
         elif blob.data.startswith(_DATA_URI_PREFIX):
             text = _decoded_text(_data_uri_bytes(blob.data, field)[1], field)
         return Blob(blob.property, "text", blob.content_type or "text/plain", blob.filename, text=text)
-    data = _image_bytes(blob.data, field, settings)
+    data = _image_bytes(blob.data, field, fetcher)
     sniffed = sniffed_image_type(data)
     if sniffed is None:
         raise BadRequestError(
@@ -111,9 +112,9 @@ def _blob(position: int, blob: BlobInput, settings: Settings) -> Blob:
     return Blob(blob.property, "image", sniffed, blob.filename, data=data)
 
 
-def _image_bytes(data: str, field: str, settings: Settings) -> bytes:
+def _image_bytes(data: str, field: str, fetcher: UrlFetcher) -> bytes:
     if data.startswith(_URL_SCHEMES):
-        return fetch_url(data, field, settings)
+        return fetcher.fetch(data, field)
     if data.startswith(_DATA_URI_PREFIX):
         return _data_uri_bytes(data, field)[1]
     return _base64(data, field)
@@ -201,9 +202,11 @@ def create_upload(
         size=size or 0,
         filename=filename,
     )
-    record = _new_record(stores, bucket, object_id, key, "upload", request.metadata, [summary])
+    record = pending_object(
+        bucket, object_id, key, stores.blobs.bucket, "upload", clock.iso_now(), request.metadata, [summary]
+    )
     url = stores.blobs.presign_put(key, request.content_type, settings.presigned_url_seconds, size)
-    _register(stores, record, with_task=False)  # its task exists once the PUT arrives
+    _register(stores.metadata, record, with_task=False)  # its task exists once the PUT arrives
     expires_at = clock.utc_now() + timedelta(seconds=settings.presigned_url_seconds)
     upload = UploadModel(
         upload_id=upload_id,
@@ -233,67 +236,22 @@ def _check_content_type(content_type: str) -> None:
 # Records
 
 
-def _new_record(
-    stores: Stores,
-    bucket: Bucket,
-    object_id: str,
-    key: str,
-    source: ObjectSource,
-    metadata: dict[str, Any],
-    blobs: list[BlobSummary],
-) -> ObjectRecord:
-    now = clock.iso_now()
-    return ObjectRecord(
-        org_id=bucket.org_id,
-        namespace_id=bucket.namespace_id,
-        bucket_id=bucket.bucket_id,
-        object_id=object_id,
-        key=key,
-        s3_uri=f"s3://{stores.blobs.bucket}/{key}",
-        source=source,
-        blobs=blobs,
-        metadata=metadata,
-        status="PENDING",
-        created_at=now,
-        updated_at=now,
-    )
-
-
-def _register(stores: Stores, record: ObjectRecord, with_task: bool = True) -> None:
-    if not stores.metadata.create_object(record):  # 20 random characters: never expected
+def _register(metadata: ManagedContentRepository, record: ObjectRecord, with_task: bool = True) -> None:
+    if not metadata.create_object(record):  # 20 random characters: never expected
         raise StratusError(f"object '{record.object_id}' already exists")
     if with_task and record.task_id is not None:
         try:
-            stores.metadata.put_task(_pending_task(record))
+            metadata.put_task(task_of(record))
         except Exception:
-            _unregister(stores, record)
+            _unregister(metadata, record)
             raise
 
 
-def _unregister(stores: Stores, record: ObjectRecord) -> None:
+def _unregister(metadata: ManagedContentRepository, record: ObjectRecord) -> None:
     """Best effort: if this fails too, the PENDING record of an object that never reached S3 says
     so on the next read (no task ever completes it)."""
     with contextlib.suppress(StratusError):
-        stores.metadata.delete_object(record.org_id, record.namespace_id, record.bucket_id, record.object_id)
-
-
-def _pending_task(record: ObjectRecord) -> Task:
-    assert record.task_id is not None
-    return Task(
-        task_id=record.task_id,
-        task_type="object_ingestion",
-        status="PENDING",
-        inputs={
-            "object_id": record.object_id,
-            "bucket_id": record.bucket_id,
-            "key": record.key,
-            "etag": record.etag,
-        },
-        org_id=record.org_id,
-        namespace_id=record.namespace_id,
-        created_at=record.created_at,
-        updated_at=record.created_at,
-    )
+        metadata.delete_object(record.org_id, record.namespace_id, record.bucket_id, record.object_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,22 +262,20 @@ def describe_object(record: ObjectRecord) -> ObjectModel:
     return ObjectModel.model_validate(record.model_dump(exclude={"org_id"}))
 
 
-def get_object(stores: Stores, bucket: Bucket, object_id: str) -> ObjectRecord:
-    record = stores.metadata.get_object(bucket.org_id, bucket.namespace_id, bucket.bucket_id, object_id)
+def get_object(metadata: ManagedContentRepository, bucket: Bucket, object_id: str) -> ObjectRecord:
+    record = metadata.get_object(bucket.org_id, bucket.namespace_id, bucket.bucket_id, object_id)
     if record is None:
         raise NotFoundError.of("object", object_id)
     return record
 
 
 def list_objects(
-    stores: Stores, bucket: Bucket, limit: int, cursor: str | None, include_total: bool
+    metadata: ManagedContentRepository, bucket: Bucket, limit: int, cursor: str | None, include_total: bool
 ) -> ListResponse[ObjectModel]:
-    page = stores.metadata.list_objects(bucket.org_id, bucket.namespace_id, bucket.bucket_id, limit, cursor)
-    total = (
-        stores.metadata.count_objects(bucket.org_id, bucket.namespace_id, bucket.bucket_id)
-        if include_total
-        else None
-    )
+    page = metadata.list_objects(bucket.org_id, bucket.namespace_id, bucket.bucket_id, limit, cursor)
+    total = None
+    if include_total:
+        total = metadata.count_objects(bucket.org_id, bucket.namespace_id, bucket.bucket_id)
     return ListResponse[ObjectModel](
         results=[describe_object(record) for record in page.objects],
         pagination=Pagination(page_size=len(page.objects), next_cursor=page.next_cursor, total=total),

@@ -24,7 +24,9 @@ from stratus.errors import (
     StratusError,
 )
 from stratus.models.namespaces import PROTECTED_FIELDS, Namespace, PayloadIndexConfig, PayloadIndexType
-from stratus.ports import Stores, VectorStore
+from stratus.ports.stores import Stores
+from stratus.ports.vectors import VectorStore
+from stratus.services.spaces import resolve_namespace, spaces_of
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +69,27 @@ def index_of(namespace: Namespace, field_name: str) -> PayloadIndexConfig | None
     return next((index for index in namespace.payload_indexes if index.field_name == field_name), None)
 
 
-def check_not_protected(index: PayloadIndexConfig, location: str) -> None:
-    if index.field_name in PROTECTED_INDEX_TYPES:
+def refuse_protected(field_name: str, location: str) -> None:
+    """Every namespace indexes the protected system fields itself: no request may define one."""
+    if field_name in PROTECTED_INDEX_TYPES:
         raise BadRequestError(
-            f"{location}: '{index.field_name}' is a protected system field, indexed automatically; "
-            "it cannot be changed or removed",
+            f"{location}: '{field_name}' is a protected system field, indexed automatically; it cannot "
+            "be changed, so choose another field",
             {"field": location, "protected_fields": list(PROTECTED_FIELDS)},
         )
+
+
+def check_payload_indexes(indexes: Sequence[PayloadIndexConfig], location: str) -> None:
+    """The indexes of a create or update request: no protected field, no field twice."""
+    seen: set[str] = set()
+    for position, index in enumerate(indexes):
+        field_location = f"{location}[{position}].field_name"
+        refuse_protected(index.field_name, field_location)
+        if index.field_name in seen:
+            raise BadRequestError(
+                f"{field_location}: '{index.field_name}' appears twice", {"field": field_location}
+            )
+        seen.add(index.field_name)
 
 
 def as_pending(index: PayloadIndexConfig, auto_created: bool = False) -> PayloadIndexConfig:
@@ -191,8 +207,6 @@ def build_pending(stores: Stores, namespace: Namespace, fields: Sequence[str]) -
 def _build_everywhere(vectors: VectorStore, namespace: Namespace, index: PayloadIndexConfig) -> str | None:
     """None when built in every space, else the reason. Never raises: a failed build is a state
     the client can read and retry, not a 500."""
-    from stratus.services.namespaces import spaces_of  # namespaces imports this module
-
     try:
         for space in spaces_of(namespace):
             vectors.build_payload_index(space, index)
@@ -242,9 +256,7 @@ def create_payload_index(
     stores: Stores, org_id: str, identifier: str, index: PayloadIndexConfig
 ) -> Namespace:
     """`POST .../payload-indexes`: add one index (same field, other type: replaced)."""
-    from stratus.services.namespaces import resolve_namespace  # namespaces imports this module
-
-    check_not_protected(index, "field_name")
+    refuse_protected(index.field_name, "field_name")
     namespace = resolve_namespace(stores.metadata, org_id, identifier)
     namespace, _ = add_payload_indexes(stores, namespace, [index])
     return namespace

@@ -14,8 +14,9 @@ from stratus.errors import AlreadyExistsError, BadRequestError, ConflictError
 from stratus.inference_catalogue import CATALOGUE, InferenceService
 from stratus.models.namespaces import Namespace, VectorConfig
 from stratus.models.promotion import PromoteNamespaceRequest, PromoteNamespaceResponse
-from stratus.ports import PromotionRecord, Space, Stores
-from stratus.services.namespaces import resolve_namespace
+from stratus.ports.metadata import PromotionRecord
+from stratus.ports.stores import Stores
+from stratus.services.spaces import resolve_namespace, space_for
 
 
 def promote_namespace(
@@ -30,15 +31,7 @@ def promote_namespace(
     # store is down we stop here with a 503 and nothing changed. An empty space left behind by a
     # lost race is invisible (no metadata points at it) and is reused by the next attempt.
     for config in new_indexes:
-        stores.vectors.ensure_space(
-            Space(
-                namespace.storage_key,
-                config.name,
-                config.dimension,
-                config.metric,
-                tuple(namespace.payload_indexes),
-            )
-        )
+        stores.vectors.ensure_space(space_for(namespace, config))
     record = PromotionRecord(
         promotion_id=ids.new_id("prm_"),
         org_id=org_id,

@@ -13,32 +13,40 @@ from stratus.filters import FilterNode, filtered_fields, operators_used, parse_f
 from stratus.inference_catalogue import CATALOGUE
 from stratus.models.namespaces import Namespace
 from stratus.models.search import SearchQuery, SearchRequest, SearchResponse, SearchResult
-from stratus.ports import Space, Stores
-from stratus.services.embedding import embed_texts, query_cache
+from stratus.ports.stores import Stores
+from stratus.ports.vectors import Space
+from stratus.services.embedding import EmbeddingCache, embed_texts
 from stratus.services.filter_usage import record_search_usage
 from stratus.services.fusion import RankedList, fuse
-from stratus.services.namespaces import resolve_namespace, space_of
 from stratus.services.payload_indexes import index_of, ready_fields
-from stratus.settings import get_settings
-from stratus.url_fetch import fetch_url
+from stratus.services.spaces import resolve_namespace, space_of
 
 # How the caller runs work after the answer (FastAPI's `BackgroundTasks.add_task`).
 Defer = Callable[..., None]
 
 
-def search(stores: Stores, org_id: str, request: SearchRequest, defer: Defer | None = None) -> SearchResponse:
+def search(
+    stores: Stores,
+    org_id: str,
+    request: SearchRequest,
+    *,
+    query_cache: EmbeddingCache | None = None,
+    namespace_max_age: float = 0.0,
+    defer: Defer | None = None,
+) -> SearchResponse:
+    """`query_cache` keeps the embeddings of query texts; `namespace_max_age` (seconds) lets a
+    recent read of the namespace answer (settings `namespace_cache_seconds`)."""
     started = time.perf_counter()
-    max_age = get_settings().namespace_cache_seconds
-    namespace = resolve_namespace(stores.metadata, org_id, request.namespace_id, max_age)
+    namespace = resolve_namespace(stores.metadata, org_id, request.namespace_id, namespace_max_age)
     try:
-        return _search(stores, org_id, namespace, request, defer, started)
+        return _search(stores, org_id, namespace, request, query_cache, defer, started)
     except BadRequestError:
         # The copy may predate a promotion or a new index (made by another container): check the
         # request against the stored namespace before refusing it.
         fresh = resolve_namespace(stores.metadata, org_id, request.namespace_id)
-        if max_age <= 0 or fresh.version == namespace.version:
+        if namespace_max_age <= 0 or fresh.version == namespace.version:
             raise
-        return _search(stores, org_id, fresh, request, defer, started)
+        return _search(stores, org_id, fresh, request, query_cache, defer, started)
 
 
 def _search(
@@ -46,13 +54,14 @@ def _search(
     org_id: str,
     namespace: Namespace,
     request: SearchRequest,
+    query_cache: EmbeddingCache | None,
     defer: Defer | None,
     started: float,
 ) -> SearchResponse:
     node = parse_filter(request.filters, "filters")
     _check_operators_supported(stores, node)
     plans = [_plan(namespace, query, position) for position, query in enumerate(request.queries)]
-    _embed(stores, org_id, plans)
+    _embed(stores, org_id, plans, query_cache)
     ranked = _run(stores, plans, node)
     fused = fuse(ranked, request.fusion, request.top_k)
     vectors = _fetch_vectors(stores, plans, [item.id for item in fused]) if request.return_vectors else {}
@@ -132,13 +141,13 @@ def _plan(namespace: Namespace, query: SearchQuery, position: int) -> _Plan:
     return _Plan(query, space, service_name, location)
 
 
-def _embed(stores: Stores, org_id: str, plans: list[_Plan]) -> None:
+def _embed(stores: Stores, org_id: str, plans: list[_Plan], query_cache: EmbeddingCache | None) -> None:
     """One embedding call per service, each distinct text once (and cached for a while); images
     by URL are fetched (https, public hosts only) and embedded each time."""
     by_service: dict[str, list[_Plan]] = {}
     for plan in plans:
         if plan.service is not None and plan.query.url is not None:
-            image = fetch_url(plan.query.url, f"{plan.location}.url", get_settings())
+            image = stores.fetcher.fetch(plan.query.url, f"{plan.location}.url")
             plan.vector = stores.embedders.get(plan.service).embed_images([image])[0]
         elif plan.service is not None:
             by_service.setdefault(plan.service, []).append(plan)

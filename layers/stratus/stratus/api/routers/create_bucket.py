@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from stratus.api.deps import get_stores
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import BUCKETS, error_responses
+from stratus.container import Container, get_container
 from stratus.models.managed_content import BucketModel, CreateBucketRequest
 from stratus.services import buckets as service
-from stratus.settings import get_settings
 
 router = APIRouter(tags=BUCKETS)
 
 
 @router.post(
     "/v1/buckets",
+    operation_id="create_bucket",
     response_model=BucketModel,
     summary="Create a bucket (a prefix of the data S3 bucket) in the X-Namespace namespace",
     responses=error_responses(400, 404, 409),
 )
-def create_one(
-    body: CreateBucketRequest, scope: NamespaceScope = Depends(namespace_scope("write"))
+def create_bucket(
+    body: CreateBucketRequest,
+    scope: NamespaceScope = Depends(namespace_scope("write")),
+    container: Container = Depends(get_container),
 ) -> BucketModel:
-    bucket = service.create_bucket(get_stores().metadata, scope.namespace, body, get_settings().data_bucket)
+    bucket = service.create_bucket(container.metadata, scope.namespace, body, container.settings.data_bucket)
     return service.describe_bucket(bucket)

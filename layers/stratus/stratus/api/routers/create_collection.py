@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from stratus.api.deps import get_stores
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import COLLECTIONS, error_responses
+from stratus.container import Container, get_container
 from stratus.models.managed_content import CollectionModel, CreateCollectionRequest
 from stratus.services import collections as service
 
@@ -16,12 +16,15 @@ router = APIRouter(tags=COLLECTIONS)
 
 @router.post(
     "/v1/collections",
+    operation_id="create_collection",
     response_model=CollectionModel,
     summary="Create a collection: bucket source → feature extractor → a vector index of the namespace",
     responses=error_responses(400, 404),
 )
-def create_one(
-    body: CreateCollectionRequest, scope: NamespaceScope = Depends(namespace_scope("write"))
+def create_collection(
+    body: CreateCollectionRequest,
+    scope: NamespaceScope = Depends(namespace_scope("write")),
+    container: Container = Depends(get_container),
 ) -> CollectionModel:
-    collection = service.create_collection(get_stores().metadata, scope.namespace, body)
+    collection = service.create_collection(container.metadata, scope.namespace, body)
     return service.describe_collection(collection)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from stratus.api.auth import require
-from stratus.api.deps import get_stores
 from stratus.api.routers import NAMESPACES, error_responses
+from stratus.container import Container, get_container
 from stratus.models.managed import CreateNamespaceRequest
 from stratus.models.namespaces import NamespaceModel
 from stratus.services import managed_namespaces
@@ -18,13 +18,15 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.post(
     "/v1/namespaces",
+    operation_id="create_namespace",
     response_model=NamespaceModel,
     summary="Create a managed namespace (feature extractors define its vector indexes)",
     responses=error_responses(400, 409),
 )
-def create_managed(
-    body: CreateNamespaceRequest, principal: Principal = Depends(require("write"))
+def create_namespace(
+    body: CreateNamespaceRequest,
+    principal: Principal = Depends(require("write")),
+    container: Container = Depends(get_container),
 ) -> NamespaceModel:
-    stores = get_stores()
-    namespace = managed_namespaces.create_managed_namespace(stores, principal.org_id, body)
-    return service.describe_namespace(stores, namespace)
+    namespace = managed_namespaces.create_managed_namespace(container, principal.org_id, body)
+    return service.describe_namespace(container, namespace)

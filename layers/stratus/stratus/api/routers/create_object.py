@@ -5,25 +5,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from stratus.api.deps import get_stores
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import OBJECTS, error_responses
+from stratus.container import Container, get_container
 from stratus.models.managed_content import CreateObjectRequest, ObjectModel
 from stratus.services import buckets, objects
-from stratus.settings import get_settings
 
 router = APIRouter(tags=OBJECTS)
 
 
 @router.post(
     "/v1/buckets/{bucket_id}/objects",
+    operation_id="create_object",
     response_model=ObjectModel,
     summary="Store an object (its blobs: inline text, base64 or an https URL) for the extractors",
     responses=error_responses(400, 404, 413, 503),
 )
-def create_one(
-    bucket_id: str, body: CreateObjectRequest, scope: NamespaceScope = Depends(namespace_scope("write"))
+def create_object(
+    bucket_id: str,
+    body: CreateObjectRequest,
+    scope: NamespaceScope = Depends(namespace_scope("write")),
+    container: Container = Depends(get_container),
 ) -> ObjectModel:
-    stores = get_stores()
-    bucket = buckets.get_bucket(stores.metadata, scope.namespace, bucket_id)
-    return objects.describe_object(objects.create_object(stores, bucket, body, get_settings()))
+    bucket = buckets.get_bucket(container.metadata, scope.namespace, bucket_id)
+    return objects.describe_object(objects.create_object(container, bucket, body, container.settings))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from stratus.api.auth import require
-from stratus.api.deps import get_stores
 from stratus.api.routers import NAMESPACES, error_responses
+from stratus.container import Container, get_container
 from stratus.services import namespaces as service
 from stratus.services.api_keys import Principal
 
@@ -15,11 +15,14 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.delete(
     "/v1/namespaces/{namespace_identifier}",
+    operation_id="delete_namespace",
     summary="Delete a namespace and everything in it",
     responses=error_responses(404),
 )
-def delete_one(
-    namespace_identifier: str, principal: Principal = Depends(require("admin"))
+def delete_namespace(
+    namespace_identifier: str,
+    principal: Principal = Depends(require("admin")),
+    container: Container = Depends(get_container),
 ) -> dict[str, object]:
-    namespace = service.delete_namespace(get_stores(), principal.org_id, namespace_identifier)
+    namespace = service.delete_namespace(container, principal.org_id, namespace_identifier)
     return {"namespace_id": namespace.namespace_id, "deleted": True}

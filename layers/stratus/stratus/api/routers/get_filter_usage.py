@@ -7,31 +7,32 @@ from fastapi import APIRouter, Depends
 
 from stratus import clock
 from stratus.api.auth import require
-from stratus.api.deps import get_stores
 from stratus.api.routers import NAMESPACES, error_responses
+from stratus.container import Container, get_container
 from stratus.models.payload_indexes import FilterUsageResponse
 from stratus.services import filter_usage
 from stratus.services.api_keys import Principal
-from stratus.services.namespaces import resolve_namespace
-from stratus.settings import get_settings
+from stratus.services.spaces import resolve_namespace
 
 router = APIRouter(tags=NAMESPACES)
 
 
 @router.get(
     "/v1/namespaces/{namespace_identifier}/analytics/filter-usage",
+    operation_id="get_filter_usage",
     response_model=FilterUsageResponse,
     summary="Filtered searches per field in the auto_create_indexes window, and whether each is indexed",
     responses=error_responses(404),
 )
-def get_usage(
-    namespace_identifier: str, principal: Principal = Depends(require("read"))
+def get_filter_usage(
+    namespace_identifier: str,
+    principal: Principal = Depends(require("read")),
+    container: Container = Depends(get_container),
 ) -> FilterUsageResponse:
-    stores = get_stores()
-    settings = get_settings()
-    namespace = resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
+    settings = container.settings
+    namespace = resolve_namespace(container.metadata, principal.org_id, namespace_identifier)
     return filter_usage.filter_usage_report(
-        stores.metadata,
+        container.metadata,
         namespace,
         clock.utc_now(),
         settings.auto_index_threshold,

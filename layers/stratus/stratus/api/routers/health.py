@@ -16,6 +16,6 @@ class Health(Model):
 router = APIRouter(tags=["health"])
 
 
-@router.get("/v1/health", response_model=Health, summary="Liveness check (no auth)")
-def get_health() -> Health:
+@router.get("/v1/health", operation_id="health", response_model=Health, summary="Liveness check (no auth)")
+def health() -> Health:
     return Health(status="ok", version=__version__)

@@ -5,26 +5,29 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from stratus.api.auth import require
-from stratus.api.deps import get_stores
 from stratus.api.routers import DOCUMENTS, error_responses
+from stratus.container import Container, get_container
 from stratus.models.common import ListResponse
 from stratus.models.documents import DocumentModel, ListDocumentsRequest
 from stratus.services import documents as service
 from stratus.services.api_keys import Principal
-from stratus.services.namespaces import resolve_namespace
+from stratus.services.spaces import resolve_namespace
 
 router = APIRouter(tags=DOCUMENTS)
 
 
 @router.post(
     "/v1/namespaces/{namespace_identifier}/documents/list",
+    operation_id="list_documents",
     response_model=ListResponse[DocumentModel],
     summary="List documents in id order, optionally filtered",
     responses=error_responses(400, 404),
 )
-def list_many(
-    namespace_identifier: str, body: ListDocumentsRequest, principal: Principal = Depends(require("read"))
+def list_documents(
+    namespace_identifier: str,
+    body: ListDocumentsRequest,
+    principal: Principal = Depends(require("read")),
+    container: Container = Depends(get_container),
 ) -> ListResponse[DocumentModel]:
-    stores = get_stores()
-    namespace = resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
-    return service.list_documents(stores, namespace, body)
+    namespace = resolve_namespace(container.metadata, principal.org_id, namespace_identifier)
+    return service.list_documents(container, namespace, body)

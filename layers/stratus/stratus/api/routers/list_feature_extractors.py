@@ -15,10 +15,11 @@ router = APIRouter(tags=COLLECTIONS)
 
 @router.get(
     "/v1/collections/features/extractors",
+    operation_id="list_feature_extractors",
     summary="The feature-extractor catalogue: parameters, the vector index each produces, required indexes",
     responses=error_responses(400, 404),
 )
-def list_extractors(scope: NamespaceScope = Depends(namespace_scope("read"))) -> dict[str, Any]:
+def list_feature_extractors(scope: NamespaceScope = Depends(namespace_scope("read"))) -> dict[str, Any]:
     # The catalogue is the same for every namespace; the header is still required (api.md: the
     # managed-content routes take their namespace from it) so clients send one header set.
     return {"results": describe_catalogue()}

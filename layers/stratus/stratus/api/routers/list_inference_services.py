@@ -30,11 +30,12 @@ router = APIRouter(tags=["inference"])
 
 @router.get(
     "/v1/inference/services",
+    operation_id="list_inference_services",
     response_model=InferenceServiceList,
     summary="The inference services and what each produces",
     responses=error_responses(),
 )
-def list_services(_: Principal = Depends(require("read"))) -> InferenceServiceList:
+def list_inference_services(_: Principal = Depends(require("read"))) -> InferenceServiceList:
     return InferenceServiceList(
         results=[
             InferenceServiceModel(

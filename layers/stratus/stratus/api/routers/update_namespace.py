@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from stratus.api.auth import require
-from stratus.api.deps import get_stores
 from stratus.api.routers import NAMESPACES, error_responses
+from stratus.container import Container, get_container
 from stratus.models.namespaces import NamespaceModel, UpdateNamespaceRequest
 from stratus.services import namespaces as service
 from stratus.services.api_keys import Principal
@@ -16,13 +16,16 @@ router = APIRouter(tags=NAMESPACES)
 
 @router.patch(
     "/v1/namespaces/{namespace_identifier}",
+    operation_id="update_namespace",
     response_model=NamespaceModel,
     summary="Update name, description, auto_create_indexes or payload_indexes (merged by field_name)",
     responses=error_responses(400, 404, 409),
 )
-def patch_one(
-    namespace_identifier: str, body: UpdateNamespaceRequest, principal: Principal = Depends(require("write"))
+def update_namespace(
+    namespace_identifier: str,
+    body: UpdateNamespaceRequest,
+    principal: Principal = Depends(require("write")),
+    container: Container = Depends(get_container),
 ) -> NamespaceModel:
-    stores = get_stores()
-    namespace = service.update_namespace(stores, principal.org_id, namespace_identifier, body)
-    return service.describe_namespace(stores, namespace)
+    namespace = service.update_namespace(container, principal.org_id, namespace_identifier, body)
+    return service.describe_namespace(container, namespace)

@@ -6,30 +6,32 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from stratus.api.auth import require
-from stratus.api.deps import get_stores
 from stratus.api.json_body import FastJSONRoute
 from stratus.api.routers import DOCUMENTS, error_responses
+from stratus.container import Container, get_container
 from stratus.models.documents import UpsertDocumentsRequest, UpsertDocumentsResponse
 from stratus.services import documents as service
 from stratus.services.api_keys import Principal
-from stratus.services.namespaces import resolve_namespace
+from stratus.services.spaces import resolve_namespace
 
 # Upsert bodies run to megabytes of floats: parsed by pydantic_core, off the event loop.
 router = APIRouter(tags=DOCUMENTS, route_class=FastJSONRoute)
 
 
-def _upsert(
-    namespace_identifier: str, body: UpsertDocumentsRequest, principal: Principal = Depends(require("write"))
+def upsert_documents(
+    namespace_identifier: str,
+    body: UpsertDocumentsRequest,
+    principal: Principal = Depends(require("write")),
+    container: Container = Depends(get_container),
 ) -> UpsertDocumentsResponse:
-    stores = get_stores()
-    namespace = resolve_namespace(stores.metadata, principal.org_id, namespace_identifier)
-    return service.upsert_documents(stores, namespace, body)
+    namespace = resolve_namespace(container.metadata, principal.org_id, namespace_identifier)
+    return service.upsert_documents(container, namespace, body)
 
 
 for _path in ("direct", "upsert"):
     router.add_api_route(
         f"/v1/namespaces/{{namespace_identifier}}/documents/{_path}",
-        _upsert,
+        upsert_documents,
         methods=["POST"],
         response_model=UpsertDocumentsResponse,
         summary="Upsert documents with their vectors (1-1000 per call)",

@@ -16,19 +16,22 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from stratus import clock
+from stratus.domain.content import Blob, blobs_of
+from stratus.domain.object_keys import bucket_prefix_of, object_id_for_key, task_id_for
+from stratus.domain.object_records import pending_object, task_of
 from stratus.errors import BadRequestError, PayloadTooLargeError, StratusError
 from stratus.filters import parse_filter
-from stratus.ingestion.content import Blob, blobs_of
-from stratus.ingestion.extraction import drafts_for, embed_drafts, records_for
-from stratus.ingestion.object_keys import bucket_prefix_of, object_id_for_key, task_id_for
-from stratus.models.managed_content import Collection, ObjectRecord, Task
+from stratus.models.managed_content import Collection, ObjectRecord
 from stratus.models.namespaces import Namespace
-from stratus.ports import BucketRoute, MetadataStore, Space, StoredBlob, Stores
-from stratus.services.namespaces import space_of
+from stratus.ports.blobs import StoredBlob
+from stratus.ports.metadata import BucketRoute, MetadataStore
+from stratus.ports.stores import Stores
+from stratus.ports.vectors import Space
+from stratus.services.ingestion.extraction import drafts_for, embed_drafts, records_for
+from stratus.services.spaces import space_of
 
 logger = logging.getLogger(__name__)
 
-TASK_TYPE = "object_ingestion"
 MAX_ERROR_LENGTH = 1000
 _LIST_PAGE = 1000
 
@@ -187,18 +190,7 @@ class ObjectIngestor:
     ) -> ObjectRecord:
         now = clock.iso_now()
         if record is None:  # a plain S3 put: the extractor is the first to hear of it
-            new = ObjectRecord(
-                org_id=route.org_id,
-                namespace_id=route.namespace_id,
-                bucket_id=route.bucket_id,
-                object_id=object_id,
-                key=key,
-                s3_uri=f"s3://{self._stores.blobs.bucket}/{key}",
-                source="s3",
-                status="PENDING",
-                created_at=now,
-                updated_at=now,
-            )
+            new = pending_object(route, object_id, key, self._stores.blobs.bucket, "s3", now)
             # Conditional, and counted in the bucket: a concurrent worker's record wins.
             created = self._stores.metadata.create_object(new)
             record = (
@@ -325,25 +317,7 @@ class ObjectIngestor:
 
     def _save(self, record: ObjectRecord, outputs: dict[str, Any] | None = None) -> None:
         """The object and its task, in one write, with the object's status and error."""
-        assert record.task_id is not None
-        task = Task(
-            task_id=record.task_id,
-            task_type=TASK_TYPE,
-            status=record.status,
-            inputs={
-                "object_id": record.object_id,
-                "bucket_id": record.bucket_id,
-                "key": record.key,
-                "etag": record.etag,
-            },
-            outputs=outputs or {},
-            error=record.error,
-            org_id=record.org_id,
-            namespace_id=record.namespace_id,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-        )
-        self._stores.metadata.save_object(record, task)
+        self._stores.metadata.save_object(record, task_of(record, outputs))
 
 
 def _already_done(record: ObjectRecord | None, etag: str | None) -> bool:

@@ -3,17 +3,17 @@ image), embedded with the collection's inference service, as vector records for 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from stratus import limits
 from stratus.chunking import TooManyChunksError, chunk_text
-from stratus.ingestion.content import Blob
-from stratus.ingestion.object_keys import document_id_for
+from stratus.domain.content import Blob
+from stratus.domain.object_keys import document_id_for
 from stratus.models.managed_content import Collection, ObjectRecord
-from stratus.ports import Embedder, VectorRecord
+from stratus.ports.inference import Embedder
+from stratus.ports.vectors import VectorRecord
 
 # Texts per embedding call: large enough to amortise a remote call, small enough that one
 # OpenAI request stays far below its input limits.
@@ -138,7 +138,3 @@ def _bounded_text(text: str) -> tuple[str, bool]:
     if len(encoded) <= limits.MAX_PAYLOAD_TEXT_BYTES:
         return text, False
     return encoded[: limits.MAX_PAYLOAD_TEXT_BYTES].decode("utf-8", errors="ignore"), True
-
-
-def payload_bytes(record: VectorRecord) -> int:
-    return len(json.dumps(record.payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))

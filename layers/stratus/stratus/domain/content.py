@@ -14,11 +14,11 @@ from typing import Any
 
 from stratus import limits
 from stratus.chunking import extract_text_from_file
+from stratus.domain.object_keys import MANIFEST_METADATA, MANIFEST_SUFFIX
 from stratus.errors import BadRequestError
 from stratus.extractor_catalogue import IMAGE_FILE_EXTENSIONS, TEXT_FILE_EXTENSIONS
-from stratus.ingestion.object_keys import MANIFEST_METADATA, MANIFEST_SUFFIX
 from stratus.models.managed_content import BlobSummary, BlobType
-from stratus.ports import StoredBlob
+from stratus.ports.blobs import StoredBlob
 
 MANIFEST_VERSION = 1
 FILE_PROPERTY = "file"  # the blob property of a plain uploaded file

@@ -24,9 +24,10 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from stratus.ingestion.pipeline import BatchLookups, IngestJob, IngestLimits, ObjectIngestor, RunOnce
-from stratus.ingestion.s3_events import object_events
-from stratus.ports import Stores
+from stratus.container import Container, get_container
+from stratus.ports.stores import Stores
+from stratus.services.ingestion.pipeline import BatchLookups, IngestJob, IngestLimits, ObjectIngestor, RunOnce
+from stratus.services.ingestion.s3_events import object_events
 from stratus.settings import Settings
 from stratus.wire_logs import quiet_sdk_wire_logs
 
@@ -117,24 +118,23 @@ class ExtractorFunction:
 
 
 _lock = threading.Lock()
-_function: ExtractorFunction | None = None
+_built: tuple[Container, ExtractorFunction] | None = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _function
-    if _function is None:
+    return _function().handle(event, context)
+
+
+def _function() -> ExtractorFunction:
+    """The process container's function, built on first use: once per container (a reset
+    container, in tests, gets a function of its own)."""
+    global _built
+    container = get_container()
+    built = _built
+    if built is None or built[0] is not container:
         with _lock:
-            if _function is None:
+            if _built is None or _built[0] is not container:
                 quiet_sdk_wire_logs()
-                from stratus.api.deps import get_stores
-                from stratus.settings import get_settings
-
-                _function = ExtractorFunction(get_stores(), get_settings())
-    return _function.handle(event, context)
-
-
-def reset() -> None:
-    """Forget the container's function (tests change settings between cases)."""
-    global _function
-    with _lock:
-        _function = None
+                _built = (container, ExtractorFunction(container, container.settings))
+            built = _built
+    return built[1]

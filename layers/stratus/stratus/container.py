@@ -1,91 +1,109 @@
-"""The per-container dependencies: stores and inference providers built lazily from settings on
-first use and cached, never at import time (tests import modules before their mocks start, and
-a cold start should only pay for what its request touches)."""
+"""The composition root: one `Container` per process (a Lambda container, a worker of the local
+server) builds the adapters and caches from settings. Each part is built on first use and kept,
+never at import time: tests import modules before their mocks start, and a cold start should only
+pay for what its request touches (tests/perf/cold_start.py)."""
 
 from __future__ import annotations
 
 import threading
-from typing import Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from stratus.errors import VectorStoreUnavailableError
-from stratus.inference_catalogue import CATALOGUE, InferenceService
-from stratus.ports import BlobStore, Embedder, EmbedderRegistry, MetadataStore, Stores, VectorStore
-from stratus.settings import Settings, get_settings
+from stratus.settings import Settings
 
-_lock = threading.Lock()
-_stores: ContainerStores | None = None
+if TYPE_CHECKING:
+    # Annotations only: `create_app` reads the container's settings, and a function that needs
+    # no store (health) should not load the ports and the models they name.
+    from stratus.inference_catalogue import InferenceService
+    from stratus.ports import BlobStore, Embedder, EmbedderRegistry, MetadataStore, UrlFetcher, VectorStore
+    from stratus.services.api_keys import AuthCache
+    from stratus.services.embedding import EmbeddingCache
+
+T = TypeVar("T")
 
 
-class ContainerStores:
-    """Each adapter is built on first access and kept for the container's life."""
+class Container:
+    """The stores, inference providers, URL fetcher and caches of one process, from `settings`.
+    It is a `stratus.ports.Stores`: services take it as their stores."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._lock = threading.Lock()
-        self._metadata: MetadataStore | None = None
-        self._vectors: VectorStore | None = None
-        self._embedders: EmbedderRegistry | None = None
-        self._blobs: BlobStore | None = None
+        self.settings = settings
+        self._parts: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def _part(self, name: str, build: Callable[[], T]) -> T:
+        part: T | None = self._parts.get(name)
+        if part is None:
+            with self._lock:
+                part = self._parts.get(name)
+                if part is None:
+                    part = self._parts[name] = build()
+        return part
 
     @property
     def metadata(self) -> MetadataStore:
-        if self._metadata is None:
-            with self._lock:
-                if self._metadata is None:
-                    self._metadata = _metadata_store(self._settings)
-        return self._metadata
+        return self._part("metadata", lambda: _metadata_store(self.settings))
 
     @property
     def vectors(self) -> VectorStore:
-        if self._vectors is None:
-            with self._lock:
-                if self._vectors is None:
-                    self._vectors = _vector_store(self._settings)
-        return self._vectors
+        return self._part("vectors", lambda: _vector_store(self.settings))
 
     @property
     def embedders(self) -> EmbedderRegistry:
-        if self._embedders is None:
-            with self._lock:
-                if self._embedders is None:
-                    self._embedders = CatalogueEmbedders(self._settings)
-        return self._embedders
+        return self._part("embedders", lambda: CatalogueEmbedders(self.settings))
 
     @property
     def blobs(self) -> BlobStore:
-        if self._blobs is None:
-            with self._lock:
-                if self._blobs is None:
-                    from stratus.adapters.s3_blob_store import S3BlobStore
+        return self._part("blobs", lambda: _blob_store(self.settings))
 
-                    self._blobs = S3BlobStore(
-                        self._settings.data_bucket,
-                        endpoint_url=self._settings.aws_endpoint_url,
-                        region=self._settings.aws_region,
-                    )
-        return self._blobs
+    @property
+    def fetcher(self) -> UrlFetcher:
+        return self._part("fetcher", lambda: SettingsUrlFetcher(self.settings))
+
+    @property
+    def auth_cache(self) -> AuthCache:
+        """Verified API keys, trusted for `auth_cache_seconds`."""
+        from stratus.services.api_keys import AuthCache
+
+        return self._part("auth_cache", lambda: AuthCache(self.settings.auth_cache_seconds))
+
+    @property
+    def query_cache(self) -> EmbeddingCache:
+        """Embeddings of recent search texts."""
+        from stratus.services.embedding import EmbeddingCache
+
+        return self._part("query_cache", EmbeddingCache)
 
 
-def get_stores() -> Stores:
-    global _stores
-    if _stores is None:
+_lock = threading.Lock()
+_container: Container | None = None
+
+
+def get_container() -> Container:
+    """The process's container, built on first use from the environment's settings. Routers take
+    it with `Depends(get_container)`; tests override that dependency."""
+    global _container
+    container = _container
+    if container is None:
         with _lock:
-            if _stores is None:
-                _stores = ContainerStores(get_settings())
-    return _stores
+            if _container is None:
+                _container = Container(Settings.from_environment())
+            container = _container
+    return container
 
 
 def reset_container() -> None:
-    """Forget cached settings, stores and caches (tests change the environment between cases)."""
-    global _stores
+    """Drop the process's container, and with it its adapters and caches: the next
+    `get_container()` reads the environment again (tests and the local stack change it)."""
+    global _container
     with _lock:
-        _stores = None
-    get_settings.cache_clear()
-    from stratus.api import auth
-    from stratus.services.embedding import query_cache
+        _container = None
 
-    auth.reset_auth_cache()
-    query_cache.clear()
+
+# ---------------------------------------------------------------------------------------------
+# Builders. Each imports its adapter when called: a function that never touches vectors never
+# pays for an SDK.
 
 
 def _metadata_store(settings: Settings) -> MetadataStore:
@@ -100,7 +118,6 @@ def _metadata_store(settings: Settings) -> MetadataStore:
 
 
 def _vector_store(settings: Settings) -> VectorStore:
-    # Imported here so a function that never touches vectors never pays for an SDK.
     if settings.vector_store == "pinecone":
         return _pinecone_store(settings)
     try:
@@ -136,6 +153,27 @@ def _pinecone_store(settings: Settings) -> VectorStore:
     )
 
 
+def _blob_store(settings: Settings) -> BlobStore:
+    from stratus.adapters.s3_blob_store import S3BlobStore
+
+    return S3BlobStore(
+        settings.data_bucket, endpoint_url=settings.aws_endpoint_url, region=settings.aws_region
+    )
+
+
+class SettingsUrlFetcher:
+    """`stratus.url_fetch` with the settings' schemes, private-address rule and timeout. The
+    module (ssl, http.client) is imported on the first fetch, not at init."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def fetch(self, url: str, field: str) -> bytes:
+        from stratus.url_fetch import fetch_url
+
+        return fetch_url(url, field, self._settings)
+
+
 class CatalogueEmbedders:
     """Builds each catalogue service's provider on first use, once per container."""
 
@@ -154,6 +192,8 @@ class CatalogueEmbedders:
         return embedder
 
     def _build(self, service_name: str) -> Embedder:
+        from stratus.inference_catalogue import CATALOGUE
+
         service = CATALOGUE[service_name]
         if service.provider == "openai":
             from stratus.adapters.openai_embedder import OpenAIEmbedder

@@ -1,0 +1,37 @@
+"""A namespace's vector spaces, and finding a namespace by id or name: what the namespace rules,
+the payload-index lifecycle, documents, search and ingestion all start from."""
+
+from __future__ import annotations
+
+from stratus.errors import NotFoundError
+from stratus.models.namespaces import Namespace, VectorConfig
+from stratus.ports.metadata import NamespaceRepository
+from stratus.ports.vectors import Space
+
+
+def resolve_namespace(
+    metadata: NamespaceRepository, org_id: str, identifier: str, max_age_seconds: float = 0.0
+) -> Namespace:
+    """By id or by name; another organization's namespace is simply not found (no existence leak).
+    `max_age_seconds` > 0 accepts a copy read that recently (see `find_namespace`)."""
+    namespace = metadata.find_namespace(org_id, identifier, max_age_seconds)
+    if namespace is None:
+        raise NotFoundError.of("namespace", identifier)
+    return namespace
+
+
+def space_for(namespace: Namespace, config: VectorConfig) -> Space:
+    """The space of one vector index of `namespace` (which may not list `config` yet: an index
+    being added by schema-on-write or promotion)."""
+    return Space(
+        namespace.storage_key, config.name, config.dimension, config.metric, tuple(namespace.payload_indexes)
+    )
+
+
+def spaces_of(namespace: Namespace) -> list[Space]:
+    return [space_for(namespace, config) for config in namespace.vector_configs]
+
+
+def space_of(namespace: Namespace, index_name: str) -> Space | None:
+    config = namespace.vector_config(index_name)
+    return None if config is None else space_for(namespace, config)
