@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
     from stratus.container import Container
     from tests.wiring import WiredApi
 
@@ -54,7 +54,7 @@ def moto_dynamodb(aws_env: None) -> Iterator[DynamoDBMetadataStore]:
     import boto3
     from moto import mock_aws
 
-    from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
     from stratus_local.bootstrap import create_tables
 
     with mock_aws():

@@ -1,15 +1,30 @@
 """In-memory stores for unit tests of the service rules (fusion, paging, schema-on-write).
 
-They follow the port contracts with the plain-Python reference evaluator of the filter DSL; the
-real adapters are exercised by the integration and e2e suites."""
+They follow the port contracts, and are held to them by the same suites as the real adapters:
+tests/contract/test_metadata_store_contract.py and tests/contract/test_vector_store_contract.py."""
 
 from __future__ import annotations
 
+import base64
+import copy
+import dataclasses
+import json
 import math
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
-from stratus.errors import AlreadyExistsError, ConflictError, NotFoundError, VectorStoreUnavailableError
-from stratus.filters import OPERATORS, FilterNode, evaluate
+from pydantic import BaseModel
+
+from stratus.adapters.text_tokens import evaluate_indexed, text_indexes
+from stratus.errors import (
+    AlreadyExistsError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    VectorStoreUnavailableError,
+)
+from stratus.filters import OPERATORS, FilterNode
 from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
 from stratus.models.namespaces import Namespace, PayloadIndexConfig
 from stratus.ports import (
@@ -28,14 +43,20 @@ from stratus.ports import (
     VectorRecord,
 )
 
+T = TypeVar("T")
+
 
 class InMemoryVectorStore:
+    """`VectorStore` in dicts: the reference evaluator answers every filter (`text` on a field with
+    a text payload index follows its tokenizer), records are copies, dimensions are checked."""
+
     def __init__(self) -> None:
         self.spaces: dict[str, dict[str, VectorRecord]] = {}
         self.dimensions: dict[str, int] = {}
         self.fail_next: str | None = None  # name of a method that raises once
         # (space name, field name, index type) of every build_payload_index call, in order.
         self.built_indexes: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
 
     @property
     def capabilities(self) -> StoreCapabilities:
@@ -51,32 +72,43 @@ class InMemoryVectorStore:
 
     def ensure_space(self, space: Space) -> None:
         self._maybe_fail("ensure_space")
-        known = self.dimensions.get(space.name)
-        if known is not None and known != space.dimension:
-            raise ConflictError(f"space {space.name} has dimension {known}")
-        self.dimensions[space.name] = space.dimension
-        self.spaces.setdefault(space.name, {})
+        with self._lock:
+            known = self.dimensions.setdefault(space.name, space.dimension)
+            self.spaces.setdefault(space.name, {})
+        if known != space.dimension:
+            raise ConflictError(
+                f"vector space '{space.name}' exists with dimension {known}, not {space.dimension}",
+                {"space": space.name, "existing_dimension": known, "requested_dimension": space.dimension},
+            )
 
     def upsert(self, space: Space, records: Sequence[VectorRecord]) -> None:
         self._maybe_fail("upsert")
-        table = self.spaces.setdefault(space.name, {})
-        for record in records:
-            table[record.id] = VectorRecord(record.id, dict(record.payload), list(record.vector or []))
+        if any(len(record.vector or []) != space.dimension for record in records):
+            raise BadRequestError(
+                f"vectors for '{space.name}' must have {space.dimension} dimensions",
+                {"space": space.name, "dimension": space.dimension},
+            )
+        with self._lock:
+            self.dimensions.setdefault(space.name, space.dimension)
+            table = self.spaces.setdefault(space.name, {})
+            for record in records:
+                table[record.id] = VectorRecord(
+                    record.id, copy.deepcopy(record.payload), list(record.vector or [])
+                )
 
     def delete(self, space: Space, ids: Sequence[str]) -> None:
         self._maybe_fail("delete")
-        for doc_id in ids:
-            self.spaces.get(space.name, {}).pop(doc_id, None)
+        with self._lock:
+            for doc_id in ids:
+                self.spaces.get(space.name, {}).pop(doc_id, None)
+
+    def _records(self, space: Space) -> list[VectorRecord]:
+        with self._lock:
+            return list(self.spaces.get(space.name, {}).values())
 
     def fetch(self, space: Space, ids: Sequence[str], include_vectors: bool) -> dict[str, VectorRecord]:
-        table = self.spaces.get(space.name, {})
-        return {
-            doc_id: VectorRecord(
-                doc_id, table[doc_id].payload, table[doc_id].vector if include_vectors else None
-            )
-            for doc_id in ids
-            if doc_id in table
-        }
+        wanted = set(ids)
+        return {r.id: _visible(r, include_vectors) for r in self._records(space) if r.id in wanted}
 
     def query(
         self,
@@ -88,42 +120,47 @@ class InMemoryVectorStore:
     ) -> list[ScoredRecord]:
         self._maybe_fail("query")
         scored = [
-            ScoredRecord(r.id, _score(space.metric, vector, r.vector or []), r.payload)
-            for r in self.spaces.get(space.name, {}).values()
-            if filter is None or evaluate(filter, r.payload)
+            ScoredRecord(r.id, _score(space.metric, vector, r.vector or []), seen.payload, seen.vector)
+            for r in self._matching(space, filter)
+            if (seen := _visible(r, include_vectors))
         ]
         return sorted(scored, key=lambda s: (-s.score, s.id))[:top_k]
+
+    def _matching(self, space: Space, filter: FilterNode | None) -> list[VectorRecord]:
+        texts = text_indexes(space.payload_indexes)
+        return [
+            r for r in self._records(space) if filter is None or evaluate_indexed(filter, r.payload, texts)
+        ]
 
     def list(
         self, space: Space, filter: FilterNode | None, limit: int, after_id: str | None, include_vectors: bool
     ) -> RecordPage:
-        rows = sorted(
-            (
-                r
-                for r in self.spaces.get(space.name, {}).values()
-                if filter is None or evaluate(filter, r.payload)
-            ),
-            key=lambda r: r.id,
-        )
+        rows = sorted(self._matching(space, filter), key=lambda r: r.id)
         rows = [r for r in rows if after_id is None or r.id > after_id]
-        page = [VectorRecord(r.id, r.payload, r.vector if include_vectors else None) for r in rows[:limit]]
+        page = [_visible(r, include_vectors) for r in rows[:limit]]
         return RecordPage(page, page[-1].id if len(rows) > limit else None)
 
     def count(self, space: Space) -> int:
-        return len(self.spaces.get(space.name, {}))
+        return len(self._records(space))
 
     def ids(self, space: Space) -> set[str]:
-        return set(self.spaces.get(space.name, {}))
+        return {r.id for r in self._records(space)}
 
     def drop_space(self, space: Space) -> None:
         self._maybe_fail("drop_space")
-        self.spaces.pop(space.name, None)
-        self.dimensions.pop(space.name, None)
+        with self._lock:
+            self.spaces.pop(space.name, None)
+            self.dimensions.pop(space.name, None)
 
     def build_payload_index(self, space: Space, index: PayloadIndexConfig) -> None:
-        """A no-op that records the call (the evaluator needs no index)."""
+        """Records the call; the evaluator needs no index (`text` follows `space.payload_indexes`)."""
         self._maybe_fail("build_payload_index")
         self.built_indexes.append((space.name, index.field_name, index.type))
+
+
+def _visible(record: VectorRecord, include_vectors: bool) -> VectorRecord:
+    vector = list(record.vector) if include_vectors and record.vector is not None else None
+    return VectorRecord(record.id, copy.deepcopy(record.payload), vector)
 
 
 def _score(metric: str, a: Sequence[float], b: Sequence[float]) -> float:
@@ -137,9 +174,13 @@ def _score(metric: str, a: Sequence[float], b: Sequence[float]) -> float:
 
 
 class InMemoryMetadataStore:
+    """`MetadataStore` in dicts, with the DynamoDB adapter's semantics: the same conditional
+    creates, version checks, guards and opaque cursors (tests/contract/test_metadata_store_contract.py
+    holds both to them). Stored records are copies: a caller's object is never changed."""
+
     def __init__(self) -> None:
         self.namespaces: dict[tuple[str, str], Namespace] = {}
-        self.keys: dict[str, ApiKey] = {}
+        self.keys: dict[str, ApiKey] = {}  # by hash
         # (org, namespace, hour) → field → usage
         self.usage: dict[tuple[str, str, str], dict[str, FieldUsage]] = {}
         # (org, namespace, id) → record
@@ -148,14 +189,17 @@ class InMemoryMetadataStore:
         self.tasks: dict[str, Task] = {}
         # (org, namespace, bucket, object) → record
         self.objects: dict[tuple[str, str, str, str], ObjectRecord] = {}
-        self.promotions: list[PromotionRecord] = []
+        # (org, namespace, promotion id) → record
+        self.promotions: dict[tuple[str, str, str], PromotionRecord] = {}
+
+    # -- namespaces -------------------------------------------------------------------------
 
     def create_namespace(self, namespace: Namespace) -> None:
         if (namespace.org_id, namespace.namespace_id) in self.namespaces:
-            raise AlreadyExistsError(f"namespace '{namespace.namespace_id}' already exists")
+            raise _exists("namespace", namespace.namespace_id)
         if self._by_name(namespace.org_id, namespace.namespace_name):
-            raise AlreadyExistsError(f"namespace_name '{namespace.namespace_name}' is taken")
-        self.namespaces[(namespace.org_id, namespace.namespace_id)] = namespace
+            raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
+        self.namespaces[(namespace.org_id, namespace.namespace_id)] = namespace.model_copy(deep=True)
 
     def _by_name(self, org_id: str, name: str) -> Namespace | None:
         return next(
@@ -163,85 +207,127 @@ class InMemoryMetadataStore:
         )
 
     def get_namespace(self, org_id: str, namespace_id: str) -> Namespace | None:
-        return self.namespaces.get((org_id, namespace_id))
+        return _copy(self.namespaces.get((org_id, namespace_id)))
 
     def find_namespace(self, org_id: str, identifier: str, max_age_seconds: float = 0.0) -> Namespace | None:
-        return self.get_namespace(org_id, identifier) or self._by_name(org_id, identifier)
+        return self.get_namespace(org_id, identifier) or _copy(self._by_name(org_id, identifier))
 
     def list_namespaces(self, org_id: str, limit: int, cursor: str | None) -> NamespacePage:
         ordered = sorted(
             (n for (o, _), n in self.namespaces.items() if o == org_id), key=lambda n: n.namespace_id
         )
-        ordered = [n for n in ordered if cursor is None or n.namespace_id > cursor]
-        page = ordered[:limit]
-        return NamespacePage(page, page[-1].namespace_id if len(ordered) > limit else None)
+        page, next_cursor = _page(ordered, lambda n: n.namespace_id, "namespaces", limit, cursor)
+        return NamespacePage([n.model_copy(deep=True) for n in page], next_cursor)
+
+    def _stored_at(self, namespace: Namespace, expected_version: int) -> Namespace:
+        """The stored namespace if it is still at `expected_version`: NotFound, else Conflict."""
+        stored = self.namespaces.get((namespace.org_id, namespace.namespace_id))
+        if stored is None:
+            raise NotFoundError.of("namespace", namespace.namespace_id)
+        if stored.version != expected_version:
+            raise _changed(namespace.namespace_id)
+        return stored
 
     def save_namespace(self, namespace: Namespace, expected_version: int, previous_name: str) -> Namespace:
-        stored = self.get_namespace(namespace.org_id, namespace.namespace_id)
-        if stored is None or stored.version != expected_version:
-            raise ConflictError("lost race")
-        other = self._by_name(namespace.org_id, namespace.namespace_name)
-        if other is not None and other.namespace_id != namespace.namespace_id:
-            raise AlreadyExistsError("name taken")
-        saved = namespace.model_copy(update={"version": expected_version + 1})
+        stored = self._stored_at(namespace, expected_version)
+        if namespace.namespace_name != previous_name:
+            # As the name guards: the new name must be free, the old one must be this namespace's.
+            if self._by_name(namespace.org_id, namespace.namespace_name) is not None:
+                raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
+            if stored.namespace_name != previous_name:
+                raise _changed(namespace.namespace_id)
+        saved = namespace.model_copy(update={"version": expected_version + 1}, deep=True)
         self.namespaces[(namespace.org_id, namespace.namespace_id)] = saved
-        return saved
+        return saved.model_copy(deep=True)
 
     def delete_namespace(self, namespace: Namespace) -> None:
-        self.namespaces.pop((namespace.org_id, namespace.namespace_id), None)
+        self._stored_at(namespace, namespace.version)
+        del self.namespaces[(namespace.org_id, namespace.namespace_id)]
 
     def promote_namespace(
         self, promoted: Namespace, expected_version: int, record: PromotionRecord
     ) -> Namespace:
-        stored = self.get_namespace(promoted.org_id, promoted.namespace_id)
-        if stored is None or stored.version != expected_version or stored.mode != "standalone":
-            raise ConflictError("the namespace changed or is already managed")
-        saved = promoted.model_copy(update={"version": expected_version + 1})
+        stored = self.namespaces.get((promoted.org_id, promoted.namespace_id))
+        if stored is None:
+            raise NotFoundError.of("namespace", promoted.namespace_id)
+        if stored.mode != "standalone":
+            raise ConflictError(
+                f"namespace '{promoted.namespace_id}' is already managed; promotion is one-way",
+                {"resource": "namespace", "id": promoted.namespace_id, "mode": "managed"},
+            )
+        audit_key = (record.org_id, record.namespace_id, record.promotion_id)
+        if stored.version != expected_version or audit_key in self.promotions:
+            raise _changed(promoted.namespace_id)
+        saved = promoted.model_copy(update={"version": expected_version + 1}, deep=True)
         self.namespaces[(promoted.org_id, promoted.namespace_id)] = saved
-        self.promotions.append(record)
-        return saved
-
-    def put_api_key(self, key: ApiKey) -> None:
-        self.keys[key.key_hash] = key
-
-    def get_api_key(self, key_hash: str) -> ApiKey | None:
-        return self.keys.get(key_hash)
-
-    def revoke_api_key(self, org_id: str, key_id: str) -> bool:
-        for key in self.keys.values():
-            if key.org_id == org_id and key.key_id == key_id:
-                key.revoked = True
-                return True
-        return False
-
-    def list_api_keys(self, org_id: str) -> list[ApiKey]:
-        return [key for key in self.keys.values() if key.org_id == org_id]
-
-    def add_filter_usage(
-        self, org_id: str, namespace_id: str, hour: str, usage: Mapping[str, FieldUsage], expires_at: int
-    ) -> None:
-        counters = self.usage.setdefault((org_id, namespace_id, hour), {})
-        for field_name, field_usage in usage.items():
-            counters.setdefault(field_name, FieldUsage()).add(field_usage)
-
-    def get_filter_usage(
-        self, org_id: str, namespace_id: str, first_hour: str, last_hour: str
-    ) -> dict[str, dict[str, FieldUsage]]:
-        return {
-            hour: counters
-            for (org, namespace, hour), counters in self.usage.items()
-            if org == org_id and namespace == namespace_id and first_hour <= hour <= last_hour
-        }
+        self.promotions[audit_key] = dataclasses.replace(record)
+        return saved.model_copy(deep=True)
 
     def list_auto_index_namespaces(self, limit: int, cursor: str | None) -> NamespacePage:
         ordered = sorted(
             (n for n in self.namespaces.values() if n.auto_create_indexes),
             key=lambda n: (n.org_id, n.namespace_id),
         )
-        ordered = [n for n in ordered if cursor is None or f"{n.org_id}/{n.namespace_id}" > cursor]
-        page = ordered[:limit]
-        last = f"{page[-1].org_id}/{page[-1].namespace_id}" if len(ordered) > limit else None
-        return NamespacePage(page, last)
+        scope, limit = "auto", max(1, limit)
+        page, next_cursor = _page(ordered, lambda n: f"{n.org_id}/{n.namespace_id}", scope, limit, cursor)
+        return NamespacePage([n.model_copy(deep=True) for n in page], next_cursor)
+
+    # -- API keys ---------------------------------------------------------------------------
+
+    def put_api_key(self, key: ApiKey) -> None:
+        if key.key_hash in self.keys or self._key(key.org_id, key.key_id) is not None:
+            raise _exists("api_key", key.key_id)
+        self.keys[key.key_hash] = dataclasses.replace(key, permissions=list(key.permissions))
+
+    def _key(self, org_id: str, key_id: str) -> ApiKey | None:
+        return next((k for k in self.keys.values() if (k.org_id, k.key_id) == (org_id, key_id)), None)
+
+    def get_api_key(self, key_hash: str) -> ApiKey | None:
+        key = self.keys.get(key_hash)
+        return dataclasses.replace(key, permissions=list(key.permissions)) if key is not None else None
+
+    def revoke_api_key(self, org_id: str, key_id: str) -> bool:
+        key = self._key(org_id, key_id)
+        if key is None:
+            return False
+        key.revoked = True
+        return True
+
+    def list_api_keys(self, org_id: str) -> list[ApiKey]:
+        return [
+            dataclasses.replace(key, permissions=list(key.permissions))
+            for key in sorted(self.keys.values(), key=lambda k: k.key_id)
+            if key.org_id == org_id
+        ]
+
+    # -- filter usage -----------------------------------------------------------------------
+
+    def add_filter_usage(
+        self, org_id: str, namespace_id: str, hour: str, usage: Mapping[str, FieldUsage], expires_at: int
+    ) -> None:
+        # Zero counts are not written (DynamoDB adds only what is there to add).
+        added = {
+            field_name: FieldUsage(
+                field_usage.queries,
+                {kind: count for kind, count in field_usage.value_types.items() if count and kind.isalpha()},
+            )
+            for field_name, field_usage in usage.items()
+        }
+        added = {name: add for name, add in added.items() if add.queries or add.value_types}
+        if not added:
+            return
+        counters = self.usage.setdefault((org_id, namespace_id, hour), {})
+        for field_name, field_usage in added.items():
+            counters.setdefault(field_name, FieldUsage()).add(field_usage)
+
+    def get_filter_usage(
+        self, org_id: str, namespace_id: str, first_hour: str, last_hour: str
+    ) -> dict[str, dict[str, FieldUsage]]:
+        return {
+            hour: {name: FieldUsage(u.queries, dict(u.value_types)) for name, u in counters.items()}
+            for (org, namespace, hour), counters in sorted(self.usage.items())
+            if org == org_id and namespace == namespace_id and first_hour <= hour <= last_hour
+        }
 
     # -- managed content ------------------------------------------------------------------
 
@@ -250,20 +336,22 @@ class InMemoryMetadataStore:
             (o, n) == (bucket.org_id, bucket.namespace_id) and b.bucket_name == bucket.bucket_name
             for (o, n, _), b in self.buckets.items()
         ):
-            raise AlreadyExistsError(f"bucket_name '{bucket.bucket_name}' is taken")
-        self.buckets[(bucket.org_id, bucket.namespace_id, bucket.bucket_id)] = bucket
+            raise _name_taken("bucket", "bucket_name", bucket.bucket_name)
+        key = (bucket.org_id, bucket.namespace_id, bucket.bucket_id)
+        if key in self.buckets or self.find_bucket_route(bucket.key_prefix) is not None:
+            raise _exists("bucket", bucket.bucket_id)
+        self.buckets[key] = bucket.model_copy(deep=True)
 
     def get_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> Bucket | None:
-        return self.buckets.get((org_id, namespace_id, bucket_id))
+        return _copy(self.buckets.get((org_id, namespace_id, bucket_id)))
 
     def list_buckets(self, org_id: str, namespace_id: str, limit: int, cursor: str | None) -> BucketPage:
         ordered = sorted(
             (b for (o, n, _), b in self.buckets.items() if (o, n) == (org_id, namespace_id)),
             key=lambda b: b.bucket_id,
         )
-        ordered = [b for b in ordered if cursor is None or b.bucket_id > cursor]
-        page = ordered[:limit]
-        return BucketPage(page, page[-1].bucket_id if len(ordered) > limit else None)
+        page, next_cursor = _page(ordered, lambda b: b.bucket_id, f"buckets:{namespace_id}", limit, cursor)
+        return BucketPage([b.model_copy(deep=True) for b in page], next_cursor)
 
     def count_buckets(self, org_id: str, namespace_id: str) -> int:
         return sum(1 for (o, n, _) in self.buckets if (o, n) == (org_id, namespace_id))
@@ -273,10 +361,13 @@ class InMemoryMetadataStore:
             raise NotFoundError.of("bucket", bucket.bucket_id)
 
     def create_collection(self, collection: Collection) -> None:
-        self.collections[(collection.org_id, collection.namespace_id, collection.collection_id)] = collection
+        key = (collection.org_id, collection.namespace_id, collection.collection_id)
+        if key in self.collections:
+            raise _exists("collection", collection.collection_id)
+        self.collections[key] = collection.model_copy(deep=True)
 
     def get_collection(self, org_id: str, namespace_id: str, collection_id: str) -> Collection | None:
-        return self.collections.get((org_id, namespace_id, collection_id))
+        return _copy(self.collections.get((org_id, namespace_id, collection_id)))
 
     def list_collections(
         self, org_id: str, namespace_id: str, limit: int, cursor: str | None
@@ -285,9 +376,9 @@ class InMemoryMetadataStore:
             (c for (o, n, _), c in self.collections.items() if (o, n) == (org_id, namespace_id)),
             key=lambda c: c.collection_id,
         )
-        ordered = [c for c in ordered if cursor is None or c.collection_id > cursor]
-        page = ordered[:limit]
-        return CollectionPage(page, page[-1].collection_id if len(ordered) > limit else None)
+        scope = f"collections:{namespace_id}"
+        page, next_cursor = _page(ordered, lambda c: c.collection_id, scope, limit, cursor)
+        return CollectionPage([c.model_copy(deep=True) for c in page], next_cursor)
 
     def count_collections(self, org_id: str, namespace_id: str) -> int:
         return sum(1 for (o, n, _) in self.collections if (o, n) == (org_id, namespace_id))
@@ -310,7 +401,7 @@ class InMemoryMetadataStore:
             raise NotFoundError.of("bucket", record.bucket_id)
         if key in self.objects:
             return False
-        self.objects[key] = record
+        self.objects[key] = record.model_copy(deep=True)
         self._move_count(bucket_key, 1)
         return True
 
@@ -320,7 +411,8 @@ class InMemoryMetadataStore:
             self.buckets[bucket_key] = bucket.model_copy(update={"object_count": bucket.object_count + delta})
 
     def put_object(self, record: ObjectRecord) -> None:
-        self.objects[(record.org_id, record.namespace_id, record.bucket_id, record.object_id)] = record
+        key = (record.org_id, record.namespace_id, record.bucket_id, record.object_id)
+        self.objects[key] = record.model_copy(deep=True)
 
     def save_object(self, record: ObjectRecord, task: Task) -> None:
         self.put_object(record)
@@ -329,7 +421,7 @@ class InMemoryMetadataStore:
     def get_object(
         self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
     ) -> ObjectRecord | None:
-        return self.objects.get((org_id, namespace_id, bucket_id, object_id))
+        return _copy(self.objects.get((org_id, namespace_id, bucket_id, object_id)))
 
     def _objects_of(self, org_id: str, namespace_id: str, bucket_id: str | None) -> list[ObjectRecord]:
         return sorted(
@@ -344,13 +436,9 @@ class InMemoryMetadataStore:
     def list_objects(
         self, org_id: str, namespace_id: str, bucket_id: str, limit: int, cursor: str | None
     ) -> ObjectPage:
-        ordered = [
-            r
-            for r in self._objects_of(org_id, namespace_id, bucket_id)
-            if cursor is None or r.object_id > cursor
-        ]
-        page = ordered[:limit]
-        return ObjectPage(page, page[-1].object_id if len(ordered) > limit else None)
+        ordered = self._objects_of(org_id, namespace_id, bucket_id)
+        page, next_cursor = _page(ordered, lambda r: r.object_id, f"objects:{bucket_id}", limit, cursor)
+        return ObjectPage([r.model_copy(deep=True) for r in page], next_cursor)
 
     def count_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
         return len(self._objects_of(org_id, namespace_id, bucket_id))
@@ -360,13 +448,81 @@ class InMemoryMetadataStore:
             self._move_count((org_id, namespace_id, bucket_id), -1)
 
     def delete_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
+        """Counts are not moved: the bucket or namespace is being deleted."""
         doomed = self._objects_of(org_id, namespace_id, bucket_id)
         for r in doomed:
             self.objects.pop((r.org_id, r.namespace_id, r.bucket_id, r.object_id), None)
         return len(doomed)
 
     def put_task(self, task: Task) -> None:
-        self.tasks[task.task_id] = task
+        self.tasks[task.task_id] = task.model_copy(deep=True)
 
     def get_task(self, task_id: str) -> Task | None:
-        return self.tasks.get(task_id)
+        return _copy(self.tasks.get(task_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# What the metadata fake shares with the DynamoDB adapter's contract: errors and opaque cursors
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _copy(record: M | None) -> M | None:
+    return record.model_copy(deep=True) if record is not None else None
+
+
+def _exists(resource: str, identifier: str) -> AlreadyExistsError:
+    return AlreadyExistsError(
+        f"{resource} '{identifier}' already exists", {"resource": resource, "id": identifier}
+    )
+
+
+def _name_taken(resource: str, field_name: str, value: str) -> AlreadyExistsError:
+    return AlreadyExistsError(
+        f"{field_name} '{value}' is already used", {"resource": resource, "field": field_name, "value": value}
+    )
+
+
+def _changed(namespace_id: str) -> ConflictError:
+    return ConflictError(
+        f"namespace '{namespace_id}' was changed concurrently; retry",
+        {"resource": "namespace", "id": namespace_id},
+    )
+
+
+def _page(
+    ordered: Sequence[T], key: Callable[[T], str], scope: str, limit: int, cursor: str | None
+) -> tuple[list[T], str | None]:
+    """One page of `ordered` (sorted by `key`) after `cursor`, and the cursor of the next page.
+    Cursors are opaque, bound to one listing (`scope`), and never lead to an empty page."""
+    if limit < 1:
+        raise BadRequestError("limit must be at least 1", {"field": "limit"})
+    after = _decode_cursor(cursor, scope) if cursor is not None else None
+    rest = [item for item in ordered if after is None or key(item) > after]
+    page = list(rest[:limit])
+    next_cursor = _encode_cursor(scope, key(page[-1])) if len(rest) > limit else None
+    return page, next_cursor
+
+
+def _encode_cursor(scope: str, last: str) -> str:
+    raw = json.dumps({"scope": scope, "after": last}).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def _decode_cursor(cursor: str, scope: str) -> str:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8"))
+    except (ValueError, UnicodeError) as error:  # binascii.Error is a ValueError
+        raise _malformed_cursor() from error
+    if (
+        not isinstance(decoded, dict)
+        or decoded.get("scope") != scope
+        or not isinstance(decoded.get("after"), str)
+    ):
+        raise _malformed_cursor()
+    return str(decoded["after"])
+
+
+def _malformed_cursor() -> BadRequestError:
+    return BadRequestError("cursor is malformed", {"field": "cursor"})

@@ -1,4 +1,4 @@
-"""A loopback HTTP server speaking Stratus' embeddings protocol (`stratus.adapters.http_embedder`),
+"""A loopback HTTP server speaking Stratus' embeddings protocol (`stratus.adapters.inference.http`),
 backed by real `Embedder`s: a reference implementation, and the far end of the adapter's tests.
 
     embedder = HuggingFaceImageTextEmbedder("clip_vit_b32", "clip", 512, str(tiny_clip_dir))

@@ -344,7 +344,7 @@ def start_ingest_worker(aws_endpoint_url: str, ingest_queue_url: str) -> IngestW
 
 
 def create_dev_api_key(aws_endpoint_url: str, org_id: str = DEV_ORG_ID) -> str:
-    from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
     from stratus.services.api_keys import create_api_key
 
     store = DynamoDBMetadataStore(TABLE_NAME, endpoint_url=aws_endpoint_url, region=REGION)

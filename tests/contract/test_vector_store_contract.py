@@ -2,7 +2,8 @@
 
 - `lancedb`: `LanceDBVectorStore`, embedded, in a temporary directory;
 - `pinecone`: `PineconeVectorStore` through the real `pinecone` client, against the loopback
-  server that speaks Pinecone's REST protocol and enforces its limits and filter semantics.
+  server that speaks Pinecone's REST protocol and enforces its limits and filter semantics;
+- `memory`: `tests.fakes.InMemoryVectorStore`, which the service unit tests run on.
 
 The filter contract: on a shared corpus, every filter a store accepts answers exactly what
 `stratus.filters.evaluate` answers (both in `query` and in `list`), and a filter it cannot answer
@@ -24,10 +25,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from stratus.adapters.lancedb_filters import index_columns
-from stratus.adapters.lancedb_maintenance import MaintenancePolicy, table_state
-from stratus.adapters.lancedb_store import INDEXED_COLUMNS, LanceDBVectorStore
-from stratus.adapters.pinecone_store import PineconeVectorStore
+from stratus.adapters.lancedb.maintenance import MaintenancePolicy, table_state
+from stratus.adapters.lancedb.payload_indexes import index_columns
+from stratus.adapters.lancedb.store import INDEXED_COLUMNS, LanceDBVectorStore
+from stratus.adapters.pinecone.store import PineconeVectorStore
 from stratus.adapters.text_tokens import evaluate_indexed, text_indexes
 from stratus.errors import BadRequestError, ConflictError
 from stratus.filters import (
@@ -42,6 +43,7 @@ from stratus.filters import (
 )
 from stratus.models.namespaces import Metric, PayloadIndexConfig
 from stratus.ports import Space, VectorRecord, VectorStore
+from tests.fakes import InMemoryVectorStore
 from tests.integration.test_lancedb_store import CORPUS as LANCEDB_CORPUS
 from tests.integration.test_lancedb_store import FILTERS as LANCEDB_FILTERS
 from tests.integration.test_lancedb_store import c
@@ -51,7 +53,7 @@ from tests.loopback_pinecone import LoopbackPinecone
 # IVF_FLAT index and a LabelList index on the filter terms from the first row, then compaction
 # and index updates), so every query of the contract also goes through those indexes and must
 # give the flat scan's answers.
-STORES = ["lancedb", "lancedb-indexed", "pinecone"]
+STORES = ["lancedb", "lancedb-indexed", "pinecone", "memory"]
 INDEX_EVERY_WRITE = MaintenancePolicy(
     check_every_writes=1,
     index_min_rows=1,
@@ -78,6 +80,8 @@ def make_store(kind: str, directory: Path, loopback: LoopbackPinecone) -> Vector
         return LanceDBVectorStore(str(directory / "lancedb"))
     if kind == "lancedb-indexed":
         return LanceDBVectorStore(str(directory / "lancedb"), maintenance=INDEX_EVERY_WRITE)
+    if kind == "memory":
+        return InMemoryVectorStore()
     return PineconeVectorStore(
         lambda: loopback.api_key,
         control_plane_host=loopback.url,
@@ -183,10 +187,20 @@ CORPUS = [*LANCEDB_CORPUS, *EXTRA_CORPUS]
 FILTERS = [*LANCEDB_FILTERS, *EXTRA_FILTERS]
 
 
+def kind_of(store: VectorStore) -> str:
+    if isinstance(store, PineconeVectorStore):
+        return "pinecone"
+    return "lancedb" if isinstance(store, LanceDBVectorStore) else "memory"
+
+
+def answers_every_operator(kind: str) -> bool:
+    return kind != "pinecone"
+
+
 def refused_conditions(kind: str, parsed: FilterNode, payloads: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """(operator, field) of each condition of `parsed` the store may refuse (400) on this data;
     empty: it must answer."""
-    if kind.startswith("lancedb"):
+    if answers_every_operator(kind):
         return set()
     refused: set[tuple[str, str]] = set()
     for cond in iter_conditions(parsed):
@@ -347,7 +361,7 @@ def test_random_filters_match_the_reference_evaluator(corpus: Corpus) -> None:
 def test_unsupported_operators_are_not_in_the_capabilities(corpus: Corpus) -> None:
     kind, store, _, _ = corpus
     missing = OPERATORS - store.capabilities.operators
-    assert missing == (set() if kind.startswith("lancedb") else {"starts_with", "ends_with", "text"})
+    assert missing == (set() if answers_every_operator(kind) else {"starts_with", "ends_with", "text"})
 
 
 def test_filtered_list_pages_follow_the_filter(corpus: Corpus) -> None:
@@ -775,7 +789,7 @@ def lance_indices(store: VectorStore, target: Space) -> dict[str, str]:
 
 @pytest.mark.parametrize("index_type", sorted(SCALAR_INDEX_CASES))
 def test_scalar_payload_index_keeps_the_reference_answers(store: VectorStore, index_type: str) -> None:
-    kind = "lancedb" if isinstance(store, LanceDBVectorStore) else "pinecone"
+    kind = kind_of(store)
     values, later, raws = SCALAR_INDEX_CASES[index_type]
     payloads = [{"f": value, "n": i} for i, value in enumerate(values)] + [{"n": -1}, {"f": None}]
     plain = space()
@@ -841,7 +855,7 @@ TEXT_CASES: list[tuple[dict[str, Any], str, set[str]]] = [
 
 
 def test_text_index_tokenizer_options_change_what_matches(store: VectorStore) -> None:
-    kind = "lancedb" if isinstance(store, LanceDBVectorStore) else "pinecone"
+    kind = kind_of(store)
     vector = random_vectors(1, seed=5)[0].tolist()
     schemas = {json.dumps(schema, sort_keys=True): schema for schema, _, _ in TEXT_CASES}
     for key, schema in schemas.items():

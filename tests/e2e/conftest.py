@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
+from mixpeek import ApiClient, Configuration, Mixpeek
 
 E2E_DIR = Path(__file__).resolve().parent
 REPO_ROOT = E2E_DIR.parents[1]
@@ -93,6 +94,18 @@ class LocalStack:
         if authenticated:
             headers["Authorization"] = f"Bearer {api_key or self.api_key}"
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30.0, **kwargs)
+
+    def mixpeek(self, api_key: str | None = None, namespace: str | None = None) -> Mixpeek:
+        """The official Mixpeek SDK's high-level client on this stack (its base URL ends in /v1)."""
+        return Mixpeek(api_key or self.api_key, base_url=f"{self.base_url}/v1", namespace=namespace)
+
+    def mixpeek_api(self, api_key: str | None = None, namespace: str | None = None) -> ApiClient:
+        """The SDK's typed surface (`ApiClient` for `NamespacesApi`, `RetrieversApi`...): its host
+        has no /v1; `namespace` goes in X-Namespace on the operations that declare the header."""
+        configuration = Configuration(host=self.base_url, access_token=api_key or self.api_key)
+        if namespace is not None:
+            configuration.api_key["NamespaceHeader"] = namespace
+        return ApiClient(configuration)
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

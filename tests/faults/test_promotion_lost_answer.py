@@ -77,7 +77,7 @@ def local_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def module_api(local_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
     from stratus_local.bootstrap import create_tables
 
     with pytest.MonkeyPatch.context() as env:

@@ -191,7 +191,7 @@ def pipeline(
             },
         )
         # Configuring the notification sends an s3:TestEvent; the extractor must shrug it off.
-        from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+        from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 
         metadata = DynamoDBMetadataStore("stratus", region="us-east-1")
         key = create_api_key(metadata, "org_a", "admin", ["read", "write", "admin"])[0]

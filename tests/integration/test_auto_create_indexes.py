@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from stratus import clock
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest, VectorConfig
 from stratus.ports import FieldUsage, VectorRecord
 from stratus.services.filter_usage import hour_key
@@ -43,7 +43,7 @@ def _load_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
 def _seed(store: DynamoDBMetadataStore, lancedb_uri: Path, queries: int) -> None:
     """An opted-in namespace with one document and `queries` filtered searches on `category`."""
-    from stratus.adapters.lancedb_store import LanceDBVectorStore
+    from stratus.adapters.lancedb.store import LanceDBVectorStore
 
     stores = StaticStores(metadata=store, vectors=LanceDBVectorStore(str(lancedb_uri)))
     request = CreateStandaloneNamespaceRequest(

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from stratus.cli import main
 from stratus.errors import UnauthorizedError
 from stratus.services.api_keys import authenticate

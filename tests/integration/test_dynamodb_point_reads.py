@@ -19,9 +19,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stratus.adapters.aws_sigv4 import Credentials
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
-from stratus.adapters.dynamodb_point_reads import DynamoDBPointReader, plain_value, regional_endpoint
+from stratus.adapters.dynamodb.point_reads import DynamoDBPointReader, plain_value, regional_endpoint
+from stratus.adapters.dynamodb.sigv4 import Credentials
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from stratus.errors import MetadataStoreUnavailableError
 from stratus.services.api_keys import create_api_key
 from stratus_local.bootstrap import create_tables

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from stratus_local.template import REPO_ROOT
 
 EVENTS_DIR = REPO_ROOT / "tests" / "events"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from stratus.adapters.http_embedder import MAX_IMAGE_BYTES, HttpEmbedder
-from stratus.adapters.image_text_embedder import HuggingFaceImageTextEmbedder
+from stratus.adapters.inference.http import MAX_IMAGE_BYTES, HttpEmbedder
+from stratus.adapters.inference.image_text import HuggingFaceImageTextEmbedder
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 from tests.loopback_embeddings import LoopbackEmbeddings
 from tests.tiny_image_text_models import CLIP_DIMENSION, build_tiny_clip

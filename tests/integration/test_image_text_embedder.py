@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from stratus.adapters import image_text_embedder
-from stratus.adapters.image_text_embedder import (
+from stratus.adapters.inference import image_text as image_text_embedder
+from stratus.adapters.inference.image_text import (
     IMAGE_BATCH_SIZE,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
@@ -334,7 +334,7 @@ def test_a_model_of_another_dimension_is_a_503_naming_both(family: Family, weigh
 def test_weights_load_from_s3_and_match_the_local_copy(
     s3_bucket: Any, family: Family, weights: Path, embedder: HuggingFaceImageTextEmbedder
 ) -> None:
-    from stratus.adapters.weights import local_weights_dir
+    from stratus.adapters.inference.weights import local_weights_dir
 
     prefix = f"models/{family}"
     _upload(s3_bucket, weights, prefix)
@@ -368,7 +368,7 @@ def test_s3_without_objects_or_bucket_is_a_503(s3_bucket: Any) -> None:
 
 
 def test_s3_keys_cannot_escape_the_mirror(s3_bucket: Any) -> None:
-    from stratus.adapters.weights import local_weights_dir
+    from stratus.adapters.inference.weights import local_weights_dir
 
     s3_bucket.put_object(Bucket="weights", Key="escape/../../outside.txt", Body=b"x")
 
@@ -381,9 +381,9 @@ def test_s3_keys_cannot_escape_the_mirror(s3_bucket: Any) -> None:
 
 
 def test_text_only_embedders_refuse_images() -> None:
-    from stratus.adapters.minilm_embedder import MiniLMEmbedder
-    from stratus.adapters.openai_embedder import OpenAIEmbedder
-    from stratus.adapters.unavailable_embedder import UnavailableEmbedder
+    from stratus.adapters.inference.minilm import MiniLMEmbedder
+    from stratus.adapters.inference.openai import OpenAIEmbedder
+    from stratus.adapters.inference.unavailable import UnavailableEmbedder
 
     png = _image("PNG", (1, 2, 3))
     openai = OpenAIEmbedder("openai_text_3_small", "text-embedding-3-small", 1536, lambda: "key", None)

@@ -151,7 +151,7 @@ def test_a_repeated_step_after_a_crash_is_answered_from_the_idempotency_record(
 ) -> None:
     """The object record still says PROCESSING (the Lambda died after the vector write), so the
     pipeline runs again; Powertools returns the saved step result instead of embedding again."""
-    from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 
     namespace, bucket, _ = setup_text(pipeline)
     pipeline.s3.put_object(
@@ -167,7 +167,7 @@ def test_a_repeated_step_after_a_crash_is_answered_from_the_idempotency_record(
     saved = pipeline.dynamodb.scan(TableName="stratus-idempotency")["Items"]
     assert [item["status"]["S"] for item in saved] == ["COMPLETED"]
 
-    from stratus.adapters import minilm_embedder
+    from stratus.adapters.inference import minilm as minilm_embedder
 
     def no_embedding(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("embedded again")
@@ -275,7 +275,7 @@ def test_a_corrupt_image_fails_with_the_reason_while_the_rest_of_the_batch_succe
 def test_an_embedding_outage_is_retried_then_fails_on_the_last_receive(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from stratus.adapters import minilm_embedder
+    from stratus.adapters.inference import minilm as minilm_embedder
     from stratus.errors import InferenceServiceUnavailableError
 
     namespace, bucket, _ = setup_text(pipeline)
@@ -365,7 +365,7 @@ def test_the_s3_test_event_of_the_notification_setup_is_consumed_quietly(pipelin
 def test_in_a_promoted_namespace_standalone_and_extracted_documents_share_one_index(
     pipeline: Pipeline,
 ) -> None:
-    from stratus.adapters.minilm_embedder import MiniLMEmbedder
+    from stratus.adapters.inference.minilm import MiniLMEmbedder
 
     client = pipeline.client
     ok(client.post("/v1/namespaces/standalone", json={"namespace_id": "kb"}))

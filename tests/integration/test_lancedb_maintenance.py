@@ -1,4 +1,4 @@
-"""LanceDB table maintenance (`stratus.adapters.lancedb_maintenance`) on a real embedded LanceDB:
+"""LanceDB table maintenance (`stratus.adapters.lancedb.maintenance`) on a real embedded LanceDB:
 small fragments are compacted, a big table gets a one-partition IVF_FLAT index and a LabelList
 index on its filter terms, search stays exact through them (checked against numpy and the
 reference filter evaluator), and writers never fail because of it."""
@@ -13,14 +13,14 @@ import lancedb
 import numpy as np
 import pytest
 
-from stratus.adapters.lancedb_maintenance import (
+from stratus.adapters.lancedb.maintenance import (
     MaintenancePolicy,
     TableState,
     next_step,
     optimize,
     table_state,
 )
-from stratus.adapters.lancedb_store import INDEXED_COLUMNS, LanceDBVectorStore
+from stratus.adapters.lancedb.store import INDEXED_COLUMNS, LanceDBVectorStore
 from stratus.filters import evaluate, parse_filter
 from stratus.models.namespaces import PayloadIndexConfig
 from stratus.ports import Space, VectorRecord

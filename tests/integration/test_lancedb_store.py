@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from stratus.adapters.lancedb_store import LanceDBVectorStore, _store_call
+from stratus.adapters.lancedb.store import LanceDBVectorStore, _store_call
 from stratus.errors import BadRequestError, ConflictError, VectorStoreUnavailableError
 from stratus.filters import OPERATORS, FilterNode, evaluate, parse_filter
 from stratus.models.namespaces import Metric

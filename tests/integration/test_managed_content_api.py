@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from tests.integration.test_managed_namespace_api import SEED_BODY
 from tests.wiring import WiredApi
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from tests.seed_bodies import CREATE_NAMESPACE_SEED_BODY
 from tests.wiring import WiredApi
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from stratus.adapters.minilm_embedder import MiniLMEmbedder
-from stratus.adapters.unavailable_embedder import UnavailableEmbedder
+from stratus.adapters.inference.minilm import MiniLMEmbedder
+from stratus.adapters.inference.unavailable import UnavailableEmbedder
 from stratus.errors import InferenceServiceUnavailableError
 
 # find_spec, not importorskip: importing torch here would hide it from the load time below.
@@ -102,7 +102,7 @@ def test_unavailable_embedder_names_what_is_missing() -> None:
 def test_missing_package_is_a_503_with_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from stratus.adapters import minilm_embedder
+    from stratus.adapters.inference import minilm as minilm_embedder
 
     monkeypatch.setattr(minilm_embedder, "_model", None)  # restored after the test
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import now fails

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from stratus.adapters.openai_embedder import OpenAIEmbedder, _batches
+from stratus.adapters.inference.openai import OpenAIEmbedder, _batches
 from stratus.adapters.secrets import api_key_from
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 from tests.loopback_openai import LoopbackOpenAI, expected_vector

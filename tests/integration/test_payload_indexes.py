@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stratus import clock, limits
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from stratus.container import Container
 from stratus.filters import parse_filter
 from stratus.ports import FieldUsage

@@ -13,19 +13,10 @@ import numpy as np
 import orjson
 import pytest
 
-from stratus.adapters.pinecone_filters import (
-    PAYLOAD_KEY,
-    compile_filter,
-    record_metadata,
-    shadow_key,
-)
-from stratus.adapters.pinecone_store import (
-    MAX_METADATA_BYTES,
-    MAX_UPSERT_BYTES,
-    PineconeVectorStore,
-    decode_id,
-    encode_id,
-)
+from stratus.adapters.pinecone.filters import compile_filter
+from stratus.adapters.pinecone.metadata import PAYLOAD_KEY, record_metadata, shadow_key
+from stratus.adapters.pinecone.records import MAX_METADATA_BYTES, MAX_UPSERT_BYTES, decode_id, encode_id
+from stratus.adapters.pinecone.store import PineconeVectorStore
 from stratus.adapters.secrets import api_key_from
 from stratus.errors import (
     BadRequestError,

@@ -163,7 +163,7 @@ def _serve_app(endpoint_url: str) -> Iterator[LiveApi]:
     import boto3
     import uvicorn
 
-    from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
     from stratus.services.api_keys import create_api_key
     from stratus_local.bootstrap import create_tables
     from tests.wiring import WiredApi, container_from_environment

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stratus import limits
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from stratus.models.managed_content import Bucket
 from stratus.models.stored_json import MAX_DEPTH, storage_problem
 from tests.integration.test_managed_namespace_api import SEED_BODY

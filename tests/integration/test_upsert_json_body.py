@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from stratus.api import json_body
 from tests.wiring import WiredApi
 

@@ -41,8 +41,8 @@ import numpy as np
 import numpy.typing as npt
 from lancedb.query import LanceVectorQueryBuilder
 
-from stratus.adapters.lancedb_filters import compile_filter
-from stratus.adapters.lancedb_store import _indexed_fields
+from stratus.adapters.lancedb.filters import compile_filter
+from stratus.adapters.lancedb.index_builds import indexed_fields
 from stratus.filters import parse_filter
 from stratus.models.namespaces import PayloadIndexConfig
 from stratus.ports import Space
@@ -260,7 +260,7 @@ class Direct:
         node = parse_filter(filters, "filters") if filters is not None else None
         if node is None:
             return None
-        return compile_filter(node, _indexed_fields(self.table, self.space, node))
+        return compile_filter(node, indexed_fields(self.table, self.space, node))
 
     def search(self, vector: list[float], filters: dict[str, Any] | None) -> list[str]:
         where = self.where(filters)

@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from stratus.adapters.minilm_embedder import MiniLMEmbedder
+from stratus.adapters.inference.minilm import MiniLMEmbedder
 from tests.perf.common import table
 from tests.perf.context import Context
 from tests.perf.stack import LocalStack, expect

@@ -143,7 +143,7 @@ def load_namespaces(ctx: Context, stack: LocalStack, sizes: LoadSizes) -> float:
 def settle(stack: LocalStack) -> float:
     """Wait until the stack is idle (under 10 % of a core for 2 s, at most SETTLE_MAX_SECONDS):
     the workers build and update their tables' indexes in the background after a bulk load
-    (stratus.adapters.lancedb_maintenance), and the traffic is measured on the steady state."""
+    (stratus.adapters.lancedb.maintenance), and the traffic is measured on the steady state."""
     started = time.perf_counter()
     processes = stack_processes(stack.process.pid)
     while time.perf_counter() - started < SETTLE_MAX_SECONDS:

@@ -27,8 +27,8 @@ import lancedb
 import numpy as np
 from lancedb.query import LanceVectorQueryBuilder
 
-from stratus.adapters.lancedb_filters import compile_filter
-from stratus.adapters.lancedb_store import LanceDBVectorStore
+from stratus.adapters.lancedb.filters import compile_filter
+from stratus.adapters.lancedb.store import LanceDBVectorStore
 from stratus.filters import parse_filter
 from stratus.ports import Space
 from tests.perf.common import CATEGORIES, Summary, ms, random_unit_vectors, ratio, summarize, table
@@ -294,7 +294,7 @@ def render(
         "The filter is "
         "`category eq <one of 10>` (10% of the documents), compiled by the adapter and applied as a "
         "prefilter in both the API and the direct query. The stack maintains its tables in the "
-        "background (stratus/adapters/lancedb_maintenance.py: compaction, and from 10k rows an exact "
+        "background (stratus/adapters/lancedb/maintenance.py: compaction, and from 10k rows an exact "
         "one-partition IVF_FLAT index and a LabelList index on the filter terms); every way queries "
         f"the same table once that has settled: {fragments} fragments, indexes: {indexes}.",
         "",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import httpx
 import numpy as np
 
-from stratus.adapters.minilm_embedder import MiniLMEmbedder
+from stratus.adapters.inference.minilm import MiniLMEmbedder
 from tests.perf.common import DIMENSION, Summary, ms, random_unit_vectors, ratio, summarize, table
 from tests.perf.context import Context
 from tests.perf.stack import (

@@ -25,7 +25,8 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
-from stratus.adapters.lancedb_store import LanceDBVectorStore, _record_batch, table_schema
+from stratus.adapters.lancedb.arrow import record_batch, table_schema
+from stratus.adapters.lancedb.store import LanceDBVectorStore
 from stratus.ports import Space, VectorRecord
 from tests.perf.common import document_id, median, ms, payload_of, ratio, table
 from tests.perf.context import Context, LoadedNamespace
@@ -62,7 +63,7 @@ def build_batches(data: LoadedNamespace, batch: int) -> Batches:
         ]
         records.append(chunk)
         # The adapter's own conversion, so the direct tables hold byte-for-byte the same rows.
-        arrow.append(_record_batch(space, chunk, set()))  # no payload-index columns
+        arrow.append(record_batch(space, chunk, set()))  # no payload-index columns
     return Batches(records, arrow)
 
 

@@ -21,7 +21,7 @@ them) and no instance metadata. DynamoDB is a loopback stub served by this proce
 
 - "unknown key" (every function): the events' API key is not in the stub's table, so an
   authenticated operation reads the key (one `GetItem` over HTTP to the stub, sent by
-  stratus.adapters.dynamodb_point_reads, not boto3) and answers 401; `GET /v1/health` needs no
+  stratus.adapters.dynamodb.point_reads, not boto3) and answers 401; `GET /v1/health` needs no
   key and answers 200. This is the path every authenticated function takes before its own work,
   the same in every run.
 - "search, first vector query": the stub holds the key and the `legal-docs` namespace, and
@@ -318,8 +318,8 @@ def _seed(dynamodb_url: str, pinecone_url: str) -> None:
     real adapters and services (so the stored items are exactly what they read back)."""
     import boto3
 
-    from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
-    from stratus.adapters.pinecone_store import PineconeVectorStore
+    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
+    from stratus.adapters.pinecone.store import PineconeVectorStore
     from stratus.clock import iso_now
     from stratus.models.documents import UpsertDocumentsRequest
     from stratus.models.namespaces import CreateStandaloneNamespaceRequest
@@ -701,7 +701,7 @@ def render(results: Sequence[Measured], rounds: int) -> str:
             f"{_ms(with_sdk.invoke_ms)} ms, {with_sdk.invoke_ms / bare.total_ms:.2f}x of the bare app's "
             f"whole total (CPU: the + GetItem baseline is {_x(with_sdk.cpu_ratio)} the bare app); a "
             "function whose first request goes through boto3 carries it whatever it imports lazily; "
-            "the point reads (stratus.adapters.dynamodb_point_reads) keep key and namespace reads "
+            "the point reads (stratus.adapters.dynamodb.point_reads) keep key and namespace reads "
             "out of it."
         )
     dev_only = sorted({m.app.label for m in results for s in m.samples if s.dev_only})

@@ -125,7 +125,7 @@ _SAMPLE_CHARACTERS = (
 
 # LanceDB: case-insensitive `contains starts_with ends_with` fold with the engine's lower()
 # (Unicode 16), the reference with Python 3.11's str.lower (Unicode 14): the ~55 cased letters
-# added since fold differently (a departure documented in `lancedb_filters`). They are all
+# added since fold differently (a departure documented in docs/vector-stores.md). They are all
 # unassigned (category Cn) in Python 3.11's database, so excluding Cn keeps every generated
 # string, in documents and in filters, out of them. Lone surrogates are left out of documents
 # (another documented departure: Lance's JSON keeps them as escape text); filter values may hold

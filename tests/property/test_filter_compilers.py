@@ -26,8 +26,9 @@ import pytest
 from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
-from stratus.adapters import lancedb_filters, pinecone_filters
-from stratus.adapters.pinecone_store import PineconeVectorStore
+from stratus.adapters.lancedb import filters as lancedb_filters
+from stratus.adapters.pinecone import filters as pinecone_filters
+from stratus.adapters.pinecone.store import PineconeVectorStore
 from stratus.adapters.text_tokens import TextIndexOptions, evaluate_indexed, text_indexes
 from stratus.errors import BadRequestError
 from stratus.filters import (

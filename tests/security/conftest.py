@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import pytest
 from fastapi.testclient import TestClient
 
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from tests.conftest import _AWS_ENV_TO_CLEAR, MOTO_TABLE_NAME
 from tests.wiring import WiredApi, container_from_environment
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from tests.security.conftest import Stack, api_gateway_event, assert_envelope, invoke_function
 
 CANARY = "zebra-canary-7731"

@@ -10,7 +10,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotocoreCredentials
 
-from stratus.adapters.aws_sigv4 import Credentials, signed_headers
+from stratus.adapters.dynamodb.sigv4 import Credentials, signed_headers
 
 NOW = dt.datetime(2026, 12, 3, 19, 4, 5, tzinfo=dt.UTC)
 JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.GetItem"}

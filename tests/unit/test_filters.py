@@ -388,7 +388,8 @@ def test_lookup_does_not_descend_into_lists() -> None:
 
 
 def pinecone_selects(raw: dict[str, Any], payloads: list[dict[str, Any]]) -> set[int]:
-    from stratus.adapters import pinecone_filters
+    from stratus.adapters.pinecone import filters as pinecone_filters
+    from stratus.adapters.pinecone import metadata as pinecone_metadata
     from tests.loopback_pinecone import compile_filter as loopback_predicate
 
     node = parse_filter(raw)
@@ -398,7 +399,9 @@ def pinecone_selects(raw: dict[str, Any], payloads: list[dict[str, Any]]) -> set
         return set()
     matches = loopback_predicate(compiled.filter) if compiled.filter is not None else (lambda _: True)
     return {
-        i for i, payload in enumerate(payloads) if matches(pinecone_filters.record_metadata(f"d{i}", payload))
+        i
+        for i, payload in enumerate(payloads)
+        if matches(pinecone_metadata.record_metadata(f"d{i}", payload))
     }
 
 

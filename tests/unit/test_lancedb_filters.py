@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from stratus.adapters.lancedb_filters import _term, compile_filter, filter_terms, sql_string
-from stratus.adapters.lancedb_store import LanceDBVectorStore
+from stratus.adapters.lancedb.filters import _term, compile_filter, filter_terms
+from stratus.adapters.lancedb.sql import sql_string
+from stratus.adapters.lancedb.store import LanceDBVectorStore
 from stratus.filters import evaluate, parse_filter, tokenize
 from stratus.ports import Space, VectorRecord
 

@@ -33,7 +33,7 @@ HEAVY_AT_INIT = (
     "boto3",
 )
 # What the search function's first vector query may add: the deployed vector store's SDK. The key
-# and the namespace are point reads, which go over stratus.adapters.dynamodb_point_reads, not boto3.
+# and the namespace are point reads, which go over stratus.adapters.dynamodb.point_reads, not boto3.
 NEEDED_BY_A_VECTOR_QUERY = frozenset({"pinecone"})
 
 # Imports the HTTP functions one after the other, as Lambda does (by path, the layer on

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from stratus.errors import MetadataStoreUnavailableError, NotFoundError, StratusError
 from stratus.ports.metadata import ApiKey
 from stratus.services import api_keys

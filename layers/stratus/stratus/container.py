@@ -107,7 +107,7 @@ def reset_container() -> None:
 
 
 def _metadata_store(settings: Settings) -> MetadataStore:
-    from stratus.adapters.dynamodb_metadata import DynamoDBMetadataStore
+    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 
     return DynamoDBMetadataStore(
         settings.table_name,
@@ -121,7 +121,7 @@ def _vector_store(settings: Settings) -> VectorStore:
     if settings.vector_store == "pinecone":
         return _pinecone_store(settings)
     try:
-        from stratus.adapters.lancedb_store import LanceDBVectorStore
+        from stratus.adapters.lancedb.store import LanceDBVectorStore
     except ImportError as error:  # the Lambda layer carries Pinecone, not LanceDB
         raise VectorStoreUnavailableError(
             "vector store 'lancedb' is not installed here; install the 'lancedb' extra or set "
@@ -132,7 +132,7 @@ def _vector_store(settings: Settings) -> VectorStore:
 
 
 def _pinecone_store(settings: Settings) -> VectorStore:
-    from stratus.adapters.pinecone_store import PineconeVectorStore
+    from stratus.adapters.pinecone.store import PineconeVectorStore
     from stratus.adapters.secrets import api_key_from
 
     return PineconeVectorStore(
@@ -196,7 +196,7 @@ class CatalogueEmbedders:
 
         service = CATALOGUE[service_name]
         if service.provider == "openai":
-            from stratus.adapters.openai_embedder import OpenAIEmbedder
+            from stratus.adapters.inference.openai import OpenAIEmbedder
             from stratus.adapters.secrets import api_key_from
 
             return OpenAIEmbedder(
@@ -213,17 +213,17 @@ class CatalogueEmbedders:
                 timeout_seconds=self._settings.openai_timeout_seconds,
             )
         if service.name == "minilm_l6_v2":
-            from stratus.adapters.minilm_embedder import MiniLMEmbedder
+            from stratus.adapters.inference.minilm import MiniLMEmbedder
 
             _limit_torch_threads(self._settings.torch_threads)
             return MiniLMEmbedder()
         return self._image_text(service)
 
     def _image_text(self, service: InferenceService) -> Embedder:
-        # http_embedder is stdlib-only; image_text_embedder imports torch only when it loads.
-        from stratus.adapters.http_embedder import ENDPOINT_SETTINGS, HttpEmbedder
-        from stratus.adapters.image_text_embedder import WEIGHTS_SETTINGS, HuggingFaceImageTextEmbedder
-        from stratus.adapters.unavailable_embedder import UnavailableEmbedder
+        # inference.http is stdlib-only; inference.image_text imports torch only when it loads.
+        from stratus.adapters.inference.http import ENDPOINT_SETTINGS, HttpEmbedder
+        from stratus.adapters.inference.image_text import WEIGHTS_SETTINGS, HuggingFaceImageTextEmbedder
+        from stratus.adapters.inference.unavailable import UnavailableEmbedder
 
         family: Literal["clip", "siglip"] = "clip" if service.name == "clip_vit_b32" else "siglip"
         settings = self._settings

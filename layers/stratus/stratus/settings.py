@@ -58,8 +58,8 @@ class Settings(Model):
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
     # DynamoDB point reads (API key, namespace) as one signed POST instead of through boto3: the
-    # first request of a container skips boto3's import and client (stratus.adapters.
-    # dynamodb_point_reads). Off only for tests on moto's in-process mock, which patches boto3.
+    # first request of a container skips boto3's import and client (stratus.adapters.dynamodb.
+    # point_reads). Off only for tests on moto's in-process mock, which patches boto3.
     dynamodb_http_reads: bool = True
 
     # LanceDB is embedded (local runs, tests); Pinecone is the deployed store.
@@ -97,7 +97,7 @@ class Settings(Model):
     clip_weights_uri: str | None = None
     siglip_weights_uri: str | None = None
     # Alternative to in-process weights (e.g. on a zip Lambda, where torch does not fit): any HTTP
-    # service answering embeddings (see stratus.adapters.http_embedder). Wins over the weights.
+    # service answering embeddings (see stratus.adapters.inference.http). Wins over the weights.
     clip_endpoint_url: str | None = None
     siglip_endpoint_url: str | None = None
     # Threads torch may use for in-process models. 1 by default: on 2 cores (and on Lambda's

@@ -1,23 +1,5 @@
-"""The tokenizer of a `text` payload index, in plain Python: the reference both stores follow.
-
-Without a text index, the `text` operator has the default semantics of `stratus.filters`
-(every `\\w+` word of the value, lowercased, occurs as a whole word). On a field with a `text`
-payload index it follows the index's `field_schema` (api.md; defaults as documented there):
-
-| option          | default | effect                                                            |
-|-----------------|---------|-------------------------------------------------------------------|
-| `tokenizer`     | word    | word: `\\w+` runs; whitespace: runs of non-space characters;       |
-|                 |         | prefix: `\\w+` words, indexed by every prefix of each word;        |
-|                 |         | multilingual: `\\w+` words after Unicode decomposition with the     |
-|                 |         | combining marks dropped (accent folding: "Café" indexes "cafe")    |
-| `lowercase`     | true    | tokens (document and query alike) are lowercased                  |
-| `min_token_len` | 2       | shorter tokens are not indexed (so a query word shorter never     |
-| `max_token_len` | 15      | matches); longer ones neither (prefix: prefixes up to this length) |
-
-A document matches when every query token (the query split and folded the same way, without
-the length bounds) is one of the document's indexed tokens. A query token outside the bounds is
-therefore never matched: the index does not hold it. Values that are not strings have no tokens.
-"""
+"""The tokenizer of a `text` payload index, in plain Python: the reference both stores follow
+(options and matching rules: docs/vector-stores.md, "Text payload indexes")."""
 
 from __future__ import annotations
 

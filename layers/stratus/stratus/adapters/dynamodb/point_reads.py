@@ -1,21 +1,6 @@
-"""DynamoDB reads (`GetItem`, `Query`) as signed HTTPS POSTs, without boto3.
-
-Why: every authenticated request reads its API key first. With boto3 that read costs its import,
-a client (service model, endpoint rules) and the first call: 0.67x of a whole bare FastAPI +
-Mangum cold start on the benchmark machine (tests/perf/cold_start.py). A read is one JSON POST,
-so the metadata store sends its `GetItem`s and `Query`s this way when it can (a function that
-only reads, like `GET /v1/namespaces/{id}` with its bucket and collection counts, never loads
-boto3), and builds a boto3 client only for the writes an operation actually makes.
-
-It behaves like the boto3 client it stands in for, as far as the store can tell: the same
-endpoint (`endpoint_url`, else `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`, else the
-regional one), the same credentials (the environment's, which is where Lambda puts the role's),
-standard-mode retries (`AWS_MAX_ATTEMPTS`, default 3, on throttling, 5xx, transport failures and
-CRC mismatches), the same timeouts, and failures raised as botocore's own `ClientError` /
-connection errors so `maps_dependency_faults` treats both paths alike. Anything unusual (no
-credentials in the environment, a proxy, FIPS or dual-stack endpoints, partitions other than
-aws and aws-cn) makes `from_environment` return None and the store keeps using boto3.
-"""
+"""DynamoDB reads (`GetItem`, `Query`) as signed HTTPS POSTs, without boto3: an authenticated
+request's first read need not pay boto3's import and client (why, and how it stays faithful to the
+boto3 client it stands in for: docs/vector-stores.md, "Point reads without boto3")."""
 
 from __future__ import annotations
 
@@ -24,7 +9,6 @@ import datetime as dt
 import http.client
 import json
 import os
-import random
 import re
 import ssl
 import threading
@@ -38,11 +22,12 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from stratus.adapters.aws_sigv4 import Credentials, signed_headers
+from stratus.adapters.dynamodb.sigv4 import Credentials, signed_headers
+from stratus.adapters.retry import backoff_delay
 
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
-# As the boto3 client's config in dynamodb_metadata (`default_client_config`).
+# As the boto3 client's config (`client.default_client_config`).
 CONNECT_TIMEOUT_SECONDS = 2.0
 READ_TIMEOUT_SECONDS = 5.0
 DEFAULT_MAX_ATTEMPTS = 3
@@ -189,7 +174,7 @@ class DynamoDBPointReader:
                         raise EndpointConnectionError(endpoint_url=self.endpoint_url, error=error) from error
                     raise
                 # botocore's standard mode: full jitter over an exponential cap.
-                self._sleep(random.random() * min(2.0 ** (attempt - 1), MAX_BACKOFF_SECONDS))
+                self._sleep(backoff_delay(attempt, base=1.0, cap=MAX_BACKOFF_SECONDS, jitter="full"))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, operation: str, body: bytes) -> dict[str, Any]:

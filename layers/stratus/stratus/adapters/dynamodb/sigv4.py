@@ -1,4 +1,4 @@
-"""AWS Signature Version 4 for one JSON POST: what `dynamodb_point_reads` needs, nothing more.
+"""AWS Signature Version 4 for one JSON POST: what `point_reads` needs, nothing more.
 
 botocore signs the same way (`botocore.auth.SigV4Auth`); `tests/unit/test_aws_sigv4.py` checks
 this against it header for header. It exists because importing boto3 and building a client costs

@@ -1,38 +1,6 @@
 """Keeps LanceDB tables fast while they are written: merges small fragments, and gives a table
-that has grown an exact vector index and an index of its filter terms.
-
-Why: every upsert or delete commits a new fragment or deletion file, and a flat search pays
-for each one. Measured on one 50k x 128 cosine table written in batches of 1,000 (2 cores,
-tests/perf/bench_load.py found it: LanceDB's query threads held ~80 % of the stack's CPU):
-
-| table                                   | search CPU | `category eq` search CPU | upsert of 100 CPU |
-|-----------------------------------------|------------|--------------------------|-------------------|
-| 59 fragments, no index (as written)     | 34-50 ms   | 51 ms                    | 56 ms             |
-| compacted to 1 fragment                 | 34 ms      | -                        | 27 ms             |
-| + IVF_FLAT index with one partition     | 13-17 ms   | 34 ms                    | -                 |
-| + LabelList index on `filter_terms`     | 13-17 ms   | 11 ms                    | -                 |
-
-An IVF_FLAT index with a single partition stores the vectors contiguously in the index file and
-is always scanned whole, so the search stays exact: the same ids as the flat scan (scores differ
-by float rounding, ~1e-7), with or without a filter (prefiltering applies the filter first).
-Rows written after the index was built are flat-scanned beside it until the next `optimize()`
-adds them. A true ANN index (more partitions, PQ/HNSW) would be faster still but approximate;
-the deployed store (Pinecone) is where approximate search belongs. The LabelList index on the
-terms column (see `lancedb_filters`) serves the `array_has`/`array_has_any` every `eq in ne nin
-exists is_null text` condition compiles to, also exactly (0.2 s to build on 50k rows, 2.6 MB).
-
-Policy, per table, checked off the request path every `check_every_writes` writes made by this
-process:
-- at least `index_min_rows` rows and either index missing: build it (it covers every row);
-- else at least `max_fragments` fragments, or enough rows outside the vector index (see the
-  policy): `optimize()` (compaction, index updates, and the 7-day cleanup of old versions, so a
-  reader on an older version never loses its files), with the terms index rebuilt instead of
-  updated (see `optimize`).
-
-Failures are expected and harmless: with several processes writing, Lance lets a write preempt
-a compaction ("Retryable commit conflict"), never the other way round (measured: 2 writer
-processes x 150 merge_inserts beside a compaction loop, 0 write errors). They are logged at
-debug level and the next check tries again.
+that has grown an exact vector index and an index of its filter terms (measurements and policy:
+docs/vector-stores.md, "LanceDB maintenance").
 """
 
 from __future__ import annotations
@@ -68,7 +36,7 @@ class MaintenancePolicy:
 @dataclass(frozen=True)
 class IndexedColumns:
     vector: str
-    terms: str  # list<utf8>, see lancedb_filters
+    terms: str  # list<utf8>, see lancedb.filters
 
 
 @dataclass(frozen=True)
@@ -218,7 +186,7 @@ class TableMaintenance:
     def _run(self, name: str, table: Table, distance: DistanceType) -> None:
         try:
             step = maintain(table, self._columns, distance, self.policy)
-        except Exception as exc:  # best effort by design, see the module docstring
+        except Exception as exc:  # best effort by design: a write may preempt a compaction
             logger.debug("maintenance of LanceDB table %s failed: %s", name, exc)
             return
         if step is not None:

@@ -24,16 +24,16 @@ from __future__ import annotations
 import base64
 import json
 import math
-import random
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from email.utils import parsedate_to_datetime
 from http.client import HTTPException
 from typing import Any, Literal
 
+from stratus.adapters.inference.service import CatalogueService, service_unavailable
+from stratus.adapters.retry import backoff_delay, retry_after_seconds
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 
 Kind = Literal["text", "image"]
@@ -80,7 +80,7 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-class HttpEmbedder:
+class HttpEmbedder(CatalogueService):
     """One catalogue service (`clip_vit_b32`, ...) served by the HTTP endpoint at `endpoint_url`."""
 
     def __init__(
@@ -104,8 +104,7 @@ class HttpEmbedder:
             raise ValueError(f"batch limits must be positive, got {batch_size} and {max_batch_bytes}")
         if not timeout_seconds > 0:
             raise ValueError(f"timeout_seconds must be positive, got {timeout_seconds}")
-        self._name = service_name
-        self._dimension = dimension
+        super().__init__(service_name, dimension)
         self._url = endpoint_url.strip()
         self._timeout = timeout_seconds
         self._max_attempts = max_attempts
@@ -116,14 +115,6 @@ class HttpEmbedder:
         self._backoff_base = backoff_base_seconds
         self._max_delay = max_delay_seconds
         self._sleep = sleep
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
         sizes = [len(text.encode("utf-8")) for text in texts]
@@ -202,7 +193,7 @@ class HttpEmbedder:
         status = error.code
         if status in _TRANSIENT_STATUSES or status >= 500:
             what = "rate limited" if status == 429 else "server error" if status >= 500 else "busy"
-            hint = _retry_after_seconds(error.headers.get("Retry-After"))
+            hint = retry_after_seconds(error.headers.get("Retry-After"))
             return _Transient(f"{what} (HTTP {status})", hint)
         if status in _INPUT_STATUSES:
             reason, index = _error_of(_read_quietly(error))
@@ -266,20 +257,12 @@ class HttpEmbedder:
     # Backoff and errors
 
     def _backoff_delay(self, attempt: int) -> float:
-        """Exponential backoff with "equal jitter": within [d/2, d] for d = base * 2^(attempt-1)."""
-        ceiling = min(self._max_delay, self._backoff_base * 2.0 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return backoff_delay(attempt, self._backoff_base, self._max_delay)
 
     def _unavailable(
         self, reason: str, retry_after: float | None = None, **details: Any
     ) -> InferenceServiceUnavailableError:
-        error = InferenceServiceUnavailableError(
-            f"inference service '{self._name}' is unavailable: {reason}",
-            {"service": self._name, "setting": self._setting, **details},
-        )
-        # Whole seconds for the Retry-After header; at least 1 so clients do not spin.
-        error.retry_after = max(1, math.ceil(retry_after if retry_after is not None else 1))
-        return error
+        return service_unavailable(self._name, reason, {"setting": self._setting, **details}, retry_after)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,17 +323,3 @@ def _error_of(body: bytes) -> tuple[str | None, int | None]:
     if reason is not None:
         reason = " ".join(reason.split())[:_MAX_REASON_CHARS] or None
     return reason, index if isinstance(index, int) and not isinstance(index, bool) else None
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as seconds (a number or an HTTP date), never negative; None if absent."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None

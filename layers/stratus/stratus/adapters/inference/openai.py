@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import base64
 import hmac
-import math
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from stratus.adapters.inference.service import CatalogueService, service_unavailable
+from stratus.adapters.retry import backoff_delay, retry_after_seconds
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ _CHARS_PER_TOKEN = 4
 _TOKEN_BUDGET = int(MAX_TOKENS_PER_REQUEST * 0.9)
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(CatalogueService):
     """One catalogue service (`openai_text_3_small`, ...) backed by one OpenAI model."""
 
     def __init__(
@@ -59,9 +58,8 @@ class OpenAIEmbedder:
             raise ValueError(f"batch_size must be within 1..{MAX_INPUTS_PER_REQUEST}, got {batch_size}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-        self._name = service_name
+        super().__init__(service_name, dimension)
         self._model = model
-        self._dimension = dimension
         self._api_key_provider = api_key_provider
         self._base_url = base_url
         self._batch_size = batch_size
@@ -75,14 +73,6 @@ class OpenAIEmbedder:
         self._client: openai.OpenAI | None = None
         self._client_key: str | None = None
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
         for batch in _batches(texts, self._batch_size, _TOKEN_BUDGET):
@@ -90,9 +80,7 @@ class OpenAIEmbedder:
         return vectors
 
     def embed_images(self, images: Sequence[bytes]) -> list[list[float]]:
-        raise BadRequestError(
-            f"inference service '{self._name}' takes text only, not images", {"service": self._name}
-        )
+        raise self._text_only()
 
     # -----------------------------------------------------------------------------------------
     # One request, with retries
@@ -166,10 +154,7 @@ class OpenAIEmbedder:
     # Backoff
 
     def _backoff_delay(self, attempt: int) -> float:
-        """Exponential backoff with "equal jitter": within [d/2, d] for d = base * 2^(attempt-1),
-        so delays never shrink from one attempt to the next yet concurrent callers spread out."""
-        ceiling = min(self._max_delay, self._backoff_base * 2.0 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return backoff_delay(attempt, self._backoff_base, self._max_delay)
 
     def _delay_for(self, error: Exception, attempt: int) -> float:
         hinted = _retry_after_seconds(error)
@@ -234,13 +219,7 @@ class OpenAIEmbedder:
     def _unavailable(
         self, reason: str, retry_after: float | None = None, **details: Any
     ) -> InferenceServiceUnavailableError:
-        error = InferenceServiceUnavailableError(
-            f"inference service '{self._name}' is unavailable: {reason}",
-            {"service": self._name, "model": self._model, **details},
-        )
-        # Whole seconds for the Retry-After header; at least 1 so clients do not spin.
-        error.retry_after = max(1, math.ceil(retry_after if retry_after is not None else 1))
-        return error
+        return service_unavailable(self._name, reason, {"model": self._model, **details}, retry_after)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,14 +289,4 @@ def _retry_after_seconds(error: Exception) -> float | None:
             return float(milliseconds) / 1000
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return parsedate_to_datetime(value).timestamp() - time.time()
-    except (TypeError, ValueError):
-        return None
+    return retry_after_seconds(headers.get("retry-after"))

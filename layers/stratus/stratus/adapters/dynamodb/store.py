@@ -1,0 +1,27 @@
+"""`MetadataStore` on one DynamoDB table: the aggregates composed into one store."""
+
+from __future__ import annotations
+
+from stratus.adapters.dynamodb.api_keys import DynamoDBApiKeys
+from stratus.adapters.dynamodb.buckets import DynamoDBBuckets
+from stratus.adapters.dynamodb.collections import DynamoDBCollections
+from stratus.adapters.dynamodb.filter_usage import DynamoDBFilterUsage
+from stratus.adapters.dynamodb.namespaces import DynamoDBNamespaces
+from stratus.adapters.dynamodb.objects import DynamoDBObjects
+from stratus.adapters.dynamodb.tasks import DynamoDBTasks
+
+
+class DynamoDBManagedContent(DynamoDBBuckets, DynamoDBCollections, DynamoDBObjects, DynamoDBTasks):
+    """`ManagedContentRepository`: buckets (and their S3 routes), collections, objects, tasks."""
+
+
+class DynamoDBMetadataStore(DynamoDBNamespaces, DynamoDBApiKeys, DynamoDBManagedContent, DynamoDBFilterUsage):
+    """Namespaces, API keys, managed content and filter usage in one table (`DynamoDBTable`:
+    one per container, thread-safe). Every write that touches more than one item is a single
+    `TransactWriteItems`, so a record never exists without its guard and a key is never half
+    revoked.
+
+    With `http_reads`, reads go over the HTTP point reader when the environment allows it, so a
+    request that only reads (the API key, a namespace, its counts) never builds a boto3 client.
+    Off by default: moto's in-process mock intercepts boto3 only. The API turns it on from
+    settings (`STRATUS_DYNAMODB_HTTP_READS`)."""

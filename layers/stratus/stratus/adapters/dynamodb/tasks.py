@@ -1,0 +1,30 @@
+"""Tasks (part of `ManagedContentRepository`): one partition each, readable by id alone (the
+caller checks the organization)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stratus.adapters.dynamodb.client import DynamoDBTable
+from stratus.adapters.dynamodb.codec import plain_record, serialize
+from stratus.adapters.dynamodb.faults import maps_dependency_faults
+from stratus.adapters.dynamodb.objects import task_item
+from stratus.adapters.dynamodb.schema import TASK_SK, task_pk, too_long
+
+if TYPE_CHECKING:
+    from stratus.models.managed_content import Task
+
+
+class DynamoDBTasks(DynamoDBTable):
+    @maps_dependency_faults
+    def put_task(self, task: Task) -> None:
+        self.client.put_item(TableName=self.table_name, Item=serialize(task_item(task)))
+
+    @maps_dependency_faults
+    def get_task(self, task_id: str) -> Task | None:
+        if too_long(task_id):  # within a partition key's limit (2048) too
+            return None
+        item = self._get(task_pk(task_id), TASK_SK)
+        from stratus.models.managed_content import Task
+
+        return Task.model_validate(plain_record(item)) if item else None
