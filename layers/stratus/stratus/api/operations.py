@@ -53,6 +53,18 @@ OPERATION_NAMES = (
     "get_collection",
     "delete_collection",
     "get_task",
+    # Retrievers. The static routes (`/v1/retrievers/stages`, `/execute`, `/list`) come before the
+    # `{retriever_id}` ones: the full app matches in this order (API Gateway prefers the most
+    # specific route by itself).
+    "create_retriever",
+    "list_retrievers",
+    "list_retriever_stages",
+    "execute_adhoc_retriever",
+    "get_retriever",
+    "update_retriever",
+    "delete_retriever",
+    "execute_retriever",
+    "search_features",
 )
 # operation → "module:attribute" of its router: `routers/<operation>.py`, `router`.
 ROUTER_PATHS: dict[str, str] = {name: f"{_ROUTERS}.{name}:router" for name in OPERATION_NAMES}
