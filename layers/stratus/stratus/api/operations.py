@@ -39,6 +39,18 @@ OPERATION_NAMES = (
     "get_document",
     "delete_document",
     "search",
+    # Retrievers, next to search: the full app matches routes in order, so the query routes come
+    # early, and the static `/v1/retrievers/stages` before `/v1/retrievers/{retriever_id}` (API
+    # Gateway prefers the most specific route by itself).
+    "execute_retriever",
+    "execute_adhoc_retriever",
+    "search_features",
+    "create_retriever",
+    "list_retrievers",
+    "list_retriever_stages",
+    "get_retriever",
+    "update_retriever",
+    "delete_retriever",
     "list_feature_extractors",
     "create_bucket",
     "list_buckets",
@@ -53,18 +65,6 @@ OPERATION_NAMES = (
     "get_collection",
     "delete_collection",
     "get_task",
-    # Retrievers. The static routes (`/v1/retrievers/stages`, `/execute`, `/list`) come before the
-    # `{retriever_id}` ones: the full app matches in this order (API Gateway prefers the most
-    # specific route by itself).
-    "create_retriever",
-    "list_retrievers",
-    "list_retriever_stages",
-    "execute_adhoc_retriever",
-    "get_retriever",
-    "update_retriever",
-    "delete_retriever",
-    "execute_retriever",
-    "search_features",
 )
 # operation → "module:attribute" of its router: `routers/<operation>.py`, `router`.
 ROUTER_PATHS: dict[str, str] = {name: f"{_ROUTERS}.{name}:router" for name in OPERATION_NAMES}

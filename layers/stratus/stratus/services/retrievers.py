@@ -2,11 +2,12 @@
 with unique names and an optimistic `version`; their executions (saved or ad hoc) and feature
 search, all run by the one retrieval engine (services/retrieval).
 
-Executions are not stored: each answer carries a fresh `execution_id` (`exec_` + 24 random
-characters, ~124 bits) that names nothing that can be fetched later."""
+Executions are not stored: each answer carries a fresh `execution_id` (`exec_` + 24 hex
+digits, 96 random bits) that names nothing that can be fetched later."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -443,7 +444,7 @@ def _execute(
     total_ms = round((time.perf_counter() - started) * 1000, 3)
     return ExecutionResponse(
         retriever_id=retriever_id,
-        execution_id=ids.new_id("exec_", 24),
+        execution_id="exec_" + secrets.token_hex(12),
         documents=documents,
         results=documents if include_legacy_results else None,
         groups=outcome.groups,

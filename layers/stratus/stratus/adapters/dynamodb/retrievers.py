@@ -75,14 +75,14 @@ class RecentRetrievers:
     def get(self, key: tuple[str, str, str], max_age_seconds: float) -> Retriever | None:
         recent = self._copies.get(key)
         if recent is not None and time.monotonic() - recent[0] <= max_age_seconds:
-            return recent[1].model_copy(deep=True)
+            return recent[1]  # shared, as a namespace's recent copy is: services never change it
         return None
 
     def put(self, key: tuple[str, str, str], retriever: Retriever) -> None:
         with self._lock:
             if len(self._copies) >= MAX_RECENT_RETRIEVERS:
                 self._copies.pop(next(iter(self._copies)), None)
-            self._copies[key] = (time.monotonic(), retriever.model_copy(deep=True))
+            self._copies[key] = (time.monotonic(), retriever)
 
     def clear(self) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from fastapi import Path, Query
+from fastapi import Path
 
 from stratus import limits
 from stratus.models.errors import ErrorEnvelope
@@ -30,19 +30,3 @@ DocumentId = Path(pattern=limits.DOCUMENT_ID_PATTERN)
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for a route: the envelope for the given statuses plus the common ones."""
     return {status: {"model": ErrorEnvelope} for status in sorted({*statuses, *_COMMON})}
-
-
-class ExecutionQuery:
-    """The query parameters of the retriever executes (the SDK's): `return_vectors` is applied,
-    `include_legacy_results` adds `results` (a copy of `documents`); the rest are accepted."""
-
-    def __init__(
-        self,
-        return_vectors: bool = Query(default=False),
-        include_legacy_results: bool = Query(default=False),
-        return_presigned_urls: bool = Query(default=False),
-        explain: bool = Query(default=False),
-        skip_cache: bool = Query(default=False),
-    ) -> None:
-        self.return_vectors = return_vectors
-        self.include_legacy_results = include_legacy_results

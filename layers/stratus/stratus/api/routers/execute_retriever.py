@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Depends
 
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
-from stratus.api.routers import RETRIEVERS, ExecutionQuery, error_responses
+from stratus.api.routers import RETRIEVERS, error_responses
 from stratus.container import Container, get_container
 from stratus.models.retrievers import ExecuteRetrieverRequest, ExecutionResponse
 from stratus.services import retrievers as service
@@ -25,7 +25,12 @@ def execute_retriever(
     retriever_id: str,
     body: ExecuteRetrieverRequest,
     background: BackgroundTasks,
-    query: ExecutionQuery = Depends(),
+    return_vectors: bool = False,
+    include_legacy_results: bool = False,
+    # The SDK's other query parameters: accepted (the same as the body's fields of those names).
+    return_presigned_urls: bool = False,
+    explain: bool = False,
+    skip_cache: bool = False,
     scope: NamespaceScope = Depends(namespace_scope("read", cached=True)),
     container: Container = Depends(get_container),
 ) -> ExecutionResponse:
@@ -38,6 +43,6 @@ def execute_retriever(
         query_cache=container.query_cache,
         namespace_max_age=container.settings.namespace_cache_seconds,
         defer=background.add_task,
-        return_vectors=query.return_vectors,
-        include_legacy_results=query.include_legacy_results,
+        return_vectors=return_vectors,
+        include_legacy_results=include_legacy_results,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -706,10 +707,10 @@ def _vector(value: Any, where: str, space: Space) -> list[float]:
                 {"field": where},
             )
         value = value[0]
-    if not _is_numbers(value):
+    if not isinstance(value, list) or not value or not all(type(x) in (float, int) for x in value):
         raise BadRequestError(f"{where}: a vector query is a non-empty list of numbers", {"field": where})
     vector = [float(x) for x in value]
-    if any(x != x or x in (float("inf"), float("-inf")) for x in vector):
+    if not math.isfinite(sum(vector)) and not all(math.isfinite(x) for x in vector):
         raise BadRequestError(
             f"{where}: NaN and infinite numbers are not allowed in a vector", {"field": where}
         )
