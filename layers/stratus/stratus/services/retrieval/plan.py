@@ -707,7 +707,7 @@ def _vector(value: Any, where: str, space: Space) -> list[float]:
                 {"field": where},
             )
         value = value[0]
-    if not isinstance(value, list) or not value or not all(type(x) in (float, int) for x in value):
+    if not isinstance(value, list) or not value or not set(map(type, value)) <= {float, int}:
         raise BadRequestError(f"{where}: a vector query is a non-empty list of numbers", {"field": where})
     vector = [float(x) for x in value]
     if not math.isfinite(sum(vector)) and not all(math.isfinite(x) for x in vector):

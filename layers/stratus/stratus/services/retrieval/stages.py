@@ -538,13 +538,20 @@ _TEMPLATE = re.compile(r"\{\{\s*(?:INPUTS?|inputs?)\.([A-Za-z0-9_\-]+(?:\.[A-Za-
 _MISSING = object()
 
 
+_SCALARS = (int, float, type(None))
+
+
 def has_templates(value: Any) -> bool:
+    # Concrete JSON types first: a vector's hundreds of floats must not each go through the ABC
+    # machinery of `isinstance(x, Mapping)`.
     if isinstance(value, str):
         return "{{" in value and _TEMPLATE.search(value) is not None
+    if isinstance(value, _SCALARS):
+        return False
+    if isinstance(value, list | tuple):
+        return any(has_templates(inner) for inner in value if not isinstance(inner, _SCALARS))
     if isinstance(value, Mapping):
         return any(has_templates(inner) for inner in value.values())
-    if isinstance(value, list | tuple):
-        return any(has_templates(inner) for inner in value)
     return False
 
 
@@ -570,10 +577,12 @@ def resolve_templates(value: Any, inputs: Mapping[str, Any], location: str) -> A
         if whole is not None:
             return _input(inputs, whole.group(1), location)
         return _TEMPLATE.sub(lambda match: _text(_input(inputs, match.group(1), location)), value)
-    if isinstance(value, Mapping):
-        return {key: resolve_templates(inner, inputs, f"{location}.{key}") for key, inner in value.items()}
+    if isinstance(value, _SCALARS) or not has_templates(value):
+        return value
     if isinstance(value, list):
         return [resolve_templates(inner, inputs, f"{location}[{i}]") for i, inner in enumerate(value)]
+    if isinstance(value, Mapping):
+        return {key: resolve_templates(inner, inputs, f"{location}.{key}") for key, inner in value.items()}
     return value
 
 
