@@ -929,7 +929,20 @@ def test_sdk_defaults_are_silent_and_set_unapplied_parameters_are_warnings(store
 
     noisy = adhoc(
         stores,
-        [search_stage(vector_search(lexical=True, top_k=5000), hard_timeout_ms=10, interactive=True)],
+        [
+            search_stage(
+                vector_search(lexical=True, top_k=5000),
+                {
+                    "feature_uri": "emb",
+                    "query": {
+                        "input_mode": "document",
+                        "document_ref": {"document_id": "d1", "collection_id": "c"},
+                    },
+                },
+                hard_timeout_ms=10,
+                interactive=True,
+            )
+        ],
         stream=True,
         expand=["x"],
     )
@@ -938,6 +951,8 @@ def test_sdk_defaults_are_silent_and_set_unapplied_parameters_are_warnings(store
             "stages[0].config.parameters.hard_timeout_ms: accepted but not applied by Stratus",
             "stages[0].config.parameters.interactive: accepted but not applied by Stratus",
             "stages[0].config.parameters.searches[0].lexical: accepted but not applied by Stratus",
+            "stages[0].config.parameters.searches[1].query.document_ref.collection_id: accepted but not "
+            "applied by Stratus",
             "stages[0].config.parameters.searches[0].top_k: 5000 is above Stratus's 1000 per vector "
             "query; 1000 was used",
             "stream: accepted but not applied by Stratus",

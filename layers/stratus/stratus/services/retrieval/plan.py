@@ -331,6 +331,13 @@ class _Compiler:
         self._not_applied(entry, location, {"lexical": False, "on_empty": None, "query_preprocessing": None})
         leg = Leg(space, top_k, location, weight=entry.weight, min_score=entry.min_score)
         mode = self._query_into(leg, entry, location)
+        if isinstance(entry.query, QueryInput):
+            query_at = _loc(location, "query")
+            self._not_applied(entry.query, query_at, {"embedding_task": "none"})
+            if entry.query.document_ref is not None:
+                self._not_applied(
+                    entry.query.document_ref, f"{query_at}.document_ref", {"collection_id": None}
+                )
         filters: list[FilterNode] = []
         entry_filter = parse_filter(entry.filters, _loc(location, "filters"))
         if entry_filter is not None:
