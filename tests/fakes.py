@@ -199,6 +199,13 @@ class InMemoryMetadataStore:
             raise _exists("namespace", namespace.namespace_id)
         if self._by_name(namespace.org_id, namespace.namespace_name):
             raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
+        # As the transaction's checks: ids and names are looked up alike, so neither may be the
+        # other kind of another namespace (a name equal to its own id is fine).
+        if namespace.namespace_name != namespace.namespace_id:
+            if self._by_name(namespace.org_id, namespace.namespace_id):
+                raise _name_taken("namespace", "namespace_id", namespace.namespace_id)
+            if (namespace.org_id, namespace.namespace_name) in self.namespaces:
+                raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
         self.namespaces[(namespace.org_id, namespace.namespace_id)] = namespace.model_copy(deep=True)
 
     def _by_name(self, org_id: str, name: str) -> Namespace | None:
@@ -233,6 +240,9 @@ class InMemoryMetadataStore:
         if namespace.namespace_name != previous_name:
             # As the name guards: the new name must be free, the old one must be this namespace's.
             if self._by_name(namespace.org_id, namespace.namespace_name) is not None:
+                raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
+            another_id = (namespace.org_id, namespace.namespace_name)
+            if namespace.namespace_name != namespace.namespace_id and another_id in self.namespaces:
                 raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
             if stored.namespace_name != previous_name:
                 raise _changed(namespace.namespace_id)

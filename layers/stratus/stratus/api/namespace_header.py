@@ -48,7 +48,7 @@ def namespace_scope(permission: Permission) -> Callable[..., NamespaceScope]:
             raise BadRequestError(
                 f"missing {HEADER} header; send '{HEADER}: <namespace id or name>'", {"header": HEADER}
             )
-        namespace = resolve_namespace(container.metadata, principal.org_id, x_namespace.strip())
+        namespace = resolve_namespace(container.metadata, principal.org_id, x_namespace.strip(), field=HEADER)
         return NamespaceScope(principal, namespace)
 
     return dependency

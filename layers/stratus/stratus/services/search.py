@@ -37,13 +37,15 @@ def search(
     """`query_cache` keeps the embeddings of query texts; `namespace_max_age` (seconds) lets a
     recent read of the namespace answer (settings `namespace_cache_seconds`)."""
     started = time.perf_counter()
-    namespace = resolve_namespace(stores.metadata, org_id, request.namespace_id, namespace_max_age)
+    namespace = resolve_namespace(
+        stores.metadata, org_id, request.namespace_id, namespace_max_age, "namespace_id"
+    )
     try:
         return _search(stores, org_id, namespace, request, query_cache, defer, started)
     except BadRequestError:
         # The copy may predate a promotion or a new index (made by another container): check the
         # request against the stored namespace before refusing it.
-        fresh = resolve_namespace(stores.metadata, org_id, request.namespace_id)
+        fresh = resolve_namespace(stores.metadata, org_id, request.namespace_id, field="namespace_id")
         if namespace_max_age <= 0 or fresh.version == namespace.version:
             raise
         return _search(stores, org_id, fresh, request, query_cache, defer, started)

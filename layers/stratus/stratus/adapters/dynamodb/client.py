@@ -18,7 +18,7 @@ from stratus.adapters.dynamodb.faults import (
     raise_if_transient,
 )
 from stratus.adapters.dynamodb.point_reads import DynamoDBPointReader
-from stratus.adapters.dynamodb.schema import key, org_pk, too_long
+from stratus.adapters.dynamodb.schema import is_entity, key, org_pk, too_long
 from stratus.errors import BadRequestError
 
 if TYPE_CHECKING:
@@ -93,15 +93,19 @@ class DynamoDBTable:
 
     # -- reads -------------------------------------------------------------------------------------
 
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+    def _get(self, pk: str, sk: str, entity: str) -> dict[str, Any] | None:
+        """The item at (pk, sk) if it is an `entity`, else None. Every read names the type it
+        expects: a key built from client data can then never hand back another type's item
+        (stratus.domain.identifiers refuses the separator first; this holds even if it did not)."""
         if too_long(sk):
             return None
         reader = self._reader()
         if reader is not None:
-            return reader.get_item(self.table_name, key(pk, sk), consistent_read=True)
-        response = self.client.get_item(TableName=self.table_name, Key=key(pk, sk), ConsistentRead=True)
-        item: dict[str, Any] | None = response.get("Item")
-        return item
+            item = reader.get_item(self.table_name, key(pk, sk), consistent_read=True)
+        else:
+            response = self.client.get_item(TableName=self.table_name, Key=key(pk, sk), ConsistentRead=True)
+            item = response.get("Item")
+        return item if item is not None and is_entity(item, entity) else None
 
     def _query_page(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """One page of a Query, over the HTTP reader when there is one. Items come back in

@@ -3,6 +3,7 @@ docs/vector-stores.md, "Metadata store: DynamoDB")."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 KEY_ATTRIBUTES = frozenset({"PK", "SK", "entity"})
@@ -25,6 +26,12 @@ MAX_SORT_KEY_BYTES = 1024
 def key(pk: str, sk: str) -> dict[str, Any]:
     """A primary key in DynamoDB's JSON."""
     return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def is_entity(item: Mapping[str, Any], entity: str) -> bool:
+    """Whether an item in DynamoDB's JSON is of type `entity` (its `entity` attribute)."""
+    value = item.get("entity")
+    return isinstance(value, Mapping) and value.get("S") == entity
 
 
 def too_long(key_part: str) -> bool:
