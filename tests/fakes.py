@@ -191,6 +191,10 @@ class InMemoryMetadataStore:
         self.objects: dict[tuple[str, str, str, str], ObjectRecord] = {}
         # (org, namespace, promotion id) → record
         self.promotions: dict[tuple[str, str, str], PromotionRecord] = {}
+        # (org, category, window start) → count; org → its own limits
+        self.rate_counters: dict[tuple[str, str, int], int] = {}
+        self.rate_limits: dict[str, dict[str, int]] = {}
+        self._rate_lock = threading.Lock()
 
     # -- namespaces -------------------------------------------------------------------------
 
@@ -338,6 +342,28 @@ class InMemoryMetadataStore:
             for (org, namespace, hour), counters in sorted(self.usage.items())
             if org == org_id and namespace == namespace_id and first_hour <= hour <= last_hour
         }
+
+    # -- rate limits ------------------------------------------------------------------------
+
+    def count_request(
+        self, org_id: str, category: str, window_start: int, limit: int, expires_at: int
+    ) -> int | None:
+        with self._rate_lock:  # one conditional ADD, as DynamoDB's UpdateItem
+            key = (org_id, category, window_start)
+            count = self.rate_counters.get(key, 0)
+            if count >= limit:
+                return None
+            self.rate_counters[key] = count + 1
+            return count + 1
+
+    def get_rate_limits(self, org_id: str) -> dict[str, int]:
+        return dict(self.rate_limits.get(org_id, {}))
+
+    def put_rate_limits(self, org_id: str, limits: Mapping[str, int]) -> None:
+        if limits:
+            self.rate_limits[org_id] = dict(limits)
+        else:
+            self.rate_limits.pop(org_id, None)
 
     # -- managed content ------------------------------------------------------------------
 

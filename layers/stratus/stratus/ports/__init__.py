@@ -19,6 +19,7 @@ from stratus.ports.metadata import (
     ObjectPage,
     Permission,
     PromotionRecord,
+    RateLimitRepository,
     UsageRepository,
 )
 from stratus.ports.stores import Stores
@@ -48,6 +49,7 @@ __all__ = [
     "ObjectPage",
     "Permission",
     "PromotionRecord",
+    "RateLimitRepository",
     "RecordPage",
     "ScoredRecord",
     "Space",

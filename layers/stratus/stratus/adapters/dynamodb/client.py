@@ -39,10 +39,10 @@ def default_client_config() -> Config:
 
 
 class DynamoDBTable:
-    """One table, thread-safe. With `http_reads`, reads (`GetItem`, `Query`) go over
-    `DynamoDBPointReader` when the environment allows it, so a request that only reads never
-    builds a boto3 client; writes and scans always use boto3. An injected `client` serves every
-    call."""
+    """One table, thread-safe. With `http_reads`, reads (`GetItem`, `Query`) and the rate-limit
+    counter's `UpdateItem` go over `DynamoDBPointReader` when the environment allows it, so a
+    request that only reads never builds a boto3 client; other writes and scans always use boto3.
+    An injected `client` serves every call."""
 
     def __init__(
         self,
@@ -188,6 +188,15 @@ class DynamoDBTable:
                 return total
 
     # -- writes ------------------------------------------------------------------------------------
+
+    def _update_item(self, request: Mapping[str, Any], max_attempts: int | None = None) -> dict[str, Any]:
+        """One `UpdateItem` (the request without `TableName`), over the HTTP reader when there
+        is one; `max_attempts` bounds its retries (boto3's own config governs the other path)."""
+        reader = self._reader()
+        if reader is not None:
+            return reader.update_item({"TableName": self.table_name, **request}, max_attempts)
+        response: dict[str, Any] = self.client.update_item(TableName=self.table_name, **request)
+        return response
 
     def _put(self, item: Mapping[str, Any], condition: str | None = None, **extra: Any) -> dict[str, Any]:
         """One `Put` of a transaction."""

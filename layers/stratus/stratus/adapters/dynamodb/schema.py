@@ -17,7 +17,13 @@ TASK_SK = "TASK"
 ROUTE_PREFIX = "S3PREFIX#"
 ROUTE_SK = "ROUTE"
 OBJECTS_PREFIX = "OBJECTS#"
+# Counters live in partitions of their own, whose keys start with these prefixes: the functions
+# that only read the table may UpdateItem them and nothing else (template.yaml conditions the
+# grant on `dynamodb:LeadingKeys`; tests/security/test_iam_policies.py checks it against these).
 USAGE_PREFIX = "USAGE#"
+RATE_PREFIX = "RATE#"
+RATE_COUNTER_SK = "COUNTER"
+RATE_LIMITS_SK = "RATELIMITS"
 # DynamoDB rejects sort keys over 1024 bytes with a ValidationException; an identifier that long
 # (e.g. from a URL path) cannot name anything we stored, so it is simply not found.
 MAX_SORT_KEY_BYTES = 1024
@@ -94,5 +100,13 @@ def task_pk(task_id: str) -> str:
     return f"{TASK_PREFIX}{task_id}"
 
 
-def usage_sk(namespace_id: str, hour: str) -> str:
-    return f"{USAGE_PREFIX}{namespace_id}#{hour}"
+def usage_pk(org_id: str, namespace_id: str) -> str:
+    """Filter-usage counters: a partition per namespace, one item per hour (`yyyymmddhh`)."""
+    return f"{USAGE_PREFIX}{org_id}#{namespace_id}"
+
+
+def rate_counter_pk(org_id: str, category: str, window_start: int | str) -> str:
+    """A rate-limit counter: a partition per (organization, category, minute), so no counter
+    is ever a hot partition for longer than its minute. The category and the window hold no
+    `#`, so the key splits back unambiguously from the right whatever the organization id."""
+    return f"{RATE_PREFIX}{org_id}#{category}#{window_start}"
