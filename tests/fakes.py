@@ -195,6 +195,10 @@ class InMemoryMetadataStore:
         self.promotions: dict[tuple[str, str, str], PromotionRecord] = {}
         # (org, namespace, retriever id) → record
         self.retrievers: dict[tuple[str, str, str], Retriever] = {}
+        # (org, category, window start) → count; org → its own limits
+        self.rate_counters: dict[tuple[str, str, int], int] = {}
+        self.rate_limits: dict[str, dict[str, int]] = {}
+        self._rate_lock = threading.Lock()
 
     # -- namespaces -------------------------------------------------------------------------
 
@@ -203,6 +207,13 @@ class InMemoryMetadataStore:
             raise _exists("namespace", namespace.namespace_id)
         if self._by_name(namespace.org_id, namespace.namespace_name):
             raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
+        # As the transaction's checks: ids and names are looked up alike, so neither may be the
+        # other kind of another namespace (a name equal to its own id is fine).
+        if namespace.namespace_name != namespace.namespace_id:
+            if self._by_name(namespace.org_id, namespace.namespace_id):
+                raise _name_taken("namespace", "namespace_id", namespace.namespace_id)
+            if (namespace.org_id, namespace.namespace_name) in self.namespaces:
+                raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
         self.namespaces[(namespace.org_id, namespace.namespace_id)] = namespace.model_copy(deep=True)
 
     def _by_name(self, org_id: str, name: str) -> Namespace | None:
@@ -237,6 +248,9 @@ class InMemoryMetadataStore:
         if namespace.namespace_name != previous_name:
             # As the name guards: the new name must be free, the old one must be this namespace's.
             if self._by_name(namespace.org_id, namespace.namespace_name) is not None:
+                raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
+            another_id = (namespace.org_id, namespace.namespace_name)
+            if namespace.namespace_name != namespace.namespace_id and another_id in self.namespaces:
                 raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
             if stored.namespace_name != previous_name:
                 raise _changed(namespace.namespace_id)
@@ -403,6 +417,28 @@ class InMemoryMetadataStore:
             for (org, namespace, hour), counters in sorted(self.usage.items())
             if org == org_id and namespace == namespace_id and first_hour <= hour <= last_hour
         }
+
+    # -- rate limits ------------------------------------------------------------------------
+
+    def count_request(
+        self, org_id: str, category: str, window_start: int, limit: int, expires_at: int
+    ) -> int | None:
+        with self._rate_lock:  # one conditional ADD, as DynamoDB's UpdateItem
+            key = (org_id, category, window_start)
+            count = self.rate_counters.get(key, 0)
+            if count >= limit:
+                return None
+            self.rate_counters[key] = count + 1
+            return count + 1
+
+    def get_rate_limits(self, org_id: str) -> dict[str, int]:
+        return dict(self.rate_limits.get(org_id, {}))
+
+    def put_rate_limits(self, org_id: str, limits: Mapping[str, int]) -> None:
+        if limits:
+            self.rate_limits[org_id] = dict(limits)
+        else:
+            self.rate_limits.pop(org_id, None)
 
     # -- managed content ------------------------------------------------------------------
 

@@ -398,6 +398,7 @@ CLOUD_ONLY_TYPES = frozenset(
         "AWS::Lambda::EventSourceMapping",
         "AWS::IAM::Role",
         "AWS::IAM::Policy",
+        "AWS::IAM::ManagedPolicy",
         "AWS::Logs::LogGroup",
         "AWS::CloudWatch::Alarm",
         "AWS::Events::Rule",

@@ -64,6 +64,11 @@ SEED_NAMESPACE_BODY = {
     "mode": "standalone",
     "vector_configs": [{"name": "text_embedding", "dimension": 1536, "metric": "cosine"}],
 }
+# The local stack's rate limits (requests per organization per minute, each category): counted on
+# every request as when deployed, so the path is exercised, but far above what one machine can
+# send, so `make dev`, the e2e and fuzz suites and `make load` are never throttled. A developer's
+# own STRATUS_RATE_LIMITS wins (e.g. `STRATUS_RATE_LIMITS=search=5 make dev` to see a 429).
+LOCAL_RATE_LIMITS = "metadata=1000000,data=1000000,search=1000000,upload=1000000,compute=1000000"
 # Seconds uvicorn waits for in-flight requests after Ctrl-C before closing them.
 GRACEFUL_SHUTDOWN_SECONDS = 5
 # Seconds the ingest worker gets to finish the batch in hand at shutdown.
@@ -263,6 +268,7 @@ def api_environment(aws_endpoint_url: str, lancedb_uri: str) -> dict[str, str]:
         "STRATUS_INGEST_MAX_RECEIVES": str(ingest_max_receives()),
         "STRATUS_AWS_REGION": REGION,
         "STRATUS_LANCEDB_URI": lancedb_uri,
+        "STRATUS_RATE_LIMITS": os.environ.get("STRATUS_RATE_LIMITS") or LOCAL_RATE_LIMITS,
         "AWS_ENDPOINT_URL": aws_endpoint_url,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,

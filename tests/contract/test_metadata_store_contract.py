@@ -223,17 +223,80 @@ def test_ids_and_names_are_per_organization(store: MetadataStore) -> None:
     assert store.find_namespace(ORG_B, "Same") is not None
 
 
-def test_find_resolves_an_id_or_a_name_and_ids_win(store: MetadataStore) -> None:
-    by_id = namespace("shared-word", "Some name")
-    by_name = namespace("other-id", "shared-word")
-    store.create_namespace(by_id)
-    store.create_namespace(by_name)
+def test_find_resolves_an_id_or_a_name(store: MetadataStore) -> None:
+    first = namespace("first-id", "Some name")
+    second = namespace("other-id", "Other name")
+    store.create_namespace(first)
+    store.create_namespace(second)
 
-    assert store.find_namespace(ORG_A, "shared-word") == by_id
-    assert store.find_namespace(ORG_A, "Some name") == by_id
-    assert store.find_namespace(ORG_A, "other-id") == by_name
+    assert store.find_namespace(ORG_A, "first-id") == first
+    assert store.find_namespace(ORG_A, "Some name") == first
+    assert store.find_namespace(ORG_A, "other-id") == second
+    assert store.find_namespace(ORG_A, "Other name") == second
     assert store.find_namespace(ORG_A, "nothing") is None
-    assert store.find_namespace(ORG_B, "shared-word") is None
+    assert store.find_namespace(ORG_B, "first-id") is None
+
+
+# Ids and names are looked up alike (ids first), so neither may be the other kind of another
+# namespace of the organization: a decoy would take over the lookups of a name, or hide a name.
+
+
+def test_a_new_id_equal_to_another_namespaces_name_is_already_exists(store: MetadataStore) -> None:
+    store.create_namespace(namespace("real-id", "prod"))
+
+    with pytest.raises(AlreadyExistsError) as caught:
+        store.create_namespace(namespace("prod", "decoy"))
+
+    assert caught.value.details == {"resource": "namespace", "field": "namespace_id", "value": "prod"}
+    assert store.get_namespace(ORG_A, "prod") is None
+    assert store.find_namespace(ORG_A, "decoy") is None  # its name guard was not written either
+    assert store.find_namespace(ORG_A, "prod") == namespace("real-id", "prod")
+
+
+def test_a_new_name_equal_to_another_namespaces_id_is_already_exists(store: MetadataStore) -> None:
+    store.create_namespace(namespace("real-id", "Real"))
+
+    with pytest.raises(AlreadyExistsError) as caught:
+        store.create_namespace(namespace("decoy-id", "real-id"))
+
+    assert caught.value.details == {"resource": "namespace", "field": "namespace_name", "value": "real-id"}
+    assert store.get_namespace(ORG_A, "decoy-id") is None
+
+
+def test_a_rename_to_another_namespaces_id_is_already_exists_and_changes_nothing(
+    store: MetadataStore,
+) -> None:
+    store.create_namespace(namespace("real-id", "Real"))
+    other = namespace("other-id", "Other")
+    store.create_namespace(other)
+
+    with pytest.raises(AlreadyExistsError) as caught:
+        store.save_namespace(other.model_copy(update={"namespace_name": "real-id"}), 1, "Other")
+
+    assert caught.value.details == {"resource": "namespace", "field": "namespace_name", "value": "real-id"}
+    assert store.find_namespace(ORG_A, "Other") == other
+    assert store.find_namespace(ORG_A, "real-id") == namespace("real-id", "Real")
+
+
+def test_a_namespace_may_carry_its_own_id_as_its_name(store: MetadataStore) -> None:
+    own = namespace("own-id", "own-id")
+    store.create_namespace(own)
+    renamed = store.save_namespace(own.model_copy(update={"namespace_name": "Own"}), 1, "own-id")
+    back = store.save_namespace(renamed.model_copy(update={"namespace_name": "own-id"}), 2, "Own")
+
+    assert back.version == 3 and store.find_namespace(ORG_A, "own-id") == back
+    # Other organizations' ids and names never collide with these.
+    store.create_namespace(namespace("b-id", "own-id", org_id=ORG_B))
+    store.create_namespace(namespace("Own", "b-name", org_id=ORG_B))
+
+
+def test_a_deleted_namespace_frees_its_id_to_be_a_name(store: MetadataStore) -> None:
+    gone = namespace("gone-id", "Gone")
+    store.create_namespace(gone)
+    store.delete_namespace(gone)
+
+    store.create_namespace(namespace("heir-id", "gone-id"))
+    store.create_namespace(namespace("Gone", "Heir two"))
 
 
 def test_a_recent_copy_never_hides_a_write_through_the_store(store: MetadataStore) -> None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from stratus.ports import BlobStore, Embedder, EmbedderRegistry, MetadataStore, UrlFetcher, VectorStore
     from stratus.services.api_keys import AuthCache
     from stratus.services.embedding import EmbeddingCache
+    from stratus.services.rate_limits import RateLimiter
 
 T = TypeVar("T")
 
@@ -67,6 +68,19 @@ class Container:
         from stratus.services.api_keys import AuthCache
 
         return self._part("auth_cache", lambda: AuthCache(self.settings.auth_cache_seconds))
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """Counts each authenticated request against its organization's limits; those limits
+        are cached as long as verified keys are."""
+        from stratus.services.rate_limits import RateLimiter
+
+        return self._part(
+            "rate_limiter",
+            lambda: RateLimiter(
+                self.metadata, self.settings.default_rate_limits(), self.settings.auth_cache_seconds
+            ),
+        )
 
     @property
     def query_cache(self) -> EmbeddingCache:

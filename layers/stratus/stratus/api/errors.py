@@ -80,10 +80,12 @@ def error_response(
 
 async def _stratus_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StratusError)
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    headers = dict(exc.headers or {})
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     if exc.status >= 500:
         logger.warning("dependency failure", extra={"error_type": exc.type, "error_message": exc.message})
-    return error_response(exc.status, exc.type, exc.message, exc.details, headers)
+    return error_response(exc.status, exc.type, exc.message, exc.details, headers or None)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 
 from fastapi import APIRouter
 
+from stratus.domain.rate_limits import RateCategory
+
 _ROUTERS = "stratus.api.routers"
 
 # In the order the full app (and so openapi.json) lists them.
@@ -68,6 +70,58 @@ OPERATION_NAMES = (
 )
 # operation → "module:attribute" of its router: `routers/<operation>.py`, `router`.
 ROUTER_PATHS: dict[str, str] = {name: f"{_ROUTERS}.{name}:router" for name in OPERATION_NAMES}
+
+# Operations served without an API key (and so without a rate limit).
+PUBLIC_OPERATIONS = frozenset({"health", "list_retriever_stages"})
+# The rate-limit category each authenticated operation counts against (Mixpeek's five; docs/api.md,
+# "Rate limits"): the auth dependency counts the request right after authenticating it. A test
+# keeps this table and OPERATION_NAMES in step, so a new operation must choose one.
+RATE_CATEGORIES: dict[str, RateCategory] = {
+    "create_namespace": "metadata",
+    "create_standalone_namespace": "metadata",
+    "list_namespaces": "metadata",
+    "get_namespace": "metadata",
+    "update_namespace": "metadata",
+    "delete_namespace": "metadata",
+    "promote_namespace": "metadata",
+    # Builds the index over every record of every vector index, synchronously: compute.
+    "create_payload_index": "compute",
+    "get_filter_usage": "metadata",
+    "list_inference_services": "metadata",
+    "upsert_documents": "data",
+    "list_documents": "data",
+    "get_document": "data",
+    "delete_document": "data",
+    "search": "search",
+    "create_retriever": "metadata",
+    "list_retrievers": "metadata",
+    "get_retriever": "metadata",
+    "update_retriever": "metadata",
+    "delete_retriever": "metadata",
+    "execute_retriever": "search",
+    "execute_adhoc_retriever": "search",
+    "search_features": "search",
+    "list_feature_extractors": "metadata",
+    "create_bucket": "metadata",
+    "list_buckets": "metadata",
+    "get_bucket": "metadata",
+    "delete_bucket": "metadata",
+    # Carries the file (up to 6 MB into S3) and starts an extraction, as an upload does.
+    "create_object": "upload",
+    "list_objects": "data",
+    "get_object": "data",
+    "create_upload": "upload",
+    "create_collection": "metadata",
+    "list_collections": "metadata",
+    "get_collection": "metadata",
+    "delete_collection": "metadata",
+    "get_task": "metadata",
+}
+
+
+def rate_category(operation: str) -> RateCategory:
+    """The category of an operation's requests; `KeyError` for a public or unknown one."""
+    return RATE_CATEGORIES[operation]
 
 
 class LazyRouters(Mapping[str, APIRouter]):

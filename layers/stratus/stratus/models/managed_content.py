@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from stratus import limits
+from stratus.domain.identifiers import check_name
 from stratus.models.common import Model, StrictModel
 from stratus.models.stored_json import stored_json
 
@@ -23,6 +24,11 @@ class CreateBucketRequest(StrictModel):
     bucket_name: str = Field(min_length=1, max_length=limits.MAX_NAME_LENGTH)
     description: str | None = Field(default=None, max_length=limits.MAX_DESCRIPTION_LENGTH)
     bucket_schema: Annotated[dict[str, Any], stored_json(limits.MAX_BUCKET_SCHEMA_BYTES)] | None = None
+
+    @field_validator("bucket_name")
+    @classmethod
+    def _name_without_separator(cls, value: str) -> str:
+        return check_name(value, "bucket_name")
 
 
 class BucketModel(Model):

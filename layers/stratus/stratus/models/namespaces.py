@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AliasChoices, Field, ValidationError, field_validator, model_validator
 
 from stratus import limits
+from stratus.domain.identifiers import check_name
 from stratus.models.common import Model, StrictModel
 from stratus.models.stored_json import stored_json
 
@@ -170,6 +171,11 @@ class CreateStandaloneNamespaceRequest(StrictModel):
     )
     auto_create_indexes: bool = False
 
+    @field_validator("namespace_name")
+    @classmethod
+    def _name_without_separator(cls, value: str | None) -> str | None:
+        return None if value is None else check_name(value, "namespace_name")
+
     @model_validator(mode="after")
     def _unique_index_names(self) -> CreateStandaloneNamespaceRequest:
         names = [config.name for config in self.vector_configs]
@@ -186,3 +192,8 @@ class UpdateNamespaceRequest(StrictModel):
     payload_indexes: list[PayloadIndexInput] | None = Field(
         default=None, max_length=limits.MAX_PAYLOAD_INDEXES
     )
+
+    @field_validator("namespace_name")
+    @classmethod
+    def _name_without_separator(cls, value: str | None) -> str | None:
+        return None if value is None else check_name(value, "namespace_name")

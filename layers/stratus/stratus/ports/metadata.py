@@ -1,5 +1,5 @@
-"""The metadata port: namespaces, API keys, managed content and usage counters, as four narrow
-repositories (a service asks for the one it uses) that one store implements. Each raises
+"""The metadata port: namespaces, API keys, managed content, usage and rate-limit counters, as five
+narrow repositories (a service asks for the one it uses) that one store implements. Each raises
 `MetadataStoreUnavailableError` when the table is down."""
 
 from __future__ import annotations
@@ -293,12 +293,34 @@ class UsageRepository(Protocol):
         ...
 
 
+class RateLimitRepository(Protocol):
+    """Rate-limit counters per (organization, category, minute) and each organization's own
+    limits (`stratus.services.rate_limits`)."""
+
+    def count_request(
+        self, org_id: str, category: str, window_start: int, limit: int, expires_at: int
+    ) -> int | None:
+        """ONE atomic conditional increment of the counter of (`org_id`, `category`, the window
+        starting at `window_start`): the count after it, or None when the counter had already
+        reached `limit` (nothing is added then). The counter expires (TTL) at `expires_at`."""
+        ...
+
+    def get_rate_limits(self, org_id: str) -> dict[str, int]:
+        """The organization's own limits (category → requests per minute); empty: none."""
+        ...
+
+    def put_rate_limits(self, org_id: str, limits: Mapping[str, int]) -> None:
+        """Replace the organization's own limits; an empty mapping removes them."""
+        ...
+
+
 class MetadataStore(
     NamespaceRepository,
     ApiKeyRepository,
     ManagedContentRepository,
     RetrieverRepository,
     UsageRepository,
+    RateLimitRepository,
     Protocol,
 ):
     """Every repository: what the one DynamoDB table holds."""

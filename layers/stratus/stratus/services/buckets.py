@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from stratus import ids
 from stratus.clock import iso_now
+from stratus.domain.identifiers import check_identifier
 from stratus.errors import NotFoundError
 from stratus.filters import FilterNode, parse_filter
 from stratus.models.common import ListResponse, Pagination
@@ -36,6 +37,7 @@ def create_bucket(
 
 
 def get_bucket(metadata: ManagedContentRepository, namespace: Namespace, bucket_id: str) -> Bucket:
+    check_identifier(bucket_id, "bucket_id")
     bucket = metadata.get_bucket(namespace.org_id, namespace.namespace_id, bucket_id)
     if bucket is None:
         raise NotFoundError.of("bucket", bucket_id)

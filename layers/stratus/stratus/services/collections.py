@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from stratus import ids
 from stratus.clock import iso_now
+from stratus.domain.identifiers import check_identifier
 from stratus.errors import BadRequestError, NotFoundError
 from stratus.extractor_catalogue import ResolvedExtractor, resolve_extractor
 from stratus.models.common import ListResponse, Pagination
@@ -65,6 +66,8 @@ def create_collection(
 def _check_source_buckets(
     metadata: ManagedContentRepository, namespace: Namespace, bucket_ids: list[str]
 ) -> None:
+    for bucket_id in bucket_ids:
+        check_identifier(bucket_id, "source.bucket_ids")
     missing = [
         bucket_id
         for bucket_id in dict.fromkeys(bucket_ids)
@@ -103,6 +106,7 @@ def _target_index(namespace: Namespace, resolved: ResolvedExtractor) -> str:
 def get_collection(
     metadata: ManagedContentRepository, namespace: Namespace, collection_id: str
 ) -> Collection:
+    check_identifier(collection_id, "collection_id")
     collection = metadata.get_collection(namespace.org_id, namespace.namespace_id, collection_id)
     if collection is None:
         raise NotFoundError.of("collection", collection_id)

@@ -8,6 +8,12 @@ from typing import Any
 
 from stratus import ids
 from stratus.clock import iso_now
+from stratus.domain.identifiers import (
+    id_is_a_name_error,
+    name_is_an_id_error,
+    name_taken_error,
+    namespace_exists_error,
+)
 from stratus.errors import BadRequestError, NotFoundError
 from stratus.filters import evaluate, parse_filter
 from stratus.models.common import ListRequest, ListResponse, Pagination
@@ -32,6 +38,9 @@ def create_standalone_namespace(
     stores: Stores, org_id: str, request: CreateStandaloneNamespaceRequest
 ) -> Namespace:
     lifecycle.check_payload_indexes(request.payload_indexes, "payload_indexes")
+    refuse_identifier_clashes(
+        stores.metadata, org_id, request.namespace_name or request.namespace_id, request.namespace_id
+    )
     now = iso_now()
     namespace = Namespace(
         org_id=org_id,
@@ -47,6 +56,27 @@ def create_standalone_namespace(
         updated_at=now,
     )
     return provision_namespace(stores, namespace)
+
+
+def refuse_identifier_clashes(
+    metadata: NamespaceRepository, org_id: str, name: str, namespace_id: str | None = None
+) -> None:
+    """The 409s of a new namespace's id (if the caller chose it) and name: an id or a name in
+    use, an id that is another namespace's name, a name that is another namespace's id. Checked
+    before any vector space is created, so the common mistakes leave nothing behind; the metadata
+    store's transaction still decides a race, with the same answers."""
+    if namespace_id is not None:
+        found = metadata.find_namespace(org_id, namespace_id)
+        if found is not None:
+            raise (
+                namespace_exists_error(namespace_id)
+                if found.namespace_id == namespace_id
+                else id_is_a_name_error(namespace_id)
+            )
+    if name != namespace_id:
+        found = metadata.find_namespace(org_id, name)
+        if found is not None:
+            raise name_taken_error(name) if found.namespace_name == name else name_is_an_id_error(name)
 
 
 def provision_namespace(stores: Stores, namespace: Namespace) -> Namespace:

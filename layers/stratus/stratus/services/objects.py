@@ -25,6 +25,7 @@ from stratus.domain.content import (
     encode_manifest,
     sniffed_image_type,
 )
+from stratus.domain.identifiers import check_identifier
 from stratus.domain.object_keys import (
     MANIFEST_METADATA,
     MANIFEST_SUFFIX,
@@ -263,6 +264,7 @@ def describe_object(record: ObjectRecord) -> ObjectModel:
 
 
 def get_object(metadata: ManagedContentRepository, bucket: Bucket, object_id: str) -> ObjectRecord:
+    check_identifier(object_id, "object_id")
     record = metadata.get_object(bucket.org_id, bucket.namespace_id, bucket.bucket_id, object_id)
     if record is None:
         raise NotFoundError.of("object", object_id)

@@ -3,6 +3,7 @@ the payload-index lifecycle, documents, search and ingestion all start from."""
 
 from __future__ import annotations
 
+from stratus.domain.identifiers import check_identifier
 from stratus.errors import NotFoundError
 from stratus.models.namespaces import Namespace, VectorConfig
 from stratus.ports.metadata import NamespaceRepository
@@ -10,10 +11,16 @@ from stratus.ports.vectors import Space
 
 
 def resolve_namespace(
-    metadata: NamespaceRepository, org_id: str, identifier: str, max_age_seconds: float = 0.0
+    metadata: NamespaceRepository,
+    org_id: str,
+    identifier: str,
+    max_age_seconds: float = 0.0,
+    field: str = "namespace_identifier",
 ) -> Namespace:
     """By id or by name; another organization's namespace is simply not found (no existence leak).
-    `max_age_seconds` > 0 accepts a copy read that recently (see `find_namespace`)."""
+    `max_age_seconds` > 0 accepts a copy read that recently (see `find_namespace`). An identifier
+    holding the key separator is a 400 naming `field`, where it came from."""
+    check_identifier(identifier, field)
     namespace = metadata.find_namespace(org_id, identifier, max_age_seconds)
     if namespace is None:
         raise NotFoundError.of("namespace", identifier)

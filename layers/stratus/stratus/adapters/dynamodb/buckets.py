@@ -69,7 +69,7 @@ class DynamoDBBuckets(DynamoDBTable):
 
     @maps_dependency_faults
     def get_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> Bucket | None:
-        item = self._get(org_pk(org_id), bucket_prefix(namespace_id) + bucket_id)
+        item = self._get(org_pk(org_id), bucket_prefix(namespace_id) + bucket_id, "bucket")
         from stratus.models.managed_content import Bucket
 
         return Bucket.model_validate(plain_record(item)) if item else None
@@ -109,7 +109,7 @@ class DynamoDBBuckets(DynamoDBTable):
     def find_bucket_route(self, prefix: str) -> BucketRoute | None:
         if too_long(prefix):
             return None
-        item = self._get(route_pk(prefix), ROUTE_SK)
+        item = self._get(route_pk(prefix), ROUTE_SK, "bucket_route")
         if item is None:
             return None
         plain = deserialize(item)

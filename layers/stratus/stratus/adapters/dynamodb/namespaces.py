@@ -24,12 +24,19 @@ from stratus.adapters.dynamodb.faults import (
 from stratus.adapters.dynamodb.schema import (
     KEY_ATTRIBUTES,
     NAMESPACE_PREFIX,
+    key,
     name_guard_sk,
     namespace_sk,
     org_pk,
     promotion_sk,
 )
-from stratus.errors import AlreadyExistsError, ConflictError, NotFoundError
+from stratus.domain.identifiers import (
+    id_is_a_name_error,
+    name_is_an_id_error,
+    name_taken_error,
+    namespace_exists_error,
+)
+from stratus.errors import ConflictError, NotFoundError
 from stratus.models.namespaces import Namespace
 from stratus.ports import NamespacePage, PromotionRecord
 
@@ -71,21 +78,6 @@ def promotion_item(record: PromotionRecord) -> dict[str, Any]:
         "entity": "promotion",
         **dataclasses.asdict(record),
     }
-
-
-def namespace_exists_error(namespace_id: str) -> AlreadyExistsError:
-    return AlreadyExistsError(
-        f"namespace '{namespace_id}' already exists",
-        {"resource": "namespace", "id": namespace_id},
-    )
-
-
-def name_taken_error(namespace_name: str) -> AlreadyExistsError:
-    return AlreadyExistsError(
-        f"namespace_name '{namespace_name}' is already used by another namespace in this "
-        "organization; choose a different namespace_name",
-        {"resource": "namespace", "field": "namespace_name", "value": namespace_name},
-    )
 
 
 def concurrent_change_error(namespace_id: str) -> ConflictError:
@@ -146,18 +138,57 @@ class DynamoDBNamespaces(DynamoDBTable):
     def _recent(self) -> RecentNamespaces:
         return RecentNamespaces()
 
+    def _free_as_id(self, org_id: str, name: str) -> dict[str, Any]:
+        """A transaction item: no namespace has the id `name` (a name must not shadow an id)."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": key(org_pk(org_id), namespace_sk(name)),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def _free_as_name(self, org_id: str, namespace_id: str) -> dict[str, Any]:
+        """A transaction item: no namespace has the name `namespace_id` (an id resolves before a
+        name, so a new id equal to a name in use would take over the lookups of that name)."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": key(org_pk(org_id), name_guard_sk(namespace_id)),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
     @forgets_recent_namespaces
     @maps_dependency_faults
     def create_namespace(self, namespace: Namespace) -> None:
-        clashes = self._put_all_new([namespace_item(namespace), name_guard_item(namespace)])
+        """The record and its name guard in ONE transaction, which also checks that the new id is
+        no other namespace's name and the new name no other namespace's id (a namespace whose
+        name is its own id is fine: the record and the guard are the ones being written)."""
+        items = [
+            self._put(namespace_item(namespace), "attribute_not_exists(PK)"),
+            self._put(name_guard_item(namespace), "attribute_not_exists(PK)"),
+        ]
+        if namespace.namespace_name != namespace.namespace_id:
+            items.append(self._free_as_name(namespace.org_id, namespace.namespace_id))
+            items.append(self._free_as_id(namespace.org_id, namespace.namespace_name))
+        error = self._cancelled(items)
+        if error is None:
+            return
+        clashes = {i for i, code in enumerate(cancellation_codes(error)) if code == CONDITION_FAILED}
         if 0 in clashes:
-            raise namespace_exists_error(namespace.namespace_id)
+            raise namespace_exists_error(namespace.namespace_id) from error
         if 1 in clashes:
-            raise name_taken_error(namespace.namespace_name)
+            raise name_taken_error(namespace.namespace_name) from error
+        if 2 in clashes:
+            raise id_is_a_name_error(namespace.namespace_id) from error
+        if 3 in clashes:
+            raise name_is_an_id_error(namespace.namespace_name) from error
+        raise error
 
     @maps_dependency_faults
     def get_namespace(self, org_id: str, namespace_id: str) -> Namespace | None:
-        item = self._get(org_pk(org_id), namespace_sk(namespace_id))
+        item = self._get(org_pk(org_id), namespace_sk(namespace_id), "namespace")
         return namespace_from_item(item) if item else None
 
     def find_namespace(self, org_id: str, identifier: str, max_age_seconds: float = 0.0) -> Namespace | None:
@@ -180,7 +211,7 @@ class DynamoDBNamespaces(DynamoDBTable):
         by_id = self.get_namespace(org_id, identifier)
         if by_id is not None:
             return by_id
-        guard = self._get(org_pk(org_id), name_guard_sk(identifier))
+        guard = self._get(org_pk(org_id), name_guard_sk(identifier), "namespace_name")
         if guard is None:
             return None
         namespace_id = deserialize(guard).get("namespace_id")
@@ -220,6 +251,8 @@ class DynamoDBNamespaces(DynamoDBTable):
                 )
             )
             items.append(self._put(name_guard_item(saved), "attribute_not_exists(PK)"))
+            if saved.namespace_name != saved.namespace_id:
+                items.append(self._free_as_id(saved.org_id, saved.namespace_name))
         error = self._cancelled(items)
         if error is not None:
             self._raise_save_failure(error, saved)
@@ -231,6 +264,8 @@ class DynamoDBNamespaces(DynamoDBTable):
             self._raise_stale_version(error, namespace)
         if len(codes) > 2 and codes[2] == CONDITION_FAILED:
             raise name_taken_error(namespace.namespace_name) from error
+        if len(codes) > 3 and codes[3] == CONDITION_FAILED:
+            raise name_is_an_id_error(namespace.namespace_name) from error
         if len(codes) > 1 and codes[1] == CONDITION_FAILED:
             # The old guard is not ours any more: someone renamed in between.
             raise concurrent_change_error(namespace.namespace_id) from error
@@ -301,7 +336,7 @@ class DynamoDBNamespaces(DynamoDBTable):
             # Real DynamoDB cancels colliding transactions on one item with TransactionConflict.
             # If the other one promoted the namespace, this caller lost the race: 409, as api.md
             # says for every loser. Otherwise the conflict was transient: a retryable 503.
-            stored = self._get(org_pk(namespace.org_id), namespace_sk(namespace.namespace_id))
+            stored = self._get(org_pk(namespace.org_id), namespace_sk(namespace.namespace_id), "namespace")
             if stored is not None and deserialize(stored).get("mode") == "managed":
                 raise already_managed_error(namespace.namespace_id) from error
         raise_if_transient(error)
@@ -320,7 +355,7 @@ class DynamoDBNamespaces(DynamoDBTable):
         reasons = cancellation_reasons(error)
         item = reasons[0].get("Item") if reasons else None
         if not item:
-            item = self._get(org_pk(namespace.org_id), namespace_sk(namespace.namespace_id))
+            item = self._get(org_pk(namespace.org_id), namespace_sk(namespace.namespace_id), "namespace")
         return deserialize(item) if item else None
 
     @maps_dependency_faults

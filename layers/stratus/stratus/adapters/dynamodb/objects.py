@@ -89,7 +89,7 @@ class DynamoDBObjects(DynamoDBTable):
     def get_object(
         self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
     ) -> ObjectRecord | None:
-        item = self._get(objects_pk(org_id, namespace_id), object_sk(bucket_id, object_id))
+        item = self._get(objects_pk(org_id, namespace_id), object_sk(bucket_id, object_id), "object")
         from stratus.models.managed_content import ObjectRecord
 
         return ObjectRecord.model_validate(plain_record(item)) if item else None
