@@ -50,6 +50,14 @@ class Settings(Model):
                 values[field_name] = value
         return cls.model_validate(values)
 
+    # The deployment stage (template.yaml's `Stage`): a key of every log line and a dimension of
+    # every metric (stratus.observability), so one account's stages stay apart.
+    stage: str = Field(default="local", min_length=1, max_length=64)
+    # X-Ray subsegments around every store and inference call, on Lambda only (the function needs
+    # `Tracing: Active`). Off by default: the X-Ray SDK's import costs an HTTP function's cold
+    # start more than its 1.3x budget allows (docs/decisions.md, "Tracing is opt-in").
+    tracing: bool = False
+
     table_name: str = "stratus"
     # Powertools Idempotency records of the extractor (key `id`, TTL `expiration`).
     idempotency_table_name: str = "stratus-idempotency"
