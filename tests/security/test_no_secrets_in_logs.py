@@ -333,13 +333,15 @@ def _invoke_the_functions(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None
         status, text = invoke_function(operation, _event(route_key, path, request, key))
         assert status == expected, (operation, status, text)
 
-    # An unexpected failure inside a handler: Mangum logs what the app re-raises, if it does.
-    from stratus.container import get_container
+    # An unexpected failure inside a handler: Mangum logs what the app re-raises, if it does. The
+    # store's class is patched and the container rebuilt, so the traced method is the broken one.
+    from stratus.container import get_container, reset_container
 
-    def broken_upsert(space: Any, records: Any) -> None:
+    def broken_upsert(store: Any, space: Any, records: Any) -> None:
         raise TypeError(f"cannot convert {records!r}")
 
-    monkeypatch.setattr(get_container().vectors, "upsert", broken_upsert)
+    monkeypatch.setattr(type(get_container().vectors), "upsert", broken_upsert)
+    reset_container()
     status, text = invoke_function(
         "upsert_documents",
         _event(f"POST {docs}/direct", f"{docs}/direct", {"documents": [_document("d2")]}, key),
