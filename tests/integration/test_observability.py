@@ -30,6 +30,7 @@ from tests.integration.test_handlers_with_events import (
     EVENT_API_KEY,
     FakeLambdaContext,
     invoke,
+    invoke_prepared,
     lambda_env,
     load_event,
     load_handler,
@@ -164,18 +165,36 @@ def test_an_unhandled_error_is_a_5xx_logged_by_type_only(
     assert secret not in stdout.text
 
 
+@pytest.mark.parametrize(
+    ("operation", "hits", "setup"),
+    [
+        ("search", "results", ()),
+        ("execute_adhoc_retriever", "documents", ()),
+        ("search_features", "documents", ()),
+        ("execute_retriever", "documents", ("create_retriever",)),
+    ],
+)
 def test_a_search_counts_its_results(
-    lambda_env: DynamoDBMetadataStore, monkeypatch: pytest.MonkeyPatch, stage: str
+    operation: str,
+    hits: str,
+    setup: tuple[str, ...],
+    lambda_env: DynamoDBMetadataStore,
+    monkeypatch: pytest.MonkeyPatch,
+    stage: str,
 ) -> None:
-    _setup_search("create_standalone_namespace", "upsert_documents")
+    answers: dict[str, Any] = {}
+    for step in ("create_standalone_namespace", "upsert_documents", *setup):
+        answer = invoke_prepared(step, answers)
+        assert answer.status == 200, (step, answer.body)
+        answers[step] = answer.body
     metrics_on(monkeypatch)
 
     with captured_stdout() as stdout:
-        answer = invoke("search")
+        answer = invoke_prepared(operation, answers)
 
-    assert answer.status == 200 and len(answer.body["results"]) == 1
-    blob = _one_blob(stdout.metrics(), "search")
-    assert dimensions(blob) == {"service": "stratus", "stage": stage, "operation": "search"}
+    assert answer.status == 200 and len(answer.body[hits]) == 1, answer.body
+    blob = _one_blob(stdout.metrics(), operation)
+    assert dimensions(blob) == {"service": "stratus", "stage": stage, "operation": operation}
     values = metric_values(blob)
     assert (values["Requests"], values["SearchResults"], values["Errors4xx"], values["Errors5xx"]) == (
         1,
