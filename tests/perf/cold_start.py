@@ -3,7 +3,7 @@
     .venv/bin/python tests/perf/cold_start.py                  # 11 rounds, print the table
     .venv/bin/python tests/perf/cold_start.py --rounds 15 --only search --only health
     .venv/bin/python tests/perf/cold_start.py --only search --ref main       # before/after, one run
-    .venv/bin/python tests/perf/cold_start.py --only search --variant untraced:STRATUS_TRACING=false
+    .venv/bin/python tests/perf/cold_start.py --only search --variant tracing:STRATUS_TRACING=true
     .venv/bin/python tests/perf/run.py --only cold_start       # the RESULTS.md section
 
 One measurement is one new `python -c` process that does what the Lambda runtime does after its
@@ -454,7 +454,7 @@ def lambda_environment(app: App, backends: Backends) -> dict[str, str]:
         "STRATUS_PINECONE_INDEX_PREFIX": "stratus",
         "STRATUS_PINECONE_REGION": "us-east-1",
         "STRATUS_STAGE": "bench",
-        "STRATUS_TRACING": "true",  # ApiTracing's default
+        "STRATUS_TRACING": "false",  # ApiTracing's default (`--variant tracing:STRATUS_TRACING=true`)
         "STRATUS_DATA_BUCKET": "stratus-data-bench-123456789012-us-east-1",
         "POWERTOOLS_SERVICE_NAME": "stratus",
         "POWERTOOLS_METRICS_NAMESPACE": "Stratus",

@@ -54,8 +54,9 @@ class Settings(Model):
     # every metric (stratus.observability), so one account's stages stay apart.
     stage: str = Field(default="local", min_length=1, max_length=64)
     # X-Ray subsegments around every store and inference call, on Lambda only (the function needs
-    # `Tracing: Active`). Off unless set (template.yaml sets it): the X-Ray SDK then loads on the
-    # first request, about 10 ms of CPU (docs/decisions.md, "Tracing").
+    # `Tracing: Active`). The X-Ray SDK then loads on the first request, about 10 ms of CPU: on
+    # for the extractor and the scheduled job, opt-in for the HTTP functions (template.yaml's
+    # ApiTracing; docs/decisions.md, "Tracing").
     tracing: bool = False
 
     table_name: str = "stratus"
