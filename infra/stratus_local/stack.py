@@ -269,6 +269,10 @@ def api_environment(aws_endpoint_url: str, lancedb_uri: str) -> dict[str, str]:
         "STRATUS_AWS_REGION": REGION,
         "STRATUS_LANCEDB_URI": lancedb_uri,
         "STRATUS_RATE_LIMITS": os.environ.get("STRATUS_RATE_LIMITS") or LOCAL_RATE_LIMITS,
+        # The local extractor runs the Lambda handler: its JSON logs are welcome on the console,
+        # its EMF metrics blobs are not, and there is no X-Ray daemon (stratus.observability).
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
         "AWS_ENDPOINT_URL": aws_endpoint_url,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,

@@ -364,10 +364,12 @@ def test_routes_are_named_after_their_operation(operations: Mapping[str, APIRout
 
 
 @pytest.mark.parametrize("operation", function_dirs())
-def test_handler_is_mangum_serving_exactly_its_operation(
+def test_handler_is_an_observed_mangum_serving_exactly_its_operation(
     operation: str, operations: Mapping[str, APIRouter]
 ) -> None:
     from mangum import Mangum
+
+    from stratus.entrypoints.http import HttpFunction
 
     module = load_function_module(operation)
     handler = getattr(module, "handler", None)
@@ -376,12 +378,15 @@ def test_handler_is_mangum_serving_exactly_its_operation(
         assert callable(handler) and not isinstance(handler, Mangum), f"functions/{operation}: plain handler"
         assert operation not in operations, f"functions/{operation} is not HTTP but is in OPERATIONS"
         return
-    assert isinstance(handler, Mangum), f"functions/{operation}/app.py: `handler` must be a Mangum instance"
+    assert isinstance(handler, HttpFunction) and isinstance(handler.mangum, Mangum), (
+        f"functions/{operation}/app.py: `handler` must be `http_handler({operation!r})` (Mangum inside)"
+    )
+    assert handler.operation == operation
     assert operation in operations, f"functions/{operation}/ has no entry in OPERATIONS"
     # `$default` stage: no stage prefix in rawPath, so no base path to strip.
-    assert handler.config["api_gateway_base_path"] == "/"
-    assert isinstance(handler.app, FastAPI)
-    served = app_routes(handler.app)
+    assert handler.mangum.config["api_gateway_base_path"] == "/"
+    assert isinstance(handler.mangum.app, FastAPI)
+    served = app_routes(handler.mangum.app)
     expected = router_routes(operations[operation])
     assert served == expected, (
         f"functions/{operation}/app.py serves {_fmt(served)}; expected exactly {_fmt(expected)}"

@@ -42,13 +42,17 @@ class Container:
                     part = self._parts[name] = build()
         return part
 
+    def _adapter(self, name: str, build: Callable[[], T]) -> T:
+        """A part that talks to a store or service: traced when tracing is on (`_traced`)."""
+        return self._part(name, lambda: _traced(build(), name, self.settings))
+
     @property
     def metadata(self) -> MetadataStore:
-        return self._part("metadata", lambda: _metadata_store(self.settings))
+        return self._adapter("metadata", lambda: _metadata_store(self.settings))
 
     @property
     def vectors(self) -> VectorStore:
-        return self._part("vectors", lambda: _vector_store(self.settings))
+        return self._adapter("vectors", lambda: _vector_store(self.settings))
 
     @property
     def embedders(self) -> EmbedderRegistry:
@@ -56,11 +60,11 @@ class Container:
 
     @property
     def blobs(self) -> BlobStore:
-        return self._part("blobs", lambda: _blob_store(self.settings))
+        return self._adapter("blobs", lambda: _blob_store(self.settings))
 
     @property
     def fetcher(self) -> UrlFetcher:
-        return self._part("fetcher", lambda: SettingsUrlFetcher(self.settings))
+        return self._adapter("fetcher", lambda: SettingsUrlFetcher(self.settings))
 
     @property
     def auth_cache(self) -> AuthCache:
@@ -118,6 +122,16 @@ def reset_container() -> None:
 # ---------------------------------------------------------------------------------------------
 # Builders. Each imports its adapter when called: a function that never touches vectors never
 # pays for an SDK.
+
+
+def _traced(adapter: T, component: str, settings: Settings) -> T:
+    """With STRATUS_TRACING on (and on Lambda), every call of the adapter's port is an X-Ray
+    subsegment (stratus.observability.traced); otherwise the adapter itself, nothing imported."""
+    if not settings.tracing:
+        return adapter
+    from stratus.observability import traced
+
+    return traced(adapter, component, settings)
 
 
 def _metadata_store(settings: Settings) -> MetadataStore:
@@ -202,7 +216,8 @@ class CatalogueEmbedders:
             with self._lock:
                 embedder = self._built.get(service_name)
                 if embedder is None:
-                    embedder = self._built[service_name] = self._build(service_name)
+                    embedder = _traced(self._build(service_name), "embedder", self._settings)
+                    self._built[service_name] = embedder
         return embedder
 
     def _build(self, service_name: str) -> Embedder:

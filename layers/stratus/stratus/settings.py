@@ -51,6 +51,15 @@ class Settings(Model):
                 values[field_name] = value
         return cls.model_validate(values)
 
+    # The deployment stage (template.yaml's `Stage`): a key of every log line and a dimension of
+    # every metric (stratus.observability), so one account's stages stay apart.
+    stage: str = Field(default="local", min_length=1, max_length=64)
+    # X-Ray subsegments around every store and inference call, on Lambda only (the function needs
+    # `Tracing: Active`). The X-Ray SDK then loads on the first request, about 10 ms of CPU: on
+    # for the extractor and the scheduled job, opt-in for the HTTP functions (template.yaml's
+    # ApiTracing; docs/decisions.md, "Tracing").
+    tracing: bool = False
+
     table_name: str = "stratus"
     # Powertools Idempotency records of the extractor (key `id`, TTL `expiration`).
     idempotency_table_name: str = "stratus-idempotency"
