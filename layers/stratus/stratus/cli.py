@@ -4,6 +4,7 @@
     stratus keys revoke --org ORG --key-id KEY_ID
     stratus keys list   --org ORG [--json]
     stratus indexes run-auto [--threshold N] [--window-hours H] [--json]
+    stratus tasks watch TASK_ID [--url URL] [--api-key KEY] [--namespace NS]   (stratus/cli_tasks.py)
 
 Connection options (`--table`, `--endpoint-url`, `--region`) belong to each command group and
 may be given before or after the subcommand. AWS credentials come from the usual boto3 chain.
@@ -165,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_keys_commands(commands)
     _add_indexes_commands(commands)
+    from stratus.cli_tasks import add_tasks_commands
+
+    add_tasks_commands(commands, CommandError)
     return parser
 
 
