@@ -27,6 +27,8 @@ from tests.e2e.conftest import LocalStack, free_port, stack_environment, start_s
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOPICS = ("volcano", "violin", "harbor", "orchard", "glacier", "telescope", "bakery", "marathon")
 WAIT_SECONDS = 600.0
+# Thousands of embeddings and a migration's settle time, on a shared 2-core machine.
+pytestmark = pytest.mark.timeout(900)
 
 
 def text_of(number: int, version: int = 0) -> str:

@@ -26,6 +26,7 @@ MAX_RECEIVES = 5
 # The first message of a task waits this long (at most): it is sent just before the commit that
 # creates the task, which it should not outrun (if it does, it is retried).
 START_DELAY_SECONDS = 2
+RECHECK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class BackfillConfig:
     @property
     def drop_grace_seconds(self) -> int:
         return self.settle_seconds
+
+    @property
+    def recheck_seconds(self) -> float:
+        """Before a difference between a shadow copy and its index counts: a write in flight
+        reaches the copy first, and the index a moment later."""
+        return min(RECHECK_SECONDS, float(self.settle_seconds))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BackfillConfig:

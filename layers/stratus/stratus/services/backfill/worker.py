@@ -48,6 +48,8 @@ ORPHAN_SECONDS = 300.0
 FETCH_CHUNK = 1000
 LIST_PAGE = 1000
 MAX_RECONCILE_PASSES = 10
+
+Payload = dict[str, Any]
 MAX_ERROR_LENGTH = 1000
 
 
@@ -91,7 +93,15 @@ class BackfillWorker:
         elif kind == messages.PAGE:
             self._page(state, str(body["listing"]), int(body["page"]), delivery.receive_count)
         elif kind == messages.FINALIZE:
-            self._finalize(state)
+            try:
+                self._finalize(state)
+            except Exception as error:
+                if delivery.receive_count < self._config.max_receives:
+                    raise
+                logger.exception("backfill: the swap of task %s failed on its last receive", task_id)
+                namespace = self._namespace(state)
+                if namespace is not None:
+                    self._fail_migration(state, namespace, f"the swap failed: {_reason(error)}")
         else:
             logger.warning("backfill: unknown message kind %r; dropped", kind)
 
@@ -358,10 +368,16 @@ class BackfillWorker:
                 return
             shadow = _target_space(namespace, target)
             live = _target_space(namespace, retiring)
-            fixed = self._reconcile(namespace, plan, target, live, shadow)
+            differences = self._differences(live, shadow, target)
+            if differences and self._config.recheck_seconds > 0:
+                # A write in flight has reached the copy and not yet the index (the copy is
+                # written first): look again a moment later and keep what is still different.
+                time.sleep(self._config.recheck_seconds)
+                differences = self._still_different(live, shadow, target, set(differences))
+            fixed = self._fix(plan, target, shadow, differences) if differences else 0
             reconciled += fixed
             if fixed:
-                continue  # writes kept coming: look again
+                continue  # look again: writes may have come meanwhile
             config = namespace.vector_config(target.index)
             assert config is not None
             swapped = namespace.model_copy(
@@ -412,36 +428,75 @@ class BackfillWorker:
             return
         raise StratusError("the shadow copy kept changing; the swap will be tried again", {})
 
-    def _reconcile(
-        self, namespace: Namespace, plan: BackfillPlan, target: BackfillTarget, live: Space, shadow: Space
-    ) -> int:
-        """Make `shadow` hold exactly the live documents that have a source, each embedded from
-        its current payload. Returns how many writes that took (0: they agree)."""
-        fixes = 0
+    def _differences(self, live: Space, shadow: Space, target: BackfillTarget) -> dict[str, Payload | None]:
+        """Where the copy does not hold what the index holds: id → the index's payload (the copy
+        lacks the document, or holds another version of it), or None (the index no longer has
+        it). A document without a value at a field source belongs in neither."""
+        found: dict[str, Payload | None] = {}
         after: str | None = None
         live_ids: set[str] = set()
-        assert target.inference_service is not None
         while True:
             page = self._stores.vectors.list(live, None, LIST_PAGE, after, False)
             records = {record.id: record.payload for record in page.records}
             live_ids.update(records)
-            present = self._fetch(shadow, list(records))
-            stale = {doc_id: payload for doc_id, payload in records.items() if present.get(doc_id) is None
-                     or present[doc_id].payload != payload}  # fmt: skip
-            if stale:
-                written, unusable = self._embed_into(shadow, plan, target, stale)
-                fixes += written
-                without = [doc_id for doc_id in unusable if doc_id in present]
-                if without:  # no source any more: no vector made from an older one either
-                    self._stores.vectors.delete(shadow, without)
-                    fixes += len(without)
+            found.update(self._compare(records, self._fetch(shadow, list(records)), target))
             if not page.records or page.next_cursor is None:
                 break
             after = page.records[-1].id
-        extra = sorted(self._stores.vectors.ids(shadow) - live_ids)
-        if extra:
-            self._stores.vectors.delete(shadow, extra)
-            fixes += len(extra)
+        for doc_id in self._stores.vectors.ids(shadow) - live_ids:
+            found[doc_id] = None
+        return found
+
+    def _still_different(
+        self, live: Space, shadow: Space, target: BackfillTarget, ids_: set[str]
+    ) -> dict[str, Payload | None]:
+        wanted = sorted(ids_)
+        records = {doc_id: record.payload for doc_id, record in self._fetch(live, wanted).items()}
+        present = self._fetch(shadow, wanted)
+        found = self._compare(records, present, target)
+        found.update({doc_id: None for doc_id in present if doc_id not in records})
+        return found
+
+    @staticmethod
+    def _compare(
+        records: Mapping[str, Payload], present: Mapping[str, VectorRecord], target: BackfillTarget
+    ) -> dict[str, Payload | None]:
+        found: dict[str, Payload | None] = {}
+        for doc_id, payload in records.items():
+            copy = present.get(doc_id)
+            if copy is not None and copy.payload == payload:
+                continue
+            if (
+                copy is None
+                and target.source.field is not None
+                and not _has_field(payload, target.source.field)
+            ):
+                continue  # no source: rightly absent from the copy
+            found[doc_id] = payload
+        return found
+
+    def _fix(
+        self,
+        plan: BackfillPlan,
+        target: BackfillTarget,
+        shadow: Space,
+        differences: Mapping[str, Payload | None],
+    ) -> int:
+        """Make the copy agree with the index on `differences`; returns how many writes it took."""
+        gone = [doc_id for doc_id, payload in differences.items() if payload is None]
+        stale = {doc_id: payload for doc_id, payload in differences.items() if payload is not None}
+        fixes = 0
+        if gone:
+            self._stores.vectors.delete(shadow, gone)
+            fixes += len(gone)
+        if stale:
+            written, unusable = self._embed_into(shadow, plan, target, stale)
+            fixes += written
+            present = self._fetch(shadow, list(unusable))
+            without = [doc_id for doc_id in unusable if doc_id in present]
+            if without:  # no usable source any more: no vector made from an older one either
+                self._stores.vectors.delete(shadow, without)
+                fixes += len(without)
         return fixes
 
     # -- drop ----------------------------------------------------------------------------------
