@@ -6,6 +6,7 @@ the index as it was."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -233,6 +234,9 @@ def test_a_migration_under_writes_swaps_the_index_and_loses_nothing(rig: Rig) ->
     rig.upsert(NS, [_doc(n) for n in range(60, 70)])  # new documents
     rig.upsert(NS, [_doc(5, "Document 5 now talks about a lighthouse on a cliff.")])  # a change
     assert rig.client.delete(f"/v1/namespaces/{NS}/documents/doc-00007").status_code == 200
+    # The writes reached the shadow copy at once (first), not only at the final reconciliation.
+    shadow = _space_ids(rig, INDEX, 512, generation)
+    assert {f"doc-{n:05d}" for n in range(60, 70)} | {"doc-00005"} <= shadow and "doc-00007" not in shadow
     # Reads keep being served by the old index meanwhile.
     assert rig.search_text(NS, INDEX, text_of(12))[0]["document_id"] == "doc-00012"
     assert rig.namespace(NS)["vector_inference_map"][INDEX] == "minilm_l6_v2"
@@ -372,3 +376,32 @@ def test_a_migration_whose_new_service_keeps_failing_fails_and_leaves_the_index_
     rig.fail = lambda texts: None
     assert rig.search_text(NS, INDEX, text_of(4))[0]["document_id"] == "doc-00004"
     assert rig.dead_letters() == []  # ended by the function on the last receive, not left to the DLQ
+
+
+def test_a_drop_never_removes_a_copy_the_namespace_still_uses(rig: Rig) -> None:
+    """A cancel (or swap) that loses its race leaves its delayed drop behind: it must do nothing."""
+    from stratus.services.backfill import messages
+
+    _managed(rig, count=10)
+    task_id = rig.ok(_migrate(rig))["task_id"]
+    rig.deliver(_next(rig))  # the start
+    rig.deliver(_next(rig))  # the only page: the copy holds the 10 documents
+    stored = rig.container.metadata.get_namespace("org_a", NS)
+    assert stored is not None
+    generation = stored.migrations[INDEX].generation
+    live = Space(stored.storage_key, INDEX, 384, "cosine")
+    shadow = Space(stored.storage_key, INDEX, 512, "cosine", (), generation)
+    held = _next(rig)  # the finalize: held back, so the migration is still running
+    assert json.loads(held["Body"])["kind"] == "finalize"
+    rig.container.backfill_queue.send([messages.drop(task_id, live), messages.drop(task_id, shadow)])
+    for _ in range(2):
+        message = _next(rig)
+        assert json.loads(message["Body"])["kind"] == "drop" and rig.deliver(message)
+    assert len(_space_ids(rig, INDEX, 384, "")) == 10
+    assert len(_space_ids(rig, INDEX, 512, generation)) == 10
+    # Once swapped, the old copy is no longer used: its own drop removes it.
+    rig.release(held)
+    rig.drain()
+    assert rig.task(task_id, NS)["status"] == "COMPLETED"
+    assert _space_ids(rig, INDEX, 384, "") == set()
+    assert len(_space_ids(rig, INDEX, 512, generation)) == 10
