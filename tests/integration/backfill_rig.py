@@ -184,6 +184,38 @@ class Rig:
             if not cursor:
                 return found
 
+    def ingest(self, namespace: str, bucket_id: str, blobs: list[dict[str, Any]]) -> dict[str, Any]:
+        """An object through the objects API, then its S3 notification straight into the
+        extractor's entry point (functions/extractor/app.py), as its queue would hand it over."""
+        from urllib.parse import quote_plus
+
+        created = self.ok(
+            self.client.post(
+                f"/v1/buckets/{bucket_id}/objects", json={"blobs": blobs}, headers={"X-Namespace": namespace}
+            )
+        )
+        record = {
+            "eventName": "ObjectCreated:Put",
+            "s3": {
+                "bucket": {"name": DATA_BUCKET},
+                "object": {"key": quote_plus(created["key"]), "eTag": created["etag"]},
+            },
+        }
+        message = {
+            "MessageId": f"ingest-{created['object_id']}",
+            "ReceiptHandle": "r",
+            "Body": json.dumps({"Records": [record]}),
+            "MD5OfBody": "x",
+            "Attributes": {"ApproximateReceiveCount": "1"},
+        }
+        answer = load_function_module("extractor").handler(sqs_event([message]), LambdaContext())
+        assert answer == {"batchItemFailures": []}, answer
+        return self.ok(
+            self.client.get(
+                f"/v1/buckets/{bucket_id}/objects/{created['object_id']}", headers={"X-Namespace": namespace}
+            )
+        )
+
     def counting(self) -> None:
         """From now on, every embedding call goes through `CountingEmbedder` (and `fail`)."""
         registry = self.container.embedders
@@ -245,6 +277,7 @@ def rig(
     from stratus_local.bootstrap import create_tables
 
     monkeypatch.setenv("STRATUS_TABLE_NAME", "stratus")
+    monkeypatch.setenv("STRATUS_IDEMPOTENCY_TABLE_NAME", "stratus-idempotency")
     monkeypatch.setenv("STRATUS_LANCEDB_URI", str(tmp_path / "lancedb"))
     monkeypatch.setenv("STRATUS_AUTH_CACHE_SECONDS", "0")
     monkeypatch.setenv("STRATUS_NAMESPACE_CACHE_SECONDS", "0")
@@ -264,7 +297,10 @@ def rig(
             monkeypatch.setenv("STRATUS_PINECONE_API_KEY", server.api_key)
             monkeypatch.setenv("STRATUS_PINECONE_CONTROL_PLANE_HOST", server.url)
         resources.enter_context(mock_aws())
-        create_tables(boto3.client("dynamodb", region_name="us-east-1"), {"MetadataTable": "stratus"})
+        create_tables(
+            boto3.client("dynamodb", region_name="us-east-1"),
+            {"MetadataTable": "stratus", "IdempotencyTable": "stratus-idempotency"},
+        )
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=DATA_BUCKET)
         sqs = boto3.client("sqs", region_name="us-east-1")
         dlq_url = sqs.create_queue(QueueName="test-backfill-dlq")["QueueUrl"]

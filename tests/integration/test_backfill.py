@@ -405,3 +405,74 @@ def test_a_drop_never_removes_a_copy_the_namespace_still_uses(rig: Rig) -> None:
     assert rig.task(task_id, NS)["status"] == "COMPLETED"
     assert _space_ids(rig, INDEX, 384, "") == set()
     assert len(_space_ids(rig, INDEX, 512, generation)) == 10
+
+
+def test_one_promotion_fills_two_indexes_and_counts_per_index(rig: Rig) -> None:
+    _standalone(rig, count=30, without_text=(4,))
+    body = {
+        "add_vectors": [
+            {"name": "a", "dimension": 384, "inference_service": "minilm_l6_v2", "source": {"field": "text"}},
+            {"name": "b", "dimension": 512, "inference_service": "clip_vit_b32", "source": {"field": "text"}},
+        ]
+    }
+    task_id = rig.ok(rig.client.post(f"/v1/namespaces/{NS}/promote", json=body))["backfill_task_id"]
+    rig.drain()
+    done = rig.task(task_id, NS)
+    assert (done["status"], done["total"], done["processed"], done["skipped"], done["failed"]) == (
+        "COMPLETED", 60, 58, 2, 0,
+    )  # fmt: skip
+    assert rig.search_text(NS, "a", text_of(17))[0]["document_id"] == "doc-00017"
+    assert rig.search_text(NS, "b", text_of(17))[0]["document_id"] == "doc-00017"
+
+
+def test_an_extractor_index_migrates_from_its_objects_and_the_extractor_follows(rig: Rig) -> None:
+    """`source: {"object": true}`: the documents the extractor made are embedded again from
+    their stored objects; after the swap, new objects are embedded by the index's new service."""
+    body = {
+        "namespace_name": "notes",
+        "feature_extractors": [
+            {"feature_extractor_name": "text_extractor", "params": {"inference_service": "minilm_l6_v2"}}
+        ],
+    }
+    namespace = rig.ok(rig.client.post("/v1/namespaces", json=body))["namespace_id"]
+    scope = {"X-Namespace": namespace}
+    bucket = rig.ok(rig.client.post("/v1/buckets", json={"bucket_name": "notes"}, headers=scope))["bucket_id"]
+    rig.ok(
+        rig.client.post(
+            "/v1/collections",
+            json={
+                "collection_name": "notes-text",
+                "source": {"type": "bucket", "bucket_ids": [bucket]},
+                "feature_extractor": {
+                    "feature_extractor_name": "text_extractor",
+                    "version": "v1",
+                    "parameters": {"inference_service": "minilm_l6_v2"},
+                },
+            },
+            headers=scope,
+        )
+    )
+    index = "text_extractor_v1_embedding"
+    for n in range(3):
+        stored = rig.ingest(namespace, bucket, [{"property": "body", "type": "text", "data": text_of(n)}])
+        assert stored["status"] == "COMPLETED"
+    refused = rig.client.post(
+        f"/v1/namespaces/{namespace}/vectors/{index}/migrate",
+        json={"inference_service": "clip_vit_b32", "source": {"object": True, "field": "text"}},
+    )
+    assert _error(refused, 400)["details"]["field"] == "source"
+    task_id = rig.ok(
+        rig.client.post(
+            f"/v1/namespaces/{namespace}/vectors/{index}/migrate",
+            json={"inference_service": "clip_vit_b32", "source": {"object": True}},
+        )
+    )["task_id"]
+    rig.drain()
+    done = rig.task(task_id, namespace)
+    assert (done["status"], done["total"], done["processed"], done["skipped"]) == ("COMPLETED", 3, 3, 0)
+    assert rig.namespace(namespace)["vector_inference_map"][index] == "clip_vit_b32"
+    assert rig.search_text(namespace, index, text_of(1))[0]["payload"]["text"] == text_of(1)
+    # A new object after the swap: the extractor embeds it with the index's service now.
+    later = rig.ingest(namespace, bucket, [{"property": "body", "type": "text", "data": text_of(5)}])
+    assert later["status"] == "COMPLETED", later
+    assert rig.search_text(namespace, index, text_of(5))[0]["payload"]["text"] == text_of(5)

@@ -103,9 +103,12 @@ class BackfillRepository(Protocol):
         """PENDING → PROCESSING (sets `started_at`); True if the task is PROCESSING now."""
         ...
 
-    def record_listing(self, task_id: str, listing: str, pages: Sequence[Sequence[str]]) -> BackfillState:
+    def record_listing(
+        self, task_id: str, listing: str, pages: Sequence[Sequence[str]], targets: int = 1
+    ) -> BackfillState:
         """Store the pages of ids under `listing`, then make it the task's listing with its page
-        count and total, unless another listing won first: the task as it is afterwards."""
+        count and total (documents x `targets`, the indexes each is embedded for), unless another
+        listing won first: the task as it is afterwards."""
         ...
 
     def get_page(self, task_id: str, listing: str, page: int) -> PageState | None: ...

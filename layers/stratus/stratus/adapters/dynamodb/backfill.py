@@ -194,7 +194,9 @@ class DynamoDBBackfill(DynamoDBNamespaces):
         return True
 
     @maps_dependency_faults
-    def record_listing(self, task_id: str, listing: str, pages: Sequence[Sequence[str]]) -> BackfillState:
+    def record_listing(
+        self, task_id: str, listing: str, pages: Sequence[Sequence[str]], targets: int = 1
+    ) -> BackfillState:
         expires_at = int(time.time()) + PAGE_TTL_SECONDS
         items = [
             {
@@ -224,7 +226,7 @@ class DynamoDBBackfill(DynamoDBNamespaces):
                 ExpressionAttributeValues={
                     ":listing": {"S": listing},
                     ":pages": {"N": str(len(pages))},
-                    ":total": {"N": str(sum(len(ids) for ids in pages))},
+                    ":total": {"N": str(sum(len(ids) for ids in pages) * targets)},
                     ":now": {"S": iso_now()},
                 },
                 ReturnValues="ALL_NEW",

@@ -120,7 +120,9 @@ class BackfillWorker:
             document_ids = sorted(self._listed_ids(namespace, plan))
             size = self._config.page_size
             pages = [document_ids[start : start + size] for start in range(0, len(document_ids), size)]
-            state = self._stores.backfill.record_listing(state.task.task_id, ids.new_id("l", 8), pages)
+            state = self._stores.backfill.record_listing(
+                state.task.task_id, ids.new_id("l", 8), pages, len(plan.targets)
+            )
         assert state.listing is not None and state.page_count is not None
         if state.page_count == 0 or state.finished_pages:
             self._complete(state)
@@ -283,7 +285,7 @@ class BackfillWorker:
         elapsed = (utc_now() - started).total_seconds()
         if done <= 0 or elapsed <= 0:
             return None
-        return round(max(0.0, elapsed / done * (total * len(state.plan.targets) - done)), 1)
+        return round(max(0.0, elapsed / done * (total - done)), 1)
 
     def _ended(self, task_id: str, namespace: Namespace, plan: BackfillPlan) -> bool:
         """After writing: if the task was canceled or failed meanwhile, what this page wrote is

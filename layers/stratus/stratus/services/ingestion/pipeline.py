@@ -270,7 +270,12 @@ class ObjectIngestor:
                 {"collection_id": collection.collection_id},
             )
         drafts = drafts_for(collection, blobs)
-        embedder = self._stores.embedders.get(collection.feature_extractor.inference_service)
+        # The index's service now (a model migration may have moved it since the collection was
+        # made), else the one the collection locked in.
+        service = namespace.vector_inference_map.get(
+            collection.vector_index, collection.feature_extractor.inference_service
+        )
+        embedder = self._stores.embedders.get(service)
         vectors = embed_drafts(embedder, drafts) if drafts else []
         records = records_for(record, collection, record.metadata, drafts, vectors, clock.iso_now())
         if records:
