@@ -55,8 +55,8 @@ BACKFILL_QUEUE = "stratus-backfill"
 BACKFILL_DEAD_LETTER_QUEUE = "stratus-backfill-dlq"
 # A migration's wait before its swap and before dropping old vectors: 150 s deployed (writers
 # hold a namespace up to the extractor's 120 s timeout), a few seconds locally, where the demo's
-# writers are quick. An environment value given to the stack wins.
-LOCAL_BACKFILL_SETTLE_SECONDS = "5"
+# writers are quick (services/backfill/messages.py SETTLE_SECONDS; the worker runs in this process).
+LOCAL_BACKFILL_SETTLE_SECONDS = 5
 REGION = "us-east-1"
 DEV_ORG_ID = "local"
 DEV_KEY_NAME = "local-dev"
@@ -355,10 +355,12 @@ def start_ingest_worker(aws_endpoint_url: str, ingest_queue_url: str) -> IngestW
 
 def apply_backfill_environment(backfill_queue_url: str) -> None:
     """The backfill queue exists only now: point the API (and worker processes started later) at
-    it, with the local settle time unless the environment says otherwise."""
+    it, and give this process's backfill worker the local settle time."""
     os.environ["STRATUS_BACKFILL_QUEUE_URL"] = backfill_queue_url
-    os.environ.setdefault("STRATUS_BACKFILL_SETTLE_SECONDS", LOCAL_BACKFILL_SETTLE_SECONDS)
     from stratus.container import reset_container
+    from stratus.services.backfill import messages
+
+    messages.SETTLE_SECONDS = LOCAL_BACKFILL_SETTLE_SECONDS
 
     reset_container()
 

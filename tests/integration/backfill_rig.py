@@ -283,7 +283,7 @@ def rig(
     monkeypatch.setenv("STRATUS_NAMESPACE_CACHE_SECONDS", "0")
     monkeypatch.setenv("STRATUS_DATA_BUCKET", DATA_BUCKET)
     monkeypatch.setenv("STRATUS_CLIP_WEIGHTS_URI", str(tiny_clip_weights))
-    monkeypatch.setenv("STRATUS_BACKFILL_SETTLE_SECONDS", "0")
+    monkeypatch.setattr("stratus.services.backfill.messages.SETTLE_SECONDS", 0)
     # Small pages, so that a hundred documents make several; the queue's own receive limit.
     monkeypatch.setattr("stratus.services.backfill.messages.PAGE_SIZE", PAGE_SIZE)
     monkeypatch.setattr("stratus.services.backfill.messages.MAX_RECEIVES", MAX_RECEIVES)

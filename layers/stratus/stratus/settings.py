@@ -131,9 +131,5 @@ class Settings(Model):
     url_fetch_timeout_seconds: float = 10.0
 
     # Backfills and model migrations (services/backfill): the queue their pages travel through
-    # (template.yaml BackfillQueue; unset: starting one answers 503 naming this setting), and how
-    # long a migration waits before its swap (so that every writer that read the namespace
-    # before it started is done: an extractor batch keeps its copy up to its 120 s timeout) and
-    # before dropping the retired copy (writers holding the old namespace).
+    # (template.yaml BackfillQueue; unset: starting one answers 503 naming this setting).
     backfill_queue_url: str | None = None
-    backfill_settle_seconds: int = Field(default=150, ge=0, le=900)

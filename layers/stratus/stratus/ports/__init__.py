@@ -19,6 +19,8 @@ from stratus.ports.metadata import (
     ObjectPage,
     Permission,
     PromotionRecord,
+    RetrieverPage,
+    RetrieverRepository,
     UsageRepository,
 )
 from stratus.ports.stores import Stores
@@ -49,6 +51,8 @@ __all__ = [
     "Permission",
     "PromotionRecord",
     "RecordPage",
+    "RetrieverPage",
+    "RetrieverRepository",
     "ScoredRecord",
     "Space",
     "StoreCapabilities",

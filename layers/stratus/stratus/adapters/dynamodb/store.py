@@ -9,6 +9,7 @@ from stratus.adapters.dynamodb.collections import DynamoDBCollections
 from stratus.adapters.dynamodb.filter_usage import DynamoDBFilterUsage
 from stratus.adapters.dynamodb.namespaces import DynamoDBNamespaces
 from stratus.adapters.dynamodb.objects import DynamoDBObjects
+from stratus.adapters.dynamodb.retrievers import DynamoDBRetrievers
 from stratus.adapters.dynamodb.tasks import DynamoDBTasks
 
 
@@ -17,9 +18,14 @@ class DynamoDBManagedContent(DynamoDBBuckets, DynamoDBCollections, DynamoDBObjec
 
 
 class DynamoDBMetadataStore(
-    DynamoDBBackfill, DynamoDBNamespaces, DynamoDBApiKeys, DynamoDBManagedContent, DynamoDBFilterUsage
+    DynamoDBBackfill,
+    DynamoDBNamespaces,
+    DynamoDBApiKeys,
+    DynamoDBManagedContent,
+    DynamoDBRetrievers,
+    DynamoDBFilterUsage,
 ):
-    """Namespaces, API keys, managed content and filter usage in one table (`DynamoDBTable`:
+    """Namespaces, API keys, managed content, retrievers and filter usage in one table (`DynamoDBTable`:
     one per container, thread-safe). Every write that touches more than one item is a single
     `TransactWriteItems`, so a record never exists without its guard and a key is never half
     revoked. It is the `BackfillRepository` too (`DynamoDBBackfill`: backfill task items).

@@ -26,6 +26,12 @@ MAX_RECEIVES = 5
 # The first message of a task waits this long (at most): it is sent just before the commit that
 # creates the task, which it should not outrun (if it does, it is retried).
 START_DELAY_SECONDS = 2
+# How long a migration waits before its swap (every writer that read the namespace before the
+# migration started must be done: an extractor batch keeps its copy up to its 120 s timeout), and
+# before dropping a retired or abandoned copy (writers still holding the old namespace). Not a
+# setting: the deployed value is this; the local stack (stratus_local.stack) runs with a few
+# seconds, where its writers are quick, and tests with none.
+SETTLE_SECONDS = 150
 RECHECK_SECONDS = 2.0
 
 
@@ -52,8 +58,8 @@ class BackfillConfig:
         return cls(
             page_size=PAGE_SIZE,
             max_receives=MAX_RECEIVES,
-            settle_seconds=settings.backfill_settle_seconds,
-            start_delay_seconds=min(START_DELAY_SECONDS, settings.backfill_settle_seconds),
+            settle_seconds=SETTLE_SECONDS,
+            start_delay_seconds=min(START_DELAY_SECONDS, SETTLE_SECONDS),
         )
 
 
