@@ -44,6 +44,7 @@ from stratus.ports import (
     StoreCapabilities,
     VectorRecord,
 )
+from stratus.ports.backfill import NewBackfill
 
 T = TypeVar("T")
 
@@ -263,7 +264,11 @@ class InMemoryMetadataStore:
         del self.namespaces[(namespace.org_id, namespace.namespace_id)]
 
     def promote_namespace(
-        self, promoted: Namespace, expected_version: int, record: PromotionRecord
+        self,
+        promoted: Namespace,
+        expected_version: int,
+        record: PromotionRecord,
+        backfill: NewBackfill | None = None,
     ) -> Namespace:
         stored = self.namespaces.get((promoted.org_id, promoted.namespace_id))
         if stored is None:
@@ -279,6 +284,8 @@ class InMemoryMetadataStore:
         saved = promoted.model_copy(update={"version": expected_version + 1}, deep=True)
         self.namespaces[(promoted.org_id, promoted.namespace_id)] = saved
         self.promotions[audit_key] = dataclasses.replace(record)
+        if backfill is not None:
+            self.put_task(backfill.task)
         return saved.model_copy(deep=True)
 
     def list_auto_index_namespaces(self, limit: int, cursor: str | None) -> NamespacePage:

@@ -268,6 +268,25 @@ def _check_listed_objects(body: Body) -> None:
     assert [item["metadata"]["title"] for item in body["results"]] == ["Q3 notes"]
 
 
+def _check_migration(body: Body) -> None:
+    assert body["task_id"].startswith("task_") and body["status"] == "PENDING"
+    assert (body["index"], body["from_dimension"], body["to_dimension"]) == ("text_embedding", 1536, 3072)
+    assert (body["from_inference_service"], body["to_inference_service"]) == (
+        "openai_text_3_small",
+        "openai_text_3_large",
+    )
+
+
+def _check_canceled(body: Body) -> None:
+    assert body["status"] == "CANCELED" and body["task_type"] == "api_namespaces_migrations_run"
+
+
+def _check_migration_gone(body: Body) -> None:
+    # Canceled: the index kept its service and dimension.
+    assert body["vector_inference_map"] == {"text_embedding": "openai_text_3_small"}
+    assert body["vector_configs"] == [{"name": "text_embedding", "dimension": 1536, "metric": "cosine"}]
+
+
 def _check_upload(body: Body) -> None:
     assert body["upload_id"].startswith("upl_") and body["method"] == "PUT"
     assert body["s3_key"].endswith(f"/reports/{body['upload_id']}/q3 notes.txt")
@@ -381,6 +400,13 @@ EXPECTATIONS: dict[str, Expectation] = {
     "promote_namespace": Expectation(
         200, _check_promoted, setup=(CREATE,), then=("get_namespace", 200, _check_managed)
     ),
+    "migrate_vector_index": Expectation(200, _check_migration, setup=(CREATE, "promote_namespace")),
+    "cancel_vector_index_migration": Expectation(
+        200,
+        _check_canceled,
+        setup=(CREATE, "promote_namespace", "migrate_vector_index"),
+        then=("get_namespace", 200, _check_migration_gone),
+    ),
     "list_inference_services": Expectation(200, _check_inference_services),
     UPSERT: Expectation(200, _check_upserted, setup=(CREATE,)),
     "list_documents": Expectation(200, _check_listed_documents, setup=(CREATE, UPSERT)),
@@ -436,7 +462,7 @@ EXPECTATIONS: dict[str, Expectation] = {
 
 # Events of non-HTTP functions: the scheduled job's is tested with its function
 # (tests/integration/test_auto_create_indexes.py), the extractor's below.
-NON_HTTP_EVENTS = frozenset({"auto_create_indexes", "sqs-s3-put"})
+NON_HTTP_EVENTS = frozenset({"auto_create_indexes", "sqs-s3-put", "sqs-backfill"})
 EVENT_OPERATIONS = sorted(path.stem for path in EVENTS_DIR.glob("*.json") if path.stem not in NON_HTTP_EVENTS)
 
 
@@ -469,6 +495,9 @@ def lambda_env(
     import boto3
 
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="stratus-data")
+    # The template gives the functions that start backfills (promote, migrate, cancel) its queue.
+    queue = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="stratus-backfill")
+    monkeypatch.setenv("STRATUS_BACKFILL_QUEUE_URL", queue["QueueUrl"])
     moto_dynamodb.put_api_key(
         ApiKey(
             key_id="key_events",
@@ -567,3 +596,36 @@ def test_the_extractor_ingests_the_object_of_its_sqs_event(lambda_env: DynamoDBM
     (stored,) = lambda_env.list_objects("org_events", managed["namespace_id"], bucket_id, 10, None).objects
     assert (stored.status, stored.etag, stored.source) == ("COMPLETED", s3_object["eTag"], "s3")
     assert stored.blobs[0].size == s3_object["size"] and stored.key == key
+
+
+def test_the_backfill_function_runs_the_task_of_its_sqs_event(lambda_env: DynamoDBMetadataStore) -> None:
+    """`sam local invoke BackfillFunction -e tests/events/sqs-backfill.json`, in process: the
+    event's `start` names the task of a promotion whose new index is filled from `title`."""
+    invoke(CREATE)
+    invoke(UPSERT)
+    promote = load_event("promote_namespace")
+    promote["body"] = json.dumps(
+        {
+            "add_vectors": [
+                {
+                    "name": "title_minilm",
+                    "dimension": 384,
+                    "inference_service": "minilm_l6_v2",
+                    "source": {"field": "title"},
+                }
+            ]
+        }
+    )
+    promote["headers"]["content-length"] = str(len(promote["body"]))
+    promoted = invoke("promote_namespace", promote)
+    assert promoted.status == 200, promoted.body
+    task_id = promoted.body["backfill_task_id"]
+    event = load_event("sqs-backfill")
+    record = event["Records"][0]
+    record["body"] = json.dumps({"kind": "start", "task_id": task_id})
+
+    answer = load_handler("backfill")(event, FakeLambdaContext("stratus-backfill"))
+
+    assert answer == {"batchItemFailures": []}
+    task = lambda_env.get_task(task_id)
+    assert task is not None and task.status == "PROCESSING" and task.total == 2

@@ -106,6 +106,8 @@ def test_the_stack_uses_the_local_names_of_the_bootstrap() -> None:
         "DataBucket": stack.DATA_BUCKET,
         "IngestQueue": stack.INGEST_QUEUE,
         "IngestDeadLetterQueue": stack.DEAD_LETTER_QUEUE,
+        "BackfillQueue": stack.BACKFILL_QUEUE,
+        "BackfillDeadLetterQueue": stack.BACKFILL_DEAD_LETTER_QUEUE,
     } == LOCAL_NAMES
 
 

@@ -279,6 +279,12 @@ def test_tasks_are_scoped_and_unknown_ids_404(
         "inputs": {"object_id": "obj_1"},
         "outputs": {},
         "error": None,
+        # A backfill's progress (services/backfill); none on other tasks.
+        "processed": None,
+        "skipped": None,
+        "failed": None,
+        "total": None,
+        "eta_seconds": None,
     }
     moto_dynamodb.put_task(task.model_copy(update={"task_id": "task_2", "org_id": "org_b"}))
     assert client.get("/v1/tasks/task_2", headers=headers).status_code == 404

@@ -94,6 +94,7 @@ class World:
             "collection_id": self.collection_id,
             "task_id": self.task_id,
             "retriever_id": self.retriever_id,
+            "index_name": "emb",
         }
 
     @property
@@ -299,6 +300,13 @@ CASES: dict[Route, Case] = {
     ("PATCH", "/v1/namespaces/{namespace_identifier}"): Case("write", lambda w: {"description": "patched"}),
     ("DELETE", "/v1/namespaces/{namespace_identifier}"): Case("admin"),
     ("POST", "/v1/namespaces/{namespace_identifier}/promote"): Case("admin", lambda w: {}),
+    # The world's namespace is standalone: A's key gets the migration rule's 409, B's a 404.
+    ("POST", "/v1/namespaces/{namespace_identifier}/vectors/{index_name}/migrate"): Case(
+        "admin", lambda w: {"inference_service": "minilm_l6_v2", "source": {"field": "secret"}}, a_status=409
+    ),
+    ("POST", "/v1/namespaces/{namespace_identifier}/vectors/{index_name}/migrate/cancel"): Case(
+        "admin", a_status=409
+    ),
     ("POST", "/v1/namespaces/{namespace_identifier}/payload-indexes"): Case(
         "write", lambda w: {"field_name": "secret", "type": "keyword"}
     ),

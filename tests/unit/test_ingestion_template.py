@@ -22,6 +22,10 @@ EXPECTED_S3_ACTIONS = {
     "CreateUploadFunction": {"s3:PutObject"},
     "DeleteBucketFunction": {"s3:ListBucket", "s3:DeleteObject"},
     "DeleteNamespaceFunction": {"s3:ListBucket", "s3:DeleteObject"},
+    # A model migration whose source is the stored object: the backfill reads the objects again,
+    # and a write to the migrating index embeds its document's object for the shadow copy.
+    "BackfillFunction": {"s3:GetObject", "s3:ListBucket"},
+    "UpsertDocumentsFunction": {"s3:GetObject", "s3:ListBucket"},
 }
 # Object actions apply to the bucket's objects, ListBucket to the bucket itself.
 OBJECTS_ARN = {"Fn::Sub": "${DataBucket.Arn}/*"}

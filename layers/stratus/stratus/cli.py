@@ -7,6 +7,7 @@
     stratus limits show  --org ORG [--json]
     stratus limits set   --org ORG [--metadata N] [--data N] [--search N] [--upload N] [--compute N]
     stratus limits clear --org ORG
+    stratus tasks watch TASK_ID [--url URL] [--api-key KEY] [--namespace NS]   (stratus/cli_tasks.py)
 
 Connection options (`--table`, `--endpoint-url`, `--region`) belong to each command group and
 may be given before or after the subcommand. AWS credentials come from the usual boto3 chain.
@@ -201,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_keys_commands(commands)
     _add_indexes_commands(commands)
     _add_limits_commands(commands)
+    from stratus.cli_tasks import add_tasks_commands
+
+    add_tasks_commands(commands, CommandError)
     return parser
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     # no store (health) should not load the ports and the models they name.
     from stratus.inference_catalogue import InferenceService
     from stratus.ports import BlobStore, Embedder, EmbedderRegistry, MetadataStore, UrlFetcher, VectorStore
+    from stratus.ports.backfill import BackfillRepository, TaskQueue
     from stratus.services.api_keys import AuthCache
     from stratus.services.embedding import EmbeddingCache
     from stratus.services.rate_limits import RateLimiter
@@ -65,6 +66,16 @@ class Container:
     @property
     def fetcher(self) -> UrlFetcher:
         return self._adapter("fetcher", lambda: SettingsUrlFetcher(self.settings))
+
+    @property
+    def backfill(self) -> BackfillRepository:
+        """Backfill task records: the metadata store's table (the same store object when it is
+        the DynamoDB one, so its namespace writes are seen by this process's reads at once)."""
+        return self._part("backfill", lambda: _backfill_repository(self))
+
+    @property
+    def backfill_queue(self) -> TaskQueue:
+        return self._part("backfill_queue", lambda: _backfill_queue(self.settings))
 
     @property
     def auth_cache(self) -> AuthCache:
@@ -142,6 +153,31 @@ def _metadata_store(settings: Settings) -> MetadataStore:
         endpoint_url=settings.aws_endpoint_url,
         region=settings.aws_region,
         http_reads=settings.dynamodb_http_reads,
+    )
+
+
+def _backfill_repository(container: Container) -> BackfillRepository:
+    from stratus.adapters.dynamodb.backfill import DynamoDBBackfill
+
+    store = container.metadata
+    if isinstance(store, DynamoDBBackfill):
+        return store
+    settings = container.settings
+    return DynamoDBBackfill(
+        settings.table_name,
+        endpoint_url=settings.aws_endpoint_url,
+        region=settings.aws_region,
+        http_reads=settings.dynamodb_http_reads,
+    )
+
+
+def _backfill_queue(settings: Settings) -> TaskQueue:
+    from stratus.adapters.sqs_queue import SqsTaskQueue, UnconfiguredTaskQueue
+
+    if not settings.backfill_queue_url:
+        return UnconfiguredTaskQueue()
+    return SqsTaskQueue(
+        settings.backfill_queue_url, endpoint_url=settings.aws_endpoint_url, region=settings.aws_region
     )
 
 

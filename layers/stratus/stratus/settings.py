@@ -144,6 +144,10 @@ class Settings(Model):
     allow_private_urls: bool = False
     url_fetch_timeout_seconds: float = 10.0
 
+    # Backfills and model migrations (services/backfill): the queue their pages travel through
+    # (template.yaml BackfillQueue; unset: starting one answers 503 naming this setting).
+    backfill_queue_url: str | None = None
+
     @field_validator("rate_limits")
     @classmethod
     def _rate_limits_parse(cls, value: str) -> str:

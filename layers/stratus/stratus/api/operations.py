@@ -33,6 +33,8 @@ OPERATION_NAMES = (
     "update_namespace",
     "delete_namespace",
     "promote_namespace",
+    "migrate_vector_index",
+    "cancel_vector_index_migration",
     "create_payload_index",
     "get_filter_usage",
     "list_inference_services",

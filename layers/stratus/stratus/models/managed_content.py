@@ -14,7 +14,9 @@ from stratus.domain.identifiers import check_name
 from stratus.models.common import Model, StrictModel
 from stratus.models.stored_json import stored_json
 
-TaskStatus = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED"]
+# CANCELED and COMPLETED_WITH_ERRORS end backfills and migrations only (objects never use them);
+# all six are values of the Mixpeek SDK's TaskStatusEnum.
+TaskStatus = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELED", "COMPLETED_WITH_ERRORS"]
 
 # ---------------------------------------------------------------------------------------------
 # Buckets
@@ -124,6 +126,14 @@ class TaskModel(Model):
     inputs: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    # Progress of a backfill or migration task (None on other tasks): documents (per index filled)
+    # embedded and written, skipped (no source value, or a vector already there), failed, out of
+    # `total` once the task has listed them; `eta_seconds` as of the last finished page.
+    processed: int | None = None
+    skipped: int | None = None
+    failed: int | None = None
+    total: int | None = None
+    eta_seconds: float | None = None
 
 
 class Task(TaskModel):

@@ -99,6 +99,43 @@ class FeatureExtractorConfig(Model):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class BackfillSource(StrictModel):
+    """What a document's vector is embedded from (api.md, "Backfill and model migration"): a
+    payload path holding text or an image URL / data URI (`{"field": "text"}`), or the stored
+    object the extractor made the document from (`{"object": true}`)."""
+
+    field: str | None = Field(default=None, min_length=1, max_length=256, description="Payload dot path")
+    object: bool | None = Field(default=None, description="Re-read the object the extractor made it from")
+
+    @field_validator("field")
+    @classmethod
+    def _dot_path(cls, value: str | None) -> str | None:
+        if value is not None and any(part == "" for part in value.split(".")):
+            raise ValueError("field must be a dot path without empty segments, e.g. 'metadata.caption'")
+        return value
+
+    @property
+    def reads_objects(self) -> bool:
+        return self.field is None and self.object is True
+
+    @property
+    def names_something(self) -> bool:
+        return self.field is not None or self.object is True
+
+
+class IndexMigration(Model):
+    """Kept on the namespace while a model migration of one of its indexes runs: writes to the
+    index also go to the shadow copy (`generation`), which the task fills and then swaps in."""
+
+    task_id: str
+    inference_service: str
+    dimension: int = Field(ge=limits.MIN_DIMENSION, le=limits.MAX_DIMENSION)
+    metric: Metric
+    generation: str
+    source: BackfillSource
+    started_at: str
+
+
 class Namespace(Model):
     """The record kept in the metadata store. `version` guards every conditional write."""
 
@@ -115,6 +152,10 @@ class Namespace(Model):
     vector_inference_map: dict[str, str] = Field(default_factory=dict)
     # Where this namespace's vectors live; never reused, so a re-created id starts empty.
     storage_key: str
+    # Server-managed, never in answers: the physical copy ("generation") of an index that a model
+    # migration swapped in (absent: the original), and the migrations running now, by index.
+    index_generations: dict[str, str] = Field(default_factory=dict)
+    migrations: dict[str, IndexMigration] = Field(default_factory=dict)
     version: int = 1
     created_at: str
     updated_at: str

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     # does not build their models at init (cold start, tests/perf/cold_start.py).
     from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
     from stratus.models.retrievers import Retriever
+    from stratus.ports.backfill import NewBackfill
 
 Permission = Literal["read", "write", "admin"]
 
@@ -123,11 +124,15 @@ class NamespaceRepository(Protocol):
     def delete_namespace(self, namespace: Namespace) -> None: ...
 
     def promote_namespace(
-        self, promoted: Namespace, expected_version: int, record: PromotionRecord
+        self,
+        promoted: Namespace,
+        expected_version: int,
+        record: PromotionRecord,
+        backfill: NewBackfill | None = None,
     ) -> Namespace:
         """ONE transaction: write `promoted` (version bumped) only if the stored namespace is
-        still standalone at `expected_version`, and append `record`. `ConflictError` otherwise;
-        nothing is written unless everything is."""
+        still standalone at `expected_version`, and append `record` (and create the `backfill`
+        task, when given). `ConflictError` otherwise; nothing is written unless everything is."""
         ...
 
     def list_auto_index_namespaces(self, limit: int, cursor: str | None) -> NamespacePage:

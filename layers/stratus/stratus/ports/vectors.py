@@ -23,10 +23,15 @@ class Space:
     # The namespace's payload indexes: stores use them to write index-backed fields on upsert
     # (e.g. tokenized text) and to compile filters against real indexes.
     payload_indexes: tuple[PayloadIndexConfig, ...] = ()
+    # Which physical copy of the index: "" for the one it was created with; a model migration
+    # (services/backfill) builds the next copy under a new, never reused generation, and swaps it
+    # in. "." cannot occur in an index name, so no generation can collide with another index.
+    generation: str = ""
 
     @property
     def name(self) -> str:
-        return f"{self.storage_key}__{self.index_name}"
+        base = f"{self.storage_key}__{self.index_name}"
+        return f"{base}.{self.generation}" if self.generation else base
 
 
 @dataclass

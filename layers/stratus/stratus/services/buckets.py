@@ -13,7 +13,7 @@ from stratus.models.namespaces import Namespace
 from stratus.ports.metadata import ManagedContentRepository
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import Space, VectorStore
-from stratus.services.spaces import spaces_of
+from stratus.services.spaces import all_spaces
 
 
 def create_bucket(
@@ -69,7 +69,7 @@ def delete_bucket(stores: Stores, namespace: Namespace, bucket_id: str) -> Bucke
     bucket = get_bucket(stores.metadata, namespace, bucket_id)
     made_here = parse_filter({"bucket_id": bucket.bucket_id}, "filters")
     assert made_here is not None
-    for space in spaces_of(namespace):
+    for space in all_spaces(namespace):  # a migrating index's shadow copy too
         delete_matching(stores.vectors, space, made_here)
     stores.blobs.delete_prefix(bucket.key_prefix)
     stores.metadata.delete_objects(bucket.org_id, bucket.namespace_id, bucket.bucket_id)

@@ -25,10 +25,11 @@ from stratus.models.documents import (
 from stratus.models.namespaces import Namespace, VectorConfig
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import RecordPage, Space, VectorRecord
+from stratus.services.backfill.mirror import mirror_delete, mirror_upsert
 from stratus.services.embedding import embed_texts
 from stratus.services.namespaces import count_documents
 from stratus.services.pagination import decode_cursor, encode_cursor
-from stratus.services.spaces import space_for, spaces_of
+from stratus.services.spaces import all_spaces, space_for, spaces_of
 
 SAVE_ATTEMPTS = 5
 
@@ -58,10 +59,13 @@ def upsert_documents(
             for doc_id, doc in zip(document_ids, request.documents, strict=True)
             if name not in doc.vectors
         ]
+        # An index being migrated gets the write in its shadow copy first (services/backfill).
         if records:
+            mirror_upsert(stores, namespace, name, records)
             stores.vectors.upsert(space, records)
         if absent and name not in {config.name for config in new_configs}:
             # An existing id is overwritten whole: drop its vector from indexes it no longer has.
+            mirror_delete(stores, namespace, name, absent)
             stores.vectors.delete(space, absent)
     if new_configs:
         _register_vector_configs(stores, namespace, new_configs)
@@ -233,7 +237,7 @@ def _fetch_document(
 def delete_document(stores: Stores, namespace: Namespace, document_id: str) -> None:
     if _fetch_document(stores, namespace, document_id, return_vectors=False) is None:
         raise NotFoundError.of("document", document_id)
-    for space in spaces_of(namespace):
+    for space in all_spaces(namespace):  # a migrating index's shadow copy first
         stores.vectors.delete(space, [document_id])
 
 

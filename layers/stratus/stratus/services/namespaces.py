@@ -29,7 +29,7 @@ from stratus.ports.stores import Stores
 from stratus.ports.vectors import VectorStore
 from stratus.services import payload_indexes as lifecycle
 from stratus.services.pagination import decode_cursor, encode_cursor
-from stratus.services.spaces import resolve_namespace, spaces_of
+from stratus.services.spaces import all_spaces, resolve_namespace, spaces_of
 
 SORTABLE_FIELDS = ("namespace_name", "namespace_id", "created_at", "updated_at", "mode")
 
@@ -242,7 +242,7 @@ def update_namespace(
 def delete_namespace(stores: Stores, org_id: str, identifier: str) -> Namespace:
     namespace = resolve_namespace(stores.metadata, org_id, identifier)
     # Vectors first: if the store fails, metadata still points at them and a retry finishes the job.
-    for space in spaces_of(namespace):
+    for space in all_spaces(namespace):  # with the copies migrations are filling
         stores.vectors.drop_space(space)
     # Every bucket of the namespace is a folder under its storage key.
     stores.blobs.delete_prefix(f"{namespace.storage_key}/")

@@ -26,7 +26,7 @@ from stratus.errors import (
 from stratus.models.namespaces import PROTECTED_FIELDS, Namespace, PayloadIndexConfig, PayloadIndexType
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import VectorStore
-from stratus.services.spaces import resolve_namespace, spaces_of
+from stratus.services.spaces import all_spaces, resolve_namespace
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def _build_everywhere(vectors: VectorStore, namespace: Namespace, index: Payload
     """None when built in every space, else the reason. Never raises: a failed build is a state
     the client can read and retry, not a 500."""
     try:
-        for space in spaces_of(namespace):
+        for space in all_spaces(namespace):  # a migrating index's shadow copy too
             vectors.build_payload_index(space, index)
     except Exception as error:
         logger.exception(

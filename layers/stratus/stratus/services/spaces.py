@@ -29,14 +29,42 @@ def resolve_namespace(
 
 def space_for(namespace: Namespace, config: VectorConfig) -> Space:
     """The space of one vector index of `namespace` (which may not list `config` yet: an index
-    being added by schema-on-write or promotion)."""
+    being added by schema-on-write or promotion), in the copy a model migration swapped in."""
     return Space(
-        namespace.storage_key, config.name, config.dimension, config.metric, tuple(namespace.payload_indexes)
+        namespace.storage_key,
+        config.name,
+        config.dimension,
+        config.metric,
+        tuple(namespace.payload_indexes),
+        namespace.index_generations.get(config.name, ""),
     )
 
 
 def spaces_of(namespace: Namespace) -> list[Space]:
     return [space_for(namespace, config) for config in namespace.vector_configs]
+
+
+def shadow_spaces(namespace: Namespace) -> list[Space]:
+    """The copies model migrations are filling now: not searched, but written and deleted with
+    their index (services/backfill), so the swap loses nothing."""
+    return [
+        Space(
+            namespace.storage_key,
+            index_name,
+            migration.dimension,
+            migration.metric,
+            tuple(namespace.payload_indexes),
+            migration.generation,
+        )
+        for index_name, migration in namespace.migrations.items()
+    ]
+
+
+def all_spaces(namespace: Namespace) -> list[Space]:
+    """Every space holding the namespace's documents now: what deletes must reach. Shadow
+    copies first: a write that fails halfway then leaves the live index as it was, and the
+    migration's reconciliation makes the copy agree with it again."""
+    return [*shadow_spaces(namespace), *spaces_of(namespace)]
 
 
 def space_of(namespace: Namespace, index_name: str) -> Space | None:

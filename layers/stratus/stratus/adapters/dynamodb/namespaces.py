@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -39,6 +39,9 @@ from stratus.domain.identifiers import (
 from stratus.errors import ConflictError, NotFoundError
 from stratus.models.namespaces import Namespace
 from stratus.ports import NamespacePage, PromotionRecord
+
+if TYPE_CHECKING:
+    from stratus.ports.backfill import NewBackfill
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -303,11 +306,16 @@ class DynamoDBNamespaces(DynamoDBTable):
     @forgets_recent_namespaces
     @maps_dependency_faults
     def promote_namespace(
-        self, promoted: Namespace, expected_version: int, record: PromotionRecord
+        self,
+        promoted: Namespace,
+        expected_version: int,
+        record: PromotionRecord,
+        backfill: NewBackfill | None = None,
     ) -> Namespace:
         """One transaction: the managed namespace (version bumped), conditioned on the stored one
-        still being standalone at `expected_version`, plus the audit record. Losers of a race get
-        `ConflictError`; nothing is written unless everything is."""
+        still being standalone at `expected_version`, plus the audit record (and the backfill
+        task, when one fills the new indexes). Losers of a race get `ConflictError`; nothing is
+        written unless everything is."""
         saved = promoted.model_copy(update={"version": expected_version + 1})
         items = [
             self._put(
@@ -322,6 +330,10 @@ class DynamoDBNamespaces(DynamoDBTable):
             ),
             self._put(promotion_item(record), "attribute_not_exists(PK)"),
         ]
+        if backfill is not None:
+            from stratus.adapters.dynamodb.backfill_items import backfill_task_item
+
+            items.append(self._put(backfill_task_item(backfill), "attribute_not_exists(PK)"))
         try:
             self._transact(items)
         except ClientError as error:

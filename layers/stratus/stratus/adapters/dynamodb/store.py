@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stratus.adapters.dynamodb.api_keys import DynamoDBApiKeys
+from stratus.adapters.dynamodb.backfill import DynamoDBBackfill
 from stratus.adapters.dynamodb.buckets import DynamoDBBuckets
 from stratus.adapters.dynamodb.collections import DynamoDBCollections
 from stratus.adapters.dynamodb.filter_usage import DynamoDBFilterUsage
@@ -18,6 +19,7 @@ class DynamoDBManagedContent(DynamoDBBuckets, DynamoDBCollections, DynamoDBObjec
 
 
 class DynamoDBMetadataStore(
+    DynamoDBBackfill,
     DynamoDBNamespaces,
     DynamoDBApiKeys,
     DynamoDBManagedContent,
@@ -28,7 +30,8 @@ class DynamoDBMetadataStore(
     """Namespaces, API keys, managed content, retrievers, filter usage and rate limits in one
     table (`DynamoDBTable`: one per container, thread-safe). Every write that touches more than
     one item is a single `TransactWriteItems`, so a record never exists without its guard and a
-    key is never half revoked.
+    key is never half revoked. It is the `BackfillRepository` too (`DynamoDBBackfill`: backfill
+    task items).
 
     With `http_reads`, reads go over the HTTP point reader when the environment allows it, so a
     request that only reads (the API key, a namespace, its counts) never builds a boto3 client.

@@ -27,6 +27,7 @@ from stratus.ports.blobs import StoredBlob
 from stratus.ports.metadata import BucketRoute, MetadataStore
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import Space
+from stratus.services.backfill.mirror import mirror_delete, mirror_upsert
 from stratus.services.ingestion.extraction import drafts_for, embed_drafts, records_for
 from stratus.services.spaces import space_of
 
@@ -269,15 +270,23 @@ class ObjectIngestor:
                 {"collection_id": collection.collection_id},
             )
         drafts = drafts_for(collection, blobs)
-        embedder = self._stores.embedders.get(collection.feature_extractor.inference_service)
+        # The index's service now (a model migration may have moved it since the collection was
+        # made), else the one the collection locked in.
+        service = namespace.vector_inference_map.get(
+            collection.vector_index, collection.feature_extractor.inference_service
+        )
+        embedder = self._stores.embedders.get(service)
         vectors = embed_drafts(embedder, drafts) if drafts else []
         records = records_for(record, collection, record.metadata, drafts, vectors, clock.iso_now())
         if records:
             self._stores.vectors.ensure_space(space)
+            # An index being migrated gets the write in its shadow copy first (services/backfill).
+            mirror_upsert(self._stores, namespace, space.index_name, records)
             self._stores.vectors.upsert(space, records)
         if replaces:  # a new version may have fewer chunks: remove the ones it no longer has
             stale = self._ids_of(space, record.object_id, collection.collection_id) - {r.id for r in records}
             if stale:
+                mirror_delete(self._stores, namespace, space.index_name, sorted(stale))
                 self._stores.vectors.delete(space, sorted(stale))
         return len(records)
 
