@@ -118,6 +118,9 @@ RATE_CATEGORIES: dict[str, RateCategory] = {
     "get_collection": "metadata",
     "delete_collection": "metadata",
     "get_task": "metadata",
+    # Starts a job that re-embeds every record of the index: compute, as building an index is.
+    "migrate_vector_index": "compute",
+    "cancel_vector_index_migration": "metadata",
 }
 
 
