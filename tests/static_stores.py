@@ -37,6 +37,9 @@ class NoBlobStore:
     def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
         raise self._unavailable()
 
+    def delete(self, key: str) -> None:
+        return None  # nothing was ever stored
+
     def delete_prefix(self, prefix: str) -> int:
         return 0  # nothing was ever stored
 

@@ -34,6 +34,10 @@ class BlobStore(Protocol):
         """A URL that accepts one HTTP PUT of the object (with that Content-Type)."""
         ...
 
+    def delete(self, key: str) -> None:
+        """Delete the object at `key`; no error if it is absent."""
+        ...
+
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix`; returns how many."""
         ...

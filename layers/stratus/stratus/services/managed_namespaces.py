@@ -29,10 +29,15 @@ def create_managed_namespace(stores: Stores, org_id: str, request: CreateNamespa
     lifecycle.check_payload_indexes(requested, "payload_indexes")
     indexes = merge_required_indexes(requested, resolved)
     _refuse_taken_name(stores.metadata, org_id, request.namespace_name)
+    if request.namespace_id is not None and stores.metadata.get_namespace(org_id, request.namespace_id):
+        raise AlreadyExistsError(
+            f"namespace '{request.namespace_id}' already exists",
+            {"resource": "namespace", "id": request.namespace_id},
+        )
     now = iso_now()
     namespace = Namespace(
         org_id=org_id,
-        namespace_id=ids.new_id("ns_"),
+        namespace_id=request.namespace_id or ids.new_id("ns_"),
         namespace_name=request.namespace_name,
         mode="managed",
         description=request.description,

@@ -23,7 +23,9 @@ from stratus.adapters.dynamodb.faults import (
 )
 from stratus.adapters.dynamodb.schema import (
     KEY_ATTRIBUTES,
+    NAMESPACE_COUNTER_SK,
     NAMESPACE_PREFIX,
+    key,
     name_guard_sk,
     namespace_sk,
     org_pk,
@@ -146,14 +148,39 @@ class DynamoDBNamespaces(DynamoDBTable):
     def _recent(self) -> RecentNamespaces:
         return RecentNamespaces()
 
+    def _namespace_count_update(self, org_id: str, delta: int) -> dict[str, Any]:
+        """The organization's `namespace_count`, moved in the same transaction as the namespace
+        item, so a list's `total_count` is exact without counting (api.md, decisions)."""
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": key(org_pk(org_id), NAMESPACE_COUNTER_SK),
+                "UpdateExpression": "SET #entity = :entity ADD namespace_count :delta",
+                "ExpressionAttributeNames": {"#entity": "entity"},
+                "ExpressionAttributeValues": {
+                    ":entity": {"S": "namespace_counter"},
+                    ":delta": {"N": str(delta)},
+                },
+            }
+        }
+
     @forgets_recent_namespaces
     @maps_dependency_faults
     def create_namespace(self, namespace: Namespace) -> None:
-        clashes = self._put_all_new([namespace_item(namespace), name_guard_item(namespace)])
-        if 0 in clashes:
-            raise namespace_exists_error(namespace.namespace_id)
-        if 1 in clashes:
-            raise name_taken_error(namespace.namespace_name)
+        items = [
+            self._put(namespace_item(namespace), "attribute_not_exists(PK)"),
+            self._put(name_guard_item(namespace), "attribute_not_exists(PK)"),
+            self._namespace_count_update(namespace.org_id, 1),
+        ]
+        error = self._cancelled(items)
+        if error is None:
+            return
+        codes = cancellation_codes(error)
+        if codes[:1] == [CONDITION_FAILED]:
+            raise namespace_exists_error(namespace.namespace_id) from error
+        if codes[1:2] == [CONDITION_FAILED]:
+            raise name_taken_error(namespace.namespace_name) from error
+        raise error
 
     @maps_dependency_faults
     def get_namespace(self, org_id: str, namespace_id: str) -> Namespace | None:
@@ -194,7 +221,11 @@ class DynamoDBNamespaces(DynamoDBTable):
 
     @maps_dependency_faults
     def count_namespaces(self, org_id: str) -> int:
-        return self._count(org_pk(org_id), NAMESPACE_PREFIX, "namespace")
+        """One read of the organization's counter (never a count over its namespaces)."""
+        item = self._get(org_pk(org_id), NAMESPACE_COUNTER_SK)
+        if item is None:
+            return 0
+        return int(deserialize(item).get("namespace_count") or 0)
 
     @forgets_recent_namespaces
     @maps_dependency_faults
@@ -257,6 +288,7 @@ class DynamoDBNamespaces(DynamoDBTable):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             ),
             self._delete(pk, name_guard_sk(namespace.namespace_name)),
+            self._namespace_count_update(namespace.org_id, -1),
         ]
         error = self._cancelled(items)
         if error is None:

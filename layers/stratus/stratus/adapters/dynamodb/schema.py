@@ -17,6 +17,9 @@ ROUTE_PREFIX = "S3PREFIX#"
 ROUTE_SK = "ROUTE"
 OBJECTS_PREFIX = "OBJECTS#"
 USAGE_PREFIX = "USAGE#"
+# An organization's namespace counter (`namespace_count`), moved in the same transaction as each
+# namespace item: `total_count` of a namespace list without counting.
+NAMESPACE_COUNTER_SK = "COUNTER#namespaces"
 # DynamoDB rejects sort keys over 1024 bytes with a ValidationException; an identifier that long
 # (e.g. from a URL path) cannot name anything we stored, so it is simply not found.
 MAX_SORT_KEY_BYTES = 1024
