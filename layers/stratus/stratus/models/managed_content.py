@@ -163,6 +163,14 @@ class CollectionSource(ReportsUnapplied, StrictModel):
     source_filters: Json | None = None
 
 
+class SourceOfBuckets(Model):
+    """A collection's source as stored and answered: its buckets (ids) and their field maps."""
+
+    type: Literal["bucket"] = "bucket"
+    bucket_ids: list[str]
+    field_map: dict[str, list[FieldPassthrough]] = Field(default_factory=dict)
+
+
 class CollectionExtractorRequest(ReportsUnapplied, StrictModel):
     feature_extractor_name: str = Field(min_length=1, max_length=128)
     version: str = Field(default="v1", min_length=1, max_length=32)
@@ -229,7 +237,7 @@ class CollectionModel(Model):
     collection_id: str
     collection_name: str
     description: str | None = None
-    source: CollectionSource
+    source: SourceOfBuckets
     feature_extractor: CollectionExtractor
     # The namespace vector index this collection's documents are written to.
     vector_index: str

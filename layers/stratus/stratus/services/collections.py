@@ -18,6 +18,7 @@ from stratus.models.managed_content import (
     CollectionSource,
     CreateCollectionRequest,
     FieldPassthrough,
+    SourceOfBuckets,
 )
 from stratus.models.namespaces import FeatureExtractorConfig, Namespace
 from stratus.models.sdk_fields import not_applied_warning
@@ -98,7 +99,7 @@ def _sdk_parameters(name: str, version: str, given: dict[str, Any]) -> tuple[dic
 
 def _bucket_source(
     metadata: ManagedContentRepository, namespace: Namespace, source: CollectionSource
-) -> CollectionSource:
+) -> SourceOfBuckets:
     """The source with bucket names resolved to ids (the SDK names them either way)."""
     if source.type != "bucket":
         raise BadRequestError(
@@ -124,9 +125,8 @@ def _bucket_source(
             f"'{namespace.namespace_id}'; create it with POST /v1/buckets first",
             {"field": "source.bucket_ids", "missing_bucket_ids": missing},
         )
-    field_map: dict[str, list[FieldPassthrough]] | None = None
+    field_map: dict[str, list[FieldPassthrough]] = {}
     if source.field_map:
-        field_map = {}
         for identifier, passthroughs in source.field_map.items():
             if identifier not in resolved and identifier not in resolved.values():
                 raise BadRequestError(
@@ -134,9 +134,7 @@ def _bucket_source(
                     {"field": f"source.field_map.{identifier}", "bucket_ids": list(resolved.values())},
                 )
             field_map[resolved.get(identifier, identifier)] = passthroughs
-    return source.model_copy(
-        update={"bucket_ids": list(dict.fromkeys(resolved.values())), "field_map": field_map}
-    )
+    return SourceOfBuckets(bucket_ids=list(dict.fromkeys(resolved.values())), field_map=field_map)
 
 
 def _target_index(namespace: Namespace, resolved: ResolvedExtractor) -> str:

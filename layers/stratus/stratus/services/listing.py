@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from stratus import limits
 from stratus.errors import BadRequestError
-from stratus.filters import evaluate, lookup, parse_filter
+from stratus.filters import evaluate, parse_filter, value_at
 from stratus.models.listing import ListBody
 from stratus.services.pagination import decode_cursor, encode_cursor
 
@@ -114,11 +114,11 @@ def page_in_memory(
         if node is not None and not evaluate(node, record):
             continue
         if needle is not None and not any(
-            needle in _folded(str(lookup(record, tuple(f.split("."))) or ""), query.case_sensitive)
+            needle in _folded(str(value_at(record, tuple(f.split("."))) or ""), query.case_sensitive)
             for f in listing.search_fields
         ):
             continue
-        values = [lookup(record, tuple(field.split("."))) for field, _ in sorts]
+        values = [value_at(record, tuple(field.split("."))) for field, _ in sorts]
         keyed.append(([*values, str(record[listing.id_field])], item))
     compare = _comparator([descending for _, descending in sorts])
 

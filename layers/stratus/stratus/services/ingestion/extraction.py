@@ -12,7 +12,7 @@ from stratus.chunking import chunk_text
 from stratus.domain.content import Blob
 from stratus.domain.object_keys import document_id_for
 from stratus.errors import BadRequestError
-from stratus.filters import lookup
+from stratus.filters import value_at
 from stratus.models.managed_content import SYSTEM_PAYLOAD_FIELDS, Collection, ObjectRecord
 from stratus.ports.inference import Embedder
 from stratus.ports.vectors import VectorRecord
@@ -113,10 +113,10 @@ def source_fields(collection: Collection, bucket_id: str, metadata: dict[str, An
     fields: dict[str, Any] = {}
     if extractor.include_all_source_fields:
         fields.update({key: value for key, value in metadata.items() if key not in SYSTEM_PAYLOAD_FIELDS})
-    passthroughs = [*extractor.field_passthrough, *((collection.source.field_map or {}).get(bucket_id) or [])]
+    passthroughs = [*extractor.field_passthrough, *collection.source.field_map.get(bucket_id, [])]
     for entry in passthroughs:
         path = entry.source_path.removeprefix("metadata.").split(".")
-        found = lookup(metadata, tuple(path))
+        found = value_at(metadata, tuple(path))
         if found is None:
             if entry.required and entry.default is None:
                 raise BadRequestError(
