@@ -106,7 +106,9 @@ def _lance_traces(api: Api, namespace_id: str, field: str, index_type: str) -> s
 def test_the_seed_body_as_the_typed_sdk_sends_it_is_accepted(api: Api) -> None:
     from mixpeek import CreateNamespaceRequest
 
-    sent = CreateNamespaceRequest.from_dict(seed_body("create-namespace.json")).to_dict()
+    request = CreateNamespaceRequest.from_dict(seed_body("create-namespace.json"))
+    assert request is not None
+    sent = request.to_dict()
     assert sent["mode"] == "managed"  # always sent by the SDK
     keyword = sent["payload_indexes"][1]
     assert keyword["field_schema"]["min_token_len"] == 2  # a text option on a keyword index

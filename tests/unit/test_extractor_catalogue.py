@@ -247,6 +247,7 @@ def test_a_bad_value_lists_the_allowed_values() -> None:
 def test_every_entry_parses_as_the_sdks_feature_extractor_model() -> None:
     """The official SDK reads this route with `List[FeatureExtractorResponseModel]` (strict)."""
     from mixpeek.models.feature_extractor_response_model import FeatureExtractorResponseModel
+    from mixpeek.models.vector_index import VectorIndex
 
     for entry in describe_catalogue():
         parsed = FeatureExtractorResponseModel.from_dict(entry)
@@ -255,7 +256,8 @@ def test_every_entry_parses_as_the_sdks_feature_extractor_model() -> None:
         assert parsed.supported_input_types and parsed.max_inputs and parsed.icon
         (vector_index,) = parsed.required_vector_indexes or []
         assert vector_index.name == entry["vector_index"]["name"]
-        assert vector_index.index.actual_instance.dimensions == entry["vector_index"]["dimension"]
+        dense = vector_index.index.actual_instance
+        assert isinstance(dense, VectorIndex) and dense.dimensions == entry["vector_index"]["dimension"]
         assert [index.field_name for index in parsed.required_payload_indexes or []] == [
             index["field_name"] for index in entry["required_payload_indexes"]
         ]
