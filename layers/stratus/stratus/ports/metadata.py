@@ -249,7 +249,7 @@ class ManagedContentRepository(Protocol):
 
     def delete_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
         """Delete the object records of a namespace (or of one bucket), with their uploads and
-        content-hash claims; returns how many items."""
+        content-hash claims; returns how many objects."""
         ...
 
     def put_task(self, task: Task) -> None:

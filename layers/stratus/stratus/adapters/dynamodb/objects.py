@@ -253,16 +253,18 @@ class DynamoDBObjects(DynamoDBTable):
     def delete_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
         """For a bucket or namespace being deleted: its counts go with it, so they are not moved."""
         prefix = f"{bucket_id}#" if bucket_id is not None else ""
-        keys = [
-            {"PK": item["PK"], "SK": item["SK"]}
-            for item in self._query_all(
+        items = list(
+            self._query_all(
                 **self._prefix_query(objects_pk(org_id, namespace_id), prefix),
-                ProjectionExpression="PK, SK",
+                ProjectionExpression="PK, SK, #entity",
+                ExpressionAttributeNames={"#entity": "entity"},
             )
-        ]
+        )
+        keys = [{"PK": item["PK"], "SK": item["SK"]} for item in items]
         for start in range(0, len(keys), _BATCH_WRITE_LIMIT):
             self._batch_delete(keys[start : start + _BATCH_WRITE_LIMIT])
-        return len(keys)
+        # Their uploads and content-hash claims go too; the objects are what is counted.
+        return sum(1 for item in items if item.get("entity", {}).get("S") == "object")
 
     def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
         pending: list[dict[str, Any]] = [{"DeleteRequest": {"Key": item_key}} for item_key in keys]
