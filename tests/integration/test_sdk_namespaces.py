@@ -314,3 +314,54 @@ def test_payload_index_field_schemas_keep_only_their_own_options() -> None:
     assert keyword.field_schema == {"type": "keyword"}
     assert integer.field_schema == {"type": "integer", "lookup": False, "custom": 1}
     assert json.loads(keyword.model_dump_json())["field_schema"] == {"type": "keyword"}
+
+
+def test_byo_fields_of_the_sdk_are_accepted_and_collection_id_is_applied(api: Api) -> None:
+    standalone = _standalone(api, "byo", storage={"connection_id": "c1"}, config={"x": 1})
+    assert [w.split(":")[0] for w in standalone["warnings"]] == ["storage", "config"]
+    managed = api.ok(
+        "POST",
+        "/v1/namespaces",
+        json={
+            "namespace_name": "byo-managed",
+            "feature_extractors": [
+                {"feature_extractor_name": "text_extractor", "params": {"inference_service": "minilm_l6_v2"}}
+            ],
+        },
+    )["namespace_id"]
+    headers = {"X-Namespace": managed}
+    bucket = api.ok("POST", "/v1/buckets", json={"bucket_name": "b"}, headers=headers)["bucket_id"]
+    collection = api.ok(
+        "POST",
+        "/v1/collections",
+        json={
+            "collection_name": "brought",
+            "source": {"type": "bucket", "bucket_ids": [bucket]},
+            "feature_extractor": {
+                "feature_extractor_name": "text_extractor",
+                "params": {"inference_service": "minilm_l6_v2"},
+            },
+        },
+        headers=headers,
+    )["collection_id"]
+    document = {
+        "document_id": "mine",
+        "vectors": {"text_extractor_v1_embedding": [1.0] + [0.0] * 383},
+        "payload": {"title": "brought along"},
+        "acl": {"users": ["u1"]},
+        "source_type": "direct_upsert",
+    }
+
+    upserted = api.ok(
+        "POST",
+        f"/v1/namespaces/{managed}/documents/upsert",
+        json={"documents": [document], "collection_id": "brought", "options": {"idempotency_key": "k"}},
+    )
+
+    assert [w.split(":")[0] for w in upserted["warnings"]] == ["documents[0].acl", "options"]
+    listed = api.ok("POST", f"/v1/collections/{collection}/documents/list", headers=headers)
+    assert [(d["document_id"], d["title"]) for d in listed["results"]] == [("mine", "brought along")]
+    unknown = api.client.post(
+        f"/v1/namespaces/{managed}/documents/upsert", json={"documents": [document], "collection_id": "nope"}
+    )
+    assert unknown.status_code == 400 and unknown.json()["error"]["details"]["field"] == "collection_id"

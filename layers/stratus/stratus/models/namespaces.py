@@ -144,7 +144,12 @@ class NamespaceModel(Model):
     warnings: list[str] = Field(default_factory=list)
 
 
-class CreateStandaloneNamespaceRequest(StrictModel):
+class CreateStandaloneNamespaceRequest(ReportsUnapplied, StrictModel):
+    NOT_APPLIED: ClassVar[dict[str, NotApplied]] = {
+        "storage": NotApplied("vectors live in the deployment's vector store (infrastructure.vector_store)"),
+        "config": NotApplied("a standalone namespace is configured by its fields"),
+    }
+
     namespace_id: str = Field(
         pattern=limits.NAMESPACE_ID_PATTERN,
         description="Caller-chosen id: lowercase letters, digits and '-', 2-63 characters",
@@ -157,6 +162,8 @@ class CreateStandaloneNamespaceRequest(StrictModel):
         default_factory=list, max_length=limits.MAX_PAYLOAD_INDEXES
     )
     auto_create_indexes: bool = False
+    storage: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _unique_index_names(self) -> CreateStandaloneNamespaceRequest:
