@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from stratus import limits
 from stratus.models.common import StrictModel
-from stratus.models.namespaces import FeatureExtractorConfig, PayloadIndexConfig
+from stratus.models.namespaces import FeatureExtractorConfig, PayloadIndexConfig, PayloadIndexInput
 from stratus.models.sdk_fields import NotApplied, ReportsUnapplied
 
 # Letters, digits, "_", "-" and "." starting with a letter or digit: the seed's
@@ -82,7 +82,7 @@ class CreateNamespaceRequest(ReportsUnapplied, StrictModel):
         "its params are locked at creation.",
     )
     description: str | None = Field(default=None, max_length=limits.MAX_DESCRIPTION_LENGTH)
-    payload_indexes: list[PayloadIndexConfig] | None = Field(
+    payload_indexes: list[PayloadIndexInput] | None = Field(
         default=None,
         max_length=limits.MAX_PAYLOAD_INDEXES,
         description="Custom payload indexes; those required by the extractors are added automatically",

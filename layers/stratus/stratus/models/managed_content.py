@@ -389,7 +389,14 @@ class CreateUploadRequest(ReportsUnapplied, StrictModel):
     # which the SDK uses for the upload record alone; kept on the upload either way).
     metadata: ObjectMetadata = Field(default_factory=dict)
     object_metadata: ObjectMetadata | None = None
-    file_size_bytes: int | None = Field(default=None, ge=1)
+    file_size_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="The file's size in bytes, at most the largest object the extractor reads "
+        "(STRATUS_MAX_OBJECT_BYTES, 20 MB by default). Given, the URL accepts a PUT of exactly this "
+        "many bytes (the answer's headers carry its Content-Length) and S3 refuses any other; "
+        "without it any size is stored, and an object over the limit is FAILED by the extractor.",
+    )
     # Seconds the URL stays valid; default STRATUS_PRESIGNED_URL_SECONDS (the SDK sends 3600).
     presigned_url_expiration: int | None = Field(default=None, ge=60, le=86400)
     # true: the file is an object of the bucket (created when it arrives or at confirm,
@@ -405,7 +412,14 @@ class CreateUploadRequest(ReportsUnapplied, StrictModel):
 
 class ConfirmUploadRequest(StrictModel):
     etag: str | None = Field(default=None, max_length=256)
-    file_size_bytes: int | None = Field(default=None, ge=1)
+    file_size_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="The file's size in bytes, at most the largest object the extractor reads "
+        "(STRATUS_MAX_OBJECT_BYTES, 20 MB by default). Given, the URL accepts a PUT of exactly this "
+        "many bytes (the answer's headers carry its Content-Length) and S3 refuses any other; "
+        "without it any size is stored, and an object over the limit is FAILED by the extractor.",
+    )
     # Stratus processes every object as it arrives: there are no batches to submit.
     auto_submit_batch: bool = False
 

@@ -116,7 +116,7 @@ def _embed_texts_in_place(stores: Stores, namespace: Namespace, documents: list[
                 )
             wanted.setdefault(service, []).append((doc, name, value.text))
     for service, items in wanted.items():
-        vectors = embed_texts(stores.embedders, service, [text for _, _, text in items])
+        vectors = embed_texts(stores.embedders, namespace.org_id, service, [text for _, _, text in items])
         for doc, name, text in items:
             doc.vectors[name] = vectors[text]
 

@@ -22,6 +22,7 @@ from stratus import clock, ids, limits
 from stratus.domain.content import (
     FILE_PROPERTY,
     Blob,
+    check_image_pixels,
     check_supported_file,
     content_type_for,
     encode_manifest,
@@ -78,6 +79,7 @@ def create_object(
     _check_metadata(request.metadata, "metadata")
     _check_unique_properties(request.blobs)
     blobs = [_blob(position, blob, stores, bucket, settings) for position, blob in enumerate(request.blobs)]
+    check_image_pixels(blobs)  # the extractor checks it too; refused here, nothing is stored
     manifest = encode_manifest(blobs, request.metadata)
     if len(manifest) > settings.max_object_bytes:
         raise PayloadTooLargeError(
@@ -277,8 +279,8 @@ def create_upload(
     _check_metadata(object_metadata, "object_metadata")
     if request.file_size_bytes is not None and request.file_size_bytes > settings.max_object_bytes:
         raise PayloadTooLargeError(
-            f"file_size_bytes: {request.file_size_bytes} bytes; an object holds at most "
-            f"{settings.max_object_bytes}",
+            f"file_size_bytes: {request.file_size_bytes} bytes; an upload holds at most "
+            f"{settings.max_object_bytes} bytes (the most the extractor reads)",
             {"field": "file_size_bytes", "size": request.file_size_bytes, "limit": settings.max_object_bytes},
         )
     kind: BlobType = (
@@ -304,7 +306,14 @@ def create_upload(
         content_type=request.content_type,
         file_size_bytes=request.file_size_bytes,
         presigned_url_expiration=seconds,
-        headers={"Content-Type": request.content_type},
+        headers={
+            "Content-Type": request.content_type,
+            **(
+                {"Content-Length": str(request.file_size_bytes)}
+                if request.file_size_bytes is not None
+                else {}
+            ),
+        },
         s3_key=key,
         s3_uri=f"s3://{stores.blobs.bucket}/{key}",
         status="PENDING",
@@ -327,7 +336,8 @@ def create_upload(
             skipped = _duplicate(upload, holder, clock.iso_now())
             stores.metadata.put_upload(skipped)
             return skipped
-    url = stores.blobs.presign_put(key, request.content_type, seconds)
+    # A given file_size_bytes is signed into the URL as its Content-Length: S3 refuses any other.
+    url = stores.blobs.presign_put(key, request.content_type, seconds, request.file_size_bytes)
     stores.metadata.put_upload(upload)  # the URL is not kept: it is a bearer credential
     return upload.model_copy(update={"presigned_url": url})
 

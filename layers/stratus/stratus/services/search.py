@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from stratus import clock
+from stratus import clock, limits
 from stratus.errors import BadRequestError
 from stratus.filters import FilterNode, filtered_fields, operators_used, parse_filter
 from stratus.inference_catalogue import CATALOGUE
@@ -61,7 +61,7 @@ def _search(
     node = parse_filter(request.filters, "filters")
     _check_operators_supported(stores, node)
     plans = [_plan(namespace, query, position) for position, query in enumerate(request.queries)]
-    _embed(stores, plans, query_cache)
+    _embed(stores, org_id, plans, query_cache)
     ranked = _run(stores, plans, node)
     fused = fuse(ranked, request.fusion, request.top_k)
     vectors = _fetch_vectors(stores, plans, [item.id for item in fused]) if request.return_vectors else {}
@@ -141,7 +141,7 @@ def _plan(namespace: Namespace, query: SearchQuery, position: int) -> _Plan:
     return _Plan(query, space, service_name, location)
 
 
-def _embed(stores: Stores, plans: list[_Plan], query_cache: EmbeddingCache | None) -> None:
+def _embed(stores: Stores, org_id: str, plans: list[_Plan], query_cache: EmbeddingCache | None) -> None:
     """One embedding call per service, each distinct text once (and cached for a while); images
     by URL are fetched (https, public hosts only) and embedded each time."""
     by_service: dict[str, list[_Plan]] = {}
@@ -152,7 +152,8 @@ def _embed(stores: Stores, plans: list[_Plan], query_cache: EmbeddingCache | Non
         elif plan.service is not None:
             by_service.setdefault(plan.service, []).append(plan)
     for service, group in by_service.items():
-        vectors = embed_texts(stores.embedders, service, [p.query.text or "" for p in group], query_cache)
+        texts = [p.query.text or "" for p in group]
+        vectors = embed_texts(stores.embedders, org_id, service, texts, query_cache)
         for plan in group:
             plan.vector = vectors[plan.query.text or ""]
 
@@ -198,9 +199,25 @@ def _run_now(function: Callable[..., None], *args: Any) -> None:
 
 
 def _unindexed_field_warnings(namespace: Namespace, node: FilterNode | None) -> list[str]:
-    # Only a `ready` index counts: a pending or failed one does not serve the filter yet.
+    # Only a `ready` index counts: a pending or failed one does not serve the filter yet. One
+    # warning per field, at most MAX_FILTER_WARNINGS: the last says how many more were left out.
     ready = ready_fields(namespace)
-    return [_warning(namespace, field) for field in filtered_fields(node) if field not in ready]
+    # Shown as text: a field name may hold a lone surrogate (a filter may name any key), which
+    # the answer's UTF-8 cannot carry; it is spelled as its escape instead.
+    fields = [
+        field.encode("utf-8", "backslashreplace").decode("utf-8")
+        for field in filtered_fields(node)
+        if field not in ready
+    ]
+    if len(fields) <= limits.MAX_FILTER_WARNINGS:
+        return [_warning(namespace, field) for field in fields]
+    shown = limits.MAX_FILTER_WARNINGS - 1
+    return [
+        *(_warning(namespace, field) for field in fields[:shown]),
+        f"{len(fields) - shown} more filtered fields have no ready payload index either, so this "
+        "filter scanned every document; see GET "
+        f"/v1/namespaces/{namespace.namespace_id}/analytics/filter-usage",
+    ]
 
 
 def _warning(namespace: Namespace, field: str) -> str:
