@@ -413,7 +413,7 @@ def test_the_sdks_defaulted_collection_fields_are_accepted_and_unapplied_ones_re
 
 def test_collection_documents_are_the_collections_own(pipeline: Pipeline) -> None:
     namespace, bucket, collection = setup_text(
-        pipeline, chunk_size=40, split_by="characters", chunk_overlap=0
+        pipeline, chunk_size=50, split_by="characters", chunk_overlap=0
     )
     other = _collection(pipeline, namespace, bucket["bucket_id"], "other")
     _create_object(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Discriminator, Field, Tag
+from pydantic import AliasChoices, Discriminator, Field, SerializerFunctionWrapHandler, Tag, model_serializer
 
 from stratus import limits
 from stratus.models.common import Model, StrictModel
@@ -83,7 +83,15 @@ class UpsertDocumentsRequest(ReportsUnapplied, StrictModel):
 class UpsertDocumentsResponse(Model):
     inserted: int
     document_ids: list[str]
+    # Request fields accepted but not applied; left out of the answer when there are none.
     warnings: list[str] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_warnings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("warnings"):
+            data.pop("warnings", None)
+        return data
 
 
 class DocumentModel(Model):

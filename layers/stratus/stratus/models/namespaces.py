@@ -72,7 +72,9 @@ def own_field_schema(index_type: str, field_schema: dict[str, Any]) -> dict[str,
     """`field_schema` without the options of other index types (and with the index's own type)."""
     foreign = KNOWN_FIELD_SCHEMA_OPTIONS - FIELD_SCHEMA_OPTIONS[index_type]
     kept = {key: value for key, value in field_schema.items() if key not in foreign}
-    if "type" in kept and kept["type"] != index_type:
+    if "type" in kept and kept["type"] != index_type and index_type != "text":
+        # The SDK's first variant (TextIndexParams) says "text" for any index it filled; a text
+        # index's own options are checked strictly (`check_field_schema`), its type included.
         kept["type"] = index_type
     return kept or None
 

@@ -12,6 +12,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass
@@ -472,7 +473,7 @@ def confirm_upload(
             {"field": "etag", "etag": stored.etag},
         )
     content_hash = hashlib.sha256(stored.data).hexdigest()
-    if upload.file_hash is not None and upload.file_hash != content_hash:
+    if upload.file_hash is not None and not hmac.compare_digest(upload.file_hash, content_hash):
         raise BadRequestError(
             f"file_hash: the upload announced {upload.file_hash}; the file that arrived hashes to "
             f"{content_hash}",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -148,7 +149,8 @@ class DynamoDBObjects(DynamoDBTable):
             return None
         holder = str(plain_record(item)["object_id"])
         current = self.get_object(org_id, namespace_id, bucket_id, holder)
-        if current is not None and current.content_hash == content_hash:
+        held = current.content_hash if current is not None else None
+        if held is not None and hmac.compare_digest(held, content_hash):
             return holder
         # Stale: the holder was deleted or now holds other content. Release it (only if it
         # still names that holder) so the content can be claimed again.
