@@ -228,8 +228,9 @@ def _accept_any(_body: Any) -> None:
     """For deletes, whose body api.md leaves open; the `then` step proves the effect."""
 
 
-def _check_extractor_catalogue(body: Body) -> None:
-    assert {item["feature_extractor_id"] for item in body["results"]} == {
+def _check_extractor_catalogue(body: Any) -> None:
+    assert isinstance(body, list)  # a bare array: the SDK's type
+    assert {item["feature_extractor_id"] for item in body} == {
         "text_extractor_v1",
         "image_extractor_v1",
         "multimodal_extractor_v1",
@@ -324,6 +325,34 @@ def _check_execution(body: Body) -> None:
     assert body["documents"][0]["category"] == "contract"
 
 
+def _check_index_dropped(body: Body) -> None:
+    assert body["deleted"] is True and body["field_name"] == "category"
+    assert "category" not in [index["field_name"] for index in body["payload_indexes"]]
+
+
+def _check_category_gone(body: Body) -> None:
+    assert "category" not in [index["field_name"] for index in body["payload_indexes"]]
+
+
+def _check_indexes_ensured(body: Body) -> None:
+    assert body["vector_indexes"] == ["text_embedding"]
+    assert body["skipped"] == ["category"] and body["created"] == [] and body["failed"] == []
+
+
+def _check_confirmed(body: Body) -> None:
+    assert body["status"] == "COMPLETED" and body["object_id"].startswith("obj_")
+    assert body["task_id"].startswith("task_") and body["file_size_bytes"] == len(UPLOADED)
+
+
+def _check_no_documents_yet(body: Body) -> None:
+    assert body["results"] == [] and body["pagination"]["next_cursor"] is None
+
+
+def _check_batch_missing_document(body: Body) -> None:
+    assert (body["updated_count"], body["failed_count"]) == (0, 1)
+    assert body["results"][0]["success"] is False
+
+
 # Server-made ids (bkt_, col_) cannot be written into the event files: the events name fixed
 # placeholders, and these rewrite them with the ids the setup steps answered, as a client would.
 Answers = dict[str, Any]
@@ -358,7 +387,32 @@ def _object_from_setup(event: dict[str, Any], answers: Answers) -> dict[str, Any
     return _with_path_parameter(event, "object_id", answers["create_object"]["object_id"])
 
 
+UPLOADED = b"Q3 notes: revenue up, costs down."
+
+
+def _upload_from_setup(event: dict[str, Any], answers: Answers) -> dict[str, Any]:
+    """The file arrives first (as the client's PUT to the presigned URL would bring it)."""
+    import boto3
+
+    upload = answers["create_upload"]
+    boto3.client("s3", region_name="us-east-1").put_object(
+        Bucket=upload["s3_uri"].removeprefix("s3://").split("/", 1)[0],
+        Key=upload["s3_key"],
+        Body=UPLOADED,
+        ContentType="text/plain",
+    )
+    event = _bucket_id_from_setup(event, answers)
+    return _with_path_parameter(event, "upload_id", upload["upload_id"])
+
+
 PREPARE: dict[str, Callable[[dict[str, Any], Answers], dict[str, Any]]] = {
+    "delete_object": _object_from_setup,
+    "confirm_upload": _upload_from_setup,
+    "list_collection_documents": _collection_id_from_setup,
+    "get_collection_document": _collection_id_from_setup,
+    "update_collection_document": _collection_id_from_setup,
+    "delete_collection_document": _collection_id_from_setup,
+    "batch_update_collection_documents": _collection_id_from_setup,
     "get_bucket": _bucket_id_from_setup,
     "create_object": _bucket_id_from_setup,
     "list_objects": _bucket_id_from_setup,
@@ -458,6 +512,28 @@ EXPECTATIONS: dict[str, Expectation] = {
     "execute_retriever": Expectation(200, _check_execution, setup=(CREATE, UPSERT, RETRIEVER)),
     "execute_adhoc_retriever": Expectation(200, _check_execution, setup=(CREATE, UPSERT)),
     "search_features": Expectation(200, _check_execution, setup=(CREATE, UPSERT)),
+    "delete_payload_index": Expectation(
+        200, _check_index_dropped, setup=(CREATE,), then=("get_namespace", 200, _check_category_gone)
+    ),
+    "ensure_namespace_indexes": Expectation(200, _check_indexes_ensured, setup=(CREATE,)),
+    "delete_object": Expectation(
+        200,
+        _accept_any,
+        setup=(MANAGED, BUCKET, "create_object"),
+        then=("get_object", 404, _check_not_found),
+        ok_statuses=frozenset({204}),
+    ),
+    "confirm_upload": Expectation(200, _check_confirmed, setup=(MANAGED, BUCKET, "create_upload")),
+    # No extractor runs here: a new collection has no documents yet.
+    "list_collection_documents": Expectation(
+        200, _check_no_documents_yet, setup=(MANAGED, BUCKET, COLLECTION)
+    ),
+    "get_collection_document": Expectation(404, _check_not_found, setup=(MANAGED, BUCKET, COLLECTION)),
+    "update_collection_document": Expectation(404, _check_not_found, setup=(MANAGED, BUCKET, COLLECTION)),
+    "delete_collection_document": Expectation(404, _check_not_found, setup=(MANAGED, BUCKET, COLLECTION)),
+    "batch_update_collection_documents": Expectation(
+        200, _check_batch_missing_document, setup=(MANAGED, BUCKET, COLLECTION)
+    ),
 }
 
 # Events of non-HTTP functions: the scheduled job's is tested with its function

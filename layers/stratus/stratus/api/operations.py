@@ -36,6 +36,8 @@ OPERATION_NAMES = (
     "migrate_vector_index",
     "cancel_vector_index_migration",
     "create_payload_index",
+    "delete_payload_index",
+    "ensure_namespace_indexes",
     "get_filter_usage",
     "list_inference_services",
     "upsert_documents",
@@ -63,18 +65,25 @@ OPERATION_NAMES = (
     "create_object",
     "list_objects",
     "get_object",
+    "delete_object",
     "create_upload",
+    "confirm_upload",
     "create_collection",
     "list_collections",
     "get_collection",
     "delete_collection",
+    "list_collection_documents",
+    "get_collection_document",
+    "update_collection_document",
+    "delete_collection_document",
+    "batch_update_collection_documents",
     "get_task",
 )
 # operation → "module:attribute" of its router: `routers/<operation>.py`, `router`.
 ROUTER_PATHS: dict[str, str] = {name: f"{_ROUTERS}.{name}:router" for name in OPERATION_NAMES}
 
 # Operations served without an API key (and so without a rate limit).
-PUBLIC_OPERATIONS = frozenset({"health", "list_retriever_stages"})
+PUBLIC_OPERATIONS = frozenset({"health", "list_retriever_stages", "list_feature_extractors"})
 # The rate-limit category each authenticated operation counts against (Mixpeek's five; docs/api.md,
 # "Rate limits"): the auth dependency counts the request right after authenticating it. A test
 # keeps this table and OPERATION_NAMES in step, so a new operation must choose one.
@@ -88,6 +97,10 @@ RATE_CATEGORIES: dict[str, RateCategory] = {
     "promote_namespace": "metadata",
     # Builds the index over every record of every vector index, synchronously: compute.
     "create_payload_index": "compute",
+    # Drops one index from every vector index's store: no records are read.
+    "delete_payload_index": "metadata",
+    # Builds what is missing, as create_payload_index does: compute.
+    "ensure_namespace_indexes": "compute",
     "get_filter_usage": "metadata",
     "list_inference_services": "metadata",
     "upsert_documents": "data",
@@ -103,7 +116,6 @@ RATE_CATEGORIES: dict[str, RateCategory] = {
     "execute_retriever": "search",
     "execute_adhoc_retriever": "search",
     "search_features": "search",
-    "list_feature_extractors": "metadata",
     "create_bucket": "metadata",
     "list_buckets": "metadata",
     "get_bucket": "metadata",
@@ -113,10 +125,18 @@ RATE_CATEGORIES: dict[str, RateCategory] = {
     "list_objects": "data",
     "get_object": "data",
     "create_upload": "upload",
+    # Creates the object and starts its extraction, as create_object does.
+    "confirm_upload": "upload",
+    "delete_object": "data",
     "create_collection": "metadata",
     "list_collections": "metadata",
     "get_collection": "metadata",
     "delete_collection": "metadata",
+    "list_collection_documents": "data",
+    "get_collection_document": "data",
+    "update_collection_document": "data",
+    "delete_collection_document": "data",
+    "batch_update_collection_documents": "data",
     "get_task": "metadata",
     # Starts a job that re-embeds every record of the index: compute, as building an index is.
     "migrate_vector_index": "compute",

@@ -119,3 +119,9 @@ class VectorStore(Protocol):
         """Create (or rebuild) the store's index for one payload field of `space`, backfilling the
         records already there. Idempotent. `space.payload_indexes` already includes `index`."""
         ...
+
+    def drop_payload_index(self, space: Space, index: PayloadIndexConfig) -> None:
+        """Undo `build_payload_index`: remove whatever the store keeps for that index (its own
+        index structures, columns or per-record keys). Idempotent, also for an index never
+        built. `space.payload_indexes` no longer includes `index`."""
+        ...

@@ -37,6 +37,8 @@ SAVE_ATTEMPTS = 5
 def upsert_documents(
     stores: Stores, namespace: Namespace, request: UpsertDocumentsRequest
 ) -> UpsertDocumentsResponse:
+    if request.collection_id is not None:
+        _into_collection(stores, namespace, request)
     _embed_texts_in_place(stores, namespace, request.documents)
     new_configs = _new_vector_configs(namespace, request.documents)
     document_ids = _document_ids(request.documents)
@@ -69,7 +71,25 @@ def upsert_documents(
             stores.vectors.delete(space, absent)
     if new_configs:
         _register_vector_configs(stores, namespace, new_configs)
-    return UpsertDocumentsResponse(inserted=len(document_ids), document_ids=document_ids)
+    return UpsertDocumentsResponse(
+        inserted=len(document_ids), document_ids=document_ids, warnings=request.unapplied()
+    )
+
+
+def _into_collection(stores: Stores, namespace: Namespace, request: UpsertDocumentsRequest) -> None:
+    """The SDK's `collection_id`: each payload's `collection_id` (by id or name)."""
+    from stratus.services.collections import get_collection
+
+    assert request.collection_id is not None
+    try:
+        collection = get_collection(stores.metadata, namespace, request.collection_id)
+    except NotFoundError:
+        raise BadRequestError(
+            f"collection_id: no collection '{request.collection_id}' in namespace '{namespace.namespace_id}'",
+            {"field": "collection_id"},
+        ) from None
+    for document in request.documents:
+        document.payload["collection_id"] = collection.collection_id
 
 
 def _written_indexes(documents: list[DocumentInput]) -> list[str]:

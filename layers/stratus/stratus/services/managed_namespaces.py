@@ -27,11 +27,11 @@ def create_managed_namespace(stores: Stores, org_id: str, request: CreateNamespa
     requested = request.requested_indexes()
     lifecycle.check_payload_indexes(requested, "payload_indexes")
     indexes = merge_required_indexes(requested, resolved)
-    refuse_identifier_clashes(stores.metadata, org_id, request.namespace_name)
+    refuse_identifier_clashes(stores.metadata, org_id, request.namespace_name, request.namespace_id)
     now = iso_now()
     namespace = Namespace(
         org_id=org_id,
-        namespace_id=ids.new_id("ns_"),
+        namespace_id=request.namespace_id or ids.new_id("ns_"),
         namespace_name=request.namespace_name,
         mode="managed",
         description=request.description,

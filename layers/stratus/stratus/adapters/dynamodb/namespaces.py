@@ -23,6 +23,7 @@ from stratus.adapters.dynamodb.faults import (
 )
 from stratus.adapters.dynamodb.schema import (
     KEY_ATTRIBUTES,
+    NAMESPACE_COUNTER_SK,
     NAMESPACE_PREFIX,
     key,
     name_guard_sk,
@@ -162,15 +163,33 @@ class DynamoDBNamespaces(DynamoDBTable):
             }
         }
 
+    def _namespace_count_update(self, org_id: str, delta: int) -> dict[str, Any]:
+        """The organization's `namespace_count`, moved in the same transaction as the namespace
+        item, so a list's `total_count` is exact without counting (api.md, decisions)."""
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": key(org_pk(org_id), NAMESPACE_COUNTER_SK),
+                "UpdateExpression": "SET #entity = :entity ADD namespace_count :delta",
+                "ExpressionAttributeNames": {"#entity": "entity"},
+                "ExpressionAttributeValues": {
+                    ":entity": {"S": "namespace_counter"},
+                    ":delta": {"N": str(delta)},
+                },
+            }
+        }
+
     @forgets_recent_namespaces
     @maps_dependency_faults
     def create_namespace(self, namespace: Namespace) -> None:
-        """The record and its name guard in ONE transaction, which also checks that the new id is
-        no other namespace's name and the new name no other namespace's id (a namespace whose
-        name is its own id is fine: the record and the guard are the ones being written)."""
+        """The record, its name guard and the organization's namespace counter in ONE transaction,
+        which also checks that the new id is no other namespace's name and the new name no other
+        namespace's id (a namespace whose name is its own id is fine: the record and the guard are
+        the ones being written)."""
         items = [
             self._put(namespace_item(namespace), "attribute_not_exists(PK)"),
             self._put(name_guard_item(namespace), "attribute_not_exists(PK)"),
+            self._namespace_count_update(namespace.org_id, 1),
         ]
         if namespace.namespace_name != namespace.namespace_id:
             items.append(self._free_as_name(namespace.org_id, namespace.namespace_id))
@@ -183,9 +202,9 @@ class DynamoDBNamespaces(DynamoDBTable):
             raise namespace_exists_error(namespace.namespace_id) from error
         if 1 in clashes:
             raise name_taken_error(namespace.namespace_name) from error
-        if 2 in clashes:
-            raise id_is_a_name_error(namespace.namespace_id) from error
         if 3 in clashes:
+            raise id_is_a_name_error(namespace.namespace_id) from error
+        if 4 in clashes:
             raise name_is_an_id_error(namespace.namespace_name) from error
         raise error
 
@@ -228,7 +247,11 @@ class DynamoDBNamespaces(DynamoDBTable):
 
     @maps_dependency_faults
     def count_namespaces(self, org_id: str) -> int:
-        return self._count(org_pk(org_id), NAMESPACE_PREFIX, "namespace")
+        """One read of the organization's counter (never a count over its namespaces)."""
+        item = self._get(org_pk(org_id), NAMESPACE_COUNTER_SK, "namespace_counter")
+        if item is None:
+            return 0
+        return int(deserialize(item).get("namespace_count") or 0)
 
     @forgets_recent_namespaces
     @maps_dependency_faults
@@ -295,6 +318,7 @@ class DynamoDBNamespaces(DynamoDBTable):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             ),
             self._delete(pk, name_guard_sk(namespace.namespace_name)),
+            self._namespace_count_update(namespace.org_id, -1),
         ]
         error = self._cancelled(items)
         if error is None:

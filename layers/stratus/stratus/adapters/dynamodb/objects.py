@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import time
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
 
 from stratus.adapters.dynamodb.client import DynamoDBTable
 from stratus.adapters.dynamodb.codec import plain_record, record_item, serialize
@@ -28,7 +32,7 @@ from stratus.errors import NotFoundError
 from stratus.ports import ObjectPage
 
 if TYPE_CHECKING:
-    from stratus.models.managed_content import ObjectRecord, Task
+    from stratus.models.managed_content import ObjectRecord, Task, UploadRecord
 
 _BATCH_WRITE_LIMIT = 25
 _BATCH_WRITE_ATTEMPTS = 8
@@ -47,43 +51,149 @@ def task_item(task: Task) -> dict[str, Any]:
     return record_item(task_pk(task.task_id), TASK_SK, "task", task)
 
 
+def content_hash_sk(bucket_id: str, content_hash: str) -> str:
+    """The item saying which object of a bucket holds a content hash (`skip_duplicates`): under
+    the bucket's `{bucket_id}#` prefix, so a bucket's delete takes it along."""
+    return f"{bucket_id}#HASH#{content_hash}"
+
+
+def upload_sk(bucket_id: str, upload_id: str) -> str:
+    return f"{bucket_id}#UPLOAD#{upload_id}"
+
+
+def content_hash_item(record: ObjectRecord) -> dict[str, Any]:
+    assert record.content_hash is not None
+    return {
+        "PK": objects_pk(record.org_id, record.namespace_id),
+        "SK": content_hash_sk(record.bucket_id, record.content_hash),
+        "entity": "object_hash",
+        "object_id": record.object_id,
+    }
+
+
 class DynamoDBObjects(DynamoDBTable):
-    def _object_count_update(self, record: ObjectRecord, delta: int) -> dict[str, Any]:
-        """The bucket's `object_count`, moved in the same transaction as the object item, so
-        the count is exact without ever counting (a bucket may hold millions of objects)."""
+    def _bucket_totals_update(self, record: ObjectRecord, count: int, size: int) -> dict[str, Any]:
+        """The bucket's `object_count` and `total_size_bytes`, moved in the same transaction as
+        the object item, so both are exact without ever counting (a bucket may hold millions)."""
         return {
             "Update": {
                 "TableName": self.table_name,
                 "Key": key(org_pk(record.org_id), bucket_prefix(record.namespace_id) + record.bucket_id),
-                "UpdateExpression": "ADD object_count :delta",
+                "UpdateExpression": "ADD object_count :count, total_size_bytes :size",
                 "ConditionExpression": "attribute_exists(PK)",
-                "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
+                "ExpressionAttributeValues": {":count": {"N": str(count)}, ":size": {"N": str(size)}},
             }
         }
 
-    @maps_dependency_faults
-    def create_object(self, record: ObjectRecord) -> bool:
-        error = self._cancelled(
-            [self._put(object_item(record), "attribute_not_exists(PK)"), self._object_count_update(record, 1)]
-        )
-        if error is None:
-            return True
-        codes = cancellation_codes(error)
-        if codes[1:2] == [CONDITION_FAILED]:
-            raise NotFoundError.of("bucket", record.bucket_id) from error
-        if codes[:1] == [CONDITION_FAILED]:
-            return False
-        raise error
+    def _claim_hash(self, record: ObjectRecord) -> dict[str, Any]:
+        return self._put(content_hash_item(record), "attribute_not_exists(PK) OR object_id = :id",
+                         ExpressionAttributeValues={":id": {"S": record.object_id}})  # fmt: skip
+
+    def _create_items(self, record: ObjectRecord, claim: bool) -> list[dict[str, Any]]:
+        items = [
+            self._put(object_item(record), "attribute_not_exists(PK)"),
+            self._bucket_totals_update(record, 1, record.size_bytes),
+        ]
+        if claim and record.content_hash is not None:
+            items.append(self._claim_hash(record))
+        return items
 
     @maps_dependency_faults
-    def save_object(self, record: ObjectRecord, task: Task) -> None:
-        error = self._cancelled([self._put(object_item(record)), self._put(task_item(task))])
+    def create_object(self, record: ObjectRecord) -> bool:
+        """The record, its bucket's totals and, when free, its content hash, in one transaction.
+        A hash another object holds is left to it (the object is created all the same)."""
+        claim = record.content_hash is not None
+        while True:
+            error = self._cancelled(self._create_items(record, claim))
+            if error is None:
+                return True
+            codes = cancellation_codes(error)
+            if codes[1:2] == [CONDITION_FAILED]:
+                raise NotFoundError.of("bucket", record.bucket_id) from error
+            if codes[:1] == [CONDITION_FAILED]:
+                return False
+            if claim and codes[2:3] == [CONDITION_FAILED]:
+                claim = False  # held by another object of the bucket
+                continue
+            raise error
+
+    @maps_dependency_faults
+    def create_unique_object(self, record: ObjectRecord) -> str | None:
+        """Create `record` unless its bucket holds an object with its content hash: None when
+        created, else the id of the object holding it (nothing written). A stale hash item (its
+        object deleted, or holding other content now) is released and the claim retried."""
+        assert record.content_hash is not None
+        for _ in range(3):
+            error = self._cancelled(self._create_items(record, claim=True))
+            if error is None:
+                return None
+            codes = cancellation_codes(error)
+            if codes[1:2] == [CONDITION_FAILED]:
+                raise NotFoundError.of("bucket", record.bucket_id) from error
+            if codes[:1] == [CONDITION_FAILED]:
+                return record.object_id
+            if codes[2:3] != [CONDITION_FAILED]:
+                raise error
+            holder = self.object_holding(
+                record.org_id, record.namespace_id, record.bucket_id, record.content_hash
+            )
+            if holder is not None:
+                return holder
+        raise unavailable_error(RuntimeError("content hash claim kept racing"))
+
+    @maps_dependency_faults
+    def object_holding(self, org_id: str, namespace_id: str, bucket_id: str, content_hash: str) -> str | None:
+        pk, sk = objects_pk(org_id, namespace_id), content_hash_sk(bucket_id, content_hash)
+        item = self._get(pk, sk, "object_hash")
+        if item is None:
+            return None
+        holder = str(plain_record(item)["object_id"])
+        current = self.get_object(org_id, namespace_id, bucket_id, holder)
+        held = current.content_hash if current is not None else None
+        if held is not None and hmac.compare_digest(held, content_hash):
+            return holder
+        # Stale: the holder was deleted or now holds other content. Release it (only if it
+        # still names that holder) so the content can be claimed again.
+        with contextlib.suppress(ClientError):
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key=key(pk, sk),
+                ConditionExpression="object_id = :id",
+                ExpressionAttributeValues={":id": {"S": holder}},
+            )
+        return None
+
+    @maps_dependency_faults
+    def save_object(self, record: ObjectRecord, task: Task, size_delta: int = 0) -> None:
+        items = [self._put(object_item(record)), self._put(task_item(task))]
+        if size_delta:
+            items.append(self._bucket_totals_update(record, 0, size_delta))
+        error = self._cancelled(items)
+        if error is not None and size_delta and cancellation_codes(error)[2:3] == [CONDITION_FAILED]:
+            error = self._cancelled(items[:2])  # the bucket is gone: no totals to move
         if error is not None:
             raise error
 
     @maps_dependency_faults
     def put_object(self, record: ObjectRecord) -> None:
         self.client.put_item(TableName=self.table_name, Item=serialize(object_item(record)))
+
+    @maps_dependency_faults
+    def put_upload(self, upload: UploadRecord) -> None:
+        item = record_item(
+            objects_pk(upload.org_id, upload.namespace_id), upload_sk(upload.bucket_id, upload.upload_id),
+            "upload", upload,
+        )  # fmt: skip
+        self.client.put_item(TableName=self.table_name, Item=serialize(item))
+
+    @maps_dependency_faults
+    def get_upload(
+        self, org_id: str, namespace_id: str, bucket_id: str, upload_id: str
+    ) -> UploadRecord | None:
+        item = self._get(objects_pk(org_id, namespace_id), upload_sk(bucket_id, upload_id), "upload")
+        from stratus.models.managed_content import UploadRecord
+
+        return UploadRecord.model_validate(plain_record(item)) if item else None
 
     @maps_dependency_faults
     def get_object(
@@ -112,14 +222,30 @@ class DynamoDBObjects(DynamoDBTable):
 
     @maps_dependency_faults
     def delete_object(self, org_id: str, namespace_id: str, bucket_id: str, object_id: str) -> None:
+        """The record, its share of the bucket's totals and its content-hash item (when it is
+        the object's), in one transaction."""
         record = self.get_object(org_id, namespace_id, bucket_id, object_id)
         if record is None:
             return
         pk, sk = objects_pk(org_id, namespace_id), object_sk(bucket_id, object_id)
-        error = self._cancelled(
-            [self._delete(pk, sk, "attribute_exists(PK)"), self._object_count_update(record, -1)]
-        )
+        items = [
+            self._delete(pk, sk, "attribute_exists(PK)"),
+            self._bucket_totals_update(record, -1, -record.size_bytes),
+        ]
+        if record.content_hash is not None:
+            items.append(
+                self._delete(
+                    pk,
+                    content_hash_sk(bucket_id, record.content_hash),
+                    "attribute_not_exists(PK) OR object_id = :id",
+                    ExpressionAttributeValues={":id": {"S": object_id}},
+                )
+            )
+        error = self._cancelled(items)
         codes = cancellation_codes(error) if error is not None else []
+        if codes[2:3] == [CONDITION_FAILED]:  # another object holds the hash: leave it to it
+            error = self._cancelled(items[:2])
+            codes = cancellation_codes(error) if error is not None else []
         if codes[1:2] == [CONDITION_FAILED]:  # the bucket is gone: only the object is left
             self.client.delete_item(TableName=self.table_name, Key=key(pk, sk))
         elif error is not None and codes[:1] != [CONDITION_FAILED]:  # [:1] failed: deleted meanwhile
@@ -129,16 +255,18 @@ class DynamoDBObjects(DynamoDBTable):
     def delete_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
         """For a bucket or namespace being deleted: its counts go with it, so they are not moved."""
         prefix = f"{bucket_id}#" if bucket_id is not None else ""
-        keys = [
-            {"PK": item["PK"], "SK": item["SK"]}
-            for item in self._query_all(
+        items = list(
+            self._query_all(
                 **self._prefix_query(objects_pk(org_id, namespace_id), prefix),
-                ProjectionExpression="PK, SK",
+                ProjectionExpression="PK, SK, #entity",
+                ExpressionAttributeNames={"#entity": "entity"},
             )
-        ]
+        )
+        keys = [{"PK": item["PK"], "SK": item["SK"]} for item in items]
         for start in range(0, len(keys), _BATCH_WRITE_LIMIT):
             self._batch_delete(keys[start : start + _BATCH_WRITE_LIMIT])
-        return len(keys)
+        # Their uploads and content-hash claims go too; the objects are what is counted.
+        return sum(1 for item in items if item.get("entity", {}).get("S") == "object")
 
     def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
         pending: list[dict[str, Any]] = [{"DeleteRequest": {"Key": item_key}} for item_key in keys]

@@ -24,6 +24,9 @@ USAGE_PREFIX = "USAGE#"
 RATE_PREFIX = "RATE#"
 RATE_COUNTER_SK = "COUNTER"
 RATE_LIMITS_SK = "RATELIMITS"
+# An organization's namespace counter (`namespace_count`), moved in the same transaction as each
+# namespace item: `total_count` of a namespace list without counting.
+NAMESPACE_COUNTER_SK = "COUNTER#namespaces"
 # DynamoDB rejects sort keys over 1024 bytes with a ValidationException; an identifier that long
 # (e.g. from a URL path) cannot name anything we stored, so it is simply not found.
 MAX_SORT_KEY_BYTES = 1024

@@ -211,7 +211,7 @@ def cancel_migration(
         task = stores.metadata.get_task(migration.task_id)
         if task is None:
             raise NotFoundError.of("task", migration.task_id)
-        return TaskModel.model_validate(task.model_dump(include=set(TaskModel.model_fields)))
+        return task.answer()
     raise ConflictError(
         f"namespace '{namespace.namespace_id}' is changing concurrently; retry the cancel",
         {"resource": "namespace", "id": namespace.namespace_id},

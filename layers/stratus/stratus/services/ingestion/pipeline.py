@@ -9,19 +9,21 @@ object already COMPLETED at the same ETag is skipped. `run_once` lets the Lambda
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from stratus import clock
-from stratus.domain.content import Blob, blobs_of
-from stratus.domain.object_keys import bucket_prefix_of, object_id_for_key, task_id_for
+from stratus.domain.content import Blob, blobs_of, is_manifest
+from stratus.domain.object_keys import bucket_prefix_of, object_id_for_key, task_id_for, upload_id_of_key
 from stratus.domain.object_records import pending_object, task_of
 from stratus.errors import BadRequestError, PayloadTooLargeError, StratusError
 from stratus.filters import parse_filter
-from stratus.models.managed_content import Collection, ObjectRecord
+from stratus.models.managed_content import Collection, ObjectRecord, UploadRecord
 from stratus.models.namespaces import Namespace
 from stratus.ports.blobs import StoredBlob
 from stratus.ports.metadata import BucketRoute, MetadataStore
@@ -29,6 +31,7 @@ from stratus.ports.stores import Stores
 from stratus.ports.vectors import Space
 from stratus.services.backfill.mirror import mirror_delete, mirror_upsert
 from stratus.services.ingestion.extraction import drafts_for, embed_drafts, records_for
+from stratus.services.objects import upload_arrival
 from stratus.services.spaces import space_of
 
 logger = logging.getLogger(__name__)
@@ -163,12 +166,26 @@ class ObjectIngestor:
         etag = stored.etag if stored is not None else (event.etag or "")
         if _already_done(record, etag):
             return Outcome("skipped", "this version was already processed", object_id)
+        if record is None and stored is not None:
+            upload = self._upload_of(route, event.key)
+            if upload is not None:
+                # A presigned upload's file: its object as confirm would make it (or already did).
+                if upload.status == "SKIPPED":
+                    return Outcome("skipped", "a duplicate upload (skip_duplicates)", object_id)
+                arrival = upload_arrival(self._stores.metadata, upload, stored, self._stores.blobs.bucket)
+                if arrival.duplicate_of is not None:
+                    return Outcome(
+                        "skipped",
+                        f"the bucket holds this file as '{arrival.duplicate_of}' (skip_duplicates)",
+                        object_id,
+                    )
+                record = arrival.record
         # Only an object that was processed, or attempted, before can hold chunks of another
         # version; a first attempt (no record yet, or PENDING) skips the listing. The ETag cannot
         # tell: a retry of a new version whose first attempt failed or died after `_start` finds
         # the new ETag already on the record, while the old version's extra chunks are still there.
         replaces = record is not None and record.status != "PENDING"
-        record = self._start(route, object_id, event.key, etag, record)
+        record = self._start(route, object_id, event.key, etag, record, stored)
         try:
             if read_error is not None:
                 raise read_error
@@ -186,12 +203,31 @@ class ObjectIngestor:
         except PayloadTooLargeError as error:
             return None, error
 
+    def _upload_of(self, route: BucketRoute, key: str) -> UploadRecord | None:
+        upload_id = upload_id_of_key(key)
+        if upload_id is None:
+            return None
+        upload = self._stores.metadata.get_upload(
+            route.org_id, route.namespace_id, route.bucket_id, upload_id
+        )
+        return upload if upload is not None and upload.s3_key == key else None
+
     def _start(
-        self, route: BucketRoute, object_id: str, key: str, etag: str, record: ObjectRecord | None
+        self,
+        route: BucketRoute,
+        object_id: str,
+        key: str,
+        etag: str,
+        record: ObjectRecord | None,
+        stored: StoredBlob | None,
     ) -> ObjectRecord:
         now = clock.iso_now()
+        size = len(stored.data) if stored is not None else None
+        content_hash = hashlib.sha256(stored.data).hexdigest() if stored is not None else None
         if record is None:  # a plain S3 put: the extractor is the first to hear of it
-            new = pending_object(route, object_id, key, self._stores.blobs.bucket, "s3", now)
+            new = pending_object(route, object_id, key, self._stores.blobs.bucket, "s3", now).model_copy(
+                update={"size_bytes": size or 0, "content_hash": content_hash}
+            )
             # Conditional, and counted in the bucket: a concurrent worker's record wins.
             created = self._stores.metadata.create_object(new)
             record = (
@@ -208,16 +244,21 @@ class ObjectIngestor:
         task_id = (
             record.task_id if record.status == "PENDING" and record.task_id else task_id_for(object_id, etag)
         )
-        started = record.model_copy(
-            update={
-                "status": "PROCESSING",
-                "error": None,
-                "etag": etag,
-                "task_id": task_id,
-                "updated_at": now,
-            }
-        )
-        self._save(started)
+        changes: dict[str, Any] = {
+            "status": "PROCESSING",
+            "error": None,
+            "etag": etag,
+            "task_id": task_id,
+            "updated_at": now,
+        }
+        size_delta = 0
+        if size is not None and size != record.size_bytes:  # a new version, or an upload's first file
+            size_delta = size - record.size_bytes
+            changes["size_bytes"] = size
+            if record.source != "api":  # an API object's hash is its blobs', not its manifest's
+                changes["content_hash"] = content_hash
+        started = record.model_copy(update=changes)
+        self._save(started, size_delta=size_delta)
         return started
 
     def _ingest(
@@ -229,6 +270,9 @@ class ObjectIngestor:
         lookups: BatchLookups,
     ) -> Outcome:
         blobs, object_metadata = blobs_of(stored)
+        if not is_manifest(stored) and len(record.blobs) == 1 and len(blobs) == 1:
+            # A plain file: its blob property is the one its upload chose (`blob_property`).
+            blobs = [dataclasses.replace(blobs[0], property=record.blobs[0].property)]
         metadata = {**object_metadata, **record.metadata}
         record = record.model_copy(update={"blobs": [blob.summary() for blob in blobs], "metadata": metadata})
         namespace = lookups.namespace(route)
@@ -324,9 +368,10 @@ class ObjectIngestor:
         except Exception:  # the original error matters more; the status catches up on the retry
             logger.exception("could not record the failure of object %s", record.object_id)
 
-    def _save(self, record: ObjectRecord, outputs: dict[str, Any] | None = None) -> None:
-        """The object and its task, in one write, with the object's status and error."""
-        self._stores.metadata.save_object(record, task_of(record, outputs))
+    def _save(self, record: ObjectRecord, outputs: dict[str, Any] | None = None, size_delta: int = 0) -> None:
+        """The object and its task, in one write, with the object's status and error (and the
+        change of its size in the bucket's total_size_bytes)."""
+        self._stores.metadata.save_object(record, task_of(record, outputs), size_delta)
 
 
 def _already_done(record: ObjectRecord | None, etag: str | None) -> bool:
