@@ -31,7 +31,7 @@ from stratus.services.pagination import decode_cursor, encode_cursor
 from stratus.services.retrieval import engine
 from stratus.services.retrieval.engine import Defer, Outcome, Plan
 from stratus.services.retrieval.plan import Execution, compile_feature_search, compile_plan
-from stratus.services.retrieval.stages import QueryInput, SearchEntry, StageDef, parse_stages
+from stratus.services.retrieval.stages import QueryInput, SearchEntry, StageDef, parse_model, parse_stages
 from stratus.services.retrievers import get_retriever, input_schema_of
 
 # Parsed pipelines of saved retrievers, per (org, namespace, id, version): a warm container
@@ -155,7 +155,9 @@ def feature_search(
 ) -> ExecutionResponse:
     """One search: `feature_uri` (an index name or a feature extractor's output), a query, `top_k`."""
     started = time.perf_counter()
-    query = QueryInput.model_validate(request.query.model_dump(exclude_none=True))
+    # The request model takes the SDK's loose query shape; what the engine needs is checked here
+    # (a 400 naming the field, e.g. a `document_ref` without its `document_id`).
+    query = parse_model(QueryInput, request.query.model_dump(exclude_none=True), "query")
     entry = SearchEntry(feature_uri=request.feature_uri, query=query, top_k=request.top_k)
     execution = Execution(
         filters=request.filters, collection_identifiers=list(request.collection_identifiers or [])
