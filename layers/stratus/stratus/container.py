@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from stratus import observability
 from stratus.errors import VectorStoreUnavailableError
 from stratus.settings import Settings
 
@@ -122,6 +123,10 @@ def get_container() -> Container:
     return container
 
 
+# The entry points' metrics and logs read the container's settings (stratus.observability).
+observability.use_settings(lambda: get_container().settings)
+
+
 def reset_container() -> None:
     """Drop the process's container, and with it its adapters and caches: the next
     `get_container()` reads the environment again (tests and the local stack change it)."""
@@ -137,12 +142,10 @@ def reset_container() -> None:
 
 def _traced(adapter: T, component: str, settings: Settings) -> T:
     """With STRATUS_TRACING on (and on Lambda), every call of the adapter's port is an X-Ray
-    subsegment (stratus.observability.traced); otherwise the adapter itself, nothing imported."""
+    subsegment (stratus.observability.traced); otherwise the adapter itself."""
     if not settings.tracing:
         return adapter
-    from stratus.observability import traced
-
-    return traced(adapter, component, settings)
+    return observability.traced(adapter, component, settings)
 
 
 def _metadata_store(settings: Settings) -> MetadataStore:

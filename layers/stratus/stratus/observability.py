@@ -31,15 +31,13 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from stratus.errors import StratusError
-
-if TYPE_CHECKING:
-    from stratus.settings import Settings
+from stratus.settings import Settings
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -140,10 +138,18 @@ def entrypoint(
     return wrap
 
 
-def _settings() -> Settings:
-    from stratus.container import get_container
+# Where an entry point reads the process's settings: the composition root (stratus.container)
+# points this at its container when it is imported, so observability never imports upward.
+_settings_source: Callable[[], Settings] | None = None
 
-    return get_container().settings
+
+def use_settings(source: Callable[[], Settings]) -> None:
+    global _settings_source
+    _settings_source = source
+
+
+def _settings() -> Settings:
+    return Settings.from_environment() if _settings_source is None else _settings_source()
 
 
 def _finish(

@@ -7,8 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from stratus.ports.stores import Stores
-
 if TYPE_CHECKING:
     from stratus.models.backfill import BackfillPlan
     from stratus.models.managed_content import Task, TaskStatus
@@ -146,13 +144,3 @@ class TaskQueue(Protocol):
         """Make a received message visible again in `delay_seconds` (a failed one's backoff,
         instead of the queue's whole visibility timeout). Best effort: never raises."""
         ...
-
-
-class BackfillStores(Stores, Protocol):
-    """What backfills and migrations take: the stores, their task records and their queue."""
-
-    @property
-    def backfill(self) -> BackfillRepository: ...
-
-    @property
-    def backfill_queue(self) -> TaskQueue: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from stratus.ports.backfill import BackfillRepository, TaskQueue
 from stratus.ports.blobs import BlobStore
 from stratus.ports.fetch import UrlFetcher
 from stratus.ports.inference import EmbedderRegistry
@@ -30,3 +31,13 @@ class Stores(Protocol):
 
     @property
     def fetcher(self) -> UrlFetcher: ...
+
+
+class BackfillStores(Stores, Protocol):
+    """What backfills and migrations take: the stores, their task records and their queue."""
+
+    @property
+    def backfill(self) -> BackfillRepository: ...
+
+    @property
+    def backfill_queue(self) -> TaskQueue: ...

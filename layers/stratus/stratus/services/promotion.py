@@ -16,9 +16,9 @@ from stratus.inference_catalogue import CATALOGUE, InferenceService
 from stratus.models.backfill import BackfillPlan, BackfillTarget
 from stratus.models.namespaces import BackfillSource, Namespace, VectorConfig
 from stratus.models.promotion import PromoteNamespaceRequest, PromoteNamespaceResponse
-from stratus.ports.backfill import BackfillStores, NewBackfill
+from stratus.ports.backfill import NewBackfill
 from stratus.ports.metadata import PromotionRecord
-from stratus.ports.stores import Stores
+from stratus.ports.stores import BackfillStores, Stores
 from stratus.services.backfill.tasks import SAMPLE_SIZE, check_source_readable, enqueue_start, new_backfill
 from stratus.services.spaces import resolve_namespace, space_for, spaces_of
 

@@ -13,7 +13,7 @@ from stratus.inference_catalogue import CATALOGUE
 from stratus.models.backfill import BackfillPlan, BackfillTarget, MigrateIndexRequest, MigrateIndexResponse
 from stratus.models.managed_content import TaskModel
 from stratus.models.namespaces import IndexMigration, Namespace
-from stratus.ports.backfill import BackfillStores
+from stratus.ports.stores import BackfillStores
 from stratus.services.backfill import messages
 from stratus.services.backfill.messages import BackfillConfig
 from stratus.services.backfill.sources import object_modalities

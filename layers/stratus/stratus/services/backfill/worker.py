@@ -32,7 +32,8 @@ from stratus.errors import ConflictError, StratusError
 from stratus.models.backfill import BackfillPlan, BackfillTarget
 from stratus.models.managed_content import TaskStatus
 from stratus.models.namespaces import Namespace
-from stratus.ports.backfill import BackfillState, BackfillStores, PageCounts, PagePlan
+from stratus.ports.backfill import BackfillState, PageCounts, PagePlan
+from stratus.ports.stores import BackfillStores
 from stratus.ports.vectors import Space, VectorRecord
 from stratus.services.backfill import messages, sources
 from stratus.services.backfill.embedding import embed_in_batches
