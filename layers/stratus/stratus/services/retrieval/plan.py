@@ -24,12 +24,11 @@ from stratus.ports.stores import Stores
 from stratus.ports.vectors import Space
 from stratus.services.retrieval import steps
 from stratus.services.retrieval.engine import Leg, Plan, Report, Step, combined
-from stratus.services.retrieval.stages import (
+from stratus.services.retrieval.stage_params import (
     AttributeFilterParams,
     FeatureSearchParams,
     GroupByParams,
     LimitParams,
-    MissingInputError,
     MmrParams,
     Params,
     QueryInput,
@@ -37,11 +36,9 @@ from stratus.services.retrieval.stages import (
     SearchEntry,
     SortAttributeParams,
     SortRelevanceParams,
-    StageDef,
-    parse_model,
-    parse_params_at_run,
-    resolve_templates,
 )
+from stratus.services.retrieval.stages import StageDef, parse_model, parse_params_at_run
+from stratus.services.retrieval.templates import MissingInputError, resolve_templates
 from stratus.services.spaces import space_of
 
 # A vector query's top_k in Stratus (api.md limits); the SDK allows more, which is lowered.
