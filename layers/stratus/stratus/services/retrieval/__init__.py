@@ -5,7 +5,8 @@
   checked and normalised; `stage_params` their parameter models, `stage_catalogue` the stage
   catalogue, `templates` the `{{INPUT.x}}` templates in parameters;
 - `plan`: stages + a namespace + inputs compiled into a `Plan`: the vector queries (legs) with
-  their filters, the fusion, and the steps that run over the fused candidates;
+  their filters, the fusion, and the steps that run over the fused candidates (its parts: `legs`,
+  `queries`, `feature_uris`, `stage_steps`);
 - `engine`: runs a plan on the stores and the embedders: embedding (cached), the vector queries
   (concurrent), fusion, the steps, the filter warnings and the filter-usage counts;
 - `steps`: the stages that run over the fused candidates (filter, sorts, limit, sample, group_by,
