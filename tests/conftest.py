@@ -60,7 +60,7 @@ def moto_dynamodb(aws_env: None) -> Iterator[DynamoDBMetadataStore]:
     from moto import mock_aws
 
     from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
-    from stratus_local.bootstrap import create_tables
+    from stratus_local.bootstrap.tables import create_tables
 
     with mock_aws():
         create_tables(boto3.client("dynamodb", region_name="us-east-1"), {"MetadataTable": MOTO_TABLE_NAME})

@@ -78,7 +78,7 @@ def local_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def module_api(local_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
-    from stratus_local.bootstrap import create_tables
+    from stratus_local.bootstrap.tables import create_tables
 
     with pytest.MonkeyPatch.context() as env:
         for name in _AWS_ENV_TO_CLEAR:

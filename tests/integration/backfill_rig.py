@@ -274,7 +274,7 @@ def rig(
     from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
     from stratus.container import get_container, reset_container
     from stratus.services.api_keys import create_api_key
-    from stratus_local.bootstrap import create_tables
+    from stratus_local.bootstrap.tables import create_tables
 
     monkeypatch.setenv("STRATUS_TABLE_NAME", "stratus")
     monkeypatch.setenv("STRATUS_IDEMPOTENCY_TABLE_NAME", "stratus-idempotency")

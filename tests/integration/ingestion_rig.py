@@ -153,7 +153,7 @@ def pipeline(
 
     from stratus.container import get_container
     from stratus.services.api_keys import create_api_key
-    from stratus_local.bootstrap import create_tables
+    from stratus_local.bootstrap.tables import create_tables
 
     monkeypatch.setenv("STRATUS_TABLE_NAME", "stratus")
     monkeypatch.setenv("STRATUS_IDEMPOTENCY_TABLE_NAME", "stratus-idempotency")

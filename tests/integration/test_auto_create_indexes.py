@@ -22,7 +22,7 @@ from stratus.ports import FieldUsage, VectorRecord
 from stratus.services.filter_usage import hour_key
 from stratus.services.namespaces import create_standalone_namespace
 from stratus.services.spaces import spaces_of
-from stratus_local.bootstrap import create_tables
+from stratus_local.bootstrap.tables import create_tables
 from stratus_local.template import REPO_ROOT
 from tests.static_stores import StaticStores
 

@@ -13,7 +13,7 @@ from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from stratus.cli import main
 from stratus.errors import UnauthorizedError
 from stratus.services.api_keys import authenticate
-from stratus_local.bootstrap import create_tables
+from stratus_local.bootstrap.tables import create_tables
 
 ORG = "org_cli"
 

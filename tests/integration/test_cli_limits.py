@@ -20,7 +20,7 @@ ORG = "org_limits"
 def cli_table(aws_env: None, endpoint_url: str) -> str:
     import boto3
 
-    from stratus_local.bootstrap import create_tables
+    from stratus_local.bootstrap.tables import create_tables
 
     name = f"stratus-limits-{uuid.uuid4().hex[:8]}"
     create_tables(boto3.client("dynamodb", endpoint_url=endpoint_url), {"MetadataTable": name})

@@ -50,7 +50,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _unavailable("java is not on the PATH (DynamoDB Local is a Java program)")
     import boto3
 
-    from stratus_local.bootstrap import create_tables
+    from stratus_local.bootstrap.tables import create_tables
     from stratus_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailableError
 
     emulator = DynamoDBLocal(startup_timeout=_STARTUP_SECONDS)

@@ -24,7 +24,7 @@ from stratus.adapters.dynamodb.sigv4 import Credentials
 from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 from stratus.errors import MetadataStoreUnavailableError
 from stratus.services.api_keys import create_api_key
-from stratus_local.bootstrap import create_tables
+from stratus_local.bootstrap.tables import create_tables
 from tests.integration.test_dynamodb_metadata import make_namespace
 
 ORG = "org_reads"

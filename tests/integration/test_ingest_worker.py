@@ -25,7 +25,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from stratus_local.bootstrap import LOCAL_NAMES, create_queues, create_resources
+from stratus_local.bootstrap import LOCAL_NAMES, create_resources
+from stratus_local.bootstrap.queues import create_queues
 from stratus_local.ingest_worker import (
     EXTRACTOR_APP,
     FunctionConfig,

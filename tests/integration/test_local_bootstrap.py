@@ -19,15 +19,9 @@ import boto3
 import pytest
 
 from stratus_local import stack
-from stratus_local.bootstrap import (
-    LOCAL_NAMES,
-    Intrinsics,
-    LocalTemplateError,
-    create_resources,
-    dependency_order,
-    queue_attributes,
-    unemulated_resources,
-)
+from stratus_local.bootstrap import LOCAL_NAMES, create_resources, unemulated_resources
+from stratus_local.bootstrap.intrinsics import Intrinsics, LocalTemplateError, dependency_order
+from stratus_local.bootstrap.queues import queue_attributes
 from stratus_local.moto_server import DUMMY_CREDENTIALS, LocalAws
 from stratus_local.template import load_template, resources_of_type
 

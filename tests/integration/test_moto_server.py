@@ -21,7 +21,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from stratus_local.bootstrap import create_tables
+from stratus_local.bootstrap.tables import create_tables
 from stratus_local.moto_server import DUMMY_CREDENTIALS, LocalAws, SerializedWsgiApp
 
 RACE_ROUNDS = 5

@@ -43,7 +43,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             import boto3
 
             from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
-            from stratus_local.bootstrap import create_tables
+            from stratus_local.bootstrap.tables import create_tables
 
             dynamodb = boto3.client("dynamodb", endpoint_url=emulator.endpoint_url, region_name="us-east-1")
             create_tables(dynamodb, {"MetadataTable": TABLE})

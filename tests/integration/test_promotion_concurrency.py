@@ -165,7 +165,7 @@ def _serve_app(endpoint_url: str) -> Iterator[LiveApi]:
 
     from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
     from stratus.services.api_keys import create_api_key
-    from stratus_local.bootstrap import create_tables
+    from stratus_local.bootstrap.tables import create_tables
     from tests.wiring import WiredApi, container_from_environment
 
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name="us-east-1")

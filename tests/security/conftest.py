@@ -170,7 +170,7 @@ def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     import boto3
     from moto import mock_aws
 
-    from stratus_local.bootstrap import create_tables
+    from stratus_local.bootstrap.tables import create_tables
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         for name in _AWS_ENV_TO_CLEAR:

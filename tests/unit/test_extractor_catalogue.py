@@ -10,7 +10,8 @@ import pytest
 
 from stratus import limits
 from stratus.errors import BadRequestError
-from stratus.extractor_catalogue import EXTRACTORS, describe_catalogue, resolve_extractor
+from stratus.extractor_catalogue import EXTRACTORS, describe_catalogue
+from stratus.extractor_resolution import resolve_extractor
 from stratus.inference_catalogue import CATALOGUE as INFERENCE_SERVICES
 from stratus.models.namespaces import FeatureExtractorConfig
 

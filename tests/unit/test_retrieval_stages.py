@@ -769,7 +769,7 @@ def test_a_feature_uri_naming_no_index_is_400_listing_the_accepted_ones(
 
 
 def test_a_mixpeek_uri_resolves_through_the_extractors(stores: StaticStores) -> None:
-    from stratus.services.retrieval.plan import resolve_feature_uri
+    from stratus.services.retrieval.feature_uris import resolve_feature_uri
 
     namespace = resolve_namespace(stores.metadata, ORG, "media")
     assert resolve_feature_uri(namespace, "mixpeek://text_extractor@v1/embedding", "f") == TEXT_INDEX

@@ -31,7 +31,7 @@ from stratus.models.retrievers import (
 )
 from stratus.services import namespaces, retrievers
 from stratus.services.retrieval import executions
-from stratus.services.retrieval.stages import describe_catalogue
+from stratus.services.retrieval.stage_catalogue import describe_catalogue
 from stratus.services.spaces import resolve_namespace
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
 from tests.static_stores import StaticStores

@@ -5,7 +5,8 @@ Every field the official SDK's request models define is here (mixpeek 1.3.783:
 `create_retriever_request.py`, `patch_retriever_request.py`, `execute_retriever_request.py`,
 `adhoc_execute_request.py`, `list_retrievers_request.py`, `feature_search_request.py`); what
 Stratus does not apply is reported in the answer's `warnings`. Stage parameters are checked by
-`stratus.services.retrieval.stages`, where templates (`{{INPUT.x}}`) are understood."""
+`stratus.services.retrieval.stages`, where templates (`{{INPUT.x}}`, see
+`stratus.services.retrieval.templates`) are understood."""
 
 from __future__ import annotations
 

@@ -9,7 +9,9 @@ from stratus import ids
 from stratus.clock import iso_now
 from stratus.domain.identifiers import check_identifier
 from stratus.errors import BadRequestError, NotFoundError
-from stratus.extractor_catalogue import EXTRACTORS, ResolvedExtractor, resolve_extractor
+from stratus.extractor_catalogue import EXTRACTORS
+from stratus.extractor_resolution import resolve_extractor
+from stratus.extractor_specs import ResolvedExtractor
 from stratus.models.common import Pagination
 from stratus.models.listing import CountedListResponse
 from stratus.models.managed_content import (

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from stratus import ids
 from stratus.clock import iso_now
 from stratus.errors import BadRequestError
-from stratus.extractor_catalogue import ResolvedExtractor, resolve_extractor
+from stratus.extractor_resolution import resolve_extractor
+from stratus.extractor_specs import ResolvedExtractor
 from stratus.models.managed import CreateNamespaceRequest
 from stratus.models.namespaces import FeatureExtractorConfig, Namespace, PayloadIndexConfig
 from stratus.ports.stores import Stores

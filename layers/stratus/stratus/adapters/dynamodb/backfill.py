@@ -19,12 +19,8 @@ from stratus.adapters.dynamodb.faults import (
     maps_dependency_faults,
     unavailable_error,
 )
-from stratus.adapters.dynamodb.namespaces import (
-    DynamoDBNamespaces,
-    concurrent_change_error,
-    forgets_recent_namespaces,
-    namespace_item,
-)
+from stratus.adapters.dynamodb.namespace_items import concurrent_change_error, namespace_item
+from stratus.adapters.dynamodb.namespaces import DynamoDBNamespaces, forgets_recent_namespaces
 from stratus.adapters.dynamodb.schema import TASK_SK, key, task_pk, too_long
 from stratus.adapters.retry import backoff_delay
 from stratus.clock import iso_now

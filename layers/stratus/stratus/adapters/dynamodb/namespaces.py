@@ -1,13 +1,12 @@
-"""Namespaces (`NamespaceRepository`): the record, its name guard, the promotion audit, and the
-optimistic version every write is conditioned on."""
+"""Namespaces (`NamespaceRepository`): the record, its name guard, the organization's counter,
+and the optimistic version every write is conditioned on. Their items: `namespace_items`;
+promotion: `namespace_promotion`."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -17,19 +16,22 @@ from stratus.adapters.dynamodb.faults import (
     CONDITION_FAILED,
     cancellation_codes,
     cancellation_reasons,
-    is_cancelled_transaction,
     maps_dependency_faults,
-    raise_if_transient,
 )
+from stratus.adapters.dynamodb.namespace_items import (
+    concurrent_change_error,
+    name_guard_item,
+    namespace_from_item,
+    namespace_item,
+)
+from stratus.adapters.dynamodb.recent_namespaces import RecentNamespaces
 from stratus.adapters.dynamodb.schema import (
-    KEY_ATTRIBUTES,
     NAMESPACE_COUNTER_SK,
     NAMESPACE_PREFIX,
     key,
     name_guard_sk,
     namespace_sk,
     org_pk,
-    promotion_sk,
 )
 from stratus.domain.identifiers import (
     id_is_a_name_error,
@@ -37,87 +39,12 @@ from stratus.domain.identifiers import (
     name_taken_error,
     namespace_exists_error,
 )
-from stratus.errors import ConflictError, NotFoundError
+from stratus.errors import NotFoundError
 from stratus.models.namespaces import Namespace
-from stratus.ports import NamespacePage, PromotionRecord
-
-if TYPE_CHECKING:
-    from stratus.ports.backfill import NewBackfill
+from stratus.ports import NamespacePage
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-# Namespaces a store keeps recently read copies of (`find_namespace(max_age_seconds=...)`).
-MAX_RECENT_NAMESPACES = 1024
-
-
-def namespace_item(namespace: Namespace) -> dict[str, Any]:
-    return {
-        "PK": org_pk(namespace.org_id),
-        "SK": namespace_sk(namespace.namespace_id),
-        "entity": "namespace",
-        **namespace.model_dump(mode="json"),
-    }
-
-
-def namespace_from_item(item: Mapping[str, Any]) -> Namespace:
-    plain = deserialize(item)
-    return Namespace.model_validate({k: v for k, v in plain.items() if k not in KEY_ATTRIBUTES})
-
-
-def name_guard_item(namespace: Namespace) -> dict[str, Any]:
-    return {
-        "PK": org_pk(namespace.org_id),
-        "SK": name_guard_sk(namespace.namespace_name),
-        "entity": "namespace_name",
-        "namespace_id": namespace.namespace_id,
-    }
-
-
-def promotion_item(record: PromotionRecord) -> dict[str, Any]:
-    # Append-only audit, kept after the namespace is deleted; `NS#` queries never see it.
-    return {
-        "PK": org_pk(record.org_id),
-        "SK": promotion_sk(record.namespace_id, record.promotion_id),
-        "entity": "promotion",
-        **dataclasses.asdict(record),
-    }
-
-
-def concurrent_change_error(namespace_id: str) -> ConflictError:
-    return ConflictError(
-        f"namespace '{namespace_id}' was changed concurrently; retry",
-        {"resource": "namespace", "id": namespace_id},
-    )
-
-
-def already_managed_error(namespace_id: str) -> ConflictError:
-    return ConflictError(
-        f"namespace '{namespace_id}' is already managed; promotion is one-way",
-        {"resource": "namespace", "id": namespace_id, "mode": "managed"},
-    )
-
-
-class RecentNamespaces:
-    """(org, id or name) → (monotonic time read, namespace), at most MAX_RECENT_NAMESPACES (the
-    oldest entry goes first)."""
-
-    def __init__(self) -> None:
-        self._copies: dict[tuple[str, str], tuple[float, Namespace]] = {}
-
-    def get(self, key: tuple[str, str], max_age_seconds: float) -> Namespace | None:
-        recent = self._copies.get(key)
-        if recent is not None and time.monotonic() - recent[0] <= max_age_seconds:
-            return recent[1]
-        return None
-
-    def put(self, key: tuple[str, str], namespace: Namespace) -> None:
-        if len(self._copies) >= MAX_RECENT_NAMESPACES:
-            self._copies.pop(next(iter(self._copies)), None)
-        self._copies[key] = (time.monotonic(), namespace)
-
-    def clear(self) -> None:
-        self._copies.clear()
 
 
 def forgets_recent_namespaces(method: Callable[P, R]) -> Callable[P, R]:
@@ -326,65 +253,6 @@ class DynamoDBNamespaces(DynamoDBTable):
         if cancellation_codes(error)[:1] != [CONDITION_FAILED]:
             raise error
         self._raise_stale_version(error, namespace)
-
-    @forgets_recent_namespaces
-    @maps_dependency_faults
-    def promote_namespace(
-        self,
-        promoted: Namespace,
-        expected_version: int,
-        record: PromotionRecord,
-        backfill: NewBackfill | None = None,
-    ) -> Namespace:
-        """One transaction: the managed namespace (version bumped), conditioned on the stored one
-        still being standalone at `expected_version`, plus the audit record (and the backfill
-        task, when one fills the new indexes). Losers of a race get `ConflictError`; nothing is
-        written unless everything is."""
-        saved = promoted.model_copy(update={"version": expected_version + 1})
-        items = [
-            self._put(
-                namespace_item(saved),
-                "version = :expected AND #mode = :standalone",
-                ExpressionAttributeNames={"#mode": "mode"},  # MODE is a DynamoDB reserved word
-                ExpressionAttributeValues={
-                    ":expected": {"N": str(expected_version)},
-                    ":standalone": {"S": "standalone"},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            ),
-            self._put(promotion_item(record), "attribute_not_exists(PK)"),
-        ]
-        if backfill is not None:
-            from stratus.adapters.dynamodb.backfill_items import backfill_task_item
-
-            items.append(self._put(backfill_task_item(backfill), "attribute_not_exists(PK)"))
-        try:
-            self._transact(items)
-        except ClientError as error:
-            if not is_cancelled_transaction(error):
-                raise
-            self._raise_promotion_failure(error, saved)
-        return saved
-
-    def _raise_promotion_failure(self, error: ClientError, namespace: Namespace) -> NoReturn:
-        codes = cancellation_codes(error)
-        if "TransactionConflict" in codes:
-            # Real DynamoDB cancels colliding transactions on one item with TransactionConflict.
-            # If the other one promoted the namespace, this caller lost the race: 409, as api.md
-            # says for every loser. Otherwise the conflict was transient: a retryable 503.
-            stored = self._get(org_pk(namespace.org_id), namespace_sk(namespace.namespace_id), "namespace")
-            if stored is not None and deserialize(stored).get("mode") == "managed":
-                raise already_managed_error(namespace.namespace_id) from error
-        raise_if_transient(error)
-        if codes and codes[0] == CONDITION_FAILED:
-            stored_now = self._stored_namespace(error, namespace)
-            if stored_now is None:
-                raise NotFoundError.of("namespace", namespace.namespace_id) from error
-            if stored_now.get("mode") == "managed":
-                raise already_managed_error(namespace.namespace_id) from error
-            raise concurrent_change_error(namespace.namespace_id) from error
-        # Only a promotion-id collision is left: retrying with a new id is all it takes.
-        raise concurrent_change_error(namespace.namespace_id) from error
 
     def _stored_namespace(self, error: ClientError, namespace: Namespace) -> dict[str, Any] | None:
         """The namespace item as it was when the condition failed (plain values), or None."""

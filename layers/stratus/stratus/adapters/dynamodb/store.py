@@ -7,7 +7,7 @@ from stratus.adapters.dynamodb.backfill import DynamoDBBackfill
 from stratus.adapters.dynamodb.buckets import DynamoDBBuckets
 from stratus.adapters.dynamodb.collections import DynamoDBCollections
 from stratus.adapters.dynamodb.filter_usage import DynamoDBFilterUsage
-from stratus.adapters.dynamodb.namespaces import DynamoDBNamespaces
+from stratus.adapters.dynamodb.namespace_promotion import DynamoDBNamespacePromotion
 from stratus.adapters.dynamodb.objects import DynamoDBObjects
 from stratus.adapters.dynamodb.rate_limits import DynamoDBRateLimits
 from stratus.adapters.dynamodb.retrievers import DynamoDBRetrievers
@@ -20,7 +20,7 @@ class DynamoDBManagedContent(DynamoDBBuckets, DynamoDBCollections, DynamoDBObjec
 
 class DynamoDBMetadataStore(
     DynamoDBBackfill,
-    DynamoDBNamespaces,
+    DynamoDBNamespacePromotion,
     DynamoDBApiKeys,
     DynamoDBManagedContent,
     DynamoDBRetrievers,

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from stratus.api.routers import RETRIEVERS
-from stratus.services.retrieval.stages import describe_catalogue
+from stratus.services.retrieval.stage_catalogue import describe_catalogue
 
 router = APIRouter(tags=RETRIEVERS)
 

@@ -6,5 +6,6 @@
 - `migration`: the migrate and cancel rules;
 - `mirror`: writes to an index being migrated also reach its shadow copy, first;
 - `worker`: the queue's messages — list the documents into pages, fill a page, reconcile and
-  swap a migration, drop a retired copy.
+  swap a migration (`migration_swap`), drop a retired copy; `vectors` the spaces a plan reads and
+  writes and the documents embedded into them, `task_state` what the worker reads of a task.
 The task records and the queue are ports (`stratus.ports.backfill`)."""

@@ -1,10 +1,12 @@
 """The one retrieval engine behind every query route (`POST /v1/search`, both retriever executes,
 `POST /v1/features/search`):
 
-- `stages`: the stage catalogue, and a pipeline's stages (nested or flat form, either spelling of
-  their parameters, `{{INPUT.x}}` templates) checked and normalised;
+- `stages`: a pipeline's stages (nested or flat form, either spelling of their parameters)
+  checked and normalised; `stage_params` their parameter models, `stage_catalogue` the stage
+  catalogue, `templates` the `{{INPUT.x}}` templates in parameters;
 - `plan`: stages + a namespace + inputs compiled into a `Plan`: the vector queries (legs) with
-  their filters, the fusion, and the steps that run over the fused candidates;
+  their filters, the fusion, and the steps that run over the fused candidates (its parts: `legs`,
+  `queries`, `feature_uris`, `stage_steps`);
 - `engine`: runs a plan on the stores and the embedders: embedding (cached), the vector queries
   (concurrent), fusion, the steps, the filter warnings and the filter-usage counts;
 - `steps`: the stages that run over the fused candidates (filter, sorts, limit, sample, group_by,

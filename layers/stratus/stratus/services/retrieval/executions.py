@@ -31,7 +31,8 @@ from stratus.services.pagination import decode_cursor, encode_cursor
 from stratus.services.retrieval import engine
 from stratus.services.retrieval.engine import Defer, Outcome, Plan
 from stratus.services.retrieval.plan import Execution, compile_feature_search, compile_plan
-from stratus.services.retrieval.stages import QueryInput, SearchEntry, StageDef, parse_model, parse_stages
+from stratus.services.retrieval.stage_params import QueryInput, SearchEntry
+from stratus.services.retrieval.stages import StageDef, parse_model, parse_stages
 from stratus.services.retrievers import get_retriever, input_schema_of
 
 # Parsed pipelines of saved retrievers, per (org, namespace, id, version): a warm container

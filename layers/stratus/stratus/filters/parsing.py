@@ -1,85 +1,29 @@
-"""The filter DSL of api.md: parsed once into a small typed tree that every vector store compiles.
-
-Semantics (the same in every store; `evaluate` below is the reference the stores are tested
-against):
-- `field` is a dot path into the payload. A list-valued field matches `eq`/`in` when any element
-  does (Qdrant's and Pinecone's rule); `ne`/`nin` are exactly `NOT eq`/`NOT in`, so documents
-  without the field match them.
-- String comparisons (`eq ne in nin contains starts_with ends_with`) ignore case unless the
-  enclosing group says `"case_sensitive": true`; the flag is inherited by nested groups.
-- `gt gte lt lte` take a number (compared numerically; booleans are not numbers) or a string
-  (compared as written, so ISO-8601 timestamps order correctly).
-- `contains`: a substring of a string field, or an element of a list field.
-- `is_null` (value true, the default): the field is missing or null. `exists` is its negation.
-- `text`: every word of the value (`\\w+`, lowercased) occurs as a whole word in the field.
-"""
+"""The filter DSL parsed and checked into a tree (`parse_filter`): every mistake is a 400 naming
+where it is, and a filter's width is budgeted as it is read (`limits.MAX_FILTER_COST`)."""
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
 from typing import Any
 
 from stratus import limits
 from stratus.errors import BadRequestError
-
-Scalar = str | int | float | bool
-
-OPERATORS = frozenset(
-    {
-        "eq",
-        "ne",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "in",
-        "nin",
-        "contains",
-        "starts_with",
-        "ends_with",
-        "exists",
-        "is_null",
-        "text",
-    }
+from stratus.filters.tree import (
+    MAX_FIELD_LENGTH,
+    OPERATORS,
+    RANGE_OPERATORS,
+    And,
+    Condition,
+    FilterNode,
+    Not,
+    Or,
+    Scalar,
+    tokenize,
 )
-STRING_OPERATORS = frozenset({"eq", "ne", "in", "nin", "contains", "starts_with", "ends_with"})
-RANGE_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})
+
 _GROUP_KEYS = frozenset({"AND", "OR", "NOT", "case_sensitive"})
 _CONDITION_KEYS = frozenset({"field", "operator", "value", "case_sensitive"})
-MAX_FIELD_LENGTH = 256
-
-
-@dataclass(frozen=True)
-class Condition:
-    field: tuple[str, ...]
-    operator: str
-    value: Scalar | tuple[Scalar, ...] | None
-    case_sensitive: bool = False
-
-    @property
-    def dotted(self) -> str:
-        return ".".join(self.field)
-
-
-@dataclass(frozen=True)
-class And:
-    children: tuple[FilterNode, ...]
-
-
-@dataclass(frozen=True)
-class Or:
-    children: tuple[FilterNode, ...]
-
-
-@dataclass(frozen=True)
-class Not:
-    child: FilterNode
-
-
-FilterNode = Condition | And | Or | Not
 
 
 def parse_filter(raw: Any, location: str = "filters") -> FilterNode | None:
@@ -270,165 +214,3 @@ def _kind(value: Scalar) -> str:
 
 def _bad(location: str, message: str, **extra: Any) -> BadRequestError:
     return BadRequestError(f"{location}: {message}", {"field": location, **extra})
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers the stores and services share.
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def tokenize(text: str) -> list[str]:
-    return [token.lower() for token in _WORD.findall(text)]
-
-
-def iter_conditions(node: FilterNode | None) -> Iterator[Condition]:
-    if node is None:
-        return
-    if isinstance(node, Condition):
-        yield node
-    elif isinstance(node, And | Or):
-        for child in node.children:
-            yield from iter_conditions(child)
-    else:
-        yield from iter_conditions(node.child)
-
-
-def filtered_fields(node: FilterNode | None) -> list[str]:
-    """The dot paths a filter reads, in first-seen order (for warnings and usage counters)."""
-    seen: dict[str, None] = {}
-    for condition in iter_conditions(node):
-        seen.setdefault(condition.dotted)
-    return list(seen)
-
-
-def operators_used(node: FilterNode | None) -> set[str]:
-    return {condition.operator for condition in iter_conditions(node)}
-
-
-# ---------------------------------------------------------------------------------------------
-# The reference evaluator: plain Python over a payload dict.
-
-_MISSING = object()
-
-
-def lookup(payload: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    current: Any = payload
-    for part in path:
-        if not isinstance(current, Mapping) or part not in current:
-            return _MISSING
-        current = current[part]
-    return current
-
-
-def value_at(payload: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    """The value at a dot path, None when the path is absent (`lookup` without its sentinel)."""
-    found = lookup(payload, path)
-    return None if found is _MISSING else found
-
-
-def evaluate(node: FilterNode, payload: Mapping[str, Any]) -> bool:
-    if isinstance(node, And):
-        return all(evaluate(child, payload) for child in node.children)
-    if isinstance(node, Or):
-        return any(evaluate(child, payload) for child in node.children)
-    if isinstance(node, Not):
-        return not evaluate(node.child, payload)
-    return _evaluate_condition(node, lookup(payload, node.field))
-
-
-def _evaluate_condition(cond: Condition, found: Any) -> bool:
-    op = cond.operator
-    absent = found is _MISSING or found is None
-    if op == "is_null":
-        return absent is cond.value
-    if op == "exists":
-        return (not absent) is cond.value
-    if op in _NEGATED:
-        return not _evaluate_condition(replace(cond, operator=_NEGATED[op]), found)
-    if absent:
-        return False
-    if op in RANGE_OPERATORS:
-        return _compare(found, op, cond.value)
-    test = _PRESENT_TESTS.get(op)
-    if test is None:
-        raise AssertionError(f"unhandled operator {op}")
-    return test(found, cond.value, cond.case_sensitive)
-
-
-def _eq(found: Any, want: Any, case_sensitive: bool) -> bool:
-    candidates = found if isinstance(found, list) else [found]
-    return any(_equal(item, want, case_sensitive) for item in candidates)
-
-
-def _in(found: Any, wants: Any, case_sensitive: bool) -> bool:
-    assert isinstance(wants, tuple)
-    return any(_eq(found, want, case_sensitive) for want in wants)
-
-
-def _contains(found: Any, want: Any, case_sensitive: bool) -> bool:
-    if isinstance(found, list):
-        return any(_equal(item, want, case_sensitive) for item in found)
-    if isinstance(found, str) and isinstance(want, str):
-        return _fold(want, case_sensitive) in _fold(found, case_sensitive)
-    return False
-
-
-def _starts_with(found: Any, want: Any, case_sensitive: bool) -> bool:
-    if not isinstance(found, str) or not isinstance(want, str):
-        return False
-    return _fold(found, case_sensitive).startswith(_fold(want, case_sensitive))
-
-
-def _ends_with(found: Any, want: Any, case_sensitive: bool) -> bool:
-    if not isinstance(found, str) or not isinstance(want, str):
-        return False
-    return _fold(found, case_sensitive).endswith(_fold(want, case_sensitive))
-
-
-def _text(found: Any, want: Any, case_sensitive: bool) -> bool:
-    if not isinstance(found, str):
-        return False
-    words = set(tokenize(found))
-    return all(token in words for token in tokenize(str(want)))
-
-
-# `ne`/`nin` are the negations of `eq`/`in` (so they match documents without the field).
-_NEGATED = {"ne": "eq", "nin": "in"}
-# The operators that test a present value: (value found, value wanted, case_sensitive) -> match.
-_PRESENT_TESTS: dict[str, Callable[[Any, Any, bool], bool]] = {
-    "eq": _eq,
-    "in": _in,
-    "contains": _contains,
-    "starts_with": _starts_with,
-    "ends_with": _ends_with,
-    "text": _text,
-}
-
-
-def _fold(text: str, case_sensitive: bool) -> str:
-    return text if case_sensitive else text.lower()
-
-
-def _equal(have: Any, want: Any, case_sensitive: bool) -> bool:
-    if isinstance(want, str):
-        return isinstance(have, str) and _fold(have, case_sensitive) == _fold(want, case_sensitive)
-    if isinstance(want, bool) or isinstance(have, bool):
-        return isinstance(have, bool) and isinstance(want, bool) and have == want
-    return isinstance(have, int | float) and have == want
-
-
-def _compare(have: Any, op: str, want: Any) -> bool:
-    if isinstance(want, str):
-        if not isinstance(have, str):
-            return False
-    elif isinstance(have, bool) or not isinstance(have, int | float):
-        return False
-    if op == "gt":
-        return bool(have > want)
-    if op == "gte":
-        return bool(have >= want)
-    if op == "lt":
-        return bool(have < want)
-    return bool(have <= want)
