@@ -34,7 +34,9 @@ from stratus.ports import (
     CollectionPage,
     FieldUsage,
     NamespacePage,
+    ObjectKey,
     ObjectPage,
+    ObjectWrite,
     PromotionRecord,
     RecordPage,
     ScoredRecord,
@@ -414,6 +416,26 @@ class InMemoryMetadataStore:
         key = (record.org_id, record.namespace_id, record.bucket_id, record.object_id)
         self.objects[key] = record.model_copy(deep=True)
 
+    def save_objects(self, writes: Sequence[ObjectWrite]) -> None:
+        """All or nothing (the adapter's groups are transactions; one group here)."""
+        for write in writes:
+            record = write.record
+            if write.create:
+                if (record.org_id, record.namespace_id, record.bucket_id) not in self.buckets:
+                    raise ConflictError("bucket gone", {})
+                if (record.org_id, record.namespace_id, record.bucket_id, record.object_id) in self.objects:
+                    raise ConflictError("object exists", {})
+        for write in writes:
+            record = write.record
+            self.put_object(record)
+            if write.task is not None:
+                self.put_task(write.task)
+            if write.create:
+                self._move_count((record.org_id, record.namespace_id, record.bucket_id), 1)
+
+    def get_objects(self, keys: Sequence[ObjectKey]) -> dict[ObjectKey, ObjectRecord]:
+        return {key: record.model_copy(deep=True) for key in keys if (record := self.objects.get(key))}
+
     def save_object(self, record: ObjectRecord, task: Task) -> None:
         self.put_object(record)
         self.put_task(task)
@@ -456,6 +478,10 @@ class InMemoryMetadataStore:
 
     def put_task(self, task: Task) -> None:
         self.tasks[task.task_id] = task.model_copy(deep=True)
+
+    def put_tasks(self, tasks: Sequence[Task]) -> None:
+        for task in tasks:
+            self.put_task(task)
 
     def get_task(self, task_id: str) -> Task | None:
         return _copy(self.tasks.get(task_id))

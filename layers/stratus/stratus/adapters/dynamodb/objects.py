@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from stratus.adapters.dynamodb.client import DynamoDBTable
+from stratus.adapters.dynamodb.client import BATCH_WRITE_LIMIT, DynamoDBTable
 from stratus.adapters.dynamodb.codec import plain_record, record_item, serialize
 from stratus.adapters.dynamodb.faults import (
     CONDITION_FAILED,
@@ -24,14 +25,16 @@ from stratus.adapters.dynamodb.schema import (
     task_pk,
 )
 from stratus.adapters.retry import backoff_delay
-from stratus.errors import NotFoundError
-from stratus.ports import ObjectPage
+from stratus.errors import ConflictError, NotFoundError
+from stratus.ports import ObjectKey, ObjectPage, ObjectWrite
 
 if TYPE_CHECKING:
     from stratus.models.managed_content import ObjectRecord, Task
 
-_BATCH_WRITE_LIMIT = 25
 _BATCH_WRITE_ATTEMPTS = 8
+_BATCH_GET_LIMIT = 100
+# Actions per TransactWriteItems (DynamoDB's limit).
+_TRANSACTION_LIMIT = 100
 
 
 def object_item(record: ObjectRecord) -> dict[str, Any]:
@@ -82,6 +85,28 @@ class DynamoDBObjects(DynamoDBTable):
             raise error
 
     @maps_dependency_faults
+    def save_objects(self, writes: Sequence[ObjectWrite]) -> None:
+        for group in _transaction_groups(writes):
+            items: list[dict[str, Any]] = []
+            deltas: dict[tuple[str, str, str], tuple[ObjectRecord, int]] = {}
+            for write in group:
+                condition = "attribute_not_exists(PK)" if write.create else None
+                items.append(self._put(object_item(write.record), condition))
+                if write.task is not None:
+                    items.append(self._put(task_item(write.task)))
+                if write.create:
+                    bucket = (write.record.org_id, write.record.namespace_id, write.record.bucket_id)
+                    deltas[bucket] = (write.record, deltas.get(bucket, (write.record, 0))[1] + 1)
+            items.extend(self._object_count_update(record, delta) for record, delta in deltas.values())
+            error = self._cancelled(items)
+            if error is not None:
+                raise ConflictError(
+                    "objects of the batch changed concurrently (or their bucket is gone); write them one "
+                    "at a time",
+                    {"reasons": cancellation_codes(error)},
+                ) from error
+
+    @maps_dependency_faults
     def put_object(self, record: ObjectRecord) -> None:
         self.client.put_item(TableName=self.table_name, Item=serialize(object_item(record)))
 
@@ -93,6 +118,34 @@ class DynamoDBObjects(DynamoDBTable):
         from stratus.models.managed_content import ObjectRecord
 
         return ObjectRecord.model_validate(plain_record(item)) if item else None
+
+    @maps_dependency_faults
+    def get_objects(self, keys: Sequence[ObjectKey]) -> dict[ObjectKey, ObjectRecord]:
+        from stratus.models.managed_content import ObjectRecord
+
+        wanted = {
+            (objects_pk(org, namespace), object_sk(bucket, object_id)): (org, namespace, bucket, object_id)
+            for org, namespace, bucket, object_id in keys
+        }
+        found: dict[ObjectKey, ObjectRecord] = {}
+        pending = [key(pk, sk) for pk, sk in wanted]
+        for start in range(0, len(pending), _BATCH_GET_LIMIT):
+            for item in self._batch_get(pending[start : start + _BATCH_GET_LIMIT]):
+                record = ObjectRecord.model_validate(plain_record(item))
+                found[wanted[(item["PK"]["S"], item["SK"]["S"])]] = record
+        return found
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(1, _BATCH_WRITE_ATTEMPTS + 1):
+            response = self.client.batch_get_item(RequestItems=request)
+            items.extend(response.get("Responses", {}).get(self.table_name, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+            time.sleep(backoff_delay(attempt, base=0.05, cap=1.0, jitter="none"))
+        raise unavailable_error(RuntimeError("unprocessed reads"))
 
     @maps_dependency_faults
     def list_objects(
@@ -136,16 +189,32 @@ class DynamoDBObjects(DynamoDBTable):
                 ProjectionExpression="PK, SK",
             )
         ]
-        for start in range(0, len(keys), _BATCH_WRITE_LIMIT):
-            self._batch_delete(keys[start : start + _BATCH_WRITE_LIMIT])
+        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
+            self._batch_delete(keys[start : start + BATCH_WRITE_LIMIT])
         return len(keys)
 
     def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
-        pending: list[dict[str, Any]] = [{"DeleteRequest": {"Key": item_key}} for item_key in keys]
-        for attempt in range(1, _BATCH_WRITE_ATTEMPTS + 1):
-            response = self.client.batch_write_item(RequestItems={self.table_name: pending})
-            pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
-            if not pending:
-                return
-            time.sleep(backoff_delay(attempt, base=0.05, cap=1.0, jitter="none"))
-        raise unavailable_error(RuntimeError("unprocessed deletes"))
+        self._batch_write([{"DeleteRequest": {"Key": item_key}} for item_key in keys])
+
+
+def _transaction_groups(writes: Sequence[ObjectWrite]) -> list[list[ObjectWrite]]:
+    """Consecutive groups of writes whose items (object, task, and one count update per bucket
+    they create in) fit one transaction."""
+    groups: list[list[ObjectWrite]] = []
+    current: list[ObjectWrite] = []
+    size = 0
+    buckets: set[tuple[str, str, str]] = set()
+    for write in writes:
+        bucket = (write.record.org_id, write.record.namespace_id, write.record.bucket_id)
+        cost = 1 + (write.task is not None) + (write.create and bucket not in buckets)
+        if current and size + cost > _TRANSACTION_LIMIT:
+            groups.append(current)
+            current, size, buckets = [], 0, set()
+            cost = 1 + (write.task is not None) + write.create
+        current.append(write)
+        size += cost
+        if write.create:
+            buckets.add(bucket)
+    if current:
+        groups.append(current)
+    return groups

@@ -1,19 +1,29 @@
-"""One S3 object through the pipeline: find its bucket, read it, run every enabled collection
-whose source is that bucket, and move the object and its task through
-PENDING → PROCESSING → COMPLETED / FAILED.
+"""A batch of S3 objects through the pipeline: find each object's bucket, read the objects, split
+them, embed what every enabled collection reading their buckets needs in one call per inference
+service, write the vectors in one upsert per index, and move the objects and their tasks through
+PENDING → PROCESSING → COMPLETED / FAILED in batched transactions.
+
+Failures stay per object. An object that cannot be read, split, embedded or written fails alone
+(FAILED with its reason, or PROCESSING with "attempt n of m failed, retrying: …" when a retry may
+help), its batch-mates complete, and the messages carrying it are reported as failed so the queue
+retries them. A step done for the whole batch (a status transaction, a refused embedding call,
+a refused upsert) is done again one object at a time when it fails, so that the object at fault is
+the only one to fail. An object that would overrun the invocation is failed before it does
+(`budget.TimeBudget`).
 
 Safe to repeat: ids are derived (see `object_keys`), documents are overwritten by id, a
-collection's stale chunks of the object are deleted after the new ones are written, and an
-object already COMPLETED at the same ETag is skipped. `run_once` lets the Lambda wiring make each
-(object, etag, collection) step idempotent with Powertools on top of that."""
+collection's stale chunks of the object are deleted after the new ones are written, an object
+already COMPLETED at the same ETag is skipped, and the job ledger (Powertools Idempotency on
+Lambda) makes each (object, etag, collection) job run once: a redelivery after a crash reuses the
+saved result instead of embedding again."""
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from stratus import clock
 from stratus.domain.content import Blob, blobs_of
@@ -24,16 +34,23 @@ from stratus.filters import parse_filter
 from stratus.models.managed_content import Collection, ObjectRecord
 from stratus.models.namespaces import Namespace
 from stratus.ports.blobs import StoredBlob
-from stratus.ports.metadata import BucketRoute, MetadataStore
+from stratus.ports.ledger import JobLedger, NoLedger
+from stratus.ports.metadata import BucketRoute, MetadataStore, ObjectKey, ObjectWrite
 from stratus.ports.stores import Stores
-from stratus.ports.vectors import Space
-from stratus.services.ingestion.extraction import drafts_for, embed_drafts, records_for
+from stratus.ports.vectors import Space, VectorRecord
+from stratus.services.ingestion.batch_embedding import embed_jobs
+from stratus.services.ingestion.budget import TimeBudget
+from stratus.services.ingestion.extraction import Draft, drafts_for, records_for
 from stratus.services.spaces import space_of
 
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 1000
 _LIST_PAGE = 1000
+# Threads for the batch's I/O-bound steps (S3 reads, idempotency records).
+MAX_THREADS = 8
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,17 +85,9 @@ class IngestJob:
         }
 
 
-# (job, work) → the work's result: run `work` unless this job already ran (then its saved result).
-RunOnce = Callable[[IngestJob, Callable[[], int]], int]
-
-
-def run_always(job: IngestJob, work: Callable[[], int]) -> int:
-    return work()
-
-
 @dataclass
 class Outcome:
-    status: Literal["completed", "skipped"]
+    status: Literal["completed", "skipped", "failed"]
     reason: str = ""
     object_id: str | None = None
     documents: dict[str, int] = field(default_factory=dict)
@@ -89,6 +98,23 @@ class IngestLimits:
     # Must equal the queue's maxReceiveCount: the last receive marks a failing object FAILED.
     max_receives: int = 3
     max_object_bytes: int = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Message:
+    """One SQS message of the batch: its S3 object events, or why they could not be read."""
+
+    message_id: str
+    receive_count: int
+    events: Sequence[S3ObjectEvent] = ()
+    error: Exception | None = None
+
+
+@dataclass
+class MessageResult:
+    message_id: str
+    outcomes: list[Outcome]
+    error: Exception | None = None  # set: the message failed and comes back
 
 
 class BatchLookups:
@@ -129,157 +155,440 @@ class BatchLookups:
         return [c for c in self._collections[key] if route.bucket_id in c.source.bucket_ids]
 
 
-class ObjectIngestor:
-    def __init__(self, stores: Stores, limits: IngestLimits, run_once: RunOnce = run_always) -> None:
+# ---------------------------------------------------------------------------------------------
+# The batch's state: one `_Item` per distinct object, one `_Job` per (object, collection)
+
+
+@dataclass
+class _Job:
+    item: _Item
+    collection: Collection
+    drafts: list[Draft]
+    space: Space | None = None
+    job: IngestJob | None = None
+    claimed: bool = False
+    documents: int | None = None
+    vectors: list[list[float] | None] = field(default_factory=list)
+    records: list[VectorRecord] = field(default_factory=list)
+    error: Exception | None = None
+
+    @property
+    def service(self) -> str:
+        return self.collection.feature_extractor.inference_service
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def fail(self, error: Exception) -> None:
+        if self.error is None:
+            self.error = error
+
+
+@dataclass
+class _Prepared:
+    """What reading and splitting one object gave (made on a worker thread, handed over whole)."""
+
+    stored: StoredBlob | None = None
+    error: StratusError | None = None
+    blobs: list[Blob] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    drafts: dict[str, list[Draft]] = field(default_factory=dict)  # collection id → drafts
+
+
+@dataclass
+class _Item:
+    route: BucketRoute
+    object_id: str
+    key: str
+    event_etag: str | None
+    receive_count: int
+    record: ObjectRecord | None = None  # as stored before this batch
+    namespace: Namespace | None = None
+    collections: list[Collection] = field(default_factory=list)
+    prepared: _Prepared | None = None
+    started: ObjectRecord | None = None  # as this batch wrote it (PROCESSING)
+    replaces: bool = False
+    jobs: list[_Job] = field(default_factory=list)
+    outcome: Outcome | None = None  # skipped or done
+    error: Exception | None = None
+
+    @property
+    def object_key(self) -> ObjectKey:
+        return (self.route.org_id, self.route.namespace_id, self.route.bucket_id, self.object_id)
+
+    @property
+    def live(self) -> bool:
+        """Still on its way: neither skipped nor failed."""
+        return self.outcome is None and self.error is None
+
+    def skip(self, reason: str) -> None:
+        self.outcome = Outcome("skipped", reason, self.object_id)
+
+    def fail(self, error: Exception) -> None:
+        if self.error is None:
+            self.error = error
+
+
+class BatchIngestor:
+    def __init__(self, stores: Stores, limits: IngestLimits, ledger: JobLedger | None = None) -> None:
         self._stores = stores
         self._limits = limits
-        self._run_once = run_once
+        self._ledger = ledger if ledger is not None else NoLedger()
 
-    def lookups(self) -> BatchLookups:
-        return BatchLookups(self._stores.metadata)
-
-    def process(
-        self, event: S3ObjectEvent, receive_count: int = 1, lookups: BatchLookups | None = None
-    ) -> Outcome:
-        """Ingest the object of `event`. Raises when it failed (the message is then retried and
-        ends in the dead-letter queue); the object shows why. Pass the batch's `lookups` to share
-        its reads with the other objects of the batch."""
-        lookups = lookups or self.lookups()
-        prefix = bucket_prefix_of(event.key)
-        route = lookups.route(prefix) if prefix else None
-        if route is None:
-            # Not under any live bucket (deleted, or a stray key): nothing to do, nothing to retry.
-            return Outcome("skipped", "no Stratus bucket owns this key")
-        object_id = object_id_for_key(event.key)
-        record = self._stores.metadata.get_object(
-            route.org_id, route.namespace_id, route.bucket_id, object_id
-        )
-        if _already_done(record, event.etag):
-            return Outcome("skipped", "this version was already processed", object_id)
-        stored, read_error = self._read(event.key)
-        if stored is None and read_error is None:
-            return Outcome("skipped", "the object was deleted before it was processed", object_id)
-        etag = stored.etag if stored is not None else (event.etag or "")
-        if _already_done(record, etag):
-            return Outcome("skipped", "this version was already processed", object_id)
-        # Only an object that was processed, or attempted, before can hold chunks of another
-        # version; a first attempt (no record yet, or PENDING) skips the listing. The ETag cannot
-        # tell: a retry of a new version whose first attempt failed or died after `_start` finds
-        # the new ETag already on the record, while the old version's extra chunks are still there.
-        replaces = record is not None and record.status != "PENDING"
-        record = self._start(route, object_id, event.key, etag, record)
+    def ingest(self, messages: Sequence[Message], budget: TimeBudget | None = None) -> list[MessageResult]:
+        """Ingest the objects of `messages`; one result per message, in order. A result with an
+        `error` is a message to retry; its objects show why."""
+        budget = budget or TimeBudget.unlimited()
+        lookups = BatchLookups(self._stores.metadata)
+        items: dict[ObjectKey, _Item] = {}
+        carried: dict[str, list[_Item | Outcome | Exception]] = {}
+        for message in messages:
+            carried[message.message_id] = self._items_of(message, lookups, items)
+        batch = list(items.values())
+        pool = ThreadPoolExecutor(max_workers=MAX_THREADS, thread_name_prefix="stratus-ingest")
         try:
-            if read_error is not None:
-                raise read_error
-            assert stored is not None
-            return self._ingest(route, record, stored, replaces, lookups)
+            self._read_records(batch)
+            self._look_up(batch, lookups)
+            self._prepare(batch, budget, pool)
+            self._start(batch)
+            jobs = self._jobs(batch)
+            self._claim(jobs, budget, pool)
+            embed_jobs(self._stores.embedders, [j for j in jobs if j.claimed and not j.failed], budget)
+            self._write_vectors(jobs)
+            self._settle(jobs, pool)
+            self._finish(batch)
+        finally:
+            # Never waits: a read that overran its time is left to end on its own thread.
+            pool.shutdown(wait=False, cancel_futures=True)
+        return [self._result(message, carried[message.message_id]) for message in messages]
+
+    # -- which objects -------------------------------------------------------------------------
+
+    def _items_of(
+        self, message: Message, lookups: BatchLookups, items: dict[ObjectKey, _Item]
+    ) -> list[_Item | Outcome | Exception]:
+        """The objects a message carries, each object once per batch (two events for one key
+        share its work and its outcome); keys outside any bucket are skipped outcomes, and a
+        route that could not be read is the message's error."""
+        carried: list[_Item | Outcome | Exception] = []
+        for event in message.events:
+            prefix = bucket_prefix_of(event.key)
+            try:
+                route = lookups.route(prefix) if prefix else None
+            except Exception as error:  # the metadata store: the message comes back
+                carried.append(error)
+                continue
+            if route is None:
+                # Not under any live bucket (deleted, or a stray key): nothing to do, nothing to retry.
+                carried.append(Outcome("skipped", "no Stratus bucket owns this key"))
+                continue
+            object_id = object_id_for_key(event.key)
+            key = (route.org_id, route.namespace_id, route.bucket_id, object_id)
+            item = items.get(key)
+            if item is None:
+                item = items[key] = _Item(route, object_id, event.key, event.etag, message.receive_count)
+            item.receive_count = max(item.receive_count, message.receive_count)
+            carried.append(item)
+        return carried
+
+    def _read_records(self, items: list[_Item]) -> None:
+        try:
+            records = self._stores.metadata.get_objects([item.object_key for item in items])
         except Exception as error:
-            self._fail(record, error, receive_count)
-            raise
+            for item in items:
+                item.fail(error)
+            return
+        for item in items:
+            item.record = records.get(item.object_key)
+            if _already_done(item.record, item.event_etag):
+                item.skip("this version was already processed")
 
-    # -- steps -------------------------------------------------------------------------------
+    def _look_up(self, items: list[_Item], lookups: BatchLookups) -> None:
+        for item in _live(items):
+            try:
+                item.namespace = lookups.namespace(item.route)
+                item.collections = lookups.collections(item.route) if item.namespace is not None else []
+            except Exception as error:
+                item.fail(error)
 
-    def _read(self, key: str) -> tuple[StoredBlob | None, StratusError | None]:
+    # -- reading and splitting -----------------------------------------------------------------
+
+    def _prepare(self, items: list[_Item], budget: TimeBudget, pool: ThreadPoolExecutor) -> None:
+        """Read and split every object on the pool's threads; an object not done when the time
+        for it is over is failed (its thread is left to finish on its own)."""
+        futures: dict[Future[_Prepared], _Item] = {
+            pool.submit(self._read_and_split, item.key, item.collections): item for item in _live(items)
+        }
+        pending = set(futures)
+        while pending:
+            left = budget.prepare_seconds_left()
+            if left <= 0:
+                break
+            done, pending = wait(pending, timeout=min(left, 1.0), return_when=FIRST_COMPLETED)
+            for future in done:
+                futures[future].prepared = future.result()
+        for future in pending:
+            future.cancel()
+            item = futures[future]
+            item.prepared = _Prepared(error=budget.overrun("be read and split"))
+        for item in _live(items):
+            prepared = item.prepared
+            assert prepared is not None
+            if prepared.stored is None and prepared.error is None:
+                item.skip("the object was deleted before it was processed")
+            elif prepared.stored is not None and _already_done(item.record, prepared.stored.etag):
+                item.skip("this version was already processed")
+
+    def _read_and_split(self, key: str, collections: list[Collection]) -> _Prepared:
         try:
-            return self._stores.blobs.get(key, self._limits.max_object_bytes), None
+            stored = self._stores.blobs.get(key, self._limits.max_object_bytes)
         except PayloadTooLargeError as error:
-            return None, error
+            return _Prepared(error=error)
+        if stored is None:
+            return _Prepared()
+        try:
+            blobs, metadata = blobs_of(stored)
+            drafts = {c.collection_id: drafts_for(c, blobs) for c in collections}
+        except StratusError as error:  # the object's own fault: undecodable, unsupported, too big
+            return _Prepared(stored, error)
+        return _Prepared(stored, None, blobs, metadata, drafts)
 
-    def _start(
-        self, route: BucketRoute, object_id: str, key: str, etag: str, record: ObjectRecord | None
-    ) -> ObjectRecord:
+    # -- statuses ------------------------------------------------------------------------------
+
+    def _start(self, items: list[_Item]) -> None:
+        """PROCESSING for every object to process (new ones created, and counted in their bucket),
+        in batched transactions; one object at a time if those fail."""
         now = clock.iso_now()
-        if record is None:  # a plain S3 put: the extractor is the first to hear of it
-            new = pending_object(route, object_id, key, self._stores.blobs.bucket, "s3", now)
+        writes: list[tuple[_Item, ObjectWrite]] = []
+        for item in items:
+            if item.outcome is not None or item.prepared is None:
+                continue  # skipped, or failed before it was read: nothing to record
+            record = item.record
+            create = record is None
+            if record is None:  # a plain S3 put: the extractor is the first to hear of it
+                record = self._pending(item, now)
+            started = _processing(record, _etag(item), now)
+            writes.append((item, ObjectWrite(started, task_of(started), create)))
+        if not writes:
+            return
+        try:
+            self._stores.metadata.save_objects([write for _, write in writes])
+        except Exception as error:
+            logger.info("batched start of %d objects failed (%s): one at a time", len(writes), error)
+            for item, _ in writes:
+                try:
+                    item.started = self._start_one(item, now)
+                except Exception as one_error:
+                    item.fail(one_error)
+        else:
+            for item, write in writes:
+                item.started = write.record
+        for item, _ in writes:
+            # Only an object that was processed, or attempted, before can hold chunks of another
+            # version; a first attempt (no record yet, or PENDING) skips the listing. The ETag
+            # cannot tell: a retry of a new version whose first attempt failed or died after the
+            # start finds the new ETag already on the record, while the old version's extra
+            # chunks are still there.
+            item.replaces = item.record is not None and item.record.status != "PENDING"
+            if item.started is not None and item.prepared is not None and item.prepared.error is not None:
+                item.fail(item.prepared.error)
+
+    def _pending(self, item: _Item, now: str) -> ObjectRecord:
+        return pending_object(item.route, item.object_id, item.key, self._stores.blobs.bucket, "s3", now)
+
+    def _start_one(self, item: _Item, now: str) -> ObjectRecord:
+        record = item.record
+        if record is None:
+            new = self._pending(item, now)
             # Conditional, and counted in the bucket: a concurrent worker's record wins.
             created = self._stores.metadata.create_object(new)
-            record = (
-                new
-                if created
-                else self._stores.metadata.get_object(
-                    route.org_id, route.namespace_id, route.bucket_id, object_id
-                )
-            )
+            record = new if created else self._stores.metadata.get_object(*item.object_key)
             if record is None:  # created and deleted in between: start over as new
                 record = new
-        # A registered object keeps the task it was announced with until it is processed once;
-        # a later version (new ETag) of the same key gets a task of its own.
-        task_id = (
-            record.task_id if record.status == "PENDING" and record.task_id else task_id_for(object_id, etag)
-        )
-        started = record.model_copy(
-            update={
-                "status": "PROCESSING",
-                "error": None,
-                "etag": etag,
-                "task_id": task_id,
-                "updated_at": now,
-            }
-        )
-        self._save(started)
+        started = _processing(record, _etag(item), now)
+        self._stores.metadata.save_object(started, task_of(started))
         return started
 
-    def _ingest(
-        self,
-        route: BucketRoute,
-        record: ObjectRecord,
-        stored: StoredBlob,
-        replaces: bool,
-        lookups: BatchLookups,
-    ) -> Outcome:
-        blobs, object_metadata = blobs_of(stored)
-        metadata = {**object_metadata, **record.metadata}
-        record = record.model_copy(update={"blobs": [blob.summary() for blob in blobs], "metadata": metadata})
-        namespace = lookups.namespace(route)
-        documents: dict[str, int] = {}
-        if namespace is not None:
-            for collection in lookups.collections(route):
-                job = IngestJob(
-                    route.org_id, route.namespace_id, route.bucket_id, record.object_id, record.etag or "",
-                    collection.collection_id,
-                )  # fmt: skip
-                work = functools.partial(
-                    self._write_documents, namespace, collection, record, blobs, replaces
-                )
-                documents[collection.collection_id] = self._run_once(job, work)
-        completed = record.model_copy(
+    def _finish(self, items: list[_Item]) -> None:
+        """COMPLETED (with the counts) or the failure, in batched transactions; one object at a
+        time if those fail, so an object whose COMPLETED write fails is reported failed alone."""
+        now = clock.iso_now()
+        writes: list[tuple[_Item, ObjectWrite]] = []
+        for item in items:
+            if item.started is None or item.outcome is not None:
+                continue
+            error = item.error or next((job.error for job in item.jobs if job.error is not None), None)
+            if error is not None:
+                item.fail(error)
+                record = self._failed(item, error, now)
+            else:
+                record = self._completed(item, now)
+            outputs = _outputs_of(item) if error is None else None
+            writes.append((item, ObjectWrite(record, task_of(record, outputs))))
+        if not writes:
+            return
+        try:
+            self._stores.metadata.save_objects([write for _, write in writes])
+        except Exception as error:
+            logger.info("batched finish of %d objects failed (%s): one at a time", len(writes), error)
+            for item, write in writes:
+                self._finish_one(item, write, now)
+        else:
+            for item, write in writes:
+                self._finished(item, write.record)
+
+    def _finish_one(self, item: _Item, write: ObjectWrite, now: str) -> None:
+        try:
+            assert write.task is not None
+            self._stores.metadata.save_object(write.record, write.task)
+        except Exception as error:
+            if item.error is not None:  # the original error matters more; the retry records it
+                logger.exception("could not record the failure of object %s", item.object_id)
+                return
+            item.fail(error)
+            failed = self._failed(item, error, now)
+            try:
+                self._stores.metadata.save_object(failed, task_of(failed))
+            except Exception:
+                logger.exception("could not record the failure of object %s", item.object_id)
+            return
+        self._finished(item, write.record)
+
+    def _finished(self, item: _Item, record: ObjectRecord) -> None:
+        if item.error is None:
+            documents = {job.collection.collection_id: job.documents or 0 for job in item.jobs}
+            item.outcome = Outcome("completed", object_id=item.object_id, documents=documents)
+
+    def _completed(self, item: _Item, now: str) -> ObjectRecord:
+        started = item.started
+        assert started is not None
+        return started.model_copy(
             update={
                 "status": "COMPLETED",
                 "error": None,
-                "document_count": sum(documents.values()),
-                "updated_at": clock.iso_now(),
+                "document_count": sum(job.documents or 0 for job in item.jobs),
+                "updated_at": now,
+                **_content_of(item),
             }
         )
-        self._save(completed, outputs=_outputs(documents))
-        return Outcome("completed", object_id=record.object_id, documents=documents)
 
-    def _write_documents(
-        self,
-        namespace: Namespace,
-        collection: Collection,
-        record: ObjectRecord,
-        blobs: list[Blob],
-        replaces: bool,
-    ) -> int:
-        space = space_of(namespace, collection.vector_index)
-        if space is None:
-            raise BadRequestError(
-                f"collection '{collection.collection_id}' writes into vector index "
-                f"'{collection.vector_index}', which namespace '{namespace.namespace_id}' no longer has",
-                {"collection_id": collection.collection_id},
-            )
-        drafts = drafts_for(collection, blobs)
-        embedder = self._stores.embedders.get(collection.feature_extractor.inference_service)
-        vectors = embed_drafts(embedder, drafts) if drafts else []
-        records = records_for(record, collection, record.metadata, drafts, vectors, clock.iso_now())
-        if records:
-            self._stores.vectors.ensure_space(space)
-            self._stores.vectors.upsert(space, records)
-        if replaces:  # a new version may have fewer chunks: remove the ones it no longer has
-            stale = self._ids_of(space, record.object_id, collection.collection_id) - {r.id for r in records}
-            if stale:
-                self._stores.vectors.delete(space, sorted(stale))
-        return len(records)
+    def _failed(self, item: _Item, error: Exception, now: str) -> ObjectRecord:
+        started = item.started
+        assert started is not None
+        reason = _reason(error)
+        if _is_permanent(error) or item.receive_count >= self._limits.max_receives:
+            status: Literal["PROCESSING", "FAILED"] = "FAILED"
+            message = reason
+        else:
+            status = "PROCESSING"
+            attempt = f"attempt {item.receive_count} of {self._limits.max_receives}"
+            message = f"{attempt} failed, retrying: {reason}"
+        return started.model_copy(update={"status": status, "error": message, "updated_at": now})
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def _jobs(self, items: list[_Item]) -> list[_Job]:
+        """One job per (started object, collection), its space resolved; none for a namespace
+        that is gone (the object completes with no documents, as before it had collections)."""
+        jobs: list[_Job] = []
+        for item in items:
+            if not item.live or item.started is None or item.namespace is None:
+                continue
+            assert item.prepared is not None
+            for collection in item.collections:
+                job = _Job(item, collection, item.prepared.drafts.get(collection.collection_id, []))
+                job.job = IngestJob(
+                    item.route.org_id, item.route.namespace_id, item.route.bucket_id, item.object_id,
+                    item.started.etag or "", collection.collection_id,
+                )  # fmt: skip
+                job.space = space_of(item.namespace, collection.vector_index)
+                if job.space is None:
+                    job.fail(
+                        BadRequestError(
+                            f"collection '{collection.collection_id}' writes into vector index "
+                            f"'{collection.vector_index}', which namespace "
+                            f"'{item.namespace.namespace_id}' no longer has",
+                            {"collection_id": collection.collection_id},
+                        )
+                    )
+                item.jobs.append(job)
+                jobs.append(job)
+        return jobs
+
+    def _claim(self, jobs: list[_Job], budget: TimeBudget, pool: ThreadPoolExecutor) -> None:
+        """Claim every job in the ledger: a job that ran before keeps its saved result (and is not
+        embedded again); one another invocation holds fails, to come back later."""
+
+        def claim(job: _Job) -> None:
+            assert job.job is not None
+            try:
+                claim = self._ledger.claim(job.job.as_dict(), budget.remaining_ms())
+            except Exception as error:
+                job.fail(error)
+                return
+            if claim.mine:
+                job.claimed = True
+            else:
+                job.documents = claim.done
+
+        _each(pool, claim, [job for job in jobs if not job.failed])
+
+    def _write_vectors(self, jobs: list[_Job]) -> None:
+        """One upsert per space for every embedded job writing into it; a refused upsert is made
+        again one job at a time so only the job at fault fails. Then each replaced object's stale
+        chunks are deleted."""
+        now = clock.iso_now()
+        by_space: dict[str, list[_Job]] = {}
+        for job in jobs:
+            if job.claimed and not job.failed:
+                assert job.item.started is not None and job.space is not None
+                vectors = [vector for vector in job.vectors if vector is not None]
+                if len(vectors) != len(job.drafts):  # a bug in the embedding step: retry, never guess
+                    job.fail(RuntimeError(f"{len(job.drafts) - len(vectors)} drafts were not embedded"))
+                    continue
+                record = job.item.started.model_copy(update=_content_of(job.item))
+                job.records = records_for(record, job.collection, record.metadata, job.drafts, vectors, now)
+                job.documents = len(job.records)
+                by_space.setdefault(job.space.name, []).append(job)
+        for space_jobs in by_space.values():
+            self._upsert(space_jobs)
+        for job in jobs:
+            if job.claimed and not job.failed and job.item.replaces:
+                try:
+                    self._delete_stale(job)
+                except Exception as error:
+                    job.fail(error)
+
+    def _upsert(self, jobs: list[_Job]) -> None:
+        space = jobs[0].space
+        assert space is not None
+        records = [record for job in jobs for record in job.records]
+        try:
+            if records:
+                self._stores.vectors.ensure_space(space)
+                self._stores.vectors.upsert(space, records)
+        except StratusError as error:
+            if not 400 <= error.status < 500 or len(jobs) == 1:
+                for job in jobs:
+                    job.fail(error)
+                return
+            for job in jobs:  # refused for some record: find whose
+                try:
+                    self._stores.vectors.upsert(space, job.records)
+                except Exception as one_error:
+                    job.fail(one_error)
+        except Exception as error:
+            for job in jobs:
+                job.fail(error)
+
+    def _delete_stale(self, job: _Job) -> None:
+        """A new version may have fewer chunks: remove the ones it no longer has."""
+        assert job.space is not None
+        kept = {record.id for record in job.records}
+        stale = self._ids_of(job.space, job.item.object_id, job.collection.collection_id) - kept
+        if stale:
+            self._stores.vectors.delete(job.space, sorted(stale))
 
     def _ids_of(self, space: Space, object_id: str, collection_id: str) -> set[str]:
         node = parse_filter(
@@ -300,35 +609,107 @@ class ObjectIngestor:
                 return found
             after = page.records[-1].id
 
-    def _fail(self, record: ObjectRecord, error: Exception, receive_count: int) -> None:
-        reason = _reason(error)
-        final = _is_permanent(error) or receive_count >= self._limits.max_receives
-        if final:
-            status: Literal["PROCESSING", "FAILED"] = "FAILED"
-            message = reason
-        else:
-            status = "PROCESSING"
-            message = f"attempt {receive_count} of {self._limits.max_receives} failed, retrying: {reason}"
-        failed = record.model_copy(update={"status": status, "error": message, "updated_at": clock.iso_now()})
-        try:
-            self._save(failed)
-        except Exception:  # the original error matters more; the status catches up on the retry
-            logger.exception("could not record the failure of object %s", record.object_id)
+    def _settle(self, jobs: list[_Job], pool: ThreadPoolExecutor) -> None:
+        """Each claimed job's result into the ledger (its claim dropped if it failed, so the next
+        delivery runs it again)."""
 
-    def _save(self, record: ObjectRecord, outputs: dict[str, Any] | None = None) -> None:
-        """The object and its task, in one write, with the object's status and error."""
-        self._stores.metadata.save_object(record, task_of(record, outputs))
+        def settle(job: _Job) -> None:
+            assert job.job is not None
+            try:
+                if job.error is not None:
+                    self._ledger.failed(job.job.as_dict(), job.error)
+                else:
+                    self._ledger.succeeded(job.job.as_dict(), job.documents or 0)
+            except Exception as error:
+                if job.error is None:
+                    job.fail(error)
+                else:
+                    logger.exception("could not drop the idempotency record of a failed job")
+
+        _each(pool, settle, [job for job in jobs if job.claimed])
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _result(self, message: Message, carried: list[_Item | Outcome | Exception]) -> MessageResult:
+        if message.error is not None:
+            return MessageResult(message.message_id, [], message.error)
+        outcomes: list[Outcome] = []
+        error: Exception | None = None
+        for entry in carried:
+            if isinstance(entry, Outcome):
+                outcomes.append(entry)
+                continue
+            if isinstance(entry, Exception):
+                outcomes.append(Outcome("failed", _reason(entry)))
+                error = error or entry
+                continue
+            if entry.error is not None:
+                outcomes.append(Outcome("failed", _reason(entry.error), entry.object_id))
+                error = error or entry.error
+            elif entry.outcome is not None:
+                outcomes.append(entry.outcome)
+            else:  # never reached a status (a bug): retry rather than lose the object
+                error = error or RuntimeError(f"object {entry.object_id} was left unprocessed")
+                outcomes.append(Outcome("failed", "left unprocessed", entry.object_id))
+        return MessageResult(message.message_id, outcomes, error)
 
 
-def _already_done(record: ObjectRecord | None, etag: str | None) -> bool:
-    return record is not None and bool(etag) and record.etag == etag and record.status == "COMPLETED"
+# ---------------------------------------------------------------------------------------------
+# Helpers
 
 
-def _outputs(documents: dict[str, int]) -> dict[str, Any]:
+def _live(items: Iterable[_Item]) -> list[_Item]:
+    return [item for item in items if item.live]
+
+
+def _each(pool: ThreadPoolExecutor, action: Callable[[T], None], values: Sequence[T]) -> None:
+    """`action` on every value, on the pool's threads when there are several."""
+    if len(values) <= 1:
+        for value in values:
+            action(value)
+        return
+    for future in [pool.submit(action, value) for value in values]:
+        future.result()
+
+
+def _etag(item: _Item) -> str:
+    prepared = item.prepared
+    if prepared is not None and prepared.stored is not None:
+        return prepared.stored.etag
+    return item.event_etag or ""
+
+
+def _processing(record: ObjectRecord, etag: str, now: str) -> ObjectRecord:
+    # A registered object keeps the task it was announced with until it is processed once; a
+    # later version (new ETag) of the same key gets a task of its own.
+    announced = record.status == "PENDING" and record.task_id
+    task_id = record.task_id if announced and record.task_id else task_id_for(record.object_id, etag)
+    return record.model_copy(
+        update={"status": "PROCESSING", "error": None, "etag": etag, "task_id": task_id, "updated_at": now}
+    )
+
+
+def _content_of(item: _Item) -> dict[str, Any]:
+    """The blobs and merged metadata the object's documents and its COMPLETED record carry."""
+    prepared = item.prepared
+    started = item.started
+    assert prepared is not None and started is not None
+    return {
+        "blobs": [blob.summary() for blob in prepared.blobs],
+        "metadata": {**prepared.metadata, **started.metadata},
+    }
+
+
+def _outputs_of(item: _Item) -> dict[str, Any]:
+    documents = {job.collection.collection_id: job.documents or 0 for job in item.jobs}
     outputs: dict[str, Any] = {"document_count": sum(documents.values()), "collections": documents}
     if not documents:
         outputs["note"] = "no enabled collection reads this bucket; the object is stored, not extracted"
     return outputs
+
+
+def _already_done(record: ObjectRecord | None, etag: str | None) -> bool:
+    return record is not None and bool(etag) and record.etag == etag and record.status == "COMPLETED"
 
 
 def _is_permanent(error: Exception) -> bool:
