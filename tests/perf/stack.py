@@ -85,10 +85,13 @@ def _environment() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, log_level: str = "warning", workers: int = 1) -> Iterator[LocalStack]:
+def running_stack(
+    workdir: Path, log_level: str = "warning", workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[LocalStack]:
     """Start the stack on a free port with its data under `workdir`; stop it on exit.
     `log_level=warning`: no access-log line per request (the API is measured, not the terminal).
-    `workers > 1`: uvicorn worker processes, as `make dev` runs with `--workers`."""
+    `workers > 1`: uvicorn worker processes, as `make dev` runs with `--workers`. `env`: settings
+    for this stack (the caller's own `STRATUS_*` never reach it)."""
     workdir.mkdir(parents=True, exist_ok=True)
     info_path = workdir / "info.json"
     args = [
@@ -102,7 +105,7 @@ def running_stack(workdir: Path, log_level: str = "warning", workers: int = 1) -
     ]  # fmt: skip
     with (workdir / "stack.log").open("wb") as log:
         process = subprocess.Popen(
-            args, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=_environment()
+            args, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**_environment(), **(env or {})}
         )
     stack = LocalStack(process, workdir, {})
     try:
