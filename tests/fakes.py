@@ -42,6 +42,7 @@ from stratus.ports import (
     ScoredRecord,
     Space,
     StoreCapabilities,
+    VectorColumns,
     VectorRecord,
 )
 
@@ -82,6 +83,9 @@ class InMemoryVectorStore:
                 f"vector space '{space.name}' exists with dimension {known}, not {space.dimension}",
                 {"space": space.name, "existing_dimension": known, "requested_dimension": space.dimension},
             )
+
+    def upsert_columns(self, space: Space, columns: VectorColumns) -> None:
+        self.upsert(space, columns.records())
 
     def upsert(self, space: Space, records: Sequence[VectorRecord]) -> None:
         self._maybe_fail("upsert")

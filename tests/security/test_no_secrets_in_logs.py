@@ -245,6 +245,7 @@ def test_an_unexpected_error_logs_no_payload_or_vector(
         raise TypeError(f"cannot convert {records!r}")
 
     monkeypatch.setattr(vectors, "upsert", broken_upsert)
+    monkeypatch.setattr(vectors, "upsert_columns", broken_upsert)  # what the upsert route calls
 
     response = stack.call(
         "POST", f"/v1/namespaces/{NAMESPACE}/documents/direct", json={"documents": [_document("d1")]}
@@ -303,6 +304,7 @@ def test_the_lambda_handlers_log_no_key_payload_or_vector(
         raise TypeError(f"cannot convert {records!r}")
 
     monkeypatch.setattr(get_container().vectors, "upsert", broken_upsert)
+    monkeypatch.setattr(get_container().vectors, "upsert_columns", broken_upsert)
     status, text = invoke_function(
         "upsert_documents",
         _event(f"POST {docs}/direct", f"{docs}/direct", {"documents": [_document("d2")]}, key),

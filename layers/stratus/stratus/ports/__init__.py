@@ -29,6 +29,7 @@ from stratus.ports.vectors import (
     ScoredRecord,
     Space,
     StoreCapabilities,
+    VectorColumns,
     VectorRecord,
     VectorStore,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "Stores",
     "UrlFetcher",
     "UsageRepository",
+    "VectorColumns",
     "VectorRecord",
     "VectorStore",
 ]

@@ -18,6 +18,7 @@ from stratus.adapters.lancedb.arrow import (
     DISTANCE_COLUMN,
     ID_COLUMN,
     VECTOR_COLUMN,
+    column_batch,
     columns_read,
     dimension_of,
     index_fields,
@@ -39,7 +40,8 @@ from stratus.adapters.lancedb.sql import sql_string
 from stratus.errors import ConflictError, StratusError, VectorStoreUnavailableError
 from stratus.filters import OPERATORS, FilterNode
 from stratus.models.namespaces import Metric, PayloadIndexConfig
-from stratus.ports import RecordPage, ScoredRecord, Space, StoreCapabilities, VectorRecord
+from stratus.ports import RecordPage, ScoredRecord, Space, StoreCapabilities, VectorColumns, VectorRecord
+from stratus.ports.columns import last_of_each_id
 
 INDEXED_COLUMNS = IndexedColumns(vector=VECTOR_COLUMN, terms=TERMS_COLUMN)
 
@@ -110,14 +112,27 @@ class LanceDBVectorStore:
             return
         with self._call("upsert", space):
             table = self._table_or_create(space)
-            data = record_batch(space, list(latest.values()), set(table.schema.names))
-            (
-                table.merge_insert(ID_COLUMN)
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .execute(data)
-            )
+            self._merge(table, record_batch(space, list(latest.values()), self._index_columns(space, table)))
         self._wrote(space, table)
+
+    def upsert_columns(self, space: Space, columns: VectorColumns) -> None:
+        columns = last_of_each_id(columns)
+        if not columns.ids:
+            return
+        with self._call("upsert", space):
+            table = self._table_or_create(space)
+            self._merge(table, column_batch(space, columns, self._index_columns(space, table)))
+        self._wrote(space, table)
+
+    @staticmethod
+    def _index_columns(space: Space, table: Table) -> set[str]:
+        """The table's columns, when the space has payload indexes to write (reading the schema
+        is a round trip to the table's latest version: skipped when nothing needs it)."""
+        return set(table.schema.names) if space.payload_indexes else set()
+
+    @staticmethod
+    def _merge(table: Table, data: pa.Table) -> None:
+        table.merge_insert(ID_COLUMN).when_matched_update_all().when_not_matched_insert_all().execute(data)
 
     def delete(self, space: Space, ids: Sequence[str]) -> None:
         if not ids:
