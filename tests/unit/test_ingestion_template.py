@@ -19,6 +19,7 @@ BUCKET_NAME_SUB = "${DataBucketName}-${Stage}-${AWS::AccountId}-${AWS::Region}"
 EXPECTED_S3_ACTIONS = {
     "ExtractorFunction": {"s3:GetObject", "s3:ListBucket"},
     "CreateObjectFunction": {"s3:PutObject"},
+    "CreateObjectsBatchFunction": {"s3:PutObject"},
     "CreateUploadFunction": {"s3:PutObject"},
     "DeleteBucketFunction": {"s3:ListBucket", "s3:DeleteObject"},
     "DeleteNamespaceFunction": {"s3:ListBucket", "s3:DeleteObject"},

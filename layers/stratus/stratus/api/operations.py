@@ -45,6 +45,7 @@ OPERATION_NAMES = (
     "get_bucket",
     "delete_bucket",
     "create_object",
+    "create_objects_batch",
     "list_objects",
     "get_object",
     "create_upload",

@@ -117,7 +117,9 @@ def _document(position: int, doc: Any, indexes: dict[str, IndexRows], simdjson: 
             row = np.frombuffer(entry.as_buffer(of_type="d"), dtype=np.float64)
             if not limits.MIN_DIMENSION <= len(row) <= limits.MAX_DIMENSION or len(row) != len(entry):
                 raise _NotPlain
-            rows = indexes.setdefault(name, IndexRows())
+            rows = indexes.get(name)
+            if rows is None:
+                rows = indexes[name] = IndexRows()
             rows.positions.append(position)
             rows.rows.append(row)
             vectors[name] = PLACEHOLDER
@@ -129,7 +131,7 @@ def _distinct_keys(obj: Any) -> list[str]:
     """The object's keys; a key given twice takes the usual path (simdjson reads the first,
     `json.loads` the last)."""
     keys = list(obj.keys())
-    if len(set(keys)) != len(keys):
+    if len(keys) > 1 and len(set(keys)) != len(keys):
         raise _NotPlain
     return keys
 
@@ -147,12 +149,16 @@ def _brackets_accounted_for(body: bytes, decoded: Decoded) -> bool:
     strings, or a `\\u005b` escape: then no vector held a nested array (which `as_buffer` would
     have flattened into it). Conservative: an escaped backslash before `u005b` only sends the body
     the usual way."""
-    raw = body.count(_BRACKET)
+    import numpy as np
+
+    raw = int(np.count_nonzero(np.frombuffer(body, dtype=np.uint8) == _BRACKET))
+    vectors = sum(len(rows.rows) for rows in decoded.vectors.values())
+    documents = isinstance(decoded.skeleton.get("documents"), list)
+    if raw == vectors + documents:
+        return True  # one `[` per vector and the documents' array: the usual body, at one count
     if b"\\u005" in body:
         raw += body.count(b"\\u005b") + body.count(b"\\u005B")
-    seen = sum(len(rows.rows) for rows in decoded.vectors.values())
-    seen += _brackets_in(decoded.skeleton)
-    return seen == raw
+    return vectors + _brackets_in(decoded.skeleton) == raw
 
 
 def _brackets_in(value: Any) -> int:

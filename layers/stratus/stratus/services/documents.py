@@ -126,10 +126,11 @@ def _new_vector_configs(namespace: Namespace, documents: list[DocumentEntry]) ->
     """Schema-on-write: in a standalone namespace an unseen vector name becomes an index
     (dimension from the first document that uses it, cosine). Managed namespaces are fixed."""
     new: dict[str, VectorConfig] = {}
+    known = set(namespace.index_names())
     for position, doc in enumerate(documents):
         for name in doc.vectors:
             dimension = _dimension(doc, name)
-            if namespace.vector_config(name) is not None or name in new:
+            if name in known or name in new:
                 continue
             location = f"documents[{position}].vectors.{name}"
             if namespace.mode != "standalone":

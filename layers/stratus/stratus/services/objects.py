@@ -11,8 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -36,19 +40,25 @@ from stratus.domain.object_records import pending_object, task_of
 from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError, StratusError
 from stratus.models.common import ListResponse, Pagination
 from stratus.models.managed_content import (
+    BatchObjectModel,
     BlobInput,
     BlobSummary,
     Bucket,
     CreateObjectRequest,
+    CreateObjectsBatchRequest,
+    CreateObjectsBatchResponse,
     CreateUploadRequest,
+    FailedObject,
     ObjectModel,
     ObjectRecord,
     UploadModel,
 )
 from stratus.ports.fetch import UrlFetcher
-from stratus.ports.metadata import ManagedContentRepository
+from stratus.ports.metadata import ManagedContentRepository, ObjectWrite
 from stratus.ports.stores import Stores
 from stratus.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 _DATA_URI_PREFIX = "data:"
 _URL_SCHEMES = ("https://", "http://")
@@ -61,14 +71,40 @@ _URL_SCHEMES = ("https://", "http://")
 def create_object(
     stores: Stores, bucket: Bucket, request: CreateObjectRequest, settings: Settings
 ) -> ObjectRecord:
-    _check_metadata(request.metadata, "metadata")
-    blobs = [_blob(position, blob, stores.fetcher) for position, blob in enumerate(request.blobs)]
-    _check_unique_properties(request.blobs)
+    prepared = _prepare(stores, bucket, request, settings)
+    record = prepared.record
+    _register(stores.metadata, record)
+    try:
+        stores.blobs.put(prepared.key, prepared.manifest, "application/json", {MANIFEST_METADATA: "1"})
+    except Exception:
+        _unregister(stores.metadata, record)
+        raise
+    return record
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An object ready to store: its PENDING record, its S3 key and its manifest."""
+
+    record: ObjectRecord
+    key: str
+    manifest: bytes
+
+
+def _prepare(
+    stores: Stores, bucket: Bucket, request: CreateObjectRequest, settings: Settings, prefix: str = ""
+) -> _Prepared:
+    """Check the object and build its manifest; a 4xx naming `<prefix>field` if it is wrong.
+    Nothing is written."""
+    _check_metadata(request.metadata, f"{prefix}metadata")
+    blobs = [_blob(position, blob, stores.fetcher, prefix) for position, blob in enumerate(request.blobs)]
+    _check_unique_properties(request.blobs, prefix)
     manifest = encode_manifest(blobs, request.metadata)
     if len(manifest) > settings.max_object_bytes:
         raise PayloadTooLargeError(
-            f"blobs: the object is {len(manifest)} bytes once stored; at most {settings.max_object_bytes}",
-            {"field": "blobs", "size": len(manifest), "limit": settings.max_object_bytes},
+            f"{prefix}blobs: the object is {len(manifest)} bytes once stored; "
+            f"at most {settings.max_object_bytes}",
+            {"field": f"{prefix}blobs", "size": len(manifest), "limit": settings.max_object_bytes},
         )
     key = (
         f"{bucket.key_prefix}{normalized_key_prefix(request.key_prefix)}{ids.new_id('', 20)}{MANIFEST_SUFFIX}"
@@ -82,17 +118,102 @@ def create_object(
         bucket, object_id, key, stores.blobs.bucket, "api", clock.iso_now(), request.metadata, summaries
     )
     record = record.model_copy(update={"etag": etag, "task_id": task_id_for(object_id, etag)})
-    _register(stores.metadata, record)
+    return _Prepared(record, key, manifest)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk objects
+
+
+# Objects prepared (URLs fetched) and manifests stored at once by one batch.
+BATCH_THREADS = 8
+
+
+def create_objects(
+    stores: Stores, bucket: Bucket, request: CreateObjectsBatchRequest, settings: Settings
+) -> CreateObjectsBatchResponse:
+    """Up to 100 objects in one call (docs/api.md, "Bulk objects"): every object is checked first
+    (a 4xx naming `objects[i]...`, nothing written), then their records are written with the
+    bucket's count in as few transactions as DynamoDB allows, their tasks in batched writes, and
+    their manifests stored at once. An object whose manifest could not be stored is removed again
+    and listed in `failed`; if none could be, the answer is the retryable 503 itself."""
+    with ThreadPoolExecutor(max_workers=BATCH_THREADS, thread_name_prefix="stratus-objects") as pool:
+        prepared = _prepare_all(stores, bucket, request, settings, pool)
+        records = [item.record for item in prepared]
+        try:
+            # The records and the bucket's count, one transaction per 99 objects (DynamoDB's
+            # limit is 100 items); their tasks after them, in batched writes.
+            stores.metadata.save_objects([ObjectWrite(record, None, create=True) for record in records])
+            stores.metadata.put_tasks([task_of(record) for record in records])
+        except Exception:
+            for record in records:  # a transaction that went through before one that did not
+                _unregister(stores.metadata, record)
+            raise
+        stored = list(pool.map(functools.partial(_store_manifest, stores), prepared))
+    failed = [
+        FailedObject(object_index=index, error=_failure(error), error_type=_type_of(error))
+        for index, error in enumerate(stored)
+        if error is not None
+    ]
+    for index, error in enumerate(stored):
+        if error is not None:
+            _unregister(stores.metadata, records[index])
+    if failed and len(failed) == len(records):
+        first = stored[0]
+        assert first is not None
+        raise first
+    succeeded = [
+        BatchObjectModel(object_index=index, **describe_object(record).model_dump())
+        for index, (record, error) in enumerate(zip(records, stored, strict=True))
+        if error is None
+    ]
+    return CreateObjectsBatchResponse(
+        succeeded=succeeded,
+        failed=failed,
+        total_requested=len(records),
+        succeeded_count=len(succeeded),
+        failed_count=len(failed),
+    )
+
+
+def _prepare_all(
+    stores: Stores,
+    bucket: Bucket,
+    request: CreateObjectsBatchRequest,
+    settings: Settings,
+    pool: ThreadPoolExecutor,
+) -> list[_Prepared]:
+    """Every object prepared (URL blobs fetched concurrently); the first object in order that is
+    wrong raises its 4xx."""
+    futures = [
+        pool.submit(_prepare, stores, bucket, item, settings, f"objects[{index}].")
+        for index, item in enumerate(request.objects)
+    ]
+    return [future.result() for future in futures]
+
+
+def _store_manifest(stores: Stores, prepared: _Prepared) -> Exception | None:
     try:
-        stores.blobs.put(key, manifest, "application/json", {MANIFEST_METADATA: "1"})
-    except Exception:
-        _unregister(stores.metadata, record)
-        raise
-    return record
+        stores.blobs.put(prepared.key, prepared.manifest, "application/json", {MANIFEST_METADATA: "1"})
+    except Exception as error:
+        if not isinstance(error, StratusError):
+            logger.exception("storing the manifest of object %s failed", prepared.record.object_id)
+        return error
+    return None
 
 
-def _blob(position: int, blob: BlobInput, fetcher: UrlFetcher) -> Blob:
-    field = f"blobs[{position}].data"
+def _failure(error: Exception) -> str:
+    if isinstance(error, StratusError):
+        return error.message
+    return "internal error; retry the object"
+
+
+def _type_of(error: Exception) -> str:
+    return error.type if isinstance(error, StratusError) else "InternalServerError"
+
+
+def _blob(position: int, blob: BlobInput, fetcher: UrlFetcher, prefix: str = "") -> Blob:
+    field = f"{prefix}blobs[{position}].data"
     if blob.type == "text":
         text = blob.data
         if blob.data.startswith(_URL_SCHEMES):
@@ -147,14 +268,14 @@ def _decoded_text(data: bytes, field: str) -> str:
         ) from None
 
 
-def _check_unique_properties(blobs: list[BlobInput]) -> None:
+def _check_unique_properties(blobs: list[BlobInput], prefix: str = "") -> None:
     seen: dict[str, int] = {}
     for position, blob in enumerate(blobs):
         if blob.property in seen:
             raise BadRequestError(
-                f"blobs[{position}].property: '{blob.property}' repeats blobs[{seen[blob.property]}]; "
-                "each blob of an object needs its own property",
-                {"field": f"blobs[{position}].property"},
+                f"{prefix}blobs[{position}].property: '{blob.property}' repeats "
+                f"{prefix}blobs[{seen[blob.property]}]; each blob of an object needs its own property",
+                {"field": f"{prefix}blobs[{position}].property"},
             )
         seen[blob.property] = position
 

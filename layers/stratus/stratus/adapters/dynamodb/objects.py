@@ -101,8 +101,8 @@ class DynamoDBObjects(DynamoDBTable):
             error = self._cancelled(items)
             if error is not None:
                 raise ConflictError(
-                    "objects of the batch changed concurrently (or their bucket is gone); write them one "
-                    "at a time",
+                    "the objects' batched write was refused: one of them exists already, or their "
+                    "bucket is gone",
                     {"reasons": cancellation_codes(error)},
                 ) from error
 

@@ -77,7 +77,7 @@ def column_batch(space: Space, columns: VectorColumns, table_columns: set[str]) 
         )
     given = columns.payload_json or [None] * len(columns.ids)
     payload_json = [
-        _payload_text(space, record_id, payload, text)
+        text if text is not None and text.isascii() else _payload_text(space, record_id, payload, text)
         for record_id, payload, text in zip(columns.ids, columns.payloads, given, strict=True)
     ]
     terms = [filter_terms(payload) for payload in columns.payloads]

@@ -86,6 +86,7 @@ class LanceDBVectorStore:
         self._lock = threading.Lock()
         self._db: lancedb.DBConnection | None = None
         self._tables: dict[str, Table] = {}
+        self._dimensions: dict[str, int] = {}  # by table name, read once from its schema
 
     # -- protocol --------------------------------------------------------------------------------
 
@@ -97,9 +98,14 @@ class LanceDBVectorStore:
         return f"lancedb:{self._uri}/{storage_key}__*"
 
     def ensure_space(self, space: Space) -> None:
-        with self._call("ensure_space", space):
-            table = self._table_or_create(space)
-            existing = dimension_of(table.schema)
+        existing = self._dimensions.get(space.name)
+        if existing is None:
+            with self._call("ensure_space", space):
+                table = self._table_or_create(space)
+                existing = dimension_of(table.schema)
+            # A table's dimension never changes: a space is dropped and made again under the same
+            # name only with its namespace's storage key, which is never reused.
+            self._dimensions[space.name] = existing
         if existing != space.dimension:
             raise ConflictError(
                 f"vector space '{space.name}' exists with dimension {existing}, not {space.dimension}",
@@ -238,6 +244,7 @@ class LanceDBVectorStore:
         self.maintenance.forget(space.name)
         with self._call("drop_space", space), self._lock:
             self._tables.pop(space.name, None)
+            self._dimensions.pop(space.name, None)
             try:
                 self._connection().drop_table(space.name)
             except ValueError as exc:
@@ -277,6 +284,7 @@ class LanceDBVectorStore:
         def forget() -> None:
             with self._lock:
                 self._tables.pop(space.name, None)
+                self._dimensions.pop(space.name, None)
 
         return _store_call(operation, space.name, forget)
 
