@@ -59,7 +59,7 @@ def _deliver(pipeline: Pipeline, messages: list[dict[str, Any]], context: Any = 
 
 
 def _message_of(messages: list[dict[str, Any]], name: str) -> str:
-    return next(m["MessageId"] for m in messages if name in m["Body"])
+    return str(next(m["MessageId"] for m in messages if name in m["Body"]))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from stratus.api.upsert_body import PLACEHOLDER, Decoded, decode
 
 def _reassembled(decoded: Decoded) -> dict[str, Any]:
     """The skeleton with every vector put back where its placeholder stands."""
-    body = json.loads(json.dumps(decoded.skeleton))  # a deep copy with fresh lists
+    body: dict[str, Any] = json.loads(json.dumps(decoded.skeleton))  # a deep copy with fresh lists
     for name, rows in decoded.vectors.items():
         for position, row in zip(rows.positions, rows.rows, strict=True):
             assert decoded.skeleton["documents"][position]["vectors"][name] is PLACEHOLDER
@@ -46,7 +46,9 @@ def _vectors_as_floats(body: Any) -> Any:
     documents = body.get("documents") if isinstance(body, dict) else None
     for doc in documents if isinstance(documents, list) else []:
         vectors = doc.get("vectors") if isinstance(doc, dict) else None
-        for name, value in list(vectors.items()) if isinstance(vectors, dict) else []:
+        if not isinstance(vectors, dict):
+            continue
+        for name, value in list(vectors.items()):
             if isinstance(value, list):
                 vectors[name] = [float(x) for x in value]
     return body
