@@ -27,6 +27,7 @@ from stratus.errors import (
 from stratus.filters import OPERATORS, FilterNode
 from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
 from stratus.models.namespaces import Namespace, PayloadIndexConfig
+from stratus.models.retrievers import Retriever
 from stratus.ports import (
     ApiKey,
     BucketPage,
@@ -39,6 +40,7 @@ from stratus.ports import (
     ObjectWrite,
     PromotionRecord,
     RecordPage,
+    RetrieverPage,
     ScoredRecord,
     Space,
     StoreCapabilities,
@@ -197,6 +199,8 @@ class InMemoryMetadataStore:
         self.objects: dict[tuple[str, str, str, str], ObjectRecord] = {}
         # (org, namespace, promotion id) → record
         self.promotions: dict[tuple[str, str, str], PromotionRecord] = {}
+        # (org, namespace, retriever id) → record
+        self.retrievers: dict[tuple[str, str, str], Retriever] = {}
 
     # -- namespaces -------------------------------------------------------------------------
 
@@ -277,6 +281,77 @@ class InMemoryMetadataStore:
         scope, limit = "auto", max(1, limit)
         page, next_cursor = _page(ordered, lambda n: f"{n.org_id}/{n.namespace_id}", scope, limit, cursor)
         return NamespacePage([n.model_copy(deep=True) for n in page], next_cursor)
+
+    # -- retrievers -------------------------------------------------------------------------
+
+    def _retriever_named(self, org_id: str, namespace_id: str, name: str) -> Retriever | None:
+        return next(
+            (
+                r
+                for (o, n, _), r in self.retrievers.items()
+                if (o, n) == (org_id, namespace_id) and r.retriever_name == name
+            ),
+            None,
+        )
+
+    def create_retriever(self, retriever: Retriever) -> None:
+        if self._retriever_named(retriever.org_id, retriever.namespace_id, retriever.retriever_name):
+            raise _name_taken("retriever", "retriever_name", retriever.retriever_name)
+        key = (retriever.org_id, retriever.namespace_id, retriever.retriever_id)
+        if key in self.retrievers:
+            raise _exists("retriever", retriever.retriever_id)
+        self.retrievers[key] = retriever.model_copy(deep=True)
+
+    def get_retriever(self, org_id: str, namespace_id: str, retriever_id: str) -> Retriever | None:
+        return _copy(self.retrievers.get((org_id, namespace_id, retriever_id)))
+
+    def find_retriever(
+        self, org_id: str, namespace_id: str, identifier: str, max_age_seconds: float = 0.0
+    ) -> Retriever | None:
+        return self.get_retriever(org_id, namespace_id, identifier) or _copy(
+            self._retriever_named(org_id, namespace_id, identifier)
+        )
+
+    def list_retrievers(
+        self, org_id: str, namespace_id: str, limit: int, cursor: str | None
+    ) -> RetrieverPage:
+        ordered = sorted(
+            (r for (o, n, _), r in self.retrievers.items() if (o, n) == (org_id, namespace_id)),
+            key=lambda r: r.retriever_id,
+        )
+        page, next_cursor = _page(
+            ordered, lambda r: r.retriever_id, f"retrievers:{namespace_id}", limit, cursor
+        )
+        return RetrieverPage([r.model_copy(deep=True) for r in page], next_cursor)
+
+    def _stored_retriever_at(self, retriever: Retriever, expected_version: int) -> Retriever:
+        stored = self.retrievers.get((retriever.org_id, retriever.namespace_id, retriever.retriever_id))
+        if stored is None:
+            raise NotFoundError.of("retriever", retriever.retriever_id)
+        if stored.version != expected_version:
+            raise ConflictError(
+                f"retriever '{retriever.retriever_id}' was changed concurrently; retry",
+                {"resource": "retriever", "id": retriever.retriever_id},
+            )
+        return stored
+
+    def save_retriever(self, retriever: Retriever, expected_version: int, previous_name: str) -> Retriever:
+        stored = self._stored_retriever_at(retriever, expected_version)
+        if retriever.retriever_name != previous_name:
+            if self._retriever_named(retriever.org_id, retriever.namespace_id, retriever.retriever_name):
+                raise _name_taken("retriever", "retriever_name", retriever.retriever_name)
+            if stored.retriever_name != previous_name:
+                raise ConflictError(
+                    f"retriever '{retriever.retriever_id}' was changed concurrently; retry",
+                    {"resource": "retriever", "id": retriever.retriever_id},
+                )
+        saved = retriever.model_copy(update={"version": expected_version + 1}, deep=True)
+        self.retrievers[(retriever.org_id, retriever.namespace_id, retriever.retriever_id)] = saved
+        return saved.model_copy(deep=True)
+
+    def delete_retriever(self, retriever: Retriever) -> None:
+        self._stored_retriever_at(retriever, retriever.version)
+        del self.retrievers[(retriever.org_id, retriever.namespace_id, retriever.retriever_id)]
 
     # -- API keys ---------------------------------------------------------------------------
 

@@ -34,7 +34,9 @@ class NoBlobStore:
     def get(self, key: str, max_bytes: int) -> StoredBlob | None:
         raise self._unavailable()
 
-    def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
+    def presign_put(
+        self, key: str, content_type: str, expires_seconds: int, content_length: int | None = None
+    ) -> str:
         raise self._unavailable()
 
     def delete_prefix(self, prefix: str) -> int:

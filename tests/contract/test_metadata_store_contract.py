@@ -20,6 +20,7 @@ import pytest
 from stratus.errors import AlreadyExistsError, BadRequestError, ConflictError, NotFoundError
 from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
 from stratus.models.namespaces import Namespace, PayloadIndexConfig, VectorConfig
+from stratus.models.retrievers import Retriever
 from stratus.ports import ApiKey, FieldUsage, MetadataStore, PromotionRecord
 from tests.fakes import InMemoryMetadataStore
 
@@ -861,3 +862,151 @@ def test_a_task_is_readable_by_id_alone_and_overwritten_by_put(store: MetadataSt
 
     assert store.get_task("tsk_1") == task("tsk_1", org_id=ORG_B, status="FAILED")
     assert store.get_task("tsk_2") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Retrievers
+
+
+def retriever(
+    retriever_id: str = "ret_1", name: str | None = None, namespace_id: str = NS, org_id: str = ORG_A
+) -> Retriever:
+    return Retriever(
+        org_id=org_id,
+        namespace_id=namespace_id,
+        retriever_id=retriever_id,
+        retriever_name=name or f"{retriever_id} name",
+        description="contracts",
+        stages=[
+            {
+                "stage_name": "search",
+                "stage_type": "filter",
+                "config": {
+                    "stage_id": "feature_search",
+                    "parameters": {
+                        "searches": [
+                            {
+                                "feature_uri": "text",
+                                "query": {"input_mode": "vector", "value": [0.5, -1.25, 3]},
+                            }
+                        ],
+                        "final_top_k": 5,
+                    },
+                },
+            }
+        ],
+        input_schema={"query": {"type": "text", "required": True}},
+        tags=["a"],
+        metadata={"owner": "contracts", "nested": {"n": 1.5}},
+        created_at="2026-01-01T00:00:00.000Z",
+        updated_at="2026-01-01T00:00:00.000Z",
+    )
+
+
+def test_a_created_retriever_reads_back_identical_by_id_and_by_name(store: MetadataStore) -> None:
+    created = retriever()
+    store.create_retriever(created)
+
+    assert store.get_retriever(ORG_A, NS, "ret_1") == created
+    assert store.find_retriever(ORG_A, NS, "ret_1") == created
+    assert store.find_retriever(ORG_A, NS, "ret_1 name") == created
+    assert store.find_retriever(ORG_A, NS, "nothing") is None
+    assert store.find_retriever(ORG_A, "other-ns", "ret_1") is None
+    assert store.find_retriever(ORG_B, NS, "ret_1 name") is None
+    assert store.get_retriever(ORG_A, NS, "x" * 2000) is None
+
+
+def test_a_retriever_name_is_unique_in_its_namespace_only(store: MetadataStore) -> None:
+    store.create_retriever(retriever("ret_1", "Shared"))
+
+    with pytest.raises(AlreadyExistsError) as caught:
+        store.create_retriever(retriever("ret_2", "Shared"))
+
+    assert caught.value.details["field"] == "retriever_name"
+    assert store.get_retriever(ORG_A, NS, "ret_2") is None
+    store.create_retriever(retriever("ret_2", "Shared", namespace_id="other-ns"))
+    store.create_retriever(retriever("ret_3", "Shared", org_id=ORG_B))
+    with pytest.raises(AlreadyExistsError) as again:
+        store.create_retriever(retriever("ret_1", "Other"))
+    assert again.value.details == {"resource": "retriever", "id": "ret_1"}
+    assert store.find_retriever(ORG_A, NS, "Other") is None
+
+
+def test_a_retriever_save_bumps_the_version_and_a_stale_one_is_a_conflict(store: MetadataStore) -> None:
+    created = retriever()
+    store.create_retriever(created)
+
+    saved = store.save_retriever(created.model_copy(update={"description": "v2"}), 1, created.retriever_name)
+
+    assert saved.version == 2
+    assert store.get_retriever(ORG_A, NS, "ret_1") == saved
+    with pytest.raises(ConflictError):
+        store.save_retriever(created.model_copy(update={"description": "lost"}), 1, created.retriever_name)
+    assert store.get_retriever(ORG_A, NS, "ret_1") == saved
+    store.delete_retriever(saved)
+    with pytest.raises(NotFoundError):
+        store.save_retriever(saved, 2, saved.retriever_name)
+
+
+def test_a_retriever_rename_moves_the_name_and_a_taken_name_changes_nothing(store: MetadataStore) -> None:
+    first, second = retriever("ret_1", "First"), retriever("ret_2", "Second")
+    store.create_retriever(first)
+    store.create_retriever(second)
+
+    with pytest.raises(AlreadyExistsError):
+        store.save_retriever(first.model_copy(update={"retriever_name": "Second"}), 1, "First")
+    renamed = store.save_retriever(first.model_copy(update={"retriever_name": "Renamed"}), 1, "First")
+
+    assert store.find_retriever(ORG_A, NS, "Renamed") == renamed
+    assert store.find_retriever(ORG_A, NS, "First") is None
+    assert store.find_retriever(ORG_A, NS, "Second") == second
+    store.create_retriever(retriever("ret_3", "First"))  # the old name is free again
+
+
+def test_a_recent_retriever_copy_never_hides_a_write_through_the_store(store: MetadataStore) -> None:
+    created = retriever()
+    store.create_retriever(created)
+    assert store.find_retriever(ORG_A, NS, "ret_1", max_age_seconds=60) == created
+
+    saved = store.save_retriever(created.model_copy(update={"description": "new"}), 1, created.retriever_name)
+
+    assert store.find_retriever(ORG_A, NS, "ret_1", max_age_seconds=60) == saved
+    store.delete_retriever(saved)
+    assert store.find_retriever(ORG_A, NS, "ret_1", max_age_seconds=60) is None
+
+
+def test_a_deleted_retriever_frees_its_name_and_a_stale_delete_is_a_conflict(store: MetadataStore) -> None:
+    created = retriever("ret_1", "Name")
+    store.create_retriever(created)
+    saved = store.save_retriever(created.model_copy(update={"retriever_name": "Renamed"}), 1, "Name")
+
+    with pytest.raises(ConflictError):
+        store.delete_retriever(created)
+    assert store.get_retriever(ORG_A, NS, "ret_1") == saved
+
+    store.delete_retriever(saved)
+
+    assert store.get_retriever(ORG_A, NS, "ret_1") is None
+    with pytest.raises(NotFoundError):
+        store.delete_retriever(saved)
+    store.create_retriever(retriever("ret_2", "Renamed"))
+
+
+def test_retrievers_are_listed_by_id_per_namespace(store: MetadataStore) -> None:
+    ids = [f"ret_{i:02d}" for i in range(5)]
+    for retriever_id in reversed(ids):
+        store.create_retriever(retriever(retriever_id))
+    store.create_retriever(retriever("ret_x", namespace_id="other-ns"))
+    store.create_namespace(namespace())
+    store.create_bucket(bucket())
+
+    def list_page(limit: int, cursor: str | None) -> tuple[list[str], str | None]:
+        page = store.list_retrievers(ORG_A, NS, limit, cursor)
+        return [r.retriever_id for r in page.retrievers], page.next_cursor
+
+    pages = every_page(list_page, 2)
+
+    assert [r for page in pages for r in page] == ids and [len(page) for page in pages] == [2, 2, 1]
+    assert store.list_retrievers(ORG_B, NS, 10, None).retrievers == []
+    assert [n.namespace_id for n in store.list_namespaces(ORG_A, 10, None).namespaces] == [NS]
+    assert store.count_buckets(ORG_A, NS) == 1

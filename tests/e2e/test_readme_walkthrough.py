@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 README = REPO_ROOT / "README.md"
 WALKTHROUGH_HEADING = "## Walkthrough (works with `make dev` as written)"
 UPLOAD_HEADING = "## Walkthrough: upload a file, find it by text"
+SDK_HEADING = "## Using the Mixpeek SDK"
 DEFAULT_API_ROOT = "http://127.0.0.1:8000"
 # The script embeds text with the in-process MiniLM model: the first call loads it.
 SCRIPT_TIMEOUT_SECONDS = 240
@@ -163,3 +164,30 @@ def test_the_upload_walkthrough_finds_the_uploaded_file_by_text(upload_outputs: 
     results = searched["results"]
     assert [r["payload"]["filename"] for r in results] == ["cat-notes.txt", "tax-notes.txt"], searched
     assert results[0]["payload"]["text"].startswith("Our cat sleeps")
+
+
+def test_the_sdk_snippet_finds_cat_first(
+    walkthrough_stack: LocalStack, walkthrough_outputs: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """The README's Mixpeek SDK snippet, run as written after the first walkthrough."""
+    section = README.read_text(encoding="utf-8").split(SDK_HEADING, 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"^```python\n(.*?)^```", section, flags=re.DOTALL | re.MULTILINE)
+    assert match, "the SDK section has no ```python block"
+    assert f'base_url="{DEFAULT_API_ROOT}/v1"' in match.group(1)
+    (tmp_path / ".stratus").mkdir()
+    shutil.copyfile(walkthrough_stack.info_path, tmp_path / ".stratus" / "stack.json")
+    script = match.group(1).replace(DEFAULT_API_ROOT, walkthrough_stack.base_url)
+
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=stack_environment(),
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout.replace("'", '"'))
+    assert printed[0] == "cat" and "legacy-1" in printed, printed

@@ -21,6 +21,13 @@ chain creates, reads, lists, updates and deletes of the resources they made.
 
 A fuzzed DELETE never removes a seeded resource (`keep_seeds`): everything after it would 404.
 
+Hostile shapes (issue 17): filters wider than the budget or nested past the depth limit,
+payloads and metadata nested past the stored-JSON depth, lone surrogates in keys, values and
+document ids. A quarter of the generated bodies that take them carry one (mixed with whatever else
+was generated, so most are refused for another reason), and `test_hostile_shapes` sends each of
+them in an otherwise valid body to every route that takes it. Each must be answered, or refused
+with the 4xx envelope: never a 5xx, and nothing stored that a later read trips over.
+
 Bounded by default (what `make test` runs): `STRATUS_FUZZ_EXAMPLES` (default 15) examples per
 operation and as many stateful scenarios, derandomized, no example database, no coverage phase.
 `make fuzz` raises the examples and adds schemathesis' coverage phase (`STRATUS_FUZZ_COVERAGE=1`).
@@ -36,6 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -48,6 +56,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from stratus import limits
+from stratus.models.stored_json import MAX_DEPTH
 from tests.fuzz.conftest import STANDALONE_DIMENSION, STANDALONE_INDEX, STATUSES, FuzzStack, Seeds
 from tests.seed_bodies import CREATE_NAMESPACE_SEED_BODY
 
@@ -220,6 +230,69 @@ IMAGE_EXTRACTOR = {
 }
 
 
+# ---------------------------------------------------------------------------------------------
+# Hostile shapes, mixed into the bodies that take them (a quarter of the time).
+
+LONE = "\ud800"  # half a UTF-16 pair: JSON can escape it, UTF-8 cannot hold it
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": LONE if depth % 2 else 1}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def _nested_filter(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"field": "category", "operator": "eq", "value": "fuzz"}
+    for _ in range(depth):
+        value = {"AND": [value]}
+    return value
+
+
+HOSTILE_JSON_VALUES: list[dict[str, Any]] = [
+    _nested(MAX_DEPTH),  # at the limit: stored and read back
+    _nested(MAX_DEPTH + 1),
+    _nested(300),  # once stored, then every read of it answered 500
+    {"title": f"x{LONE}"},
+    {LONE: 1},
+    {"tags": ["ok", LONE], "nested": {"deeper": [{LONE: LONE}]}},
+]
+HOSTILE_FILTER_VALUES: list[dict[str, Any]] = [
+    # Past the width budget (one OR of 30k conditions took 29 s; 40k crashed the process).
+    {"OR": [{"field": f"f{i}", "operator": "eq", "value": i} for i in range(limits.MAX_FILTER_COST + 1)]},
+    {
+        "AND": [
+            {"field": f"f{i}", "operator": "in", "value": list(range(limits.MAX_IN_VALUES))} for i in range(3)
+        ]
+    },
+    # Wide but within it.
+    {"field": "category", "operator": "in", "value": [f"v{i}" for i in range(limits.MAX_IN_VALUES)]},
+    # Nested one level past the depth limit.
+    _nested_filter(limits.MAX_FILTER_DEPTH + 1),
+    {"field": LONE, "operator": "exists"},
+    {"category": f"fuzz{LONE}"},
+    {"OR": [{"field": "category", "operator": "starts_with", "value": LONE}, {LONE: None}]},
+]
+HOSTILE_DOCUMENT_ID_VALUES = [LONE, f"doc-{LONE}", "x" * 257, "a/b", "NS#fuzz", "\x00"]
+HOSTILE_JSON = st.sampled_from(HOSTILE_JSON_VALUES)
+HOSTILE_FILTERS = st.sampled_from(HOSTILE_FILTER_VALUES)
+HOSTILE_DOCUMENT_IDS = st.sampled_from(HOSTILE_DOCUMENT_ID_VALUES)
+
+
+def _hostile(value: Any, hostile: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.just(value), st.just(value), st.just(value), hostile)
+
+
+def _hostile_value(key: str, value: Any) -> st.SearchStrategy[Any] | None:
+    """Filters, or free-form JSON, sometimes hostile; None for the other keys of a body."""
+    if key == "filters":
+        return _hostile(value, HOSTILE_FILTERS)
+    if key in ("metadata", "bucket_schema", "field_schema") and isinstance(value, dict):
+        return _hostile(value, HOSTILE_JSON)
+    return None
+
+
 def _often(value: Any, seeded: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     # Seeded first: hypothesis leans to a `one_of`'s first branches (it is where it shrinks to).
     return st.one_of(seeded, seeded, seeded, st.just(value))
@@ -286,7 +359,17 @@ def _seeded_query(query: dict[str, Any]) -> st.SearchStrategy[Any]:
 
 
 def _seeded_document(document: dict[str, Any]) -> st.SearchStrategy[Any]:
-    return SEEDED_VECTOR.map(lambda v: {**document, "vectors": {STANDALONE_INDEX: v}})
+    vectors = SEEDED_VECTOR.map(lambda v: {**document, "vectors": {STANDALONE_INDEX: v}})
+    # `metadata` is an alias of `payload`: a body with both is refused before anything is tried.
+    payload_key = "metadata" if "metadata" in document else "payload"
+    hostile = st.tuples(vectors, HOSTILE_JSON, st.one_of(st.none(), HOSTILE_DOCUMENT_IDS)).map(
+        lambda parts: {
+            **parts[0],
+            payload_key: parts[1],
+            **({"document_id": parts[2]} if parts[2] is not None else {}),
+        }
+    )
+    return st.one_of(vectors, vectors, vectors, hostile)
 
 
 @schema.hook("flatmap_body")
@@ -314,6 +397,8 @@ def steer_body(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
             steered[key] = st.just(CREATE_NAMESPACE_SEED_BODY["feature_extractors"])
         elif key == "filename" and operation.path.endswith("/uploads"):
             steered[key] = st.sampled_from(["notes.txt", "photo.png"])
+        elif (hostile := _hostile_value(key, value)) is not None:
+            steered[key] = hostile
     if not steered:
         return st.just(body)
     others = {key: st.just(value) for key, value in body.items() if key not in steered}
@@ -385,6 +470,85 @@ def test_stateful(target: Seeds) -> None:
         break
     assert steps.total() >= EXAMPLES, f"only {steps.total()} stateful steps ran: {dict(steps)}"
     assert not failures, f"{len(failures)} distinct failure(s):\n\n" + "\n\n".join(failures.values())
+
+
+def _hostile_requests(seeds: Seeds) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:
+    """(label, path, body, headers): each hostile shape in an otherwise valid body, on every
+    route that takes it."""
+    managed = {"X-Namespace": seeds.managed_id}
+    query = {"vector_name": STANDALONE_INDEX, "vector": [0.1, 0.2, 0.3, 0.4]}
+    documents = f"/v1/namespaces/{seeds.standalone_id}/documents"
+    requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
+    for n, filters in enumerate(HOSTILE_FILTER_VALUES):
+        requests += [
+            (
+                f"filter {n}",
+                "/v1/search",
+                {"namespace_id": seeds.standalone_id, "queries": [query], "filters": filters},
+                {},
+            ),
+            (f"filter {n}", f"{documents}/list", {"filters": filters}, {}),
+            (f"filter {n}", "/v1/namespaces/list", {"filters": filters}, {}),
+        ]
+    for n, value in enumerate(HOSTILE_JSON_VALUES):
+        document = {
+            "document_id": f"hostile-{n}",
+            "vectors": {STANDALONE_INDEX: query["vector"]},
+            "payload": value,
+        }
+        blobs = [{"property": "text", "type": "text", "data": "hi"}]
+        upload = {"filename": "notes.txt", "content_type": "text/plain", "metadata": value}
+        index = {"field_name": f"hostile{n}", "type": "keyword", "field_schema": value}
+        requests += [
+            (f"json {n}", f"{documents}/direct", {"documents": [document]}, {}),
+            (
+                f"json {n}",
+                f"/v1/buckets/{seeds.bucket_id}/objects",
+                {"metadata": value, "blobs": blobs},
+                managed,
+            ),
+            (f"json {n}", f"/v1/buckets/{seeds.bucket_id}/uploads", upload, managed),
+            (f"json {n}", "/v1/buckets", {"bucket_name": f"hostile-{n}", "bucket_schema": value}, managed),
+            (f"json {n}", f"/v1/namespaces/{seeds.standalone_id}/payload-indexes", index, {}),
+        ]
+    for n, document_id in enumerate(HOSTILE_DOCUMENT_ID_VALUES):
+        document = {"document_id": document_id, "vectors": {STANDALONE_INDEX: query["vector"]}}
+        requests.append((f"document id {n}", f"{documents}/direct", {"documents": [document]}, {}))
+    return requests
+
+
+def test_hostile_shapes(target: Seeds) -> None:
+    """Every hostile shape on every route that takes it: an answer or a 4xx envelope, and the
+    seeded namespace still reads whole afterwards (nothing unreadable was stored)."""
+    failures: list[str] = []
+    with httpx.Client(
+        base_url=Target.base_url, headers=Target.headers, timeout=REQUEST_TIMEOUT_SECONDS
+    ) as client:
+        for label, path, body, headers in _hostile_requests(target):
+            # ASCII JSON: a lone surrogate travels as its escape, as a client sends it.
+            response = client.post(
+                path, content=json.dumps(body), headers={"Content-Type": "application/json", **headers}
+            )
+            STATUSES[(f"hostile POST {path}", response.status_code // 100)] += 1
+            if response.status_code >= 500:
+                failures.append(
+                    f"{label}: POST {path} answered {response.status_code}: {response.text[:200]}"
+                )
+            elif response.status_code >= 400:
+                problems = envelope_problems(response.json(), response.status_code)
+                failures += [f"{label}: POST {path}: {problem}" for problem in problems]
+        query = {"vector_name": STANDALONE_INDEX, "vector": [0.1, 0.2, 0.3, 0.4], "top_k": 1000}
+        reads = [
+            client.post(f"/v1/namespaces/{target.standalone_id}/documents/list", json={"limit": 1000}),
+            client.post("/v1/search", json={"namespace_id": target.standalone_id, "queries": [query]}),
+            client.get(f"/v1/namespaces/{target.standalone_id}/documents/hostile-0?return_vectors=true"),
+        ]
+        failures += [
+            f"read {r.request.url} answered {r.status_code}: {r.text[:200]}"
+            for r in reads
+            if r.status_code != 200
+        ]
+    assert not failures, f"{len(failures)} hostile request(s) went wrong:\n" + "\n".join(failures)
 
 
 @pytest.mark.parametrize(

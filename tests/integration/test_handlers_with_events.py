@@ -285,6 +285,37 @@ def _check_upload(body: Body) -> None:
     assert "X-Amz-Signature=" in body["presigned_url"] and body["headers"] == {"Content-Type": "text/plain"}
 
 
+def _check_retriever(body: Body) -> None:
+    assert body["retriever_id"].startswith("ret_") and body["retriever_name"] == "contracts-finder"
+    assert [stage["config"]["stage_id"] for stage in body["stages"]] == [
+        "feature_search",
+        "attribute_filter",
+        "sort_attribute",
+    ]
+    assert body["stages"][0]["parameters"] == body["stages"][0]["config"]["parameters"]
+
+
+def _check_listed_retrievers(body: Body) -> None:
+    assert [item["retriever_name"] for item in body["results"]] == ["contracts-finder"]
+
+
+def _check_stage_catalogue(body: Any) -> None:
+    assert isinstance(body, list) and "feature_search" in [stage["stage_id"] for stage in body]
+
+
+def _check_patched_retriever(body: Body) -> None:
+    assert body["retriever"]["description"] == "Contracts first, newest first"
+    assert body["retriever"]["version"] == 2
+
+
+def _check_execution(body: Body) -> None:
+    # The query is contract-0001's own vector; the filter stage keeps only category=contract.
+    assert body["execution_id"].startswith("exec_") and body["status"] == "completed"
+    assert [document["document_id"] for document in body["documents"]] == ["contract-0001"]
+    assert body["documents"][0]["score"] == pytest.approx(1.0, abs=1e-3)
+    assert body["documents"][0]["category"] == "contract"
+
+
 # Server-made ids (bkt_, col_) cannot be written into the event files: the events name fixed
 # placeholders, and these rewrite them with the ids the setup steps answered, as a client would.
 Answers = dict[str, Any]
@@ -343,6 +374,7 @@ UPSERT = "upsert_documents"
 MANAGED = "create_namespace"
 BUCKET = "create_bucket"
 COLLECTION = "create_collection"
+RETRIEVER = "create_retriever"
 
 EXPECTATIONS: dict[str, Expectation] = {
     "health": Expectation(200, _check_health),
@@ -406,6 +438,18 @@ EXPECTATIONS: dict[str, Expectation] = {
     "create_upload": Expectation(200, _check_upload, setup=(MANAGED, BUCKET)),
     # Tasks are written by the ingestion pipeline; the event's id names none.
     "get_task": Expectation(404, _check_not_found, setup=(MANAGED,)),
+    # Retrievers: the events name `legal-docs` in X-Namespace and the retriever by its name.
+    RETRIEVER: Expectation(200, _check_retriever, setup=(CREATE, UPSERT)),
+    "list_retrievers": Expectation(200, _check_listed_retrievers, setup=(CREATE, RETRIEVER)),
+    "list_retriever_stages": Expectation(200, _check_stage_catalogue),
+    "get_retriever": Expectation(200, _check_retriever, setup=(CREATE, RETRIEVER)),
+    "update_retriever": Expectation(200, _check_patched_retriever, setup=(CREATE, RETRIEVER)),
+    "delete_retriever": Expectation(
+        200, _accept_any, setup=(CREATE, RETRIEVER), then=("get_retriever", 404, _check_not_found)
+    ),
+    "execute_retriever": Expectation(200, _check_execution, setup=(CREATE, UPSERT, RETRIEVER)),
+    "execute_adhoc_retriever": Expectation(200, _check_execution, setup=(CREATE, UPSERT)),
+    "search_features": Expectation(200, _check_execution, setup=(CREATE, UPSERT)),
 }
 
 # Events of non-HTTP functions: the scheduled job's is tested with its function

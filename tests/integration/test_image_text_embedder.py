@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from stratus.adapters.inference import image_text as image_text_embedder
 from stratus.adapters.inference.image_text import (
     IMAGE_BATCH_SIZE,
     MAX_IMAGE_BYTES,
@@ -395,3 +396,31 @@ def test_text_only_embedders_refuse_images() -> None:
     with pytest.raises(InferenceServiceUnavailableError) as unavailable:
         UnavailableEmbedder("clip_vit_b32", 512, "transformers is not installed").embed_images([png])
     assert unavailable.value.message.startswith("inference service 'clip_vit_b32' is unavailable: ")
+
+
+def test_images_are_decoded_one_at_a_time(
+    embedder: HuggingFaceImageTextEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch's decoded canvases held together were the memory blow-up (16 x 49 MP = 3 GB).
+    live = most = 0
+    real_decode = image_text_embedder._decode_image
+
+    def counted_decode(pil: Any, data: bytes, index: int) -> Any:
+        nonlocal live, most
+        picture = real_decode(pil, data, index)
+        live += 1
+        most = max(most, live)
+        real_close = picture.close
+
+        def close() -> None:
+            nonlocal live
+            live -= 1
+            real_close()
+
+        picture.close = close
+        return picture
+
+    monkeypatch.setattr(image_text_embedder, "_decode_image", counted_decode)
+    images = [_image("PNG", (i, 2 * i, 3 * i)) for i in range(IMAGE_BATCH_SIZE + 2)]
+    assert len(embedder.embed_images(images)) == len(images)
+    assert (most, live) == (1, 0)

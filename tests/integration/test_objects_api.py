@@ -8,10 +8,13 @@ import http.server
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from stratus import limits
+from stratus.settings import Settings
 from tests.integration.ingestion_rig import (
     DATA_BUCKET,
     NOTES,
@@ -24,6 +27,7 @@ from tests.integration.ingestion_rig import (
     setup_text,
     tiny_clip,
 )
+from tests.unit.test_ingestion_parts import png_header
 
 __all__ = ["pipeline", "tiny_clip"]  # fixtures
 
@@ -77,6 +81,19 @@ def test_bad_blobs_are_400s_naming_the_field(
     namespace, bucket = text_bucket
     error = _error(_post_object(pipeline, namespace, bucket["bucket_id"], {"blobs": [blob]}), 400)
     assert error["details"]["field"] == field and words in error["message"]
+    assert objects_of(pipeline, namespace, bucket["bucket_id"]) == []
+
+
+def test_images_past_the_objects_pixel_budget_are_refused_before_anything_is_stored(
+    pipeline: Pipeline, text_bucket: tuple[str, dict[str, Any]]
+) -> None:
+    namespace, bucket = text_bucket
+    bomb = base64.b64encode(png_header(7000, 7000)).decode()  # 49 MP declared in 57 bytes
+    blobs = [{"property": f"p{i}", "type": "image", "data": bomb} for i in range(16)]
+    error = _error(_post_object(pipeline, namespace, bucket["bucket_id"], {"blobs": blobs}), 400)
+    fitting = limits.MAX_OBJECT_IMAGE_PIXELS // (7000 * 7000)
+    assert error["details"]["field"] == f"blobs[{fitting}]"
+    assert error["details"]["limit"] == limits.MAX_OBJECT_IMAGE_PIXELS
     assert objects_of(pipeline, namespace, bucket["bucket_id"]) == []
 
 
@@ -263,3 +280,33 @@ def test_a_put_to_the_presigned_url_is_processed_like_any_object(
     assert done["status"] == "COMPLETED" and done["source"] == "upload" and done["task_id"]
     (hit,) = search_text(pipeline, namespace, "orbital launch vehicle")
     assert hit["payload"]["metadata"] == {"team": "propulsion"} and hit["payload"]["filename"] == "rockets.md"
+
+
+def test_an_upload_that_declares_its_size_gets_a_url_for_exactly_that_many_bytes(
+    pipeline: Pipeline, text_bucket: tuple[str, dict[str, Any]]
+) -> None:
+    namespace, bucket = text_bucket
+    data = NOTES["rockets.md"].encode()
+    body = {"filename": "rockets.md", "content_type": "text/markdown", "file_size_bytes": len(data)}
+    upload = ok(_upload(pipeline, namespace, bucket["bucket_id"], body))
+    assert upload["headers"] == {"Content-Type": "text/markdown", "Content-Length": str(len(data))}
+    signed = parse_qs(urlsplit(upload["presigned_url"]).query)["X-Amz-SignedHeaders"][0].split(";")
+    assert "content-length" in signed  # S3 refuses a PUT of any other length
+    put = requests.put(upload["presigned_url"], data=data, headers=upload["headers"], timeout=10)
+    assert put.status_code == 200, put.text
+    pipeline.drain()
+    (done,) = objects_of(pipeline, namespace, bucket["bucket_id"])
+    assert done["status"] == "COMPLETED"
+
+
+def test_an_upload_larger_than_the_extractor_reads_is_refused_before_any_url_is_made(
+    pipeline: Pipeline, text_bucket: tuple[str, dict[str, Any]]
+) -> None:
+    namespace, bucket = text_bucket
+    limit = Settings().max_object_bytes
+    body = {"filename": "big.txt", "content_type": "text/plain", "file_size_bytes": limit + 1}
+    error = _error(_upload(pipeline, namespace, bucket["bucket_id"], body), 413)
+    assert error["details"] == {"field": "file_size_bytes", "size": limit + 1, "limit": limit}
+    zero = _error(_upload(pipeline, namespace, bucket["bucket_id"], {**body, "file_size_bytes": 0}), 422)
+    assert zero["details"]["validation_errors"][0]["location"] == "file_size_bytes"
+    assert objects_of(pipeline, namespace, bucket["bucket_id"]) == []

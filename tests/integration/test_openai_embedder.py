@@ -419,15 +419,40 @@ def test_blank_key_is_a_503(make_embedder: Callable[..., OpenAIEmbedder]) -> Non
     assert "empty" in caught.value.message
 
 
-def test_unreadable_secret_is_a_503() -> None:
-    def failing(arn: str, max_age: int) -> str:
-        raise RuntimeError("AccessDenied for secret value sk-leaky")
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stratus/openai-AbCdEf"
 
-    provider = api_key_from(None, "arn:secret", service="svc", fetch_secret=failing)
+
+def _failing(arn: str, max_age: int) -> str:
+    raise RuntimeError("AccessDenied for secret value sk-leaky")
+
+
+def test_unreadable_secret_is_a_503() -> None:
+    provider = api_key_from(None, "arn:secret", service="svc", fetch_secret=_failing)
     with pytest.raises(InferenceServiceUnavailableError) as caught:
         provider()
 
     assert "RuntimeError" in caught.value.message and "sk-leaky" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("fetch", "reason"),
+    [(_failing, "reason=RuntimeError"), (lambda arn, max_age: '{"api_key": ""}', "reason=empty")],
+)
+def test_an_unusable_secret_logs_its_arn_and_never_answers_it(
+    fetch: Callable[[str, int], str], reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = api_key_from(None, SECRET_ARN, service="openai_text_3_small", fetch_secret=fetch)
+    with (
+        caplog.at_level("WARNING", logger="stratus.adapters.secrets"),
+        pytest.raises(InferenceServiceUnavailableError) as caught,
+    ):
+        provider()
+
+    answered = json.dumps({"message": caught.value.message, "details": caught.value.details})
+    assert "arn:" not in answered and "123456789012" not in answered, answered
+    assert caught.value.details == {"service": "openai_text_3_small"}
+    (record,) = caplog.records
+    assert SECRET_ARN in record.getMessage() and reason in record.getMessage()
 
 
 @pytest.mark.parametrize(

@@ -244,6 +244,70 @@ def test_more_than_64_indexes_in_one_request_is_a_422_naming_the_field(api: Api)
     assert "payload_indexes" in response.text
 
 
+BAD_TEXT_OPTIONS = [
+    # The case: prefix with a huge max_token_len indexed every prefix of every word.
+    (
+        {"tokenizer": "prefix", "max_token_len": 20_000},
+        "field_schema.max_token_len",
+        "less than or equal to 40",
+    ),
+    ({"tokenizer": "stemmer"}, "field_schema.tokenizer", "'word', 'whitespace', 'prefix' or 'multilingual'"),
+    ({"min_token_len": 0}, "field_schema.min_token_len", "greater than or equal to 1"),
+    ({"min_token_len": 5, "max_token_len": 3}, "field_schema", "must not exceed max_token_len (3)"),
+    ({"min_token_len": "2"}, "field_schema.min_token_len", "valid integer"),
+    ({"lowercase": "yes"}, "field_schema.lowercase", "valid boolean"),
+    ({"tokeniser": "word"}, "field_schema.tokeniser", "Extra inputs are not permitted"),
+    ({"type": "keyword"}, "field_schema.type", "'text'"),
+]
+
+
+def _text_index(field_schema: dict[str, Any]) -> dict[str, Any]:
+    return {"field_name": "title", "type": "text", "field_schema": field_schema}
+
+
+@pytest.mark.parametrize(("field_schema", "option", "words"), BAD_TEXT_OPTIONS)
+def test_text_index_options_are_checked_on_every_route_that_takes_indexes(
+    api: Api, field_schema: dict[str, Any], option: str, words: str
+) -> None:
+    requests = [
+        ("POST", "/v1/namespaces/standalone", _namespace_body(payload_indexes=[_text_index(field_schema)])),
+        ("POST", f"/v1/namespaces/{NS}/payload-indexes", _text_index(field_schema)),
+        ("PATCH", f"/v1/namespaces/{NS}", {"payload_indexes": [_text_index(field_schema)]}),
+        (
+            "POST",
+            "/v1/namespaces",
+            {
+                "namespace_name": "managed-texts",
+                "feature_extractors": [{"feature_extractor_name": "text_extractor"}],
+                "payload_indexes": [_text_index(field_schema)],
+            },
+        ),
+    ]
+    _namespace(api)
+    for method, path, body in requests:
+        response = api.call(method, path, json=body)
+        assert response.status_code == 422, (path, response.text)
+        (problem,) = response.json()["error"]["details"]["validation_errors"]
+        where = "field_schema" if path.endswith("payload-indexes") else "payload_indexes[0]"
+        assert problem["location"] == where, (path, problem)
+        assert f"{option}: " in problem["message"] and words in problem["message"], (path, problem)
+    assert "title" not in _own_indexes(_get(api))
+
+
+def test_documented_text_options_and_other_types_options_are_accepted(api: Api) -> None:
+    seed = {"lowercase": True, "max_token_len": 15, "min_token_len": 2, "tokenizer": "word", "type": "text"}
+    widest = {"tokenizer": "prefix", "min_token_len": 1, "max_token_len": 40, "lowercase": False}
+    indexes = [
+        {"field_name": "title", "type": "text", "field_schema": seed},
+        {"field_name": "body", "type": "text", "field_schema": widest},
+        {"field_name": "tenant", "type": "keyword", "field_schema": {"is_tenant": True, "type": "keyword"}},
+    ]
+    namespace = _namespace(api, payload_indexes=indexes)
+    assert {name: index["field_schema"] for name, index in _own_indexes(namespace).items()} == {
+        index["field_name"]: index["field_schema"] for index in indexes
+    }
+
+
 def test_created_indexes_are_ready_and_the_warning_disappears_only_when_ready(api: Api) -> None:
     namespace = _namespace(api, payload_indexes=[{"field_name": "category", "type": "keyword"}])
     assert _own_indexes(namespace)["category"]["state"] == "ready"

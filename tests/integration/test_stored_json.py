@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import decimal
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,9 @@ def _nested(depth: int) -> dict[str, Any]:
         ({"": 1}, "the value: an empty key"),
         ({"a": [{"": 1}]}, "at 'a[0]': an empty key"),
         (_nested(MAX_DEPTH + 1), f"more than {MAX_DEPTH} objects or arrays deep"),
+        # boto3 cannot encode a lone surrogate: a 500 at write time.
+        ({"a": ["x", "b\ud800"]}, "at 'a[1]': a lone surrogate"),
+        ({"a": {"\udc00": 1}}, "at 'a': a key holds a lone surrogate"),
     ],
 )
 def test_what_dynamodb_cannot_hold_is_named(value: dict[str, Any], words: str) -> None:
@@ -63,6 +67,8 @@ def test_what_dynamodb_cannot_hold_is_named(value: dict[str, Any], words: str) -
         {},
         {"a": 0, "b": 0.0, "c": -1.5e-130, "d": 9.99e37, "e": 12345678901234567890123456789012345678},
         {"a": [None, True, "", "x", {"b": []}]},
+        # JSON's escaped pair decodes to one character, which is Unicode.
+        json.loads('{"pair": "\\ud83d\\ude00", "\U0001f600": "itself"}'),
         _nested(MAX_DEPTH),
     ],
 )

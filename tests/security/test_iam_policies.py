@@ -14,17 +14,26 @@ policies of queues, buckets and topics) is checked:
 
 A violation the template's owner must fix is listed in `KNOWN_VIOLATIONS` (a strict xfail), so it
 is tracked and the test turns red again once it is fixed and not yet unlisted.
+
+And the other way: a function whose code can embed text (read from the source, `code_reach`) may
+read the OpenAI API key secret, else a deployed call to an OpenAI-mapped index answers 503.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import stratus
+from stratus.api.operations import ROUTER_PATHS
 from stratus_local.template import load_template
+from tests.security.code_reach import CallGraph, entry_points, reads_embedders
+
+REPO = Path(__file__).resolve().parents[2]
 
 # Actions without resource-level permissions (the IAM Service Authorization Reference lists no
 # resource type for them), so Resource "*" is the narrowest there is. Value: the condition keys
@@ -348,3 +357,70 @@ def test_the_checker_catches(resource: dict[str, Any], expected: str) -> None:
 )
 def test_the_checker_passes(resource: dict[str, Any]) -> None:
     assert resource_problems(resource) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# A function that embeds can read the inference API key
+
+
+def embedding_functions(template: dict[str, Any]) -> dict[str, list[str]]:
+    """Function logical id -> the embedding code its entry points reach (empty: none)."""
+    graph = CallGraph(Path(stratus.__file__).parent)
+    routers = {operation: path.split(":", 1)[0] for operation, path in ROUTER_PATHS.items()}
+    embedding = graph.nodes_where(reads_embedders)
+    found: dict[str, list[str]] = {}
+    for name, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        app = REPO / properties["CodeUri"] / (properties["Handler"].split(".", 1)[0] + ".py")
+        reached = graph.reachable(entry_points(app, graph, routers)) & embedding
+        if reached:
+            found[name] = sorted(f"{module}.{function}" for module, function in reached)
+    return found
+
+
+def grants_secret(resource: dict[str, Any], parameter: str) -> bool:
+    """Whether the function's policies let it read the secret whose ARN is `parameter`."""
+    wanted = {"Ref": parameter}
+    policies = (resource.get("Properties", {}) or {}).get("Policies")
+    for entry in (branch for policy in _listify(policies or []) for branch in _branches(policy)):
+        if not isinstance(entry, dict):
+            continue
+        if (entry.get("AWSSecretsManagerGetSecretValuePolicy") or {}).get("SecretArn") == wanted:
+            return True
+        for statement in _listify(entry.get("Statement", [])):
+            actions = _listify(statement.get("Action", []))
+            resources = [r for value in _listify(statement.get("Resource", [])) for r in _branches(value)]
+            if "secretsmanager:GetSecretValue" in actions and wanted in resources:
+                return True
+    return False
+
+
+EMBEDDING = embedding_functions(TEMPLATE)
+
+
+def test_the_functions_that_embed_are_found_from_the_code() -> None:
+    # The control: the derivation finds the three that embed (queries, text upserts, extraction)
+    # and not a function that only reads documents.
+    assert {"SearchFunction", "UpsertDocumentsFunction", "ExtractorFunction"} <= set(EMBEDDING), EMBEDDING
+    assert "GetDocumentFunction" not in EMBEDDING and "HealthFunction" not in EMBEDDING
+
+
+@pytest.mark.parametrize("name", sorted(EMBEDDING))
+def test_a_function_that_embeds_can_read_the_openai_key(name: str) -> None:
+    assert grants_secret(RESOURCES[name], "OpenAiApiKeySecretArn"), (
+        f"{name} embeds text ({', '.join(EMBEDDING[name])}) but cannot read OpenAiApiKeySecretArn: "
+        "add AWSSecretsManagerGetSecretValuePolicy for it (under the HasOpenAiSecret condition)"
+    )
+
+
+def test_the_secret_check_sees_a_missing_and_a_present_grant() -> None:
+    secret = {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "OpenAiApiKeySecretArn"}}}
+    other = {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "PineconeApiKeySecretArn"}}}
+    assert grants_secret(
+        _function({"Fn::If": ["HasOpenAiSecret", secret, {"Ref": "AWS::NoValue"}]}), "OpenAiApiKeySecretArn"
+    )
+    assert not grants_secret(_function(other), "OpenAiApiKeySecretArn")
+    statement = _statement("secretsmanager:GetSecretValue", {"Ref": "OpenAiApiKeySecretArn"})
+    assert grants_secret(_function(statement), "OpenAiApiKeySecretArn")

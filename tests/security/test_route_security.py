@@ -39,11 +39,26 @@ Route = tuple[str, str]  # ("GET", "/v1/buckets/{bucket_id}")
 # Routes anyone may call, and why.
 PUBLIC: dict[Route, str] = {
     ("GET", "/v1/health"): "liveness check for load balancers; answers only status and version",
+    ("GET", "/v1/retrievers/stages"): (
+        "the stage catalogue: the same constant for everyone, no organization's data; the SDK's "
+        "RetrieverStagesApi sends no key (docs/api.md, decisions)"
+    ),
 }
 
 TEXT_EXTRACTORS = [
     {"feature_extractor_name": "text_extractor", "params": {"inference_service": "minilm_l6_v2"}}
 ]
+TEXT_INDEX = "text_extractor_v1_embedding"  # 384 dimensions (minilm_l6_v2)
+QUERY_384 = [1.0] + [0.0] * 383
+SEARCH_STAGE = {
+    "stage_name": "search",
+    "config": {
+        "stage_id": "feature_search",
+        "parameters": {
+            "searches": [{"feature_uri": TEXT_INDEX, "query": {"input_mode": "vector", "value": QUERY_384}}]
+        },
+    },
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,6 +78,8 @@ class World:
     object_id: str
     collection_id: str
     task_id: str
+    retriever_id: str
+    retriever_name: str
     b_namespace: str  # org B's own managed namespace
 
     @property
@@ -75,6 +92,7 @@ class World:
             "object_id": self.object_id,
             "collection_id": self.collection_id,
             "task_id": self.task_id,
+            "retriever_id": self.retriever_id,
         }
 
     @property
@@ -87,6 +105,7 @@ class World:
             self.object_id,
             self.collection_id,
             self.task_id,
+            self.retriever_id,
         ]
 
 
@@ -181,6 +200,25 @@ def build_world(stack: Stack) -> World:
             updated_at="2025-01-01T00:00:00Z",
         )
     )
+    managed_document = {
+        "document_id": "doc-managed",
+        "vectors": {TEXT_INDEX: QUERY_384},
+        "payload": {"secret": secret},
+    }
+    _ok(
+        stack.call(
+            "POST", f"/v1/namespaces/{managed_id}/documents/direct", json={"documents": [managed_document]}
+        )
+    )
+    retriever_name = f"alpha-retriever-{suffix}"
+    retriever_id = _ok(
+        stack.call(
+            "POST",
+            "/v1/retrievers",
+            json={"retriever_name": retriever_name, "description": secret, "stages": [SEARCH_STAGE]},
+            headers=scope,
+        )
+    )["retriever_id"]
     b_namespace = _ok(
         stack.call(
             "POST",
@@ -201,6 +239,8 @@ def build_world(stack: Stack) -> World:
         object_id=object_id,
         collection_id=collection_id,
         task_id=task_id,
+        retriever_id=retriever_id,
+        retriever_name=retriever_name,
         b_namespace=b_namespace,
     )
 
@@ -318,6 +358,35 @@ CASES: dict[Route, Case] = {
     ("GET", "/v1/collections/{collection_id}"): Case("read", own_scope_status=404, shows_secret=True),
     ("DELETE", "/v1/collections/{collection_id}"): Case("write", own_scope_status=404),
     ("GET", "/v1/tasks/{task_id}"): Case("read", own_scope_status=404, shows_secret=True),
+    # Retrievers: B's own namespace holds none of A's retrievers, and its searches find only its
+    # own (empty) index; a name A uses is free in B's namespace.
+    ("POST", "/v1/retrievers"): Case(
+        "write",
+        lambda w: {"retriever_name": w.retriever_name, "stages": [SEARCH_STAGE]},
+        own_scope_status=200,
+        a_status=409,
+    ),
+    ("GET", "/v1/retrievers"): Case("read", own_scope_status=200, shows_secret=True, query=ALL),
+    ("POST", "/v1/retrievers/list"): Case(
+        "read", lambda w: {"limit": 1000}, own_scope_status=200, shows_secret=True
+    ),
+    ("POST", "/v1/retrievers/execute"): Case(
+        "read", lambda w: {"stages": [SEARCH_STAGE]}, own_scope_status=200, shows_secret=True
+    ),
+    ("GET", "/v1/retrievers/{retriever_id}"): Case("read", own_scope_status=404, shows_secret=True),
+    ("PATCH", "/v1/retrievers/{retriever_id}"): Case(
+        "write", lambda w: {"description": "patched"}, own_scope_status=404
+    ),
+    ("DELETE", "/v1/retrievers/{retriever_id}"): Case("write", own_scope_status=404),
+    ("POST", "/v1/retrievers/{retriever_id}/execute"): Case(
+        "read", lambda w: {"inputs": {}}, own_scope_status=404, shows_secret=True
+    ),
+    ("POST", "/v1/features/search"): Case(
+        "read",
+        lambda w: {"feature_uri": TEXT_INDEX, "query": {"input_mode": "vector", "vector": QUERY_384}},
+        own_scope_status=200,
+        shows_secret=True,
+    ),
 }
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import time
+from collections.abc import Iterator
 
 import pytest
 
+from stratus import chunking
 from stratus.chunking import chunk_text, extract_text_from_file
 from stratus.errors import BadRequestError
 
@@ -254,3 +257,76 @@ def test_other_files_are_refused_listing_the_supported_extensions(name: str) -> 
     with pytest.raises(BadRequestError) as caught:
         extract_text_from_file(name, b"data")
     assert caught.value.details["supported_extensions"] == [".txt", ".md", ".json"]
+
+
+# --- work and size bounds ----------------------------------------------------------------------
+
+
+def _reference_fit(unit: str, size: int) -> list[str]:
+    """The cutting rule written plainly (copying the rest at every cut, as the first chunker did):
+    the linear one must cut exactly the same."""
+    pieces: list[str] = []
+    rest = unit
+    while len(rest) > size:
+        window = rest[: size + 1]
+        cut = max((i for i, char in enumerate(window) if char.isspace()), default=-1)
+        head, rest = (rest[:cut], rest[cut + 1 :]) if cut > 0 else (rest[:size], rest[size:])
+        rest = rest.strip()
+        if head.strip():
+            pieces.append(head.strip())
+    if rest.strip():
+        pieces.append(rest.strip())
+    return pieces
+
+
+# Units as the splitters hand them over (stripped): the awkward texts, all of them run together, and
+# one mixing several kinds of whitespace.
+UNITS = [text.strip() for text in AWKWARD] + [" ".join(AWKWARD).strip(), ("ab  c\u3000d\te " * 9).strip()]
+
+
+@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 50])
+def test_long_sentences_are_cut_as_the_plain_rule_cuts_them(unit: str, size: int) -> None:
+    assert list(chunking._fit(unit, size)) == _reference_fit(unit, size)
+
+
+def test_a_huge_text_without_whitespace_or_sentence_ends_is_chunked_in_linear_time() -> None:
+    # 16 MB (the extractor reads up to 20 MB): ~0.6 s here; cutting by copying the rest of the text
+    # at every cut took 22 s. The bound is generous: it fails only a quadratic chunker.
+    text = "x" * 16_000_000
+    started = time.perf_counter()
+    chunks = chunk_text(text, "sentences", 1000)
+    elapsed = time.perf_counter() - started
+    assert len(chunks) == 16_000 and all(len(chunk) == 1000 for chunk in chunks)
+    assert elapsed < 8.0, f"{elapsed:.1f} s for 16 MB"
+
+
+@pytest.mark.parametrize("split_by", ["sentences", "paragraphs", "characters"])
+def test_past_max_chunks_the_text_is_refused_without_making_the_rest(
+    split_by: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = 0
+    real_fit = chunking._fit
+
+    def counted_fit(unit: str, size: int) -> Iterator[str]:
+        nonlocal made
+        for piece in real_fit(unit, size):
+            made += 1
+            yield piece
+
+    monkeypatch.setattr(chunking, "_fit", counted_fit)
+    text = "Short one. " * 100_000  # 100k sentences, each a chunk of its own at this size
+    assert len(chunk_text(text, split_by, 11, max_chunks=200_000)) == 100_000
+    made = 0
+    with pytest.raises(chunking.TooManyChunksError) as refused:
+        chunk_text(text, split_by, 11, max_chunks=10)
+    assert refused.value.status == 400
+    assert refused.value.details == {"field": "params.chunk_size", "max_chunks": 10}
+    assert "more than 10 chunks" in refused.value.message
+    assert made <= 12  # the chunks kept, the one past the cap and the one that closed it
+
+
+def test_exactly_max_chunks_is_accepted() -> None:
+    assert chunk_text("a. b. c.", "sentences", 2, max_chunks=3) == ["a.", "b.", "c."]
+    with pytest.raises(chunking.TooManyChunksError):
+        chunk_text("a. b. c.", "sentences", 2, max_chunks=2)

@@ -256,6 +256,72 @@ def test_in_takes_at_most_the_limit() -> None:
     bad(cond("a", "in", list(range(limits.MAX_IN_VALUES + 1))), "filters.value")
 
 
+# -- width: a budget of cost units per filter -----------------------------------------------------
+
+
+def _width_refusal(raw: Any) -> BadRequestError:
+    error = bad(raw, "filters")
+    assert error.details == {"field": "filters", "limit": limits.MAX_FILTER_COST}, error.details
+    assert "too wide" in error.message and str(limits.MAX_FILTER_COST) in error.message
+    return error
+
+
+def _or(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"OR": conditions}
+
+
+def test_a_filter_may_hold_conditions_up_to_the_budget_and_no_more() -> None:
+    at_budget = [cond(f"f{i}", "eq", i) for i in range(limits.MAX_FILTER_COST)]
+    node = parse_filter(_or(at_budget))
+    assert isinstance(node, Or) and len(node.children) == limits.MAX_FILTER_COST
+    _width_refusal(_or([*at_budget, cond("one", "eq", "more")]))
+
+
+def test_each_in_and_nin_value_counts_against_the_budget() -> None:
+    full = [f"v{i}" for i in range(limits.MAX_IN_VALUES)]
+    # Two full lists fit (a legitimate wide filter), a third does not.
+    two = [cond("a", "in", full), cond("b", "nin", full)]
+    assert parse_filter({"AND": two}) is not None
+    _width_refusal({"AND": [*two, cond("c", "in", full)]})
+
+
+def test_ranges_and_substring_operators_cost_what_they_cost_the_compiler() -> None:
+    ranges = limits.MAX_FILTER_COST // limits.FILTER_OPERATOR_COSTS["gt"]
+    assert parse_filter(_or([cond(f"f{i}", "gt", i) for i in range(ranges)])) is not None
+    _width_refusal(_or([cond(f"f{i}", "lt", i) for i in range(ranges + 1)]))
+    substrings = limits.MAX_FILTER_COST // limits.FILTER_OPERATOR_COSTS["contains"]
+    _width_refusal(_or([cond(f"f{i}", "ends_with", "x") for i in range(substrings + 1)]))
+
+
+def test_each_word_of_a_text_condition_counts() -> None:
+    words = " ".join(f"w{i}" for i in range(limits.MAX_FILTER_COST))
+    assert parse_filter(cond("body", "text", words)) is not None
+    _width_refusal({"AND": [cond("body", "text", words), cond("title", "text", "one")]})
+
+
+def test_shorthand_conditions_count_too() -> None:
+    _width_refusal({f"f{i}": i for i in range(limits.MAX_FILTER_COST + 1)})
+
+
+def test_the_budget_is_spent_across_nested_groups() -> None:
+    values = list(range(limits.MAX_IN_VALUES))
+    rest = limits.MAX_FILTER_COST - limits.MAX_IN_VALUES
+    nested: dict[str, Any] = {
+        "AND": [_or([cond(f"a{i}", "eq", 1) for i in range(rest)]), {"NOT": [cond("b", "in", values)]}]
+    }
+    assert parse_filter(nested) is not None
+    nested["AND"].append(cond("c", "exists", True))
+    _width_refusal(nested)
+
+
+def test_the_width_refusal_names_the_callers_location() -> None:
+    with pytest.raises(BadRequestError) as caught:
+        parse_filter(
+            _or([cond(f"f{i}", "eq", i) for i in range(limits.MAX_FILTER_COST + 1)]), "stages[1].filters"
+        )
+    assert caught.value.details["field"] == "stages[1].filters"
+
+
 @pytest.mark.parametrize("value", [None, [1], {"a": 1}])
 def test_scalar_operators_need_a_scalar(value: Any) -> None:
     bad(cond("a", "eq", value), "filters.value")

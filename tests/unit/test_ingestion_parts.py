@@ -3,17 +3,23 @@ what each extractor makes of an object's blobs."""
 
 from __future__ import annotations
 
+import io
 import json
+import struct
+import zlib
 from typing import Any
 
 import pytest
 
+from stratus import limits
 from stratus.domain.content import (
     Blob,
     blobs_of,
+    check_image_pixels,
     decode_manifest,
     encode_manifest,
     file_blob,
+    image_size,
     sniffed_image_type,
 )
 from stratus.domain.object_keys import (
@@ -30,7 +36,21 @@ from stratus.ports import StoredBlob
 from stratus.services.ingestion.extraction import Draft, drafts_for
 from stratus.services.ingestion.s3_events import MalformedMessageError, object_events
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG's signature and IHDR chunk: all a header reader sees, a few dozen bytes whatever the
+    canvas they declare."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + b"IHDR"
+        + header
+        + struct.pack(">I", zlib.crc32(b"IHDR" + header))
+    )
+
+
+PNG = png_header(2, 2)
 
 
 def test_ids_are_derived_stable_and_distinct() -> None:
@@ -98,6 +118,67 @@ def test_image_sniffing() -> None:
     assert sniffed_image_type(b"\xff\xd8\xff\xe0rest") == "image/jpeg"
     assert sniffed_image_type(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
     assert sniffed_image_type(b"RIFF\x00\x00\x00\x00WAVE") is None
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [
+        ("PNG", {}),
+        ("JPEG", {}),
+        ("JPEG", {"progressive": True}),
+        ("JPEG", {"exif": b"Exif\x00\x00" + b"\x00" * 64}),  # an APP1 segment before the frame
+        ("WEBP", {"quality": 80}),  # lossy: VP8
+        ("WEBP", {"lossless": True}),  # VP8L
+        ("WEBP", {"quality": 80, "icc_profile": b"\x00" * 32}),  # extended: VP8X
+    ],
+)
+@pytest.mark.parametrize("size", [(1, 1), (37, 5), (640, 480)])
+def test_image_sizes_are_read_from_headers(fmt: str, options: dict[str, Any], size: tuple[int, int]) -> None:
+    image_module = pytest.importorskip("PIL.Image")
+    buffer = io.BytesIO()
+    image_module.new("RGB", size, (10, 200, 30)).save(buffer, format=fmt, **options)
+    assert image_size(buffer.getvalue()) == size
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\xff\xd8\xff", b"\xff\xd8\xff\xe0\x00\x10" + b"\x00" * 14 + b"\xff\xda", PNG[:20], b"GIF89a", b""],
+)
+def test_an_unreadable_header_has_no_size(data: bytes) -> None:
+    assert image_size(data) is None
+
+
+def _image_blobs(*sizes: tuple[int, int]) -> list[Blob]:
+    return [Blob(f"p{i}", "image", "image/png", data=png_header(*size)) for i, size in enumerate(sizes)]
+
+
+def test_an_objects_images_share_one_pixel_budget_checked_before_decoding() -> None:
+    side = 7000  # 49 MP each, a few dozen bytes each: the decompression bombs of the issue
+    fitting = limits.MAX_OBJECT_IMAGE_PIXELS // (side * side)
+    check_image_pixels(_image_blobs(*[(side, side)] * fitting))
+    with pytest.raises(BadRequestError) as refused:
+        check_image_pixels(
+            [Blob("notes", "text", "text/plain", text="t"), *_image_blobs(*[(side, side)] * 16)]
+        )
+    assert refused.value.details == {
+        "field": f"blobs[{fitting + 1}]",
+        "limit": limits.MAX_OBJECT_IMAGE_PIXELS,
+        "pixels": (fitting + 1) * side * side,
+    }
+    assert f"p{fitting}' is 7000x7000 pixels" in refused.value.message
+
+
+def test_the_extractor_refuses_an_object_past_the_budget_and_a_header_it_cannot_read() -> None:
+    key = "ns/b/x.stratus-object.json"
+    manifest = encode_manifest(_image_blobs(*[(7000, 7000)] * 16), {})
+    with pytest.raises(BadRequestError, match="pixels in all"):
+        blobs_of(StoredBlob(key, manifest, "application/json", "e", {"stratus-manifest": "1"}))
+    # A plain file: one image alone past the budget.
+    with pytest.raises(BadRequestError, match="pixels in all"):
+        blobs_of(StoredBlob("ns/b/huge.png", png_header(15_000, 15_000), "image/png", "e", {}))
+    truncated = b"\xff\xd8\xff\xe0\x00\x10JFIF"
+    with pytest.raises(BadRequestError, match="declares no size"):
+        blobs_of(StoredBlob("ns/b/cut.jpg", truncated, "image/jpeg", "e", {}))
 
 
 def test_manifests_round_trip_and_only_flagged_manifests_are_read_as_such() -> None:
@@ -185,3 +266,17 @@ def test_each_extractor_reads_the_inputs_it_suits() -> None:
         ("body", "text", 0),
         ("photo", "image", 0),
     ]
+
+
+def test_an_object_makes_at_most_max_chunks_documents_over_all_its_texts() -> None:
+    text = _collection("text_extractor", split_by="sentences", chunk_size=50, chunk_overlap=0)
+    sentence = "Thirty characters, give or take. "  # two never fit in one chunk of 50
+    half = limits.MAX_CHUNKS_PER_OBJECT // 2
+    first = Blob("first", "text", "text/plain", text=sentence * half)
+    assert len(drafts_for(text, [first, Blob("second", "text", "text/plain", text=sentence * half)])) == (
+        limits.MAX_CHUNKS_PER_OBJECT
+    )
+    with pytest.raises(BadRequestError) as refused:
+        drafts_for(text, [first, Blob("second", "text", "text/plain", text=sentence * (half + 1))])
+    assert refused.value.details["max_chunks"] == limits.MAX_CHUNKS_PER_OBJECT
+    assert f"more than {limits.MAX_CHUNKS_PER_OBJECT} chunks" in refused.value.message

@@ -132,6 +132,7 @@ def test_the_extractor_consumes_the_queue_with_partial_batch_failures(resources:
         "BatchSize": 10,
         "MaximumBatchingWindowInSeconds": 2,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": {"Ref": "ExtractorConcurrency"}},
     }
 
 

@@ -220,7 +220,7 @@ def test_server_managed_index_fields_sent_by_the_client_are_ignored(stores: Stat
             "image_extractor_v1",
         ),
         (
-            {"feature_extractor_name": "text_extractor", "params": {"chunk_size": 10, "chunk_overlap": 10}},
+            {"feature_extractor_name": "text_extractor", "params": {"chunk_size": 60, "chunk_overlap": 60}},
             "params.chunk_overlap",
             "smaller",
         ),

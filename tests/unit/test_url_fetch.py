@@ -199,6 +199,10 @@ def test_an_answer_other_than_200_is_a_400_with_its_status(
         ("ftp://images.example/a.png", "only https"),
         ("https://[fe80::1]/a.png", "private or local address"),
         ("https://[::ffff:10.0.0.1]/a.png", "private or local address"),
+        # IPv6 addresses that carry an IPv4 one: NAT64 and 6to4 to 10.0.0.1, IPv4-compatible loopback.
+        ("https://[64:ff9b::a00:1]/a.png", "private or local address"),
+        ("https://[2002:a00:1::1]/a.png", "private or local address"),
+        ("https://[::127.0.0.1]/a.png", "private or local address"),
     ],
 )
 def test_unusable_urls_are_400s_naming_the_field(url: str, words: str) -> None:
@@ -210,6 +214,24 @@ def test_the_real_rule_refuses_loopback_private_and_link_local_addresses() -> No
     for address in ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "fd00::1", "100.64.0.1"]:
         assert not url_fetch._is_public(address), address
     assert url_fetch._is_public("93.184.215.14") and url_fetch._is_public("2606:4700::1")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 (RFC 6052) of 127.0.0.1: Python counts the prefix as global
+        "64:ff9b::5db8:d70e",  # ... even of a public IPv4 address: a gateway decides where it goes
+        "64:ff9b:1::a00:1",  # local-use NAT64 (RFC 8215)
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254, the metadata service
+        "2002:5db8:d70e::1",  # 6to4 of a public address
+        "::a9fe:a9fe",  # IPv4-compatible ::169.254.169.254
+        "::5db8:d70e",  # IPv4-compatible ::93.184.215.14
+        "::ffff:93.184.215.14",  # IPv4-mapped
+        "::ffff:0:a00:1",  # IPv4-translated (RFC 2765)
+    ],
+)
+def test_ipv6_addresses_that_carry_an_ipv4_address_are_not_public(address: str) -> None:
+    assert not url_fetch._is_public(address)
 
 
 class _Drip(http.server.BaseHTTPRequestHandler):
@@ -258,3 +280,48 @@ def test_the_timeout_bounds_the_whole_fetch_not_each_wait(drip_url: str) -> None
     elapsed = time.monotonic() - started
     assert "took longer than 0.5 s in all" in message or "timed out" in message, message
     assert elapsed < 1.5, f"refused after {elapsed:.2f} s; the drip takes 2 s"
+
+
+# ---------------------------------------------------------------------------------------------
+# One deadline for resolution, connection and exchange.
+
+HURRIED = Settings(allow_private_urls=False, url_fetch_timeout_seconds=0.5)
+
+
+def test_a_resolver_that_never_answers_is_given_the_timeout_and_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answered = threading.Event()
+
+    def stuck(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        answered.wait(5.0)  # a resolver whose servers do not answer: getaddrinfo has no timeout
+        raise socket.gaierror("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    started = time.monotonic()
+    message = _refusal(lambda: url_fetch.fetch_url(f"https://{NAME}/a.png", "queries[0].url", HURRIED))
+    elapsed = time.monotonic() - started
+    answered.set()
+    assert "did not resolve in time" in message
+    assert elapsed < 2.0, f"refused after {elapsed:.2f} s; the timeout is 0.5 s"
+
+
+def test_many_addresses_share_one_deadline_to_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Six addresses that never accept (a blackholed host): each attempt waits out its timeout.
+    addresses = [f"127.0.0.{n}" for n in range(10, 16)]
+    monkeypatch.setattr(url_fetch, "_is_public", lambda address: True)
+    _resolver(monkeypatch, {NAME: [addresses]})
+    waits: list[float] = []
+
+    def blackholed(address: tuple[str, int], timeout: float | None = None, *args: Any) -> socket.socket:
+        assert timeout is not None
+        waits.append(timeout)
+        time.sleep(min(timeout, 1.0))
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", blackholed)
+    started = time.monotonic()
+    _refusal(lambda: url_fetch.fetch_url(f"https://{NAME}/a.png", "queries[0].url", HURRIED))
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.5, f"refused after {elapsed:.2f} s; the timeout is 0.5 s for all {len(waits)} attempts"
+    assert sum(waits) <= 0.5 + 0.05 * len(waits), waits  # each had only the time left

@@ -32,9 +32,10 @@ a sentence; packing makes that harmless for retrieval.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from stratus.errors import BadRequestError
@@ -58,17 +59,37 @@ _WHITESPACE = re.compile(r"\s")
 _JOINERS = {"sentences": " ", "paragraphs": "\n\n"}
 
 
-def chunk_text(text: str, split_by: str, chunk_size: int, chunk_overlap: int = 0) -> list[str]:
+def chunk_text(
+    text: str, split_by: str, chunk_size: int, chunk_overlap: int = 0, max_chunks: int | None = None
+) -> list[str]:
+    """The chunks of `text`. Time and memory are linear in the text, and with `max_chunks` the
+    chunks made stop one past the cap: a text that makes more is a 400 (the object's fault)."""
     _check_arguments(split_by, chunk_size, chunk_overlap)
     if not text.strip():
         return []
     if split_by == "none":
         return [text.strip()]
     if split_by == "characters":
-        return _windows(text, chunk_size, chunk_overlap)
-    units = _sentences(text) if split_by == "sentences" else _paragraphs(text)
-    pieces = [piece for unit in units for piece in _fit(unit, chunk_size)]
-    return _pack(pieces, chunk_size, chunk_overlap, _JOINERS[split_by])
+        chunks = _windows(text, chunk_size, chunk_overlap)
+    else:
+        units = _sentences(text) if split_by == "sentences" else _paragraphs(text)
+        pieces = (piece for unit in units for piece in _fit(unit, chunk_size))
+        chunks = _pack(pieces, chunk_size, chunk_overlap, _JOINERS[split_by])
+    if max_chunks is None:
+        return list(chunks)
+    kept = list(itertools.islice(chunks, max_chunks + 1))
+    if len(kept) > max_chunks:
+        raise TooManyChunksError(max_chunks)
+    return kept
+
+
+class TooManyChunksError(BadRequestError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the text makes more than {limit} chunks, the most one object makes; "
+            "raise params.chunk_size, or split the text into several objects",
+            {"field": "params.chunk_size", "max_chunks": limit},
+        )
 
 
 def _check_arguments(split_by: str, chunk_size: int, chunk_overlap: int) -> None:
@@ -90,70 +111,80 @@ def _check_arguments(split_by: str, chunk_size: int, chunk_overlap: int) -> None
         )
 
 
-def _windows(text: str, size: int, overlap: int) -> list[str]:
+def _windows(text: str, size: int, overlap: int) -> Iterator[str]:
     """Fixed windows over the text as it is (not stripped, so consecutive windows share exactly
     `overlap` characters); blank windows are skipped."""
     step = size - overlap
-    chunks: list[str] = []
     start = 0
     while True:
         window = text[start : start + size]
         if window.strip():
-            chunks.append(window)
+            yield window
         if start + size >= len(text):
-            return chunks
+            return
         start += step
 
 
-def _sentences(text: str) -> list[str]:
+def _sentences(text: str) -> Iterator[str]:
     return _split_at(text, (match.end() for match in _SENTENCE_END.finditer(text)))
 
 
-def _paragraphs(text: str) -> list[str]:
-    return [part.strip() for part in _PARAGRAPH_BREAK.split(text) if part.strip()]
+def _paragraphs(text: str) -> Iterator[str]:
+    return _split_at(text, (match.start() for match in _PARAGRAPH_BREAK.finditer(text)))
 
 
-def _split_at(text: str, ends: Iterator[int]) -> list[str]:
-    units: list[str] = []
+def _split_at(text: str, ends: Iterator[int]) -> Iterator[str]:
+    """The stripped, non-blank parts of `text` cut at `ends`, one at a time."""
     start = 0
     for end in ends:
-        units.append(text[start:end])
+        unit = text[start:end].strip()
+        if unit:
+            yield unit
         start = end
-    units.append(text[start:])
-    return [unit.strip() for unit in units if unit.strip()]
+    unit = text[start:].strip()
+    if unit:
+        yield unit
 
 
-def _fit(unit: str, size: int) -> list[str]:
-    """`unit` cut into pieces of at most `size` characters, at whitespace where possible."""
-    pieces: list[str] = []
-    rest = unit
-    while len(rest) > size:
-        cut = _last_whitespace(rest, size)
-        head, rest = (rest[:cut], rest[cut + 1 :]) if cut > 0 else (rest[:size], rest[size:])
-        rest = rest.strip()
-        if head.strip():
-            pieces.append(head.strip())
-    if rest.strip():
-        pieces.append(rest.strip())
-    return pieces
+def _fit(unit: str, size: int) -> Iterator[str]:
+    """`unit` (stripped) cut into pieces of at most `size` characters, at whitespace where
+    possible. It walks the text by index: each cut copies only the piece it makes, never the rest
+    of the text, so a long unit without whitespace or sentence ends costs linear time."""
+    start, end = 0, len(unit)
+    while end - start > size:
+        cut = _last_whitespace(unit, start, size)
+        head = unit[start:cut] if cut > start else unit[start : start + size]
+        start = _after_whitespace(unit, cut + 1 if cut > start else start + size)
+        head = head.strip()
+        if head:
+            yield head
+    rest = unit[start:].strip()
+    if rest:
+        yield rest
 
 
-def _last_whitespace(text: str, size: int) -> int:
-    """Index of the last whitespace at or before `size` (the cut keeps `text[:index]`, at most
-    `size` characters), or -1 when the first `size + 1` characters hold none."""
+def _last_whitespace(text: str, start: int, size: int) -> int:
+    """Index of the last whitespace in `text[start : start + size + 1]` (the cut keeps
+    `text[start:index]`, at most `size` characters), or -1 when there is none."""
     found = -1
-    for match in _WHITESPACE.finditer(text, 0, size + 1):
+    for match in _WHITESPACE.finditer(text, start, start + size + 1):
         found = match.start()
     return found
 
 
-def _pack(pieces: list[str], size: int, overlap: int, joiner: str) -> list[str]:
-    chunks: list[str] = []
+def _after_whitespace(text: str, index: int) -> int:
+    """The first index at or after `index` that is not whitespace (as `str.strip` sees it)."""
+    while index < len(text) and text[index].isspace():
+        index += 1
+    return index
+
+
+def _pack(pieces: Iterable[str], size: int, overlap: int, joiner: str) -> Iterator[str]:
     current: list[str] = []
     length = 0  # of joiner.join(current), kept as we go: pieces can be many and short
     for piece in pieces:
         if current and length + len(joiner) + len(piece) > size:
-            chunks.append(joiner.join(current))
+            yield joiner.join(current)
             current = _carried(current, overlap, joiner)
             length = _joined_length(current, joiner)
             # The carried overlap gives way to the new piece when both do not fit.
@@ -163,8 +194,7 @@ def _pack(pieces: list[str], size: int, overlap: int, joiner: str) -> list[str]:
         length = length + len(joiner) + len(piece) if current else len(piece)
         current.append(piece)
     if current:
-        chunks.append(joiner.join(current))
-    return chunks
+        yield joiner.join(current)
 
 
 def _carried(previous: list[str], overlap: int, joiner: str) -> list[str]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from stratus import limits
 from stratus.errors import BadRequestError
 from stratus.inference_catalogue import CATALOGUE as INFERENCE_SERVICES
 from stratus.models.namespaces import (
@@ -35,10 +36,9 @@ ParamValue = str | int | bool
 TEXT_FILE_EXTENSIONS = (".txt", ".md", ".json")
 IMAGE_FILE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")  # what `Embedder.embed_images` decodes
 
-# Chunking limits of `text_extractor` (api.md leaves them open; these bound a chunk to what every
-# text inference service of the catalogue can embed in one input).
-MIN_CHUNK_SIZE = 1
-MAX_CHUNK_SIZE = 100_000
+# Chunking limits of `text_extractor` (api.md leaves them open; see stratus.limits).
+MIN_CHUNK_SIZE = limits.MIN_CHUNK_SIZE
+MAX_CHUNK_SIZE = limits.MAX_CHUNK_SIZE
 SPLIT_BY_VALUES = ("none", "sentences", "paragraphs", "characters")
 
 

@@ -90,30 +90,68 @@ def parse_filter(raw: Any, location: str = "filters") -> FilterNode | None:
         raise _bad(location, "a filter must be a JSON object")
     if not raw:
         return None
-    return _parse_node(raw, location, depth=1, case_sensitive=False)
+    return _parse_node(raw, location, depth=1, case_sensitive=False, budget=_Budget(location))
 
 
-def _parse_node(raw: Any, location: str, depth: int, case_sensitive: bool) -> FilterNode:
+def condition_cost(condition: Condition) -> int:
+    """What one condition counts against `limits.MAX_FILTER_COST`."""
+    if condition.operator in ("in", "nin"):
+        assert isinstance(condition.value, tuple)
+        return len(condition.value)
+    if condition.operator == "text":
+        return len(tokenize(str(condition.value)))
+    return limits.FILTER_OPERATOR_COSTS.get(condition.operator, 1)
+
+
+class _Budget:
+    """The cost of the conditions parsed so far, checked as each is parsed: a filter too wide is
+    refused before the rest of it is read."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.spent = 0
+
+    def spend(self, condition: Condition) -> Condition:
+        self.spent += condition_cost(condition)
+        if self.spent > limits.MAX_FILTER_COST:
+            costs = ", ".join(
+                f"{operator} {cost}" for operator, cost in sorted(limits.FILTER_OPERATOR_COSTS.items())
+            )
+            raise _bad(
+                self.location,
+                f"the filter is too wide: its conditions may cost at most {limits.MAX_FILTER_COST} in all "
+                f"(a condition costs 1, each in/nin value and each text word 1, {costs}); "
+                "match many values of one field with one 'in', or split the request",
+                limit=limits.MAX_FILTER_COST,
+            )
+        return condition
+
+
+def _parse_node(raw: Any, location: str, depth: int, case_sensitive: bool, budget: _Budget) -> FilterNode:
     if not isinstance(raw, Mapping):
         raise _bad(location, "each filter entry must be a JSON object")
     keys = set(raw)
     if keys & {"AND", "OR", "NOT"}:
-        return _parse_group(raw, location, depth, case_sensitive)
+        return _parse_group(raw, location, depth, case_sensitive, budget)
     if "field" in keys or "operator" in keys:
-        return _parse_condition(raw, location, case_sensitive)
+        return budget.spend(_parse_condition(raw, location, case_sensitive))
     if not keys - {"case_sensitive"}:
         raise _bad(location, "an empty filter group; use AND, OR, NOT or {field, operator, value}")
     # Shorthand: {"a.b": v, "c": w} is AND of equalities.
     flag = _case_flag(raw, location, case_sensitive)
     conditions = tuple(
-        _condition(str(key), "eq", value, f"{location}.{key}", flag, value_location=f"{location}.{key}")
+        budget.spend(
+            _condition(str(key), "eq", value, f"{location}.{key}", flag, value_location=f"{location}.{key}")
+        )
         for key, value in raw.items()
         if key != "case_sensitive"
     )
     return conditions[0] if len(conditions) == 1 else And(conditions)
 
 
-def _parse_group(raw: Mapping[str, Any], location: str, depth: int, inherited: bool) -> FilterNode:
+def _parse_group(
+    raw: Mapping[str, Any], location: str, depth: int, inherited: bool, budget: _Budget
+) -> FilterNode:
     if depth > limits.MAX_FILTER_DEPTH:
         raise _bad(location, f"filter nesting is deeper than {limits.MAX_FILTER_DEPTH} levels")
     unknown = sorted(set(raw) - _GROUP_KEYS)
@@ -123,22 +161,22 @@ def _parse_group(raw: Mapping[str, Any], location: str, depth: int, inherited: b
     parts: list[FilterNode] = []
     for key in ("AND", "OR"):
         if key in raw:
-            children = _children(raw[key], f"{location}.{key}", depth, flag)
+            children = _children(raw[key], f"{location}.{key}", depth, flag, budget)
             parts.append(And(children) if key == "AND" else Or(children))
     if "NOT" in raw:
         negated = raw["NOT"]
         if isinstance(negated, list):
-            inner: FilterNode = And(_children(negated, f"{location}.NOT", depth, flag))
+            inner: FilterNode = And(_children(negated, f"{location}.NOT", depth, flag, budget))
         else:
-            inner = _parse_node(negated, f"{location}.NOT", depth + 1, flag)
+            inner = _parse_node(negated, f"{location}.NOT", depth + 1, flag, budget)
         parts.append(Not(inner))
     return parts[0] if len(parts) == 1 else And(tuple(parts))
 
 
-def _children(raw: Any, location: str, depth: int, flag: bool) -> tuple[FilterNode, ...]:
+def _children(raw: Any, location: str, depth: int, flag: bool, budget: _Budget) -> tuple[FilterNode, ...]:
     if not isinstance(raw, list) or not raw:
         raise _bad(location, "must be a non-empty list of conditions or groups")
-    return tuple(_parse_node(item, f"{location}[{i}]", depth + 1, flag) for i, item in enumerate(raw))
+    return tuple(_parse_node(item, f"{location}[{i}]", depth + 1, flag, budget) for i, item in enumerate(raw))
 
 
 def _parse_condition(raw: Mapping[str, Any], location: str, inherited: bool) -> Condition:

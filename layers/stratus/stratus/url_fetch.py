@@ -8,9 +8,15 @@ again to connect (as urllib does) would let a DNS answer that changes in between
 attack, lead a checked public name to a private address. TLS still verifies the certificate
 against the name in the URL, which is also the SNI and the Host header.
 
-The timeout bounds each connection attempt and, once connected, the whole exchange (request,
-status line, headers, body): a socket timeout alone bounds each wait, and a server that drips its
-answer a byte at a time would hold the function until Lambda stops it."""
+One deadline, the timeout, bounds the whole fetch: the name's resolution (in a thread, waited for
+no longer than the deadline: `getaddrinfo` itself has no timeout), every connection attempt (each
+gets only the time left, however many addresses the name has) and the exchange (request, status
+line, headers, body): a socket timeout alone bounds each wait, and a server that drips its answer
+a byte at a time would hold the function until Lambda stops it.
+
+A public address is a global one that embeds no IPv4 address: NAT64 (64:ff9b::/96, and the local
+64:ff9b:1::/48), 6to4 (2002::/16), IPv4-compatible (::a.b.c.d) and IPv4-mapped (::ffff:a.b.c.d)
+addresses can all lead to an IPv4 host, private ones included, so they are refused."""
 
 from __future__ import annotations
 
@@ -21,7 +27,9 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 import urllib.parse
+from typing import Any
 
 from stratus import limits
 from stratus.errors import BadRequestError, PayloadTooLargeError
@@ -32,6 +40,18 @@ _MAX_FETCH_BYTES = limits.MAX_BODY_BYTES
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 _READ_CHUNK_BYTES = 64 * 1024
 _EXPIRED_WAIT_SECONDS = 0.001
+# IPv6 ranges that carry an IPv4 address (see the module docstring): refused whatever it is.
+_EMBEDS_IPV4 = tuple(
+    ipaddress.IPv6Network(network)
+    for network in (
+        "64:ff9b::/96",
+        "64:ff9b:1::/48",
+        "2002::/16",
+        "::/96",
+        "::ffff:0:0/96",
+        "::ffff:0:0:0/96",
+    )
+)
 
 
 def fetch_url(url: str, field: str, settings: Settings) -> bytes:
@@ -49,10 +69,11 @@ def fetch_url(url: str, field: str, settings: Settings) -> bytes:
             f"{field}: the URL's port is not a number from 0 to 65535", {"field": field}
         ) from None
     timeout = settings.url_fetch_timeout_seconds
-    addresses = _resolve(host, port, field, public_only=not settings.allow_private_urls)
-    connection = _connection(parsed.scheme, host, port, addresses, timeout)
+    deadline = time.monotonic() + timeout
+    addresses = _resolve(host, port, field, deadline, public_only=not settings.allow_private_urls)
+    connection = _connection(parsed.scheme, host, port, addresses, timeout, deadline)
     target = urllib.parse.urlunsplit(("", "", parsed.path or "/", parsed.query, ""))
-    watchdog = _Watchdog(connection, timeout)
+    watchdog = _Watchdog(connection, max(deadline - time.monotonic(), _EXPIRED_WAIT_SECONDS))
     try:
         with watchdog:
             data = _get(connection, target, watchdog)
@@ -132,10 +153,14 @@ class _Watchdog:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def _resolve(host: str, port: int, field: str, *, public_only: bool) -> list[str]:
+def _resolve(host: str, port: int, field: str, deadline: float, *, public_only: bool) -> list[str]:
     """The host's addresses in the resolver's order of preference; a 400 if any is not public."""
     try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        infos = _getaddrinfo_until(host, port, deadline)
+    except TimeoutError:
+        raise BadRequestError(
+            f"{field}: the URL's host '{host}' did not resolve in time", {"field": field}
+        ) from None
     except (OSError, UnicodeError):
         raise BadRequestError(
             f"{field}: the URL's host '{host}' does not resolve", {"field": field}
@@ -149,12 +174,38 @@ def _resolve(host: str, port: int, field: str, *, public_only: bool) -> list[str
     return addresses
 
 
+def _getaddrinfo_until(host: str, port: int, deadline: float) -> list[Any]:
+    """`socket.getaddrinfo` waited for until `deadline` at most. It cannot be interrupted, so it
+    runs in a daemon thread that a stuck resolver keeps until its own timeouts end it."""
+    answer: list[Any] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def resolve() -> None:
+        try:
+            answer.extend(socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP))
+        except BaseException as error:  # handed to the caller
+            failure.append(error)
+        finally:
+            done.set()
+
+    threading.Thread(target=resolve, name="stratus-url-resolve", daemon=True).start()
+    if not done.wait(max(deadline - time.monotonic(), 0.0)):
+        raise TimeoutError
+    if failure:
+        raise failure[0]
+    return answer
+
+
 def _is_public(address: str) -> bool:
-    return ipaddress.ip_address(address.split("%", 1)[0]).is_global
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and any(ip in network for network in _EMBEDS_IPV4):
+        return False
+    return ip.is_global
 
 
 def _connection(
-    scheme: str, host: str, port: int, addresses: list[str], timeout: float
+    scheme: str, host: str, port: int, addresses: list[str], timeout: float, deadline: float
 ) -> http.client.HTTPConnection:
     """A connection to `host` whose socket goes to one of `addresses` and nowhere else."""
     connection = (
@@ -164,21 +215,26 @@ def _connection(
     )
     # http.client opens its socket through this attribute with (host, port); everything else
     # (Host header, SNI, certificate check) keeps using `host`.
-    connection._create_connection = functools.partial(_connect_to_any, addresses)  # type: ignore[attr-defined]
+    connection._create_connection = functools.partial(_connect_to_any, addresses, deadline)  # type: ignore[attr-defined]
     return connection
 
 
 def _connect_to_any(
     addresses: list[str],
+    deadline: float,
     host_and_port: tuple[str, int],
     timeout: float | None = None,
     source_address: tuple[str, int] | None = None,
 ) -> socket.socket:
-    """The first of `addresses` that accepts, as socket.create_connection tries a name's addresses."""
+    """The first of `addresses` that accepts, as socket.create_connection tries a name's addresses,
+    each attempt given only the time left before `deadline` (not `timeout` each)."""
     error: OSError = OSError("no address to connect to")
     for address in addresses:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out connecting")
         try:
-            return socket.create_connection((address, host_and_port[1]), timeout, source_address)
+            return socket.create_connection((address, host_and_port[1]), left, source_address)
         except OSError as refused:
             error = refused
     raise error

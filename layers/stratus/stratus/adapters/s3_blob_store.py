@@ -130,12 +130,15 @@ class S3BlobStore:
         )
 
     @maps_s3_faults
-    def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
+    def presign_put(
+        self, key: str, content_type: str, expires_seconds: int, content_length: int | None = None
+    ) -> str:
+        params: dict[str, Any] = {"Bucket": self._bucket, "Key": key, "ContentType": content_type}
+        if content_length is not None:
+            # Signed (X-Amz-SignedHeaders): S3 refuses a PUT of any other length.
+            params["ContentLength"] = content_length
         url: str = self.client.generate_presigned_url(
-            "put_object",
-            Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type},
-            ExpiresIn=expires_seconds,
-            HttpMethod="PUT",
+            "put_object", Params=params, ExpiresIn=expires_seconds, HttpMethod="PUT"
         )
         return url
 

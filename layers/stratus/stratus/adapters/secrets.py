@@ -3,12 +3,14 @@
 The returned provider is called on every embedding call, so it must be cheap: an environment
 value is returned as is, and a secret is cached by Powertools Parameters for `max_age` seconds
 (a rotated key is picked up within that time without a cold start). Nothing here logs a key,
-and no error message carries one.
+and no error carries one, nor the secret's ARN (it names the account and the secret): the ARN is
+logged for operators, the client reads only which service is unavailable.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 from stratus.errors import InferenceServiceUnavailableError
@@ -24,6 +26,8 @@ DEFAULT_ENV_NAME = "STRATUS_OPENAI_API_KEY"
 DEFAULT_SECRET_SETTING_NAME = "STRATUS_OPENAI_API_KEY_SECRET_ARN"
 
 SecretFetcher = Callable[[str, int], str]
+
+logger = logging.getLogger(__name__)
 
 
 def api_key_from(
@@ -66,19 +70,31 @@ def _key_from_secret(fetch: SecretFetcher, secret_arn: str, service: str, max_ag
         raise
     except Exception as error:
         # Only the exception type: provider messages are not ours to vouch for.
+        reason = type(error).__name__
+        _log_unusable(service, secret_arn, reason)
         raise InferenceServiceUnavailableError(
-            f"inference service '{service}' is unavailable: its API key secret could not be read "
-            f"({type(error).__name__})",
-            {"service": service, "secret": secret_arn},
+            f"inference service '{service}' is unavailable: its API key secret could not be read ({reason})",
+            {"service": service},
         ) from None
     key = _key_in(raw)
     if not key:
+        _log_unusable(service, secret_arn, "empty")
         raise InferenceServiceUnavailableError(
             f"inference service '{service}' is unavailable: its API key secret is empty "
             f"or has no '{_JSON_KEY_FIELDS[0]}' field",
-            {"service": service, "secret": secret_arn},
+            {"service": service},
         )
     return key
+
+
+def _log_unusable(service: str, secret_arn: str, reason: str) -> None:
+    logger.warning(
+        "API key secret unusable: service=%s secret_arn=%s reason=%s",
+        service,
+        secret_arn,
+        reason,
+        extra={"service": service, "secret_arn": secret_arn, "reason": reason},
+    )
 
 
 def _key_in(raw: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from stratus import limits
 from stratus.filters import And, Condition, FilterNode, Not, Or, evaluate, lookup
 from stratus.models.namespaces import PayloadIndexConfig
 
@@ -66,14 +67,20 @@ def _words(text: str, options: TextIndexOptions) -> list[str]:
 
 
 def document_tokens(text: str, options: TextIndexOptions) -> list[str]:
-    """The tokens the index holds for one string value, sorted and unique."""
-    low, high = options.min_token_len, options.max_token_len
+    """The tokens the index holds for one string value, sorted and unique: the first
+    MAX_TEXT_TOKENS_PER_VALUE met, none longer than MAX_TEXT_TOKEN_LEN (the request models refuse
+    longer bounds; an index stored before they did is held to them here)."""
+    low, high = options.min_token_len, min(options.max_token_len, limits.MAX_TEXT_TOKEN_LEN)
     tokens: set[str] = set()
     for word in _words(text, options):
         if options.tokenizer == "prefix":
-            tokens.update(word[:size] for size in range(low, min(high, len(word)) + 1))
-        elif low <= len(word) <= high:
-            tokens.add(word)
+            candidates: Iterable[str] = (word[:size] for size in range(low, min(high, len(word)) + 1))
+        else:
+            candidates = (word,) if low <= len(word) <= high else ()
+        for token in candidates:
+            tokens.add(token)
+            if len(tokens) >= limits.MAX_TEXT_TOKENS_PER_VALUE:
+                return sorted(tokens)
     return sorted(tokens)
 
 

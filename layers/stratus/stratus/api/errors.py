@@ -41,6 +41,16 @@ def envelope(
     }
 
 
+class _EnvelopeResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            # A message or detail quoting a lone surrogate the request carried: UTF-8 cannot hold
+            # it, a JSON escape can (and the client reads the same text).
+            return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 async def send_envelope(
     send: Send, status: int, error_type: str, message: str, details: dict[str, Any] | None = None
 ) -> None:
@@ -63,7 +73,9 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(envelope(status, error_type, message, details), status_code=status, headers=headers)
+    return _EnvelopeResponse(
+        envelope(status, error_type, message, details), status_code=status, headers=headers
+    )
 
 
 async def _stratus_error(_: Request, exc: Exception) -> JSONResponse:

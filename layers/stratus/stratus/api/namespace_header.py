@@ -30,9 +30,11 @@ class NamespaceScope:
         return self.principal.org_id
 
 
-def namespace_scope(permission: Permission) -> Callable[..., NamespaceScope]:
+def namespace_scope(permission: Permission, *, cached: bool = False) -> Callable[..., NamespaceScope]:
     """A dependency: authenticate (401/403 first, before anything about the namespace leaks),
-    then resolve the header; missing → 400, unknown or another organization's → 404."""
+    then resolve the header; missing → 400, unknown or another organization's → 404. `cached`
+    (the query routes) accepts a copy of the namespace read within `namespace_cache_seconds`,
+    as `POST /v1/search` does: the service re-reads it before refusing a request."""
 
     def dependency(
         principal: Principal = Depends(require(permission)),
@@ -48,7 +50,8 @@ def namespace_scope(permission: Permission) -> Callable[..., NamespaceScope]:
             raise BadRequestError(
                 f"missing {HEADER} header; send '{HEADER}: <namespace id or name>'", {"header": HEADER}
             )
-        namespace = resolve_namespace(container.metadata, principal.org_id, x_namespace.strip())
+        max_age = container.settings.namespace_cache_seconds if cached else 0.0
+        namespace = resolve_namespace(container.metadata, principal.org_id, x_namespace.strip(), max_age)
         return NamespaceScope(principal, namespace)
 
     return dependency

@@ -39,6 +39,18 @@ OPERATION_NAMES = (
     "get_document",
     "delete_document",
     "search",
+    # Retrievers, next to search: the full app matches routes in order, so the query routes come
+    # early, and the static `/v1/retrievers/stages` before `/v1/retrievers/{retriever_id}` (API
+    # Gateway prefers the most specific route by itself).
+    "execute_retriever",
+    "execute_adhoc_retriever",
+    "search_features",
+    "create_retriever",
+    "list_retrievers",
+    "list_retriever_stages",
+    "get_retriever",
+    "update_retriever",
+    "delete_retriever",
     "list_feature_extractors",
     "create_bucket",
     "list_buckets",

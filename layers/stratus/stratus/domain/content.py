@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stratus import limits
 from stratus.chunking import extract_text_from_file
 from stratus.domain.object_keys import MANIFEST_METADATA, MANIFEST_SUFFIX
 from stratus.errors import BadRequestError
@@ -75,6 +77,90 @@ def sniffed_image_type(data: bytes) -> str | None:
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return None
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) as a JPEG, PNG or WebP header declares them, read without decoding a pixel;
+    None when the header cannot be read."""
+    kind = sniffed_image_type(data)
+    if kind == "image/png":
+        # The IHDR chunk comes first: width and height, big-endian, at bytes 16-24.
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            return None
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if kind == "image/jpeg":
+        return _jpeg_size(data)
+    if kind == "image/webp":
+        return _webp_size(data)
+    return None
+
+
+# JPEG start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC): they carry the frame's size.
+_JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RSTn: no length field
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    position = 2  # after SOI
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in _JPEG_STANDALONE:
+            position += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header before them
+            return None
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        if marker in _JPEG_FRAMES:
+            if length < 7 or position + 9 > len(data):
+                return None
+            height = int.from_bytes(data[position + 5 : position + 7], "big")
+            width = int.from_bytes(data[position + 7 : position + 9], "big")
+            return width, height
+        if length < 2:
+            return None
+        position += 2 + length
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(data[28:30], "little") & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    return None
+
+
+def check_image_pixels(blobs: Sequence[Blob], field: str = "blobs") -> None:
+    """A 400 when the object's images declare more than MAX_OBJECT_IMAGE_PIXELS pixels in all, or
+    one's size cannot be read from its header: checked before any of them is decoded."""
+    total = 0
+    for position, blob in enumerate(blobs):
+        if blob.type != "image" or blob.data is None:
+            continue
+        size = image_size(blob.data)
+        if size is None:
+            raise BadRequestError(
+                f"{field}[{position}]: image '{blob.property}' declares no size its header says "
+                "plainly; send a JPEG, PNG or WebP image",
+                {"field": f"{field}[{position}]"},
+            )
+        total += size[0] * size[1]
+        if total > limits.MAX_OBJECT_IMAGE_PIXELS:
+            raise BadRequestError(
+                f"{field}[{position}]: image '{blob.property}' is {size[0]}x{size[1]} pixels, which takes "
+                f"the object's images past {limits.MAX_OBJECT_IMAGE_PIXELS} pixels in all "
+                f"({limits.MAX_OBJECT_IMAGE_PIXELS // 1_000_000} megapixels); send fewer or smaller images",
+                {"field": f"{field}[{position}]", "limit": limits.MAX_OBJECT_IMAGE_PIXELS, "pixels": total},
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,6 +276,9 @@ def blobs_of(stored: StoredBlob) -> tuple[list[Blob], dict[str, Any]]:
     """The blobs and the metadata of a stored object. A plain file's metadata is its S3 user
     metadata (`x-amz-meta-*`), minus Stratus' own entries."""
     if is_manifest(stored):
-        return decode_manifest(stored.data)
-    metadata = {name: value for name, value in stored.metadata.items() if not name.startswith("stratus-")}
-    return [file_blob(stored.key, stored.data, stored.content_type)], metadata
+        blobs, metadata = decode_manifest(stored.data)
+    else:
+        metadata = {name: value for name, value in stored.metadata.items() if not name.startswith("stratus-")}
+        blobs = [file_blob(stored.key, stored.data, stored.content_type)]
+    check_image_pixels(blobs)
+    return blobs, metadata

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, Discriminator, Field, Tag
 
 from stratus import limits
 from stratus.models.common import Model, StrictModel
+from stratus.models.stored_json import payload_json
 
 # NaN and ±inf are rejected while parsing, with the offending position named in the 422.
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -34,7 +35,7 @@ UNION_TAGS = ("vector", "text")
 class DocumentInput(StrictModel):
     document_id: str | None = Field(default=None, pattern=limits.DOCUMENT_ID_PATTERN)
     vectors: dict[str, VectorOrText] = Field(min_length=1, max_length=limits.MAX_VECTOR_INDEXES)
-    payload: dict[str, Any] = Field(
+    payload: Annotated[dict[str, Any], payload_json()] = Field(
         default_factory=dict, validation_alias=AliasChoices("payload", "metadata")
     )
 

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from stratus import limits
 from stratus.models.common import StrictModel
-from stratus.models.namespaces import FeatureExtractorConfig, PayloadIndexConfig
+from stratus.models.namespaces import FeatureExtractorConfig, PayloadIndexConfig, PayloadIndexInput
 
 # Letters, digits, "_", "-" and "." starting with a letter or digit: the seed's
 # `spotify_playlists_dev` and Mixpeek-style names pass; "/" and spaces never reach a URL path.
@@ -47,7 +47,7 @@ class CreateNamespaceRequest(StrictModel):
         "its params are locked at creation.",
     )
     description: str | None = Field(default=None, max_length=limits.MAX_DESCRIPTION_LENGTH)
-    payload_indexes: list[PayloadIndexConfig] | None = Field(
+    payload_indexes: list[PayloadIndexInput] | None = Field(
         default=None,
         max_length=limits.MAX_PAYLOAD_INDEXES,
         description="Custom payload indexes; those required by the extractors are added automatically",

@@ -165,6 +165,14 @@ class CreateUploadRequest(StrictModel):
     content_type: str = Field(min_length=1, max_length=255)
     key_prefix: str | None = Field(default=None, max_length=512)
     metadata: ObjectMetadata = Field(default_factory=dict)
+    file_size_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="The file's size in bytes, at most the largest object the extractor reads "
+        "(STRATUS_MAX_OBJECT_BYTES, 20 MB by default). Given, the URL accepts a PUT of exactly this "
+        "many bytes (the answer's headers carry its Content-Length) and S3 refuses any other; "
+        "without it any size is stored, and an object over the limit is FAILED by the extractor.",
+    )
 
 
 class BlobSummary(Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AfterValidator, AliasChoices, Field, ValidationError, field_validator, model_validator
 
 from stratus import limits
 from stratus.models.common import Model, StrictModel
@@ -43,6 +43,52 @@ class PayloadIndexConfig(Model):
         if any(part == "" for part in value.split(".")):
             raise ValueError("field_name must be a dot path without empty segments, e.g. 'metadata.title'")
         return value
+
+
+class TextIndexSchema(StrictModel):
+    """The `field_schema` of a `text` payload index (api.md; create-namespace.txt also sends
+    `"type": "text"`). Unknown keys are refused: each option changes what every upsert indexes."""
+
+    type: Literal["text"] | None = None
+    tokenizer: Literal["word", "whitespace", "prefix", "multilingual"] = "word"
+    min_token_len: int = Field(default=2, ge=1, le=limits.MAX_TEXT_TOKEN_LEN, strict=True)
+    max_token_len: int = Field(default=15, ge=1, le=limits.MAX_TEXT_TOKEN_LEN, strict=True)
+    lowercase: bool = Field(default=True, strict=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TextIndexSchema:
+        if self.min_token_len > self.max_token_len:
+            raise ValueError(
+                f"min_token_len ({self.min_token_len}) must not exceed max_token_len ({self.max_token_len})"
+            )
+        return self
+
+
+def check_field_schema(index_type: str, field_schema: dict[str, Any] | None) -> None:
+    """A ValueError naming the option when a requested index's `field_schema` is not valid for its
+    type (only `text` options are checked: they decide what every upsert indexes)."""
+    if index_type != "text" or field_schema is None:
+        return
+    try:
+        TextIndexSchema.model_validate(field_schema)
+    except ValidationError as error:
+        problems = [
+            f"field_schema.{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            if problem["loc"]
+            else f"field_schema: {problem['msg'].removeprefix('Value error, ')}"
+            for problem in error.errors(include_url=False)
+        ]
+        raise ValueError("; ".join(problems)) from None
+
+
+def _checked_index(index: PayloadIndexConfig) -> PayloadIndexConfig:
+    check_field_schema(index.type, index.field_schema)
+    return index
+
+
+# A payload index as a request sends it: PayloadIndexConfig (the stored shape, read back as it was
+# written) with its options checked.
+PayloadIndexInput = Annotated[PayloadIndexConfig, AfterValidator(_checked_index)]
 
 
 class FeatureExtractorConfig(Model):
@@ -119,7 +165,7 @@ class CreateStandaloneNamespaceRequest(StrictModel):
     mode: Literal["standalone"] | None = None
     description: str | None = Field(default=None, max_length=limits.MAX_DESCRIPTION_LENGTH)
     vector_configs: list[VectorConfig] = Field(default_factory=list, max_length=limits.MAX_VECTOR_INDEXES)
-    payload_indexes: list[PayloadIndexConfig] = Field(
+    payload_indexes: list[PayloadIndexInput] = Field(
         default_factory=list, max_length=limits.MAX_PAYLOAD_INDEXES
     )
     auto_create_indexes: bool = False
@@ -137,6 +183,6 @@ class UpdateNamespaceRequest(StrictModel):
     namespace_name: str | None = Field(default=None, min_length=1, max_length=limits.MAX_NAME_LENGTH)
     description: str | None = Field(default=None, max_length=limits.MAX_DESCRIPTION_LENGTH)
     auto_create_indexes: bool | None = None
-    payload_indexes: list[PayloadIndexConfig] | None = Field(
+    payload_indexes: list[PayloadIndexInput] | None = Field(
         default=None, max_length=limits.MAX_PAYLOAD_INDEXES
     )

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from stratus.models.common import Model, StrictModel
-from stratus.models.namespaces import FieldSchema, PayloadIndexConfig, PayloadIndexType
+from stratus.models.namespaces import FieldSchema, PayloadIndexConfig, PayloadIndexType, check_field_schema
 
 
 class CreatePayloadIndexRequest(StrictModel):
@@ -25,6 +25,14 @@ class CreatePayloadIndexRequest(StrictModel):
     def _no_empty_segments(cls, value: str) -> str:
         if any(part == "" for part in value.split(".")):
             raise ValueError("field_name must be a dot path without empty segments, e.g. 'metadata.title'")
+        return value
+
+    @field_validator("field_schema")
+    @classmethod
+    def _valid_options(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        # `type` is validated first (field order); when it failed, its own error is the answer.
+        if "type" in info.data:
+            check_field_schema(info.data["type"], value)
         return value
 
     def to_config(self) -> PayloadIndexConfig:

@@ -11,8 +11,13 @@ later read and list of it):
   (`_from_dynamo_value`), and a float of 1e38 or more would come back as an int of more than 38
   digits: unreadable by this check and unwritable on the item's next update;
 - object keys: at least one character;
+- text (keys and values): Unicode, so no lone surrogate (a JSON escape can carry one; UTF-8, which
+  every store writes, cannot);
 - nesting: at most `MAX_DEPTH` objects/arrays deep (DynamoDB stops at 32 for a whole item);
 - size, where a field sets one: the compact JSON's UTF-8 bytes (a whole item is at most 400 KB).
+
+A document's payload (`payload_json`) follows the nesting and text rules too: deeper payloads were
+stored, then answered 500 on every read (the response's serializer stops at ~255 levels).
 """
 
 from __future__ import annotations
@@ -62,27 +67,68 @@ def _where(path: str) -> str:
 
 def storage_problem(value: Any, path: str = "", depth: int = 0) -> str | None:
     """Why DynamoDB cannot hold `value` (decoded JSON), or None. `path` locates it in messages."""
-    if value is None or isinstance(value, bool | str):
+    return _problem(value, path, depth, dynamodb=True)
+
+
+def payload_problem(value: Any, path: str = "") -> str | None:
+    """Why a document's payload (decoded JSON) cannot be stored and read back, or None: the same
+    nesting and text rules, and numbers that are finite (a vector store's payload holds any other)."""
+    return _problem(value, path, 0, dynamodb=False)
+
+
+def _problem(value: Any, path: str, depth: int, dynamodb: bool) -> str | None:
+    if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        return None if _is_unicode(value) else f"{_where(path)}: {_SURROGATE_RULE}"
     if isinstance(value, int | float):
-        if storable_number(value):
-            return None
-        return f"{_where(path)}: {value!r} cannot be stored; {_NUMBER_RULE}"
+        return _number_problem(value, path, dynamodb)
     if isinstance(value, dict | list):
-        if depth >= MAX_DEPTH:
-            return f"{_where(path)}: nested more than {MAX_DEPTH} objects or arrays deep"
-        if isinstance(value, list):
-            entries = [(f"{path}[{index}]", inner) for index, inner in enumerate(value)]
-        else:
-            if "" in value:
-                return f"{_where(path)}: an empty key; object keys need at least one character"
-            entries = [(f"{path}.{key}" if path else str(key), inner) for key, inner in value.items()]
-        for inner_path, inner in entries:
-            problem = storage_problem(inner, inner_path, depth + 1)
-            if problem is not None:
-                return problem
-        return None
+        return _container_problem(value, path, depth, dynamodb)
     return f"{_where(path)}: a {type(value).__name__} is not JSON"
+
+
+def _number_problem(value: int | float, path: str, dynamodb: bool) -> str | None:
+    if dynamodb and not storable_number(value):
+        return f"{_where(path)}: {value!r} cannot be stored; {_NUMBER_RULE}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{_where(path)}: {value!r} cannot be stored; send a finite number"
+    return None
+
+
+def _container_problem(
+    value: dict[Any, Any] | list[Any], path: str, depth: int, dynamodb: bool
+) -> str | None:
+    if depth >= MAX_DEPTH:
+        return f"{_where(path)}: nested more than {MAX_DEPTH} objects or arrays deep"
+    if isinstance(value, list):
+        entries = [(f"{path}[{index}]", inner) for index, inner in enumerate(value)]
+    else:
+        if dynamodb and "" in value:
+            return f"{_where(path)}: an empty key; object keys need at least one character"
+        if not all(_is_unicode(str(key)) for key in value):
+            return f"{_where(path)}: a key holds {_SURROGATE_RULE}"
+        entries = [(f"{path}.{key}" if path else str(key), inner) for key, inner in value.items()]
+    for inner_path, inner in entries:
+        problem = _problem(inner, inner_path, depth + 1, dynamodb)
+        if problem is not None:
+            return problem
+    return None
+
+
+_SURROGATE_RULE = (
+    "a lone surrogate (a \\ud800-\\udfff escape without its pair), which is not Unicode text; "
+    "send the character itself or its UTF-16 pair"
+)
+
+
+def _is_unicode(text: str) -> bool:
+    """False when `text` holds a lone surrogate (JSON escapes can carry one; UTF-8 cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def stored_json(max_bytes: int | None = None) -> AfterValidator:
@@ -97,6 +143,18 @@ def stored_json(max_bytes: int | None = None) -> AfterValidator:
             size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
             if size > max_bytes:
                 raise ValueError(f"{size} bytes of JSON; at most {max_bytes} bytes are accepted")
+        return value
+
+    return AfterValidator(check)
+
+
+def payload_json() -> AfterValidator:
+    """A pydantic validator for a document's payload (`payload_problem`)."""
+
+    def check(value: Any) -> Any:
+        problem = payload_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     return AfterValidator(check)

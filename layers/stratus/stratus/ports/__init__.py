@@ -21,6 +21,8 @@ from stratus.ports.metadata import (
     ObjectWrite,
     Permission,
     PromotionRecord,
+    RetrieverPage,
+    RetrieverRepository,
     UsageRepository,
 )
 from stratus.ports.stores import Stores
@@ -54,6 +56,8 @@ __all__ = [
     "Permission",
     "PromotionRecord",
     "RecordPage",
+    "RetrieverPage",
+    "RetrieverRepository",
     "ScoredRecord",
     "Space",
     "StoreCapabilities",

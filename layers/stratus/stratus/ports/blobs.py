@@ -30,8 +30,11 @@ class BlobStore(Protocol):
         """The object at `key`, None if absent; `PayloadTooLargeError` if it exceeds `max_bytes`."""
         ...
 
-    def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
-        """A URL that accepts one HTTP PUT of the object (with that Content-Type)."""
+    def presign_put(
+        self, key: str, content_type: str, expires_seconds: int, content_length: int | None = None
+    ) -> str:
+        """A URL that accepts one HTTP PUT of the object (with that Content-Type, and exactly
+        `content_length` bytes when it is given)."""
         ...
 
     def delete_prefix(self, prefix: str) -> int:

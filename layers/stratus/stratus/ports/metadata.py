@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     # Annotations only: a function that never touches buckets, collections, objects or tasks
     # does not build their models at init (cold start, tests/perf/cold_start.py).
     from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
+    from stratus.models.retrievers import Retriever
 
 Permission = Literal["read", "write", "admin"]
 
@@ -80,6 +81,12 @@ class ObjectWrite:
     record: ObjectRecord
     task: Task | None = None
     create: bool = False
+
+
+@dataclass
+class RetrieverPage:
+    retrievers: list[Retriever]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -259,6 +266,41 @@ class ManagedContentRepository(Protocol):
         ...
 
 
+class RetrieverRepository(Protocol):
+    """Retrievers (saved search pipelines) of a namespace, with optimistic versions and name
+    guards, as namespaces have."""
+
+    def create_retriever(self, retriever: Retriever) -> None:
+        """ONE write of the retriever and its name guard; `AlreadyExistsError` if the id or the
+        `retriever_name` is taken in the namespace."""
+        ...
+
+    def get_retriever(self, org_id: str, namespace_id: str, retriever_id: str) -> Retriever | None: ...
+
+    def find_retriever(
+        self, org_id: str, namespace_id: str, identifier: str, max_age_seconds: float = 0.0
+    ) -> Retriever | None:
+        """By id, else by name. With `max_age_seconds`, a copy this store read that recently may
+        answer; writes through the store invalidate such copies."""
+        ...
+
+    def list_retrievers(
+        self, org_id: str, namespace_id: str, limit: int, cursor: str | None
+    ) -> RetrieverPage:
+        """Retrievers of a namespace ordered by id."""
+        ...
+
+    def save_retriever(self, retriever: Retriever, expected_version: int, previous_name: str) -> Retriever:
+        """Write `retriever` (its version bumped) if the stored version is still
+        `expected_version`; move the name guard when the name changed. `ConflictError` on a lost
+        race, `NotFoundError` if it is gone, `AlreadyExistsError` if the new name is taken."""
+        ...
+
+    def delete_retriever(self, retriever: Retriever) -> None:
+        """Delete the retriever and its name guard; `NotFoundError` if it is already gone."""
+        ...
+
+
 class UsageRepository(Protocol):
     """Hourly filter-usage counters (what `auto_create_indexes` reads)."""
 
@@ -283,6 +325,11 @@ class UsageRepository(Protocol):
 
 
 class MetadataStore(
-    NamespaceRepository, ApiKeyRepository, ManagedContentRepository, UsageRepository, Protocol
+    NamespaceRepository,
+    ApiKeyRepository,
+    ManagedContentRepository,
+    RetrieverRepository,
+    UsageRepository,
+    Protocol,
 ):
     """Every repository: what the one DynamoDB table holds."""

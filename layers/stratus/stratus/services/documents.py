@@ -103,7 +103,7 @@ def _embed_texts_in_place(stores: Stores, namespace: Namespace, batch: UpsertBat
                 )
             wanted.setdefault(service, []).append((position, name, value))
     for service, items in wanted.items():
-        vectors = embed_texts(stores.embedders, service, [text for _, _, text in items])
+        vectors = embed_texts(stores.embedders, namespace.org_id, service, [text for _, _, text in items])
         for position, name, text in items:
             batch.set_vector(position, name, vectors[text])
 

@@ -2,7 +2,9 @@
 
 One call per service per request, each distinct text once. Query embeddings are cached per
 container (`Container.query_cache`) for a short time (a repeated query is common; a stale vector
-is impossible since a service's output for a text never changes). Only successes are cached."""
+is impossible since a service's output for a text never changes). Only successes are cached, and
+each organization has its own entries: a hit answers faster (`took_ms`), so a shared entry would
+tell one organization what another searched."""
 
 from __future__ import annotations
 
@@ -32,25 +34,27 @@ class EmbeddingCache:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._clock = clock
-        self._entries: OrderedDict[tuple[str, str], tuple[float, array[float]]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, str], tuple[float, array[float]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, service: str, text: str) -> list[float] | None:
+    def get(self, org_id: str, service: str, text: str) -> list[float] | None:
+        key = (org_id, service, text)
         with self._lock:
-            entry = self._entries.get((service, text))
+            entry = self._entries.get(key)
             if entry is None:
                 return None
             stored_at, vector = entry
             if self._clock() - stored_at > self._ttl:
-                del self._entries[(service, text)]
+                del self._entries[key]
                 return None
-            self._entries.move_to_end((service, text))
+            self._entries.move_to_end(key)
             return [float(x) for x in vector]
 
-    def put(self, service: str, text: str, vector: Sequence[float]) -> None:
+    def put(self, org_id: str, service: str, text: str, vector: Sequence[float]) -> None:
+        key = (org_id, service, text)
         with self._lock:
-            self._entries[(service, text)] = (self._clock(), array("f", vector))
-            self._entries.move_to_end((service, text))
+            self._entries[key] = (self._clock(), array("f", vector))
+            self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
 
@@ -63,13 +67,18 @@ class EmbeddingCache:
 
 
 def embed_texts(
-    embedders: EmbedderRegistry, service: str, texts: Sequence[str], cache: EmbeddingCache | None = None
+    embedders: EmbedderRegistry,
+    org_id: str,
+    service: str,
+    texts: Sequence[str],
+    cache: EmbeddingCache | None = None,
 ) -> dict[str, list[float]]:
-    """Vectors for the distinct `texts`, asking the service only for those not cached."""
+    """Vectors for the distinct `texts` of organization `org_id`, asking the service only for
+    those `cache` holds for that organization."""
     found: dict[str, list[float]] = {}
     missing: list[str] = []
     for text in dict.fromkeys(texts):
-        cached = cache.get(service, text) if cache is not None else None
+        cached = cache.get(org_id, service, text) if cache is not None else None
         if cached is None:
             missing.append(text)
         else:
@@ -79,5 +88,5 @@ def embed_texts(
         for text, vector in zip(missing, vectors, strict=True):
             found[text] = vector
             if cache is not None:
-                cache.put(service, text, vector)
+                cache.put(org_id, service, text, vector)
     return found

@@ -3,11 +3,12 @@ list, update, delete."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from stratus import ids
 from stratus.clock import iso_now
-from stratus.errors import BadRequestError
+from stratus.errors import BadRequestError, NotFoundError
 from stratus.filters import evaluate, parse_filter
 from stratus.models.common import ListRequest, ListResponse, Pagination
 from stratus.models.namespaces import (
@@ -17,7 +18,7 @@ from stratus.models.namespaces import (
     NamespaceModel,
     UpdateNamespaceRequest,
 )
-from stratus.ports.metadata import ManagedContentRepository, NamespaceRepository
+from stratus.ports.metadata import ManagedContentRepository, NamespaceRepository, RetrieverRepository
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import VectorStore
 from stratus.services import payload_indexes as lifecycle
@@ -217,8 +218,21 @@ def delete_namespace(stores: Stores, org_id: str, identifier: str) -> Namespace:
     stores.blobs.delete_prefix(f"{namespace.storage_key}/")
     stores.metadata.delete_objects(namespace.org_id, namespace.namespace_id)
     _delete_managed_content(stores.metadata, namespace)
+    _delete_retrievers(stores.metadata, namespace)
     stores.metadata.delete_namespace(namespace)
     return namespace
+
+
+def _delete_retrievers(metadata: RetrieverRepository, namespace: Namespace) -> None:
+    """The namespace's retrievers go with it, so a namespace re-created with the same id starts
+    without them. A retriever already gone (a concurrent delete) is skipped: a retry finishes."""
+    while True:
+        page = metadata.list_retrievers(namespace.org_id, namespace.namespace_id, 100, None)
+        for retriever in page.retrievers:
+            with contextlib.suppress(NotFoundError):
+                metadata.delete_retriever(retriever)
+        if not page.retrievers:
+            return
 
 
 def _delete_managed_content(metadata: ManagedContentRepository, namespace: Namespace) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 from stratus import clock, ids, limits
 from stratus.domain.content import (
     Blob,
+    check_image_pixels,
     check_supported_file,
     content_type_for,
     encode_manifest,
@@ -99,6 +100,9 @@ def _prepare(
     _check_metadata(request.metadata, f"{prefix}metadata")
     blobs = [_blob(position, blob, stores.fetcher, prefix) for position, blob in enumerate(request.blobs)]
     _check_unique_properties(request.blobs, prefix)
+    check_image_pixels(
+        blobs, f"{prefix}blobs"
+    )  # the extractor checks it too; refused here, nothing is stored
     manifest = encode_manifest(blobs, request.metadata)
     if len(manifest) > settings.max_object_bytes:
         raise PayloadTooLargeError(
@@ -304,6 +308,13 @@ def create_upload(
     check_supported_file(filename, request.content_type, "filename")
     _check_content_type(request.content_type)
     _check_metadata(request.metadata, "metadata")
+    size = request.file_size_bytes
+    if size is not None and size > settings.max_object_bytes:
+        raise PayloadTooLargeError(
+            f"file_size_bytes: {size} bytes; an upload holds at most {settings.max_object_bytes} bytes "
+            "(the most the extractor reads)",
+            {"field": "file_size_bytes", "size": size, "limit": settings.max_object_bytes},
+        )
     upload_id = ids.new_id("upl_")
     key = f"{bucket.key_prefix}{normalized_key_prefix(request.key_prefix)}{upload_id}/{filename}"
     object_id = object_id_for_key(key)
@@ -311,20 +322,23 @@ def create_upload(
         property="file",
         type="image" if content_type_for(filename, request.content_type).startswith("image/") else "text",
         content_type=request.content_type,
-        size=0,
+        size=size or 0,
         filename=filename,
     )
     record = pending_object(
         bucket, object_id, key, stores.blobs.bucket, "upload", clock.iso_now(), request.metadata, [summary]
     )
-    url = stores.blobs.presign_put(key, request.content_type, settings.presigned_url_seconds)
+    url = stores.blobs.presign_put(key, request.content_type, settings.presigned_url_seconds, size)
     _register(stores.metadata, record, with_task=False)  # its task exists once the PUT arrives
     expires_at = clock.utc_now() + timedelta(seconds=settings.presigned_url_seconds)
     upload = UploadModel(
         upload_id=upload_id,
         object_id=object_id,
         presigned_url=url,
-        headers={"Content-Type": request.content_type},
+        headers={
+            "Content-Type": request.content_type,
+            **({"Content-Length": str(size)} if size is not None else {}),
+        },
         s3_key=key,
         s3_uri=record.s3_uri,
         expires_at=expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),

@@ -89,3 +89,12 @@ def task_pk(task_id: str) -> str:
 
 def usage_sk(namespace_id: str, hour: str) -> str:
     return f"{USAGE_PREFIX}{namespace_id}#{hour}"
+
+
+def retriever_prefix(namespace_id: str) -> str:
+    """Retrievers sort under their namespace's `NS#` prefix, as buckets and collections do."""
+    return f"{NAMESPACE_PREFIX}{namespace_id}#RET#"
+
+
+def retriever_name_sk(namespace_id: str, retriever_name: str) -> str:
+    return f"{NAMESPACE_PREFIX}{namespace_id}#RETNAME#{retriever_name}"

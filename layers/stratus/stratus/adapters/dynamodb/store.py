@@ -8,6 +8,7 @@ from stratus.adapters.dynamodb.collections import DynamoDBCollections
 from stratus.adapters.dynamodb.filter_usage import DynamoDBFilterUsage
 from stratus.adapters.dynamodb.namespaces import DynamoDBNamespaces
 from stratus.adapters.dynamodb.objects import DynamoDBObjects
+from stratus.adapters.dynamodb.retrievers import DynamoDBRetrievers
 from stratus.adapters.dynamodb.tasks import DynamoDBTasks
 
 
@@ -15,8 +16,10 @@ class DynamoDBManagedContent(DynamoDBBuckets, DynamoDBCollections, DynamoDBObjec
     """`ManagedContentRepository`: buckets (and their S3 routes), collections, objects, tasks."""
 
 
-class DynamoDBMetadataStore(DynamoDBNamespaces, DynamoDBApiKeys, DynamoDBManagedContent, DynamoDBFilterUsage):
-    """Namespaces, API keys, managed content and filter usage in one table (`DynamoDBTable`:
+class DynamoDBMetadataStore(
+    DynamoDBNamespaces, DynamoDBApiKeys, DynamoDBManagedContent, DynamoDBRetrievers, DynamoDBFilterUsage
+):
+    """Namespaces, API keys, managed content, retrievers and filter usage in one table (`DynamoDBTable`:
     one per container, thread-safe). Every write that touches more than one item is a single
     `TransactWriteItems`, so a record never exists without its guard and a key is never half
     revoked.

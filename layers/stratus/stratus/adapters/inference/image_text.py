@@ -103,8 +103,10 @@ class HuggingFaceImageTextEmbedder(CatalogueService):
         vectors: list[list[float]] = []
         for number, batch in enumerate(_chunks(images, IMAGE_BATCH_SIZE)):
             first = number * IMAGE_BATCH_SIZE
-            pictures = [_decode_image(pil, data, first + offset) for offset, data in enumerate(batch)]
-            vectors.extend(self._embed_image_batch(loaded, pictures))
+            # One image decoded at a time and made model input (a small tensor) at once: a batch
+            # never holds its decoded canvases together (16 images of 49 MP are 3 GB decoded).
+            pixels = [self._pixels(loaded, pil, data, first + offset) for offset, data in enumerate(batch)]
+            vectors.extend(self._embed_pixels(loaded, pixels))
         return vectors
 
     def warm_up(self) -> None:
@@ -142,16 +144,20 @@ class HuggingFaceImageTextEmbedder(CatalogueService):
                 )
             return self._normalized(output)
 
-    def _embed_image_batch(self, loaded: _Loaded, pictures: list[Any]) -> list[list[float]]:
+    def _pixels(self, loaded: _Loaded, pil: Any, data: bytes, index: int) -> Any:
+        """One image as the model's input tensor; its decoded canvas is closed before the next."""
+        picture = _decode_image(pil, data, index)
+        try:
+            with loaded.lock:
+                return loaded.image_processor(images=[picture], return_tensors="pt")["pixel_values"]
+        finally:
+            picture.close()
+
+    def _embed_pixels(self, loaded: _Loaded, pixels: list[Any]) -> list[list[float]]:
         import torch
 
-        try:
-            with loaded.lock, torch.inference_mode():
-                pixels = loaded.image_processor(images=pictures, return_tensors="pt")["pixel_values"]
-                return self._normalized(loaded.model.get_image_features(pixel_values=pixels))
-        finally:
-            for picture in pictures:
-                picture.close()
+        with loaded.lock, torch.inference_mode():
+            return self._normalized(loaded.model.get_image_features(pixel_values=torch.cat(pixels)))
 
     def _normalized(self, output: Any) -> list[list[float]]:
         import torch

@@ -8,7 +8,7 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from stratus.adapters.pinecone import STORE_NAME
 from stratus.adapters.pinecone.client import PineconeCalls
@@ -20,8 +20,6 @@ from stratus.ports import RecordPage, Space, VectorRecord
 
 if TYPE_CHECKING:
     from pinecone.index import Index
-
-    from stratus.adapters.pinecone.store import PineconeVectorStore
 
 LIST_PAGE_SIZE = 100  # the most `list` returns per request
 # Page tokens remembered for "the page after id X" (per process, least recently used out).
@@ -87,10 +85,22 @@ class RememberedCursors:
                 del self._tokens[key]
 
 
+class ScanSource(Protocol):
+    """What a scan reads through: the store's calls, cursors, limits and fetch (the Pinecone store
+    is one; naming it here keeps this module below the store, not beside it in a cycle)."""
+
+    calls: PineconeCalls
+    cursors: RememberedCursors
+    list_request_limit: int
+    list_scan_limit: int
+
+    def fetch_encoded(self, space: Space, index: Index, encoded: list[str]) -> dict[str, VectorRecord]: ...
+
+
 class ListScan:
     """One `list` call: ids strictly after `after` (Pinecone ids), in order."""
 
-    def __init__(self, store: PineconeVectorStore, space: Space, index: Index, after: str | None) -> None:
+    def __init__(self, store: ScanSource, space: Space, index: Index, after: str | None) -> None:
         self.store, self.space, self.index, self.after = store, space, index, after
         # `text` on a field with a text index follows the index's tokenizer, as `query` does.
         self.text_indexes = text_indexes(space.payload_indexes)

@@ -21,6 +21,7 @@ DOCUMENTS: list[str | Enum] = ["documents"]
 BUCKETS: list[str | Enum] = ["buckets"]
 OBJECTS: list[str | Enum] = ["objects"]
 COLLECTIONS: list[str | Enum] = ["collections"]
+RETRIEVERS: list[str | Enum] = ["retrievers"]
 
 # The `document_id` path parameter of the single-document routes.
 DocumentId = Path(pattern=limits.DOCUMENT_ID_PATTERN)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stratus import limits
-from stratus.chunking import chunk_text
+from stratus.chunking import TooManyChunksError, chunk_text
 from stratus.domain.content import Blob
 from stratus.domain.object_keys import document_id_for
 from stratus.models.managed_content import Collection, ObjectRecord
@@ -45,12 +45,16 @@ def drafts_for(collection: Collection, blobs: Sequence[Blob]) -> list[Draft]:
     for blob in blobs:
         if blob.type == "text" and blob.text is not None and blob.text.strip():
             if extractor.feature_extractor_name == "text_extractor":
-                chunks = chunk_text(
-                    blob.text,
-                    str(params["split_by"]),
-                    int(params["chunk_size"]),
-                    int(params["chunk_overlap"]),
-                )
+                try:
+                    chunks = chunk_text(
+                        blob.text,
+                        str(params["split_by"]),
+                        int(params["chunk_size"]),
+                        int(params["chunk_overlap"]),
+                        max_chunks=max(0, limits.MAX_CHUNKS_PER_OBJECT - len(drafts)),
+                    )
+                except TooManyChunksError:  # counted over all the object's texts, so say so
+                    raise TooManyChunksError(limits.MAX_CHUNKS_PER_OBJECT) from None
                 drafts.extend(Draft(blob, index, text=chunk) for index, chunk in enumerate(chunks))
             elif extractor.feature_extractor_name == "multimodal_extractor":
                 drafts.append(Draft(blob, 0, text=blob.text))

@@ -1,0 +1,48 @@
+"""`POST /v1/retrievers/{retriever_id}/execute`: run a saved retriever (by id or name)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Depends
+
+from stratus.api.namespace_header import NamespaceScope, namespace_scope
+from stratus.api.routers import RETRIEVERS, error_responses
+from stratus.container import Container, get_container
+from stratus.models.retrievers import ExecuteRetrieverRequest, ExecutionResponse
+from stratus.services import retrievers as service
+
+router = APIRouter(tags=RETRIEVERS)
+
+
+@router.post(
+    "/v1/retrievers/{retriever_id}/execute",
+    operation_id="execute_retriever",
+    response_model=ExecutionResponse,
+    response_model_exclude_none=True,
+    summary="Run a saved retriever with inputs, filters and pagination",
+    responses=error_responses(400, 404),
+)
+def execute_retriever(
+    retriever_id: str,
+    body: ExecuteRetrieverRequest,
+    background: BackgroundTasks,
+    return_vectors: bool = False,
+    include_legacy_results: bool = False,
+    # The SDK's other query parameters: accepted (the same as the body's fields of those names).
+    return_presigned_urls: bool = False,
+    explain: bool = False,
+    skip_cache: bool = False,
+    scope: NamespaceScope = Depends(namespace_scope("read", cached=True)),
+    container: Container = Depends(get_container),
+) -> ExecutionResponse:
+    # Filter-usage counting (auto_create_indexes) runs after the answer, as for POST /v1/search.
+    return service.execute_retriever(
+        container,
+        scope.namespace,
+        retriever_id,
+        body,
+        query_cache=container.query_cache,
+        namespace_max_age=container.settings.namespace_cache_seconds,
+        defer=background.add_task,
+        return_vectors=return_vectors,
+        include_legacy_results=include_legacy_results,
+    )
