@@ -29,7 +29,7 @@ from stratus import clock
 from stratus.domain.content import Blob, blobs_of
 from stratus.domain.object_keys import bucket_prefix_of, object_id_for_key, task_id_for
 from stratus.domain.object_records import pending_object, task_of
-from stratus.errors import BadRequestError, PayloadTooLargeError, StratusError
+from stratus.errors import BadRequestError, StratusError
 from stratus.filters import parse_filter
 from stratus.models.managed_content import Collection, ObjectRecord
 from stratus.models.namespaces import Namespace
@@ -190,7 +190,7 @@ class _Prepared:
     """What reading and splitting one object gave (made on a worker thread, handed over whole)."""
 
     stored: StoredBlob | None = None
-    error: StratusError | None = None
+    error: Exception | None = None
     blobs: list[Blob] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     drafts: dict[str, list[Draft]] = field(default_factory=dict)  # collection id → drafts
@@ -341,16 +341,18 @@ class BatchIngestor:
                 item.skip("this version was already processed")
 
     def _read_and_split(self, key: str, collections: list[Collection]) -> _Prepared:
+        """Errors are the object's own: too big, undecodable, unsupported (a 4xx, final), or S3
+        down (a 503) or a bug (both retried); its batch-mates go on either way."""
         try:
             stored = self._stores.blobs.get(key, self._limits.max_object_bytes)
-        except PayloadTooLargeError as error:
+        except Exception as error:
             return _Prepared(error=error)
         if stored is None:
             return _Prepared()
         try:
             blobs, metadata = blobs_of(stored)
             drafts = {c.collection_id: drafts_for(c, blobs) for c in collections}
-        except StratusError as error:  # the object's own fault: undecodable, unsupported, too big
+        except Exception as error:
             return _Prepared(stored, error)
         return _Prepared(stored, None, blobs, metadata, drafts)
 
