@@ -266,15 +266,15 @@ def test_a_redelivered_batch_embeds_nothing_twice(pipeline: Pipeline, openai: Lo
 
 
 BIG_PARAGRAPHS = 1900
-HANG_SECONDS = 0.6
+HANG_SECONDS = 1.2
 
 
 def test_an_object_that_would_overrun_the_invocation_fails_alone_and_its_batch_mates_complete(
     pipeline: Pipeline, openai: LoopbackOpenAI
 ) -> None:
-    """Six objects of one batch in a 3 s invocation; five small ones and one that makes 1,900
-    chunks: 8 embedding requests of 256 inputs, each answered after 0.6 s by the loopback server,
-    so it needs at least 4.8 s. The small ones go in the first request; after each request the
+    """Six objects of one batch in a 6 s invocation; five small ones and one that makes 1,900
+    chunks: 8 embedding requests of 256 inputs, each answered after 1.2 s by the loopback server,
+    so it needs at least 9.6 s. The small ones go in the first request; after each request the
     extractor checks the time left against the time a request takes, and stops before the one
     that would overrun: the big object alone is FAILED with the reason, the others complete."""
     namespace, bucket, _ = setup_text(
@@ -295,7 +295,7 @@ def test_an_object_that_would_overrun_the_invocation_fails_alone_and_its_batch_m
         memory_limit_in_mb=2048,
         invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:stratus-extractor-test",
         aws_request_id="budget",
-        deadline=time.monotonic() + 3.0,
+        deadline=time.monotonic() + 6.0,
     )
 
     failed = _deliver(pipeline, messages, context)
@@ -313,3 +313,36 @@ def test_an_object_that_would_overrun_the_invocation_fails_alone_and_its_batch_m
     assert ok(pipeline.client.get(f"/v1/namespaces/{namespace}"))["document_count"] == 5
     task = ok(pipeline.client.get(f"/v1/tasks/{big['task_id']}", headers={"X-Namespace": namespace}))
     assert task["status"] == "FAILED" and task["error"] == big["error"]
+
+
+class _SlowInvocation(LambdaContext):
+    """10 s left when the batch starts, 4 s at every later look: reading has used up its half
+    before a single object is read."""
+
+    def __init__(self) -> None:
+        self.looks = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.looks += 1
+        return 10_000 if self.looks == 1 else 4_000
+
+
+def test_a_batch_none_of_whose_objects_could_be_read_in_time_is_retried_not_failed(
+    pipeline: Pipeline, text_calls: list[int]
+) -> None:
+    namespace, bucket, _ = setup_text(pipeline)
+    pipeline.queued()
+    _put_notes(pipeline, bucket, range(3))
+    messages = _taken(pipeline)
+
+    failed = _deliver(pipeline, messages, _SlowInvocation())
+
+    assert failed == {m["MessageId"] for m in messages} and text_calls == []
+    objects = objects_of(pipeline, namespace, bucket["bucket_id"])
+    assert {o["status"] for o in objects} == {"PROCESSING"}  # the whole batch was slow: not their fault
+    assert all(
+        o["error"].startswith("attempt 1 of 3 failed, retrying: no object of the batch") for o in objects
+    )
+
+    assert _deliver(pipeline, messages) == set()  # the next delivery, in time
+    assert {o["status"] for o in objects_of(pipeline, namespace, bucket["bucket_id"])} == {"COMPLETED"}

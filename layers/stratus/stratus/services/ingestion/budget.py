@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stratus.errors import PayloadTooLargeError
+from stratus.errors import PayloadTooLargeError, ServiceUnavailableError
 
 # Kept for the batch's last writes: this share of the time left when the batch starts, at most
 # MAX_RESERVE_MS (on the deployed 120 s function: 10 s).
@@ -36,12 +36,19 @@ class OverrunError(PayloadTooLargeError):
     in place: the object ends FAILED with this reason."""
 
 
+class OutOfTimeError(ServiceUnavailableError):
+    """The whole batch was slow (no object of it got through a stage in time): nothing says it is
+    one object's fault, so its objects are retried."""
+
+    type = "ServiceUnavailableError"
+
+
 class TimeBudget:
     def __init__(self, remaining_ms: Callable[[], int] | None) -> None:
         self._remaining_ms = remaining_ms
         start = remaining_ms() if remaining_ms is not None else None
         self._reserve_ms = min(MAX_RESERVE_MS, int(start * RESERVE_SHARE)) if start is not None else 0
-        self._usable_at_start = self.usable_seconds()
+        self._usable_at_start = (start - self._reserve_ms) / 1000 if start is not None else float("inf")
 
     @classmethod
     def of(cls, context: object) -> TimeBudget:
@@ -66,11 +73,19 @@ class TimeBudget:
 
     def prepare_seconds_left(self) -> float:
         """Seconds reading and splitting may still take."""
+        if self._remaining_ms is None:
+            return float("inf")
         return self.usable_seconds() - self._usable_at_start * (1 - PREPARE_SHARE)
 
     def allows(self, seconds: float) -> bool:
         """Whether a step expected to take `seconds` fits before the reserve."""
         return self.usable_seconds() > seconds
+
+    def out_of_time(self, stage: str) -> OutOfTimeError:
+        return OutOfTimeError(
+            f"no object of the batch could {stage} in the time this invocation had; it will be retried",
+            {"stage": stage},
+        )
 
     def overrun(self, stage: str) -> OverrunError:
         left = max(0.0, self.usable_seconds())

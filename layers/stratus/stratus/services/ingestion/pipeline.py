@@ -328,10 +328,13 @@ class BatchIngestor:
             done, pending = wait(pending, timeout=min(left, 1.0), return_when=FIRST_COMPLETED)
             for future in done:
                 futures[future].prepared = future.result()
+        # The objects still being read are the slow ones, unless none was read at all: then the
+        # whole batch was slow (S3, the machine), and its objects are retried, not failed.
+        error = budget.out_of_time("be read") if len(pending) == len(futures) else None
         for future in pending:
             future.cancel()
             item = futures[future]
-            item.prepared = _Prepared(error=budget.overrun("be read and split"))
+            item.prepared = _Prepared(error=error or budget.overrun("be read and split"))
         for item in _live(items):
             prepared = item.prepared
             assert prepared is not None
