@@ -5,10 +5,15 @@ imported before any test runs, and SDK clients must not exist before moto's mock
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+
+# Lambda handlers called by tests print no EMF metrics blobs (a test that checks them turns them
+# on: tests/lambda_output.py); tracing is off anyway outside Lambda (STRATUS_TRACING is unset).
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 if TYPE_CHECKING:
     from stratus.adapters.dynamodb.store import DynamoDBMetadataStore

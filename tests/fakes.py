@@ -25,7 +25,7 @@ from stratus.errors import (
     VectorStoreUnavailableError,
 )
 from stratus.filters import OPERATORS, FilterNode
-from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
+from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task, UploadRecord
 from stratus.models.namespaces import Namespace, PayloadIndexConfig
 from stratus.models.retrievers import Retriever
 from stratus.ports import (
@@ -47,6 +47,7 @@ from stratus.ports import (
     VectorColumns,
     VectorRecord,
 )
+from stratus.ports.backfill import NewBackfill
 
 T = TypeVar("T")
 
@@ -61,6 +62,8 @@ class InMemoryVectorStore:
         self.fail_next: str | None = None  # name of a method that raises once
         # (space name, field name, index type) of every build_payload_index call, in order.
         self.built_indexes: list[tuple[str, str, str]] = []
+        # ... and of every drop_payload_index call.
+        self.dropped_indexes: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
 
     @property
@@ -165,6 +168,11 @@ class InMemoryVectorStore:
         self._maybe_fail("build_payload_index")
         self.built_indexes.append((space.name, index.field_name, index.type))
 
+    def drop_payload_index(self, space: Space, index: PayloadIndexConfig) -> None:
+        """Records the call; the evaluator needs no index to forget."""
+        self._maybe_fail("drop_payload_index")
+        self.dropped_indexes.append((space.name, index.field_name, index.type))
+
 
 def _visible(record: VectorRecord, include_vectors: bool) -> VectorRecord:
     vector = list(record.vector) if include_vectors and record.vector is not None else None
@@ -197,10 +205,18 @@ class InMemoryMetadataStore:
         self.tasks: dict[str, Task] = {}
         # (org, namespace, bucket, object) → record
         self.objects: dict[tuple[str, str, str, str], ObjectRecord] = {}
+        # (org, namespace, bucket, content hash) → the object holding it
+        self.hashes: dict[tuple[str, str, str, str], str] = {}
+        # (org, namespace, bucket, upload id) → record
+        self.uploads: dict[tuple[str, str, str, str], UploadRecord] = {}
         # (org, namespace, promotion id) → record
         self.promotions: dict[tuple[str, str, str], PromotionRecord] = {}
         # (org, namespace, retriever id) → record
         self.retrievers: dict[tuple[str, str, str], Retriever] = {}
+        # (org, category, window start) → count; org → its own limits
+        self.rate_counters: dict[tuple[str, str, int], int] = {}
+        self.rate_limits: dict[str, dict[str, int]] = {}
+        self._rate_lock = threading.Lock()
 
     # -- namespaces -------------------------------------------------------------------------
 
@@ -209,6 +225,13 @@ class InMemoryMetadataStore:
             raise _exists("namespace", namespace.namespace_id)
         if self._by_name(namespace.org_id, namespace.namespace_name):
             raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
+        # As the transaction's checks: ids and names are looked up alike, so neither may be the
+        # other kind of another namespace (a name equal to its own id is fine).
+        if namespace.namespace_name != namespace.namespace_id:
+            if self._by_name(namespace.org_id, namespace.namespace_id):
+                raise _name_taken("namespace", "namespace_id", namespace.namespace_id)
+            if (namespace.org_id, namespace.namespace_name) in self.namespaces:
+                raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
         self.namespaces[(namespace.org_id, namespace.namespace_id)] = namespace.model_copy(deep=True)
 
     def _by_name(self, org_id: str, name: str) -> Namespace | None:
@@ -229,6 +252,9 @@ class InMemoryMetadataStore:
         page, next_cursor = _page(ordered, lambda n: n.namespace_id, "namespaces", limit, cursor)
         return NamespacePage([n.model_copy(deep=True) for n in page], next_cursor)
 
+    def count_namespaces(self, org_id: str) -> int:
+        return sum(1 for (o, _) in self.namespaces if o == org_id)
+
     def _stored_at(self, namespace: Namespace, expected_version: int) -> Namespace:
         """The stored namespace if it is still at `expected_version`: NotFound, else Conflict."""
         stored = self.namespaces.get((namespace.org_id, namespace.namespace_id))
@@ -244,6 +270,9 @@ class InMemoryMetadataStore:
             # As the name guards: the new name must be free, the old one must be this namespace's.
             if self._by_name(namespace.org_id, namespace.namespace_name) is not None:
                 raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
+            another_id = (namespace.org_id, namespace.namespace_name)
+            if namespace.namespace_name != namespace.namespace_id and another_id in self.namespaces:
+                raise _name_taken("namespace", "namespace_name", namespace.namespace_name)
             if stored.namespace_name != previous_name:
                 raise _changed(namespace.namespace_id)
         saved = namespace.model_copy(update={"version": expected_version + 1}, deep=True)
@@ -255,7 +284,11 @@ class InMemoryMetadataStore:
         del self.namespaces[(namespace.org_id, namespace.namespace_id)]
 
     def promote_namespace(
-        self, promoted: Namespace, expected_version: int, record: PromotionRecord
+        self,
+        promoted: Namespace,
+        expected_version: int,
+        record: PromotionRecord,
+        backfill: NewBackfill | None = None,
     ) -> Namespace:
         stored = self.namespaces.get((promoted.org_id, promoted.namespace_id))
         if stored is None:
@@ -271,6 +304,8 @@ class InMemoryMetadataStore:
         saved = promoted.model_copy(update={"version": expected_version + 1}, deep=True)
         self.namespaces[(promoted.org_id, promoted.namespace_id)] = saved
         self.promotions[audit_key] = dataclasses.replace(record)
+        if backfill is not None:
+            self.put_task(backfill.task)
         return saved.model_copy(deep=True)
 
     def list_auto_index_namespaces(self, limit: int, cursor: str | None) -> NamespacePage:
@@ -410,6 +445,28 @@ class InMemoryMetadataStore:
             if org == org_id and namespace == namespace_id and first_hour <= hour <= last_hour
         }
 
+    # -- rate limits ------------------------------------------------------------------------
+
+    def count_request(
+        self, org_id: str, category: str, window_start: int, limit: int, expires_at: int
+    ) -> int | None:
+        with self._rate_lock:  # one conditional ADD, as DynamoDB's UpdateItem
+            key = (org_id, category, window_start)
+            count = self.rate_counters.get(key, 0)
+            if count >= limit:
+                return None
+            self.rate_counters[key] = count + 1
+            return count + 1
+
+    def get_rate_limits(self, org_id: str) -> dict[str, int]:
+        return dict(self.rate_limits.get(org_id, {}))
+
+    def put_rate_limits(self, org_id: str, limits: Mapping[str, int]) -> None:
+        if limits:
+            self.rate_limits[org_id] = dict(limits)
+        else:
+            self.rate_limits.pop(org_id, None)
+
     # -- managed content ------------------------------------------------------------------
 
     def create_bucket(self, bucket: Bucket) -> None:
@@ -425,6 +482,17 @@ class InMemoryMetadataStore:
 
     def get_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> Bucket | None:
         return _copy(self.buckets.get((org_id, namespace_id, bucket_id)))
+
+    def find_bucket(self, org_id: str, namespace_id: str, identifier: str) -> Bucket | None:
+        by_name = next(
+            (
+                b
+                for (o, n, _), b in self.buckets.items()
+                if (o, n) == (org_id, namespace_id) and b.bucket_name == identifier
+            ),
+            None,
+        )
+        return self.get_bucket(org_id, namespace_id, identifier) or _copy(by_name)
 
     def list_buckets(self, org_id: str, namespace_id: str, limit: int, cursor: str | None) -> BucketPage:
         ordered = sorted(
@@ -483,13 +551,41 @@ class InMemoryMetadataStore:
         if key in self.objects:
             return False
         self.objects[key] = record.model_copy(deep=True)
-        self._move_count(bucket_key, 1)
+        self._move_totals(bucket_key, 1, record.size_bytes)
+        if record.content_hash is not None:
+            hash_key = (*bucket_key, record.content_hash)
+            if self.object_holding(*hash_key) is None:
+                self.hashes[hash_key] = record.object_id
         return True
 
-    def _move_count(self, bucket_key: tuple[str, str, str], delta: int) -> None:
+    def create_unique_object(self, record: ObjectRecord) -> str | None:
+        assert record.content_hash is not None
+        if (record.org_id, record.namespace_id, record.bucket_id) not in self.buckets:
+            raise NotFoundError.of("bucket", record.bucket_id)
+        holder = self.object_holding(
+            record.org_id, record.namespace_id, record.bucket_id, record.content_hash
+        )
+        if holder is not None:
+            return holder
+        return None if self.create_object(record) else record.object_id
+
+    def object_holding(self, org_id: str, namespace_id: str, bucket_id: str, content_hash: str) -> str | None:
+        holder = self.hashes.get((org_id, namespace_id, bucket_id, content_hash))
+        current = self.objects.get((org_id, namespace_id, bucket_id, holder)) if holder else None
+        if current is not None and current.content_hash == content_hash:
+            return holder
+        self.hashes.pop((org_id, namespace_id, bucket_id, content_hash), None)
+        return None
+
+    def _move_totals(self, bucket_key: tuple[str, str, str], count: int, size: int) -> None:
         bucket = self.buckets.get(bucket_key)
         if bucket is not None:
-            self.buckets[bucket_key] = bucket.model_copy(update={"object_count": bucket.object_count + delta})
+            self.buckets[bucket_key] = bucket.model_copy(
+                update={
+                    "object_count": bucket.object_count + count,
+                    "total_size_bytes": bucket.total_size_bytes + size,
+                }
+            )
 
     def put_object(self, record: ObjectRecord) -> None:
         key = (record.org_id, record.namespace_id, record.bucket_id, record.object_id)
@@ -506,18 +602,31 @@ class InMemoryMetadataStore:
                     raise ConflictError("object exists", {})
         for write in writes:
             record = write.record
-            self.put_object(record)
+            bucket_key = (record.org_id, record.namespace_id, record.bucket_id)
+            if write.create:
+                self.create_object(record)
+            else:
+                self.put_object(record)
+                self._move_totals(bucket_key, 0, write.size_delta)
             if write.task is not None:
                 self.put_task(write.task)
-            if write.create:
-                self._move_count((record.org_id, record.namespace_id, record.bucket_id), 1)
 
     def get_objects(self, keys: Sequence[ObjectKey]) -> dict[ObjectKey, ObjectRecord]:
         return {key: record.model_copy(deep=True) for key in keys if (record := self.objects.get(key))}
 
-    def save_object(self, record: ObjectRecord, task: Task) -> None:
+    def save_object(self, record: ObjectRecord, task: Task, size_delta: int = 0) -> None:
         self.put_object(record)
         self.put_task(task)
+        self._move_totals((record.org_id, record.namespace_id, record.bucket_id), 0, size_delta)
+
+    def put_upload(self, upload: UploadRecord) -> None:
+        key = (upload.org_id, upload.namespace_id, upload.bucket_id, upload.upload_id)
+        self.uploads[key] = upload.model_copy(deep=True)
+
+    def get_upload(
+        self, org_id: str, namespace_id: str, bucket_id: str, upload_id: str
+    ) -> UploadRecord | None:
+        return _copy(self.uploads.get((org_id, namespace_id, bucket_id, upload_id)))
 
     def get_object(
         self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
@@ -545,14 +654,21 @@ class InMemoryMetadataStore:
         return len(self._objects_of(org_id, namespace_id, bucket_id))
 
     def delete_object(self, org_id: str, namespace_id: str, bucket_id: str, object_id: str) -> None:
-        if self.objects.pop((org_id, namespace_id, bucket_id, object_id), None) is not None:
-            self._move_count((org_id, namespace_id, bucket_id), -1)
+        record = self.objects.pop((org_id, namespace_id, bucket_id, object_id), None)
+        if record is not None:
+            self._move_totals((org_id, namespace_id, bucket_id), -1, -record.size_bytes)
+            hash_key = (org_id, namespace_id, bucket_id, record.content_hash or "")
+            if self.hashes.get(hash_key) == object_id:
+                del self.hashes[hash_key]
 
     def delete_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
         """Counts are not moved: the bucket or namespace is being deleted."""
         doomed = self._objects_of(org_id, namespace_id, bucket_id)
         for r in doomed:
             self.objects.pop((r.org_id, r.namespace_id, r.bucket_id, r.object_id), None)
+        for store in (self.hashes, self.uploads):
+            for key in [k for k in store if k[:2] == (org_id, namespace_id) and bucket_id in (None, k[2])]:
+                del store[key]
         return len(doomed)
 
     def put_task(self, task: Task) -> None:

@@ -39,6 +39,9 @@ class NoBlobStore:
     ) -> str:
         raise self._unavailable()
 
+    def delete(self, key: str) -> None:
+        return None  # nothing was ever stored
+
     def delete_prefix(self, prefix: str) -> int:
         return 0  # nothing was ever stored
 

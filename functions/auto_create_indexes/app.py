@@ -8,8 +8,8 @@ from typing import Any
 from stratus.lambda_init import collector_paused
 
 with collector_paused():  # init: see stratus/lambda_init.py
-    from stratus.entrypoints.scheduled import handle_scheduled_event
+    from stratus.entrypoints.scheduled import handler as _handler
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_scheduled_event(event)
+    return _handler(event, context)

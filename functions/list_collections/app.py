@@ -1,5 +1,6 @@
 """Lambda entry point of the `list_collections` operation:
 GET /v1/collections
+POST /v1/collections/list
 """
 
 from stratus.entrypoints.http import http_handler

@@ -20,6 +20,8 @@ LOCAL_NAMES = {
     "DataBucket": "stratus-data",
     "IngestQueue": "stratus-ingest",
     "IngestDeadLetterQueue": "stratus-ingest-dlq",
+    "BackfillQueue": "stratus-backfill",
+    "BackfillDeadLetterQueue": "stratus-backfill-dlq",
 }
 # moto's default account: what `AWS::AccountId` is in the emulator.
 LOCAL_ACCOUNT_ID = "123456789012"
@@ -398,6 +400,7 @@ CLOUD_ONLY_TYPES = frozenset(
         "AWS::Lambda::EventSourceMapping",
         "AWS::IAM::Role",
         "AWS::IAM::Policy",
+        "AWS::IAM::ManagedPolicy",
         "AWS::Logs::LogGroup",
         "AWS::CloudWatch::Alarm",
         "AWS::Events::Rule",

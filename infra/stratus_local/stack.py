@@ -36,6 +36,7 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from stratus_local.backfill_worker import BackfillWorker
     from stratus_local.ingest_worker import IngestWorker
     from stratus_local.moto_server import LocalAws
 
@@ -50,6 +51,12 @@ IDEMPOTENCY_TABLE_NAME = "stratus-idempotency"
 DATA_BUCKET = "stratus-data"
 INGEST_QUEUE = "stratus-ingest"
 DEAD_LETTER_QUEUE = "stratus-ingest-dlq"
+BACKFILL_QUEUE = "stratus-backfill"
+BACKFILL_DEAD_LETTER_QUEUE = "stratus-backfill-dlq"
+# A migration's wait before its swap and before dropping old vectors: 150 s deployed (writers
+# hold a namespace up to the extractor's 120 s timeout), a few seconds locally, where the demo's
+# writers are quick (services/backfill/messages.py SETTLE_SECONDS; the worker runs in this process).
+LOCAL_BACKFILL_SETTLE_SECONDS = 5
 REGION = "us-east-1"
 DEV_ORG_ID = "local"
 DEV_KEY_NAME = "local-dev"
@@ -64,6 +71,11 @@ SEED_NAMESPACE_BODY = {
     "mode": "standalone",
     "vector_configs": [{"name": "text_embedding", "dimension": 1536, "metric": "cosine"}],
 }
+# The local stack's rate limits (requests per organization per minute, each category): counted on
+# every request as when deployed, so the path is exercised, but far above what one machine can
+# send, so `make dev`, the e2e and fuzz suites and `make load` are never throttled. A developer's
+# own STRATUS_RATE_LIMITS wins (e.g. `STRATUS_RATE_LIMITS=search=5 make dev` to see a 429).
+LOCAL_RATE_LIMITS = "metadata=1000000,data=1000000,search=1000000,upload=1000000,compute=1000000"
 # Seconds uvicorn waits for in-flight requests after Ctrl-C before closing them.
 GRACEFUL_SHUTDOWN_SECONDS = 5
 # Seconds the ingest worker gets to finish the batch in hand at shutdown.
@@ -103,6 +115,7 @@ class StackInfo:
     data_bucket: str = DATA_BUCKET
     ingest_queue_url: str = ""
     dead_letter_queue_url: str = ""
+    backfill_queue_url: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,6 +276,11 @@ def api_environment(aws_endpoint_url: str, lancedb_uri: str) -> dict[str, str]:
         "STRATUS_INGEST_MAX_RECEIVES": str(ingest_max_receives()),
         "STRATUS_AWS_REGION": REGION,
         "STRATUS_LANCEDB_URI": lancedb_uri,
+        "STRATUS_RATE_LIMITS": os.environ.get("STRATUS_RATE_LIMITS") or LOCAL_RATE_LIMITS,
+        # The local extractor runs the Lambda handler: its JSON logs are welcome on the console,
+        # its EMF metrics blobs are not, and there is no X-Ray daemon (stratus.observability).
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
         "AWS_ENDPOINT_URL": aws_endpoint_url,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
@@ -316,6 +334,8 @@ def create_aws_resources(aws_endpoint_url: str) -> dict[str, str]:
             "DataBucket": DATA_BUCKET,
             "IngestQueue": INGEST_QUEUE,
             "IngestDeadLetterQueue": DEAD_LETTER_QUEUE,
+            "BackfillQueue": BACKFILL_QUEUE,
+            "BackfillDeadLetterQueue": BACKFILL_DEAD_LETTER_QUEUE,
         },
     )
 
@@ -348,6 +368,40 @@ def start_ingest_worker(aws_endpoint_url: str, ingest_queue_url: str) -> IngestW
     sqs = aws_client(aws_endpoint_url, "sqs")
     config = FunctionConfig.from_template()
     return IngestWorker(sqs, ingest_queue_url, handler, config, pollers=default_pollers()).start()
+
+
+def apply_backfill_environment(backfill_queue_url: str) -> None:
+    """The backfill queue exists only now: point the API (and worker processes started later) at
+    it, and give this process's backfill worker the local settle time."""
+    os.environ["STRATUS_BACKFILL_QUEUE_URL"] = backfill_queue_url
+    from stratus.container import reset_container
+    from stratus.services.backfill import messages
+
+    messages.SETTLE_SECONDS = LOCAL_BACKFILL_SETTLE_SECONDS
+
+    reset_container()
+
+
+def start_backfill_worker(aws_endpoint_url: str, backfill_queue_url: str) -> BackfillWorker:
+    """Load functions/backfill/app.py, the deployed entry point, and start feeding it the
+    backfill queue (services/backfill: promotion backfills, model migrations)."""
+    from stratus_local.backfill_worker import (
+        BACKFILL_APP,
+        BackfillWorker,
+        backfill_function_config,
+        load_backfill_handler,
+    )
+
+    try:
+        handler = load_backfill_handler()
+    except Exception as error:
+        traceback.print_exc()
+        raise StackError(
+            f"cannot load the backfill handler from {BACKFILL_APP} ({type(error).__name__}: {error}); "
+            "backfills and migrations would never run"
+        ) from None
+    sqs = aws_client(aws_endpoint_url, "sqs")
+    return BackfillWorker(sqs, backfill_queue_url, handler, backfill_function_config()).start()
 
 
 def create_dev_api_key(aws_endpoint_url: str, org_id: str = DEV_ORG_ID) -> str:
@@ -406,6 +460,7 @@ def banner(info: StackInfo, key_file: Path | None, info_file: Path) -> str:
         f"                aws --endpoint-url {info.aws_endpoint_url} s3 cp notes.txt "
         f"s3://{info.data_bucket}/<storage_key>/<bucket_id>/   (the bucket's s3_uri)",
         f"  Ingest queue  {info.ingest_queue_url}  (failures: {info.dead_letter_queue_url})",
+        f"  Backfills     {info.backfill_queue_url}  (promotion sources, model migrations)",
         f"  Info file     {info_file}",
         "",
         f"  Data is TEMPORARY: it lives in memory and in {info.data_dir}, and is wiped at every start.",
@@ -552,11 +607,15 @@ class BackgroundWork:
     """What the stack runs beside the API, kept where `run` can stop it whatever happens."""
 
     ingest_worker: IngestWorker | None = None
+    backfill_worker: BackfillWorker | None = None
 
     def stop(self) -> None:
         worker, self.ingest_worker = self.ingest_worker, None
         if worker is not None and not worker.stop(WORKER_STOP_SECONDS):
             logger.warning("the ingest worker is still handling a batch; stopping without it")
+        backfill, self.backfill_worker = self.backfill_worker, None
+        if backfill is not None and not backfill.stop(WORKER_STOP_SECONDS):
+            logger.warning("the backfill worker is still handling a page; stopping without it")
 
 
 def start_services(
@@ -579,8 +638,11 @@ def start_services(
     shutdown.check()
     create_aws_resources(aws.endpoint_url)
     ingest_queue_url = queue_url(aws.endpoint_url, INGEST_QUEUE)
+    backfill_queue_url = queue_url(aws.endpoint_url, BACKFILL_QUEUE)
+    apply_backfill_environment(backfill_queue_url)
     shutdown.check()
     background.ingest_worker = start_ingest_worker(aws.endpoint_url, ingest_queue_url)
+    background.backfill_worker = start_backfill_worker(aws.endpoint_url, backfill_queue_url)
     api_url = f"http://{_client_host(options.host)}:{sock.getsockname()[1]}"
     info = StackInfo(
         api_url=api_url,
@@ -596,6 +658,7 @@ def start_services(
         data_bucket=DATA_BUCKET,
         ingest_queue_url=ingest_queue_url,
         dead_letter_queue_url=queue_url(aws.endpoint_url, DEAD_LETTER_QUEUE),
+        backfill_queue_url=backfill_queue_url,
     )
     info_file = options.info_file or options.data_dir / INFO_FILE_NAME
     write_private_file(info_file, json.dumps(asdict(info), indent=2) + "\n")

@@ -223,17 +223,80 @@ def test_ids_and_names_are_per_organization(store: MetadataStore) -> None:
     assert store.find_namespace(ORG_B, "Same") is not None
 
 
-def test_find_resolves_an_id_or_a_name_and_ids_win(store: MetadataStore) -> None:
-    by_id = namespace("shared-word", "Some name")
-    by_name = namespace("other-id", "shared-word")
-    store.create_namespace(by_id)
-    store.create_namespace(by_name)
+def test_find_resolves_an_id_or_a_name(store: MetadataStore) -> None:
+    first = namespace("first-id", "Some name")
+    second = namespace("other-id", "Other name")
+    store.create_namespace(first)
+    store.create_namespace(second)
 
-    assert store.find_namespace(ORG_A, "shared-word") == by_id
-    assert store.find_namespace(ORG_A, "Some name") == by_id
-    assert store.find_namespace(ORG_A, "other-id") == by_name
+    assert store.find_namespace(ORG_A, "first-id") == first
+    assert store.find_namespace(ORG_A, "Some name") == first
+    assert store.find_namespace(ORG_A, "other-id") == second
+    assert store.find_namespace(ORG_A, "Other name") == second
     assert store.find_namespace(ORG_A, "nothing") is None
-    assert store.find_namespace(ORG_B, "shared-word") is None
+    assert store.find_namespace(ORG_B, "first-id") is None
+
+
+# Ids and names are looked up alike (ids first), so neither may be the other kind of another
+# namespace of the organization: a decoy would take over the lookups of a name, or hide a name.
+
+
+def test_a_new_id_equal_to_another_namespaces_name_is_already_exists(store: MetadataStore) -> None:
+    store.create_namespace(namespace("real-id", "prod"))
+
+    with pytest.raises(AlreadyExistsError) as caught:
+        store.create_namespace(namespace("prod", "decoy"))
+
+    assert caught.value.details == {"resource": "namespace", "field": "namespace_id", "value": "prod"}
+    assert store.get_namespace(ORG_A, "prod") is None
+    assert store.find_namespace(ORG_A, "decoy") is None  # its name guard was not written either
+    assert store.find_namespace(ORG_A, "prod") == namespace("real-id", "prod")
+
+
+def test_a_new_name_equal_to_another_namespaces_id_is_already_exists(store: MetadataStore) -> None:
+    store.create_namespace(namespace("real-id", "Real"))
+
+    with pytest.raises(AlreadyExistsError) as caught:
+        store.create_namespace(namespace("decoy-id", "real-id"))
+
+    assert caught.value.details == {"resource": "namespace", "field": "namespace_name", "value": "real-id"}
+    assert store.get_namespace(ORG_A, "decoy-id") is None
+
+
+def test_a_rename_to_another_namespaces_id_is_already_exists_and_changes_nothing(
+    store: MetadataStore,
+) -> None:
+    store.create_namespace(namespace("real-id", "Real"))
+    other = namespace("other-id", "Other")
+    store.create_namespace(other)
+
+    with pytest.raises(AlreadyExistsError) as caught:
+        store.save_namespace(other.model_copy(update={"namespace_name": "real-id"}), 1, "Other")
+
+    assert caught.value.details == {"resource": "namespace", "field": "namespace_name", "value": "real-id"}
+    assert store.find_namespace(ORG_A, "Other") == other
+    assert store.find_namespace(ORG_A, "real-id") == namespace("real-id", "Real")
+
+
+def test_a_namespace_may_carry_its_own_id_as_its_name(store: MetadataStore) -> None:
+    own = namespace("own-id", "own-id")
+    store.create_namespace(own)
+    renamed = store.save_namespace(own.model_copy(update={"namespace_name": "Own"}), 1, "own-id")
+    back = store.save_namespace(renamed.model_copy(update={"namespace_name": "own-id"}), 2, "Own")
+
+    assert back.version == 3 and store.find_namespace(ORG_A, "own-id") == back
+    # Other organizations' ids and names never collide with these.
+    store.create_namespace(namespace("b-id", "own-id", org_id=ORG_B))
+    store.create_namespace(namespace("Own", "b-name", org_id=ORG_B))
+
+
+def test_a_deleted_namespace_frees_its_id_to_be_a_name(store: MetadataStore) -> None:
+    gone = namespace("gone-id", "Gone")
+    store.create_namespace(gone)
+    store.delete_namespace(gone)
+
+    store.create_namespace(namespace("heir-id", "gone-id"))
+    store.create_namespace(namespace("Gone", "Heir two"))
 
 
 def test_a_recent_copy_never_hides_a_write_through_the_store(store: MetadataStore) -> None:
@@ -1010,3 +1073,149 @@ def test_retrievers_are_listed_by_id_per_namespace(store: MetadataStore) -> None
     assert store.list_retrievers(ORG_B, NS, 10, None).retrievers == []
     assert [n.namespace_id for n in store.list_namespaces(ORG_A, 10, None).namespaces] == [NS]
     assert store.count_buckets(ORG_A, NS) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Counters, content hashes and uploads (the Mixpeek SDK's total_count, total_size_bytes,
+# skip_duplicates and upload records)
+
+
+def test_the_namespace_counter_moves_with_each_create_and_delete_only(store: MetadataStore) -> None:
+    assert store.count_namespaces(ORG_A) == 0
+    store.create_namespace(namespace("one"))
+    store.create_namespace(namespace("two"))
+    store.create_namespace(namespace("three", org_id=ORG_B))
+    with pytest.raises(AlreadyExistsError):
+        store.create_namespace(namespace("one", name="another name"))  # refused: not counted
+    with pytest.raises(AlreadyExistsError):
+        store.create_namespace(namespace("four", name="two name"))
+    assert (store.count_namespaces(ORG_A), store.count_namespaces(ORG_B)) == (2, 1)
+
+    stale = store.get_namespace(ORG_A, "one")
+    assert stale is not None
+    store.save_namespace(
+        stale.model_copy(update={"description": "changed"}), stale.version, stale.namespace_name
+    )
+    with pytest.raises(ConflictError):
+        store.delete_namespace(stale)  # refused: not counted
+    current = store.get_namespace(ORG_A, "one")
+    assert current is not None
+    store.delete_namespace(current)
+
+    assert store.count_namespaces(ORG_A) == 1
+
+
+def test_a_bucket_is_found_by_id_or_by_name_within_its_namespace(store: MetadataStore) -> None:
+    store.create_bucket(bucket("bkt_1", name="photos"))
+    store.create_bucket(bucket("bkt_2", name="photos", namespace_id="other-ns"))
+
+    assert store.find_bucket(ORG_A, NS, "bkt_1") == bucket("bkt_1", name="photos")
+    assert store.find_bucket(ORG_A, NS, "photos") == bucket("bkt_1", name="photos")
+    assert store.find_bucket(ORG_A, "other-ns", "photos") == bucket(
+        "bkt_2", name="photos", namespace_id="other-ns"
+    )
+    assert store.find_bucket(ORG_B, NS, "photos") is None
+    assert store.find_bucket(ORG_A, NS, "x" * 2000) is None
+
+
+def total_size(store: MetadataStore, bucket_id: str = "bkt_1") -> int:
+    found = store.get_bucket(ORG_A, NS, bucket_id)
+    assert found is not None
+    return found.total_size_bytes
+
+
+def sized(object_id: str, size: int, content_hash: str | None = None) -> ObjectRecord:
+    return obj(object_id).model_copy(update={"size_bytes": size, "content_hash": content_hash})
+
+
+def test_total_size_bytes_moves_with_creates_new_versions_and_deletes(store: MetadataStore) -> None:
+    store.create_bucket(bucket())
+    store.create_object(sized("obj_1", 100))
+    store.create_object(sized("obj_2", 50))
+    assert store.create_object(sized("obj_1", 999)) is False  # not created: not counted
+    assert (object_count(store), total_size(store)) == (2, 150)
+
+    store.save_object(sized("obj_2", 80), task("tsk_2"), size_delta=30)  # a new version of its file
+    assert total_size(store) == 180
+    store.delete_object(ORG_A, NS, "bkt_1", "obj_1")
+    assert (object_count(store), total_size(store)) == (1, 80)
+
+
+def test_saving_an_object_whose_bucket_is_gone_still_saves_it(store: MetadataStore) -> None:
+    created = bucket()
+    store.create_bucket(created)
+    store.create_object(sized("obj_1", 10))
+    store.delete_bucket(created)
+
+    store.save_object(sized("obj_1", 20).model_copy(update={"status": "COMPLETED"}), task(), size_delta=10)
+
+    saved = store.get_object(ORG_A, NS, "bkt_1", "obj_1")
+    assert saved is not None and saved.status == "COMPLETED"
+
+
+def test_a_held_content_hash_makes_no_second_unique_object(store: MetadataStore) -> None:
+    store.create_bucket(bucket("bkt_1"))
+    store.create_bucket(bucket("bkt_2"))
+    assert store.create_unique_object(sized("obj_1", 10, "h1")) is None
+    assert store.object_holding(ORG_A, NS, "bkt_1", "h1") == "obj_1"
+
+    assert store.create_unique_object(sized("obj_2", 10, "h1")) == "obj_1"  # nothing written
+    assert store.get_object(ORG_A, NS, "bkt_1", "obj_2") is None
+    assert (object_count(store, "bkt_1"), total_size(store, "bkt_1")) == (1, 10)
+    # Per bucket; and a plain create of the same content is an object of its own.
+    assert (
+        store.create_unique_object(sized("obj_2", 10, "h1").model_copy(update={"bucket_id": "bkt_2"})) is None
+    )
+    assert store.create_object(sized("obj_3", 10, "h1")) is True
+    assert store.object_holding(ORG_A, NS, "bkt_1", "h1") == "obj_1"  # the first keeps the claim
+    assert object_count(store, "bkt_1") == 2
+
+
+def test_a_deleted_or_changed_holder_releases_its_content_hash(store: MetadataStore) -> None:
+    store.create_bucket(bucket())
+    store.create_unique_object(sized("obj_1", 10, "h1"))
+    store.create_unique_object(sized("obj_2", 10, "h2"))
+
+    store.delete_object(ORG_A, NS, "bkt_1", "obj_1")
+    store.put_object(sized("obj_2", 10, "h3"))  # a new version: other content now
+
+    assert store.object_holding(ORG_A, NS, "bkt_1", "h1") is None
+    assert store.object_holding(ORG_A, NS, "bkt_1", "h2") is None
+    assert store.create_unique_object(sized("obj_4", 10, "h1")) is None
+    assert store.create_unique_object(sized("obj_5", 10, "h2")) is None
+
+
+def test_an_upload_record_reads_back_and_goes_with_its_bucket(store: MetadataStore) -> None:
+    from stratus.models.managed_content import UploadRecord
+
+    upload = UploadRecord(
+        org_id=ORG_A,
+        namespace_id=NS,
+        upload_id="upl_1",
+        bucket_id="bkt_1",
+        filename="a.txt",
+        content_type="text/plain",
+        presigned_url_expiration=900,
+        s3_key="sk/bkt_1/upl_1/a.txt",
+        s3_uri="s3://data/sk/bkt_1/upl_1/a.txt",
+        status="PENDING",
+        create_object_on_confirm=True,
+        blob_property="file",
+        blob_type="text",
+        object_metadata={"n": 1},
+        created_at="2026-01-01T00:00:00.000Z",
+        expires_at="2026-01-01T00:15:00.000Z",
+    )
+    store.create_bucket(bucket())
+    store.put_upload(upload)
+    store.create_unique_object(sized("obj_1", 10, "h1"))
+    assert store.get_upload(ORG_A, NS, "bkt_1", "upl_1") == upload
+    assert store.get_upload(ORG_B, NS, "bkt_1", "upl_1") is None
+    store.put_upload(upload.model_copy(update={"status": "COMPLETED"}))
+    stored = store.get_upload(ORG_A, NS, "bkt_1", "upl_1")
+    assert stored is not None and stored.status == "COMPLETED"
+
+    assert store.delete_objects(ORG_A, NS, "bkt_1") == 1  # objects are what is counted
+
+    assert store.get_upload(ORG_A, NS, "bkt_1", "upl_1") is None
+    assert store.object_holding(ORG_A, NS, "bkt_1", "h1") is None

@@ -909,3 +909,75 @@ def test_non_text_indexes_accept_is_tenant(store: VectorStore) -> None:
     store.build_payload_index(target, index)
     vector = random_vectors(1, seed=3)[0].tolist()
     assert [hit.id for hit in store.query(target, vector, 10, node({"tenant": "B"}), False)] == ["doc001"]
+
+
+DROP_CASES: dict[str, tuple[list[Any], list[dict[str, Any]]]] = {
+    "keyword": (["a", "B", "c"], [c("f", "eq", "b"), c("f", "in", ["a", "c"]), c("f", "ne", "a")]),
+    "integer": ([1, 5, 9], [c("f", "gt", 2), c("f", "eq", 9), c("f", "lte", 5)]),
+    "text": (["Foo bar", "baz qux", "FOO"], [c("f", "text", "foo"), c("f", "eq", "baz qux")]),
+}
+
+
+def stored_index_traces(kind: str, store: VectorStore, target: Space, loopback: LoopbackPinecone) -> set[str]:
+    """What the store itself holds for the payload index on `f` (not what the port answers):
+    LanceDB's index columns and Lance indexes, Pinecone's token-shadow keys of the records."""
+    if kind == "lancedb":
+        assert isinstance(store, LanceDBVectorStore)
+        table = store._table(target)
+        assert table is not None
+        columns = {
+            name for name in table.schema.names if name.startswith(index_columns("f", "keyword")["o"][:-2])
+        }
+        indexed = {
+            column for config in table.list_indices() for column in config.columns if column in columns
+        }
+        return columns | {f"index:{column}" for column in indexed}
+    if kind == "pinecone":
+        from stratus.adapters.pinecone.metadata import shadow_key
+
+        assert isinstance(store, PineconeVectorStore)
+        stored = loopback.records(store.pool_name(target), target.name)
+        return {
+            f"{record_id}:tx"
+            for record_id, (_, metadata) in stored.items()
+            if shadow_key("tx", ("f",)) in (metadata or {})
+        }
+    return set()
+
+
+@pytest.mark.parametrize("index_type", sorted(DROP_CASES))
+def test_a_dropped_payload_index_is_gone_and_filters_stay_exact(
+    store: VectorStore, loopback: LoopbackPinecone, index_type: str
+) -> None:
+    kind = kind_of(store)
+    values, raws = DROP_CASES[index_type]
+    plain = space()
+    store.ensure_space(plain)
+    batch = records([{"f": value, "n": i} for i, value in enumerate(values)] + [{"n": -1}])
+    store.upsert(plain, batch)
+    known = {record.id: record.payload for record in batch}
+    index = PayloadIndexConfig(field_name="f", type=index_type)  # type: ignore[arg-type]
+    target = indexed_space(plain, index)
+    store.build_payload_index(target, index)
+    built = stored_index_traces(kind, store, target, loopback)
+    if kind == "lancedb" or (kind == "pinecone" and index_type == "text"):
+        assert built, "the build left nothing in the store: the test would prove nothing"
+
+    store.drop_payload_index(plain, index)  # `plain`: the space as its namespace now lists it
+    store.drop_payload_index(plain, index)  # idempotent
+    assert stored_index_traces(kind, store, plain, loopback) == set()
+    assert_reference_answers(kind, store, plain, known, raws)  # the generic path, still exact
+    later = records([{"f": values[0], "n": 100}], seed=1, prefix="new")
+    store.upsert(plain, later)  # writes go on without the index
+    known.update({record.id: record.payload for record in later})
+    assert_reference_answers(kind, store, plain, known, raws)
+    assert stored_index_traces(kind, store, plain, loopback) == set()
+
+
+def test_dropping_an_index_never_built_is_a_no_op(store: VectorStore) -> None:
+    plain = space()
+    store.drop_payload_index(plain, PayloadIndexConfig(field_name="f", type="text"))  # no space yet
+    store.ensure_space(plain)
+    store.upsert(plain, records([{"f": "x"}]))
+    store.drop_payload_index(plain, PayloadIndexConfig(field_name="f", type="keyword"))
+    assert store.count(plain) == 1

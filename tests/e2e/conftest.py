@@ -4,7 +4,8 @@ over HTTP exactly as a developer's curl or SDK would.
 How a test finds the running stack: the stack writes a JSON *info file* (`--info-file`, default
 `<data-dir>/stack.json`) before it starts serving:
     {"api_url", "docs_url", "aws_endpoint_url", "api_key", "org_id", "table_name", "region",
-     "data_dir", "lancedb_uri", "pid", "data_bucket", "ingest_queue_url", "dead_letter_queue_url"}
+     "data_dir", "lancedb_uri", "pid", "data_bucket", "ingest_queue_url", "dead_letter_queue_url",
+     "backfill_queue_url"}
 and `--key-file` holds just the dev key. `start_stack` waits for `GET /v1/health` = 200, then
 reads that file.
 

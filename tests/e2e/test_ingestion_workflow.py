@@ -176,7 +176,7 @@ def test_three_ways_in_and_each_file_is_found_first_by_its_own_words(
     assert {o["source"] for o in objects} == {"api", "upload", "s3"}
     for listed in objects:
         task = _ok(api.get(f"/v1/tasks/{listed['task_id']}", headers=headers))
-        assert task["status"] == "COMPLETED" and task["outputs"]["collections"] == {
+        assert task["status"] == "COMPLETED" and task["outputs"][0]["collections"] == {
             collection["collection_id"]: 1
         }
     assert via_api["object_id"] in {o["object_id"] for o in objects}

@@ -54,8 +54,8 @@ def _snapshot(pipeline: Pipeline, text: Text) -> dict[str, Any]:
         "task": {
             "status": task["status"],
             "error": task["error"],
-            "document_count": task["outputs"].get("document_count"),
-            "per_collection": sorted(task["outputs"].get("collections", {}).values()),
+            "document_count": (task["outputs"] or [{}])[0].get("document_count"),
+            "per_collection": sorted((task["outputs"] or [{}])[0].get("collections", {}).values()),
         },
         "documents": sorted(
             (

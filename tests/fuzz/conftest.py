@@ -79,6 +79,7 @@ class Seeds:
             self.bucket_id,
             self.collection_id,
             self.document_id,
+            self.object_id,  # DELETE .../objects/{object_id} exists too
         }
 
 

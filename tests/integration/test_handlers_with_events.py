@@ -228,8 +228,9 @@ def _accept_any(_body: Any) -> None:
     """For deletes, whose body api.md leaves open; the `then` step proves the effect."""
 
 
-def _check_extractor_catalogue(body: Body) -> None:
-    assert {item["feature_extractor_id"] for item in body["results"]} == {
+def _check_extractor_catalogue(body: Any) -> None:
+    assert isinstance(body, list)  # a bare array: the SDK's type
+    assert {item["feature_extractor_id"] for item in body} == {
         "text_extractor_v1",
         "image_extractor_v1",
         "multimodal_extractor_v1",
@@ -279,6 +280,25 @@ def _check_listed_objects(body: Body) -> None:
     assert [item["metadata"]["title"] for item in body["results"]] == ["Q3 notes"]
 
 
+def _check_migration(body: Body) -> None:
+    assert body["task_id"].startswith("task_") and body["status"] == "PENDING"
+    assert (body["index"], body["from_dimension"], body["to_dimension"]) == ("text_embedding", 1536, 3072)
+    assert (body["from_inference_service"], body["to_inference_service"]) == (
+        "openai_text_3_small",
+        "openai_text_3_large",
+    )
+
+
+def _check_canceled(body: Body) -> None:
+    assert body["status"] == "CANCELED" and body["task_type"] == "api_namespaces_migrations_run"
+
+
+def _check_migration_gone(body: Body) -> None:
+    # Canceled: the index kept its service and dimension.
+    assert body["vector_inference_map"] == {"text_embedding": "openai_text_3_small"}
+    assert body["vector_configs"] == [{"name": "text_embedding", "dimension": 1536, "metric": "cosine"}]
+
+
 def _check_upload(body: Body) -> None:
     assert body["upload_id"].startswith("upl_") and body["method"] == "PUT"
     assert body["s3_key"].endswith(f"/reports/{body['upload_id']}/q3 notes.txt")
@@ -316,6 +336,34 @@ def _check_execution(body: Body) -> None:
     assert body["documents"][0]["category"] == "contract"
 
 
+def _check_index_dropped(body: Body) -> None:
+    assert body["deleted"] is True and body["field_name"] == "category"
+    assert "category" not in [index["field_name"] for index in body["payload_indexes"]]
+
+
+def _check_category_gone(body: Body) -> None:
+    assert "category" not in [index["field_name"] for index in body["payload_indexes"]]
+
+
+def _check_indexes_ensured(body: Body) -> None:
+    assert body["vector_indexes"] == ["text_embedding"]
+    assert body["skipped"] == ["category"] and body["created"] == [] and body["failed"] == []
+
+
+def _check_confirmed(body: Body) -> None:
+    assert body["status"] == "COMPLETED" and body["object_id"].startswith("obj_")
+    assert body["task_id"].startswith("task_") and body["file_size_bytes"] == len(UPLOADED)
+
+
+def _check_no_documents_yet(body: Body) -> None:
+    assert body["results"] == [] and body["pagination"]["next_cursor"] is None
+
+
+def _check_batch_missing_document(body: Body) -> None:
+    assert (body["updated_count"], body["failed_count"]) == (0, 1)
+    assert body["results"][0]["success"] is False
+
+
 # Server-made ids (bkt_, col_) cannot be written into the event files: the events name fixed
 # placeholders, and these rewrite them with the ids the setup steps answered, as a client would.
 Answers = dict[str, Any]
@@ -350,7 +398,32 @@ def _object_from_setup(event: dict[str, Any], answers: Answers) -> dict[str, Any
     return _with_path_parameter(event, "object_id", answers["create_object"]["object_id"])
 
 
+UPLOADED = b"Q3 notes: revenue up, costs down."
+
+
+def _upload_from_setup(event: dict[str, Any], answers: Answers) -> dict[str, Any]:
+    """The file arrives first (as the client's PUT to the presigned URL would bring it)."""
+    import boto3
+
+    upload = answers["create_upload"]
+    boto3.client("s3", region_name="us-east-1").put_object(
+        Bucket=upload["s3_uri"].removeprefix("s3://").split("/", 1)[0],
+        Key=upload["s3_key"],
+        Body=UPLOADED,
+        ContentType="text/plain",
+    )
+    event = _bucket_id_from_setup(event, answers)
+    return _with_path_parameter(event, "upload_id", upload["upload_id"])
+
+
 PREPARE: dict[str, Callable[[dict[str, Any], Answers], dict[str, Any]]] = {
+    "delete_object": _object_from_setup,
+    "confirm_upload": _upload_from_setup,
+    "list_collection_documents": _collection_id_from_setup,
+    "get_collection_document": _collection_id_from_setup,
+    "update_collection_document": _collection_id_from_setup,
+    "delete_collection_document": _collection_id_from_setup,
+    "batch_update_collection_documents": _collection_id_from_setup,
     "get_bucket": _bucket_id_from_setup,
     "create_object": _bucket_id_from_setup,
     "create_objects_batch": _bucket_id_from_setup,
@@ -392,6 +465,13 @@ EXPECTATIONS: dict[str, Expectation] = {
     ),
     "promote_namespace": Expectation(
         200, _check_promoted, setup=(CREATE,), then=("get_namespace", 200, _check_managed)
+    ),
+    "migrate_vector_index": Expectation(200, _check_migration, setup=(CREATE, "promote_namespace")),
+    "cancel_vector_index_migration": Expectation(
+        200,
+        _check_canceled,
+        setup=(CREATE, "promote_namespace", "migrate_vector_index"),
+        then=("get_namespace", 200, _check_migration_gone),
     ),
     "list_inference_services": Expectation(200, _check_inference_services),
     UPSERT: Expectation(200, _check_upserted, setup=(CREATE,)),
@@ -450,11 +530,33 @@ EXPECTATIONS: dict[str, Expectation] = {
     "execute_retriever": Expectation(200, _check_execution, setup=(CREATE, UPSERT, RETRIEVER)),
     "execute_adhoc_retriever": Expectation(200, _check_execution, setup=(CREATE, UPSERT)),
     "search_features": Expectation(200, _check_execution, setup=(CREATE, UPSERT)),
+    "delete_payload_index": Expectation(
+        200, _check_index_dropped, setup=(CREATE,), then=("get_namespace", 200, _check_category_gone)
+    ),
+    "ensure_namespace_indexes": Expectation(200, _check_indexes_ensured, setup=(CREATE,)),
+    "delete_object": Expectation(
+        200,
+        _accept_any,
+        setup=(MANAGED, BUCKET, "create_object"),
+        then=("get_object", 404, _check_not_found),
+        ok_statuses=frozenset({204}),
+    ),
+    "confirm_upload": Expectation(200, _check_confirmed, setup=(MANAGED, BUCKET, "create_upload")),
+    # No extractor runs here: a new collection has no documents yet.
+    "list_collection_documents": Expectation(
+        200, _check_no_documents_yet, setup=(MANAGED, BUCKET, COLLECTION)
+    ),
+    "get_collection_document": Expectation(404, _check_not_found, setup=(MANAGED, BUCKET, COLLECTION)),
+    "update_collection_document": Expectation(404, _check_not_found, setup=(MANAGED, BUCKET, COLLECTION)),
+    "delete_collection_document": Expectation(404, _check_not_found, setup=(MANAGED, BUCKET, COLLECTION)),
+    "batch_update_collection_documents": Expectation(
+        200, _check_batch_missing_document, setup=(MANAGED, BUCKET, COLLECTION)
+    ),
 }
 
 # Events of non-HTTP functions: the scheduled job's is tested with its function
 # (tests/integration/test_auto_create_indexes.py), the extractor's below.
-NON_HTTP_EVENTS = frozenset({"auto_create_indexes", "sqs-s3-put"})
+NON_HTTP_EVENTS = frozenset({"auto_create_indexes", "sqs-s3-put", "sqs-backfill"})
 EVENT_OPERATIONS = sorted(path.stem for path in EVENTS_DIR.glob("*.json") if path.stem not in NON_HTTP_EVENTS)
 
 
@@ -487,6 +589,9 @@ def lambda_env(
     import boto3
 
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="stratus-data")
+    # The template gives the functions that start backfills (promote, migrate, cancel) its queue.
+    queue = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="stratus-backfill")
+    monkeypatch.setenv("STRATUS_BACKFILL_QUEUE_URL", queue["QueueUrl"])
     moto_dynamodb.put_api_key(
         ApiKey(
             key_id="key_events",
@@ -585,3 +690,36 @@ def test_the_extractor_ingests_the_object_of_its_sqs_event(lambda_env: DynamoDBM
     (stored,) = lambda_env.list_objects("org_events", managed["namespace_id"], bucket_id, 10, None).objects
     assert (stored.status, stored.etag, stored.source) == ("COMPLETED", s3_object["eTag"], "s3")
     assert stored.blobs[0].size == s3_object["size"] and stored.key == key
+
+
+def test_the_backfill_function_runs_the_task_of_its_sqs_event(lambda_env: DynamoDBMetadataStore) -> None:
+    """`sam local invoke BackfillFunction -e tests/events/sqs-backfill.json`, in process: the
+    event's `start` names the task of a promotion whose new index is filled from `title`."""
+    invoke(CREATE)
+    invoke(UPSERT)
+    promote = load_event("promote_namespace")
+    promote["body"] = json.dumps(
+        {
+            "add_vectors": [
+                {
+                    "name": "title_minilm",
+                    "dimension": 384,
+                    "inference_service": "minilm_l6_v2",
+                    "source": {"field": "title"},
+                }
+            ]
+        }
+    )
+    promote["headers"]["content-length"] = str(len(promote["body"]))
+    promoted = invoke("promote_namespace", promote)
+    assert promoted.status == 200, promoted.body
+    task_id = promoted.body["backfill_task_id"]
+    event = load_event("sqs-backfill")
+    record = event["Records"][0]
+    record["body"] = json.dumps({"kind": "start", "task_id": task_id})
+
+    answer = load_handler("backfill")(event, FakeLambdaContext("stratus-backfill"))
+
+    assert answer == {"batchItemFailures": []}
+    task = lambda_env.get_task(task_id)
+    assert task is not None and task.status == "PROCESSING" and task.total == 2

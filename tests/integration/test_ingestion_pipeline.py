@@ -68,7 +68,7 @@ def test_text_via_objects_api_and_plain_put_are_found_by_text_with_the_right_fil
     assert sorted(o["status"] for o in objects) == ["COMPLETED"] * 3
     assert {o["source"] for o in objects} == {"api", "s3"}
     task = ok(pipeline.client.get(f"/v1/tasks/{created['task_id']}", headers=headers))
-    assert task["status"] == "COMPLETED" and task["outputs"]["collections"] == {
+    assert task["status"] == "COMPLETED" and task["outputs"][0]["collections"] == {
         collection["collection_id"]: 1
     }
     for query, expected in [

@@ -106,6 +106,8 @@ def test_the_stack_uses_the_local_names_of_the_bootstrap() -> None:
         "DataBucket": stack.DATA_BUCKET,
         "IngestQueue": stack.INGEST_QUEUE,
         "IngestDeadLetterQueue": stack.DEAD_LETTER_QUEUE,
+        "BackfillQueue": stack.BACKFILL_QUEUE,
+        "BackfillDeadLetterQueue": stack.BACKFILL_DEAD_LETTER_QUEUE,
     } == LOCAL_NAMES
 
 
@@ -141,6 +143,14 @@ def test_the_extractor_setting_matches_the_local_redrive_policy(
     max_receive_count = json.loads(queue["RedrivePolicy"])["maxReceiveCount"]
     assert environment["STRATUS_INGEST_MAX_RECEIVES"] == str(max_receive_count)
     assert environment["STRATUS_DATA_BUCKET"] == LOCAL_NAMES["DataBucket"]
+
+
+def test_the_local_extractor_prints_no_metrics_and_never_traces() -> None:
+    # The local stack runs the extractor's Lambda handler: JSON logs on the console, no EMF blobs,
+    # no X-Ray daemon to send to (stratus/observability.py, docs/operating.md).
+    environment = stack.api_environment("http://127.0.0.1:1", "/tmp/lancedb")
+    assert environment["POWERTOOLS_METRICS_DISABLED"] == "true"
+    assert environment["POWERTOOLS_TRACE_DISABLED"] == "true"
 
 
 def test_a_dead_letter_queue_is_created_before_the_queue_that_names_it() -> None:

@@ -90,6 +90,7 @@ def test_bucket_crud(client: TestClient) -> None:
     )
     assert bucket["namespace_id"] == namespace["namespace_id"] and bucket["object_count"] == 0
     assert bucket["bucket_schema"] == {"title": "text"}
+    assert bucket["total_size_bytes"] == 0 and bucket.pop("warnings") == []
     got = client.get(f"/v1/buckets/{bucket['bucket_id']}", headers=headers)
     assert got.status_code == 200 and got.json() == bucket
     second = _bucket(client, namespace["namespace_id"], "docs")
@@ -165,7 +166,8 @@ def test_collection_crud_on_the_seed_namespace_and_counts(client: TestClient) ->
     assert collection["vector_index"] == "image_extractor_v1_embedding"
     assert collection["feature_extractor"]["parameters"] == {"model": "siglip_base"}
     assert collection["feature_extractor"]["input_mappings"] == {"image": "photo"}
-    assert collection["source"] == {"type": "bucket", "bucket_ids": [bucket]}
+    assert collection["source"] == {"type": "bucket", "bucket_ids": [bucket], "field_map": {}}
+    assert collection.pop("warnings") == []
     path = f"/v1/collections/{collection['collection_id']}"
     assert client.get(path, headers=headers).json() == collection
     assert [c["collection_id"] for c in client.get("/v1/collections", headers=headers).json()["results"]] == [
@@ -235,18 +237,21 @@ def test_collection_on_a_standalone_namespace_is_400(client: TestClient) -> None
     assert "standalone" in response.json()["error"]["message"]
 
 
-def test_extractor_catalogue_lists_three_extractors(client: TestClient) -> None:
-    namespace = _namespace(client, SEED_BODY)["namespace_id"]
-
-    response = client.get("/v1/collections/features/extractors", headers={"X-Namespace": namespace})
+def test_extractor_catalogue_lists_three_extractors_without_a_key(client: TestClient) -> None:
+    # The SDK's FeatureExtractorsApi sends neither a key nor X-Namespace, and wants a bare array.
+    response = client.get("/v1/collections/features/extractors", headers={"Authorization": ""})
 
     assert response.status_code == 200, response.text
-    extractors = {item["feature_extractor_id"]: item for item in response.json()["results"]}
+    extractors = {item["feature_extractor_id"]: item for item in response.json()}
     assert set(extractors) == {"text_extractor_v1", "image_extractor_v1", "multimodal_extractor_v1"}
     for extractor in extractors.values():
         assert extractor["vector_index"]["name"] == f"{extractor['feature_extractor_id']}_embedding"
-        assert extractor["parameter_schema"]
+        assert extractor["parameter_schema"]["properties"]
     assert extractors["image_extractor_v1"]["vector_index"]["inference_service"] == "google_siglip_base_v1"
+    one = client.get("/v1/collections/features/extractors/image_extractor", headers={"Authorization": ""})
+    assert one.status_code == 200 and one.json() == extractors["image_extractor_v1"]
+    missing = client.get("/v1/collections/features/extractors/video_extractor_v9")
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "NotFoundError"
 
 
 def test_tasks_are_scoped_and_unknown_ids_404(
@@ -272,16 +277,34 @@ def test_tasks_are_scoped_and_unknown_ids_404(
     response = client.get("/v1/tasks/task_1", headers=headers)
 
     assert response.status_code == 200, response.text
+    # The SDK's TaskResponse: a TaskType value, inputs and outputs as arrays (api.md, decisions).
     assert response.json() == {
         "task_id": "task_1",
-        "task_type": "object_processing",
+        "task_type": "engine_object_processing",
         "status": "PROCESSING",
-        "inputs": {"object_id": "obj_1"},
-        "outputs": {},
+        "inputs": [{"object_id": "obj_1"}],
+        "outputs": [],
+        "additional_data": {
+            "namespace_id": namespace,
+            "created_at": "2025-01-01T00:00:00Z",
+            "updated_at": "2025-01-01T00:00:00Z",
+        },
         "error": None,
+        # A backfill's progress (services/backfill); none on other tasks.
+        "processed": None,
+        "skipped": None,
+        "failed": None,
+        "total": None,
+        "eta_seconds": None,
     }
+    # Found by id within the caller's organization: X-Namespace is optional (the SDK's TasksApi
+    # never sends it), and when given it must be the task's namespace.
+    assert client.get("/v1/tasks/task_1").json() == response.json()
+    other = _namespace(client, {**SEED_BODY, "namespace_name": "another"})["namespace_id"]
+    assert client.get("/v1/tasks/task_1", headers={"X-Namespace": other}).status_code == 404
     moto_dynamodb.put_task(task.model_copy(update={"task_id": "task_2", "org_id": "org_b"}))
     assert client.get("/v1/tasks/task_2", headers=headers).status_code == 404
+    assert client.get("/v1/tasks/task_2").status_code == 404
 
 
 def test_deleting_the_namespace_takes_its_buckets_and_collections_along(client: TestClient) -> None:

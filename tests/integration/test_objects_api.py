@@ -267,8 +267,8 @@ def test_a_put_to_the_presigned_url_is_processed_like_any_object(
     )
     assert upload["upload_id"].startswith("upl_") and upload["method"] == "PUT"
     assert upload["s3_key"].endswith(f"{upload['upload_id']}/rockets.md")
-    (pending,) = objects_of(pipeline, namespace, bucket["bucket_id"])
-    assert pending["object_id"] == upload["object_id"] and pending["status"] == "PENDING"
+    # No object before its file arrives (an upload never PUT leaves nothing behind).
+    assert upload["status"] == "PENDING" and objects_of(pipeline, namespace, bucket["bucket_id"]) == []
 
     put = requests.put(
         upload["presigned_url"], data=NOTES["rockets.md"].encode(), headers=upload["headers"], timeout=10
@@ -278,6 +278,9 @@ def test_a_put_to_the_presigned_url_is_processed_like_any_object(
 
     (done,) = objects_of(pipeline, namespace, bucket["bucket_id"])
     assert done["status"] == "COMPLETED" and done["source"] == "upload" and done["task_id"]
+    assert done["object_id"] == upload["object_id"] and done["size_bytes"] == len(
+        NOTES["rockets.md"].encode()
+    )
     (hit,) = search_text(pipeline, namespace, "orbital launch vehicle")
     assert hit["payload"]["metadata"] == {"team": "propulsion"} and hit["payload"]["filename"] == "rockets.md"
 

@@ -2,6 +2,8 @@
 
     .venv/bin/python tests/perf/cold_start.py                  # 11 rounds, print the table
     .venv/bin/python tests/perf/cold_start.py --rounds 15 --only search --only health
+    .venv/bin/python tests/perf/cold_start.py --only search --ref main       # before/after, one run
+    .venv/bin/python tests/perf/cold_start.py --only search --variant tracing:STRATUS_TRACING=true
     .venv/bin/python tests/perf/run.py --only cold_start       # the RESULTS.md section
 
 One measurement is one new `python -c` process that does what the Lambda runtime does after its
@@ -46,6 +48,12 @@ authenticates against DynamoDB through boto3 (the point reads exist to stay unde
 round runs every app once, in an order rotated by one each round; medians are over the rounds,
 and ratios divide an app's median by a baseline's median of the same run.
 
+Comparisons in one run: `--ref REF` also measures the chosen functions as git REF has them
+(`functions/` and `layers/stratus` exported to a temporary directory), `--variant NAME:VAR=VALUE,...`
+the same functions with extra environment variables; their rows carry `@REF` or `[NAME]` and
+every round runs them beside the others, so their ratios to the same baselines compare directly
+(a change's before and after, or a setting's cost) even on a machine whose load drifts.
+
 Not measured: the Lambda runtime's own start, reading the code from a cold disk (every file here
 is in the page cache after the first round), and the CPU share of a 1024 MB Lambda.
 """
@@ -63,7 +71,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,6 +104,7 @@ HEAVY_MODULES = (
     "PIL",
     "boto3",
     "numpy",
+    "aws_xray_sdk",
 )
 # Installed here only by dev tools (uvicorn, schemathesis, pytest), not by the layer's
 # requirements: httpx (the Pinecone SDK's HTTP client) imports its command line's dependencies
@@ -187,6 +196,9 @@ class App:
     event: Path
     scenario: str  # "baseline", "unknown key" or "seeded"
     function_name: str
+    layer: Path = LAYER_DIR  # the functions' layer (not used by the baselines)
+    env: tuple[tuple[str, str], ...] = ()  # added to lambda_environment's
+    group: str = ""  # "" for this checkout's functions, "@REF" or "[NAME]" for a comparison
 
     @property
     def is_baseline(self) -> bool:
@@ -289,6 +301,47 @@ def apps(only: Sequence[str] | None = None) -> list[App]:
     return chosen
 
 
+def compared(
+    chosen: Sequence[App], group: str, root: Path | None = None, env: Sequence[tuple[str, str]] = ()
+) -> list[App]:
+    """Copies of the chosen functions (not the baselines) labelled `group`: from the checkout at
+    `root` (its functions and layer) and/or with extra environment variables."""
+    copies = []
+    for app in chosen:
+        if app.is_baseline:
+            continue
+        task_root = app.task_root if root is None else root / app.task_root.relative_to(REPO_ROOT)
+        layer = app.layer if root is None else root / app.layer.relative_to(REPO_ROOT)
+        label = f"{app.label} {group}"
+        copies.append(
+            replace(app, label=label, task_root=task_root, layer=layer, env=tuple(env), group=group)
+        )
+    return copies
+
+
+def export_ref(ref: str, into: Path) -> Path:
+    """`functions/` and `layers/stratus` of git `ref`, written under `into`."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref, "functions", "layers/stratus"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True, timeout=120)
+    return into
+
+
+def parse_variant(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """`NAME:VAR=VALUE,VAR=VALUE` -> ("[NAME]", [(VAR, VALUE), ...])."""
+    name, _, assignments = text.partition(":")
+    pairs = [item.partition("=") for item in assignments.split(",") if item]
+    if not name or not pairs or any(not var or not eq for var, eq, _ in pairs):
+        raise ValueError(f"--variant {text!r}: expected NAME:VAR=VALUE[,VAR=VALUE...]")
+    return f"[{name}]", [(var, value) for var, _, value in pairs]
+
+
 # ---------------------------------------------------------------------------------------------
 # The backends of the first request
 
@@ -382,6 +435,11 @@ def lambda_environment(app: App, backends: Backends) -> dict[str, str]:
         "LAMBDA_TASK_ROOT": str(app.task_root),
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # X-Ray (template.yaml's `Tracing: Active`): a sampled trace header, and a daemon address
+        # where nothing listens (the SDK sends its UDP datagrams and never waits for an answer).
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "AWS_ACCESS_KEY_ID": "cold-start",
         "AWS_SECRET_ACCESS_KEY": "cold-start",
         "AWS_SESSION_TOKEN": "cold-start",
@@ -396,6 +454,7 @@ def lambda_environment(app: App, backends: Backends) -> dict[str, str]:
         "STRATUS_PINECONE_INDEX_PREFIX": "stratus",
         "STRATUS_PINECONE_REGION": "us-east-1",
         "STRATUS_STAGE": "bench",
+        "STRATUS_TRACING": "false",  # ApiTracing's default (`--variant tracing:STRATUS_TRACING=true`)
         "STRATUS_DATA_BUCKET": "stratus-data-bench-123456789012-us-east-1",
         "POWERTOOLS_SERVICE_NAME": "stratus",
         "POWERTOOLS_METRICS_NAMESPACE": "Stratus",
@@ -424,12 +483,12 @@ def measure_once(app: App, backends: Backends, python: str = sys.executable) -> 
             str(app.task_root),
             app.module,
             str(app.event),
-            "" if app.is_baseline else str(LAYER_DIR),
+            "" if app.is_baseline else str(app.layer),
             ",".join(HEAVY_MODULES),
             ",".join(DEV_ONLY_MODULES),
         ],
         cwd=app.task_root,
-        env=lambda_environment(app, backends),
+        env={**lambda_environment(app, backends), **dict(app.env)},
         capture_output=True,
         text=True,
         timeout=300,
@@ -516,6 +575,7 @@ def _union(groups: Sequence[Sequence[str]]) -> list[str]:
 class Row:
     label: str
     scenario: str
+    group: str
     n: int
     import_ms: float
     invoke_ms: float
@@ -568,6 +628,7 @@ def rows(results: Sequence[Measured]) -> list[Row]:
             Row(
                 label=label,
                 scenario=measured.app.scenario,
+                group=measured.app.group,
                 n=len(samples),
                 import_ms=_median([s.import_ms for s in samples]),
                 invoke_ms=_median([s.invoke_ms for s in samples]),
@@ -641,7 +702,7 @@ def render(results: Sequence[Measured], rounds: int) -> str:
                 f"{row.modules_after_import} → {row.modules_after_request}",
             )
         )
-    functions = [r for r in table_rows if r.scenario == "unknown key"]
+    functions = [r for r in table_rows if r.scenario == "unknown key" and not r.group]
     lines = [
         f"Every HTTP function in a fresh process per measurement, {rounds} rounds, every app once "
         "per round in a rotating order; medians over the rounds. import = loading the handler "
@@ -678,6 +739,7 @@ def render(results: Sequence[Measured], rounds: int) -> str:
                 f"- Functions within 1.3x by {name}: {len(within)}/{len(functions)}; "
                 f"the highest is `{worst_label}` at {worst_ratio:.2f}x."
             )
+    lines += _comparison_lines(table_rows)
     by_label = {r.label: r for r in table_rows}
     paused = by_label.get(BASELINE_GC_PAUSED)
     if paused is not None and paused.total_ms == paused.total_ms and paused.total_ms:
@@ -726,6 +788,29 @@ def render(results: Sequence[Measured], rounds: int) -> str:
     return "\n".join(lines)
 
 
+def _comparison_lines(table_rows: Sequence[Row]) -> list[str]:
+    """Per comparison group (`--ref`, `--variant`): its functions' CPU ratios beside this
+    checkout's, function by function (median CPU / the bare app's median CPU, same run)."""
+    own = {r.label: r for r in table_rows if not r.group and r.scenario != "baseline"}
+    lines = []
+    for group in sorted({r.group for r in table_rows if r.group}):
+        pairs = [
+            (own[r.label.removesuffix(f" {group}")], r)
+            for r in table_rows
+            if r.group == group and r.label.removesuffix(f" {group}") in own
+        ]
+        if not pairs:
+            continue
+        within = sum(1 for _, r in pairs if r.scenario == "unknown key" and r.cpu_ratio <= 1.3)
+        functions = sum(1 for _, r in pairs if r.scenario == "unknown key")
+        shown = "; ".join(f"{mine.label}: {_x(mine.cpu_ratio)} vs {_x(r.cpu_ratio)}" for mine, r in pairs)
+        lines.append(
+            f"- CPU / bare FastAPI, this checkout vs {group} (same rounds): {shown}. Functions of "
+            f"{group} within 1.3x by CPU: {within}/{functions}."
+        )
+    return lines
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry points
 
@@ -744,15 +829,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only", action="append", default=None, help="only this function (repeatable); baselines always run"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write every sample here")
+    parser.add_argument(
+        "--ref",
+        default=None,
+        help="also measure the chosen functions as this git ref has them, in the same rounds (before/after)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:VAR=VALUE[,VAR=VALUE...]",
+        help="also measure the chosen functions with these environment variables (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    try:
+        variants = [parse_variant(text) for text in args.variant]
+    except ValueError as error:
+        parser.error(str(error))
 
     def log(message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="stratus-cold-start-") as tmp:
-        results = measure(apps(args.only), args.rounds, Path(tmp), log=log)
+        chosen = apps(args.only)
+        extra = [app for group, env in variants for app in compared(chosen, group, env=env)]
+        if args.ref:
+            extra += compared(chosen, f"@{args.ref}", root=export_ref(args.ref, Path(tmp) / "ref"))
+        results = measure(chosen + extra, args.rounds, Path(tmp), log=log)
     print(render(results, args.rounds))
     if args.json is not None:
         args.json.write_text(

@@ -90,8 +90,8 @@ def running_stack(
 ) -> Iterator[LocalStack]:
     """Start the stack on a free port with its data under `workdir`; stop it on exit.
     `log_level=warning`: no access-log line per request (the API is measured, not the terminal).
-    `workers > 1`: uvicorn worker processes, as `make dev` runs with `--workers`. `env`: settings
-    for this stack (the caller's own `STRATUS_*` never reach it)."""
+    `workers > 1`: uvicorn worker processes, as `make dev` runs with `--workers`. `env`: extra
+    settings for this stack (e.g. model weights; the caller's own `STRATUS_*` never reach it)."""
     workdir.mkdir(parents=True, exist_ok=True)
     info_path = workdir / "info.json"
     args = [

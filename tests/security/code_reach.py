@@ -186,6 +186,13 @@ def reads_embedders(node: ast.AST) -> bool:
     return not (isinstance(node.value, ast.Name) and node.value.id == "self")
 
 
+def counts_filter_usage(node: ast.AST) -> bool:
+    """A mention of `record_search_usage`: the code that adds to the filter-usage counters."""
+    if isinstance(node, ast.Name):
+        return node.id == "record_search_usage"
+    return isinstance(node, ast.Attribute) and node.attr == "record_search_usage"
+
+
 def entry_points(app_file: Path, graph: CallGraph, router_modules: dict[str, str]) -> list[Node]:
     """What a Lambda function's `app.py` starts from (see the module docstring)."""
     tree = ast.parse(app_file.read_text(encoding="utf-8"))

@@ -1,9 +1,12 @@
 """Nothing a caller sends in confidence — the API key, a document's payload, a vector — reaches the
-logs, on the happy path or any error path, in-process over HTTP or through a Lambda handler.
+logs, the metrics or the traces, on the happy path or any error path, in-process over HTTP or
+through a Lambda handler (the HTTP functions and the extractor).
 
 Every log record of every logger is captured at DEBUG (the app's Powertools logger, the SDKs',
 the HTTP client's, anything that propagates to the root), rendered with its arguments, extras
-and traceback, and so is everything written to stdout/stderr (capfd)."""
+and traceback, and so is everything written to stdout/stderr (capfd). Through the Lambda
+handlers, so is what a function ships: its stdout as Lambda sees it (the JSON log lines and the
+EMF metrics blobs) and the X-Ray subsegments it sends (tracing on)."""
 
 from __future__ import annotations
 
@@ -13,12 +16,26 @@ import shutil
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
+from tests.integration.ingestion_rig import (
+    DATA_BUCKET,
+    LambdaContext,
+    Pipeline,
+    key_of,
+    pipeline,
+    setup_text,
+    sqs_event,
+    tiny_clip,
+)
+from tests.lambda_output import Stdout, XRayDaemon, captured_stdout, metrics_on, xray_daemon
 from tests.security.conftest import Stack, api_gateway_event, assert_envelope, invoke_function
+
+__all__ = ["pipeline", "tiny_clip"]  # fixtures
 
 CANARY = "zebra-canary-7731"
 # A 384-dimension vector (minilm_l6_v2's, so the index can be promoted onto it) whose non-zero
@@ -119,11 +136,20 @@ def _excerpt(text: str, api_keys: list[str]) -> str:
 
 
 def _assert_nothing_leaked(
-    captured: CapturedLogs, capfd: pytest.CaptureFixture[str], api_keys: list[str]
+    captured: CapturedLogs,
+    capfd: pytest.CaptureFixture[str],
+    api_keys: list[str],
+    shipped: Stdout | None = None,
+    traces: XRayDaemon | None = None,
 ) -> None:
     out, err = capfd.readouterr()
     problems = []
     sources = [(f"logger {name!r}", text) for name, text in captured.records]
+    if shipped is not None:
+        sources.append(("the function's stdout (JSON logs, EMF metrics)", shipped.text))
+    if traces is not None:
+        traces.received()
+        sources.append(("X-Ray subsegments", b"\n".join(traces.raw).decode()))
     for where, text in [*sources, ("stdout", out), ("stderr", err)]:
         leaks = _leaks(text, api_keys)
         if leaks:
@@ -268,14 +294,25 @@ def _event(route_key: str, path: str, body: dict[str, Any] | None, api_key: str)
     return api_gateway_event(route_key, path, text, headers)
 
 
-def test_the_lambda_handlers_log_no_key_payload_or_vector(
+def test_the_lambda_handlers_log_measure_and_trace_no_key_payload_or_vector(
     stack: Stack,
     moto_dynamodb: DynamoDBMetadataStore,
     all_logs: CapturedLogs,
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     fresh_container: None,
+    tmp_path: Path,
 ) -> None:
+    metrics_on(monkeypatch)
+    with xray_daemon(monkeypatch, str(tmp_path)) as traces, captured_stdout() as shipped:
+        _invoke_the_functions(stack, monkeypatch)
+
+    # What the functions shipped is there to be checked: log lines, metrics, subsegments
+    assert shipped.logs() and shipped.metrics() and traces.received()
+    _assert_nothing_leaked(all_logs, capfd, [stack.keys["a_admin"]], shipped, traces)
+
+
+def _invoke_the_functions(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     key = stack.keys["a_admin"]
     docs = f"/v1/namespaces/{NAMESPACE}/documents"
     body = {"namespace_id": NAMESPACE, "vector_configs": [{"name": "emb", "dimension": len(VECTOR)}]}
@@ -297,17 +334,44 @@ def test_the_lambda_handlers_log_no_key_payload_or_vector(
         status, text = invoke_function(operation, _event(route_key, path, request, key))
         assert status == expected, (operation, status, text)
 
-    # An unexpected failure inside a handler: Mangum logs what the app re-raises, if it does.
-    from stratus.container import get_container
+    # An unexpected failure inside a handler: Mangum logs what the app re-raises, if it does. The
+    # store's class is patched and the container rebuilt, so the traced method is the broken one.
+    from stratus.container import get_container, reset_container
 
-    def broken_upsert(space: Any, records: Any) -> None:
+    def broken_upsert(store: Any, space: Any, records: Any) -> None:
         raise TypeError(f"cannot convert {records!r}")
 
-    monkeypatch.setattr(get_container().vectors, "upsert", broken_upsert)
-    monkeypatch.setattr(get_container().vectors, "upsert_columns", broken_upsert)
+    monkeypatch.setattr(type(get_container().vectors), "upsert", broken_upsert)
+    monkeypatch.setattr(type(get_container().vectors), "upsert_columns", broken_upsert)
+    reset_container()
     status, text = invoke_function(
         "upsert_documents",
         _event(f"POST {docs}/direct", f"{docs}/direct", {"documents": [_document("d2")]}, key),
     )
     assert status == 500 and CANARY not in text, text
-    _assert_nothing_leaked(all_logs, capfd, [key])
+
+
+def test_the_extractor_logs_measures_and_traces_no_document_text(
+    pipeline: Pipeline,
+    all_logs: CapturedLogs,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """An object's text (chunked, embedded, stored as documents) and a failing object's bytes never
+    reach what the extractor function ships."""
+    _, bucket, _ = setup_text(pipeline, split_by="paragraphs", chunk_size=60)
+    text = f"First paragraph about {CANARY}.\n\nSecond paragraph, again {CANARY}."
+    pipeline.s3.put_object(Bucket=DATA_BUCKET, Key=key_of(bucket, "note.txt"), Body=text.encode())
+    pipeline.s3.put_object(Bucket=DATA_BUCKET, Key=key_of(bucket, "odd.pdf"), Body=f"%PDF {CANARY}".encode())
+    messages = [m for m in pipeline.queued() if "ObjectCreated" in m["Body"]]
+    metrics_on(monkeypatch)
+
+    with xray_daemon(monkeypatch, str(tmp_path)) as traces, captured_stdout() as shipped:
+        pipeline.rewire()  # a container built with tracing on
+        response = pipeline.extractor.handler(sqs_event(messages), LambdaContext())
+
+    assert len(response["batchItemFailures"]) == 1  # the PDF
+    assert any(document["name"] == "embedder.embed_texts" for document in traces.received())
+    assert shipped.metrics() and shipped.logs()
+    _assert_nothing_leaked(all_logs, capfd, [], shipped, traces)

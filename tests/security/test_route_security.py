@@ -28,6 +28,7 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+from stratus.adapters.dynamodb.schema import RATE_PREFIX
 from stratus.api.operations import OPERATIONS
 from stratus.ports import Permission
 from tests.security.conftest import DATA_BUCKET, Response, Stack, assert_envelope, scan_table
@@ -43,7 +44,12 @@ PUBLIC: dict[Route, str] = {
         "the stage catalogue: the same constant for everyone, no organization's data; the SDK's "
         "RetrieverStagesApi sends no key (docs/api.md, decisions)"
     ),
+    # The SDK's FeatureExtractorsApi sends no key: the catalogue is code, the same for everyone.
+    ("GET", "/v1/collections/features/extractors"): "the extractor catalogue; no organization's data",
+    ("GET", "/v1/collections/features/extractors/{feature_extractor_id}"): "one catalogue entry",
 }
+# Path parameters of the public routes, for the test that calls them.
+PUBLIC_PARAMS = {"feature_extractor_id": "text_extractor_v1"}
 
 TEXT_EXTRACTORS = [
     {"feature_extractor_name": "text_extractor", "params": {"inference_service": "minilm_l6_v2"}}
@@ -80,7 +86,11 @@ class World:
     task_id: str
     retriever_id: str
     retriever_name: str
+    upload_id: str  # a presigned upload of A's bucket, its file arrived
     b_namespace: str  # org B's own managed namespace
+
+    # A payload index of the standalone namespace (not protected, so it can be dropped).
+    field_name: str = "tier"
 
     @property
     def params(self) -> dict[str, str]:
@@ -93,6 +103,9 @@ class World:
             "collection_id": self.collection_id,
             "task_id": self.task_id,
             "retriever_id": self.retriever_id,
+            "index_name": "emb",
+            "upload_id": self.upload_id,
+            "field_name": self.field_name,
         }
 
     @property
@@ -187,6 +200,37 @@ def build_world(stack: Stack) -> World:
             headers=scope,
         )
     )["collection_id"]
+    _ok(
+        stack.call(
+            "POST",
+            f"/v1/namespaces/{standalone_id}/payload-indexes",
+            json={"field_name": "tier", "type": "keyword"},
+        )
+    )
+    # A document of the collection (as ingestion would write it): the collection's documents.
+    in_collection = {
+        "document_id": "doc-alpha",
+        "vectors": {"text_extractor_v1_embedding": [1.0] + [0.0] * 383},
+        "payload": {"collection_id": collection_id, "secret": secret},
+    }
+    _ok(
+        stack.call(
+            "POST", f"/v1/namespaces/{managed_id}/documents/direct", json={"documents": [in_collection]}
+        )
+    )
+    upload = _ok(
+        stack.call(
+            "POST",
+            f"/v1/buckets/{bucket_id}/uploads",
+            json={"filename": "notes.txt", "content_type": "text/plain", "metadata": {"secret": secret}},
+            headers=scope,
+        )
+    )
+    import boto3
+
+    boto3.client("s3", region_name="us-east-1").put_object(
+        Bucket=DATA_BUCKET, Key=upload["s3_key"], Body=secret.encode(), ContentType="text/plain"
+    )
     task_id = f"task_alpha{suffix}"
     stack.store.put_task(
         Task(
@@ -241,6 +285,7 @@ def build_world(stack: Stack) -> World:
         task_id=task_id,
         retriever_id=retriever_id,
         retriever_name=retriever_name,
+        upload_id=upload["upload_id"],
         b_namespace=b_namespace,
     )
 
@@ -298,9 +343,21 @@ CASES: dict[Route, Case] = {
     ("PATCH", "/v1/namespaces/{namespace_identifier}"): Case("write", lambda w: {"description": "patched"}),
     ("DELETE", "/v1/namespaces/{namespace_identifier}"): Case("admin"),
     ("POST", "/v1/namespaces/{namespace_identifier}/promote"): Case("admin", lambda w: {}),
+    # The world's namespace is standalone: A's key gets the migration rule's 409, B's a 404.
+    ("POST", "/v1/namespaces/{namespace_identifier}/vectors/{index_name}/migrate"): Case(
+        "admin", lambda w: {"inference_service": "minilm_l6_v2", "source": {"field": "secret"}}, a_status=409
+    ),
+    ("POST", "/v1/namespaces/{namespace_identifier}/vectors/{index_name}/migrate/cancel"): Case(
+        "admin", a_status=409
+    ),
+    ("PUT", "/v1/namespaces/{namespace_identifier}"): Case(
+        "write", lambda w: {"namespace_name": f"renamed-{w.suffix}"}
+    ),
     ("POST", "/v1/namespaces/{namespace_identifier}/payload-indexes"): Case(
         "write", lambda w: {"field_name": "secret", "type": "keyword"}
     ),
+    ("DELETE", "/v1/namespaces/{namespace_identifier}/payload-indexes/{field_name}"): Case("write"),
+    ("POST", "/v1/namespaces/{namespace_identifier}/ensure-indexes"): Case("write"),
     ("GET", "/v1/namespaces/{namespace_identifier}/analytics/filter-usage"): Case("read"),
     # The catalogue is the same for everyone: no organization's data in it.
     ("GET", "/v1/inference/services"): Case("read", b_status=200),
@@ -320,11 +377,13 @@ CASES: dict[Route, Case] = {
         shows_secret=True,
     ),
     # --- X-Namespace routes
-    ("GET", "/v1/collections/features/extractors"): Case("read", own_scope_status=200),
     ("POST", "/v1/buckets"): Case(
         "write", lambda w: {"bucket_name": w.bucket_name}, own_scope_status=200, a_status=409
     ),
     ("GET", "/v1/buckets"): Case("read", own_scope_status=200, shows_secret=True, query=ALL),
+    ("POST", "/v1/buckets/list"): Case(
+        "read", lambda w: {"limit": 1000}, own_scope_status=200, shows_secret=True
+    ),
     ("GET", "/v1/buckets/{bucket_id}"): Case("read", own_scope_status=404, shows_secret=True),
     ("DELETE", "/v1/buckets/{bucket_id}"): Case("write", own_scope_status=404),
     ("POST", "/v1/buckets/{bucket_id}/objects"): Case("write", _object, own_scope_status=404),
@@ -337,6 +396,11 @@ CASES: dict[Route, Case] = {
     ("GET", "/v1/buckets/{bucket_id}/objects/{object_id}"): Case(
         "read", own_scope_status=404, shows_secret=True
     ),
+    ("POST", "/v1/buckets/{bucket_id}/objects/list"): Case(
+        "read", lambda w: {"limit": 1000}, own_scope_status=404, shows_secret=True
+    ),
+    ("DELETE", "/v1/buckets/{bucket_id}/objects/{object_id}"): Case("write", own_scope_status=404),
+    ("POST", "/v1/buckets/{bucket_id}/uploads/{upload_id}/confirm"): Case("write", own_scope_status=404),
     ("POST", "/v1/buckets/{bucket_id}/uploads"): Case(
         "write", lambda w: {"filename": "notes.txt", "content_type": "text/plain"}, own_scope_status=404
     ),
@@ -355,6 +419,29 @@ CASES: dict[Route, Case] = {
         own_scope_status=400,
     ),
     ("GET", "/v1/collections"): Case("read", own_scope_status=200, shows_secret=True, query=ALL),
+    ("POST", "/v1/collections/list"): Case(
+        "read", lambda w: {"limit": 1000}, own_scope_status=200, shows_secret=True
+    ),
+    ("POST", "/v1/collections/{collection_id}/documents/list"): Case(
+        "read", lambda w: {}, own_scope_status=404, shows_secret=True
+    ),
+    ("GET", "/v1/collections/{collection_id}/documents"): Case(
+        "read", own_scope_status=404, shows_secret=True
+    ),
+    ("GET", "/v1/collections/{collection_id}/documents/{document_id}"): Case(
+        "read", own_scope_status=404, shows_secret=True
+    ),
+    ("PATCH", "/v1/collections/{collection_id}/documents/{document_id}"): Case(
+        "write", lambda w: {"reviewed": True}, own_scope_status=404
+    ),
+    ("DELETE", "/v1/collections/{collection_id}/documents/{document_id}"): Case(
+        "write", own_scope_status=404
+    ),
+    ("POST", "/v1/collections/{collection_id}/documents/batch"): Case(
+        "write",
+        lambda w: {"updates": [{"document_id": w.document_id, "update_data": {"reviewed": True}}]},
+        own_scope_status=404,
+    ),
     ("GET", "/v1/collections/{collection_id}"): Case("read", own_scope_status=404, shows_secret=True),
     ("DELETE", "/v1/collections/{collection_id}"): Case("write", own_scope_status=404),
     ("GET", "/v1/tasks/{task_id}"): Case("read", own_scope_status=404, shows_secret=True),
@@ -457,11 +544,14 @@ def _request(
 
 
 def _a_state(stack: Stack, world: World) -> str:
-    """Everything of org A's: its table items, the data bucket, the standalone namespace's vectors."""
+    """Everything of org A's: its table items, the data bucket, the standalone namespace's vectors.
+    Not its rate-limit counters: reading the vectors below is a request, and counts."""
     import boto3
 
     items = sorted(
-        json.dumps(item, sort_keys=True) for item in scan_table() if "org_b" not in json.dumps(item)
+        json.dumps(item, sort_keys=True)
+        for item in scan_table()
+        if "org_b" not in json.dumps(item) and not item["PK"]["S"].startswith(RATE_PREFIX)
     )
     listing = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=DATA_BUCKET)
     blobs = sorted((obj["Key"], obj["ETag"]) for obj in listing.get("Contents", []))
@@ -542,7 +632,8 @@ def test_every_case_is_a_route() -> None:
 
 def test_public_routes_answer_without_a_key(shared_stack: Stack) -> None:
     for method, path in PUBLIC:
-        assert shared_stack.call(method, path, key=None).status_code == 200
+        concrete = re.sub(r"\{(\w+)\}", lambda match: PUBLIC_PARAMS[match.group(1)], path)
+        assert shared_stack.call(method, concrete, key=None).status_code == 200
 
 
 # ---------------------------------------------------------------------------------------------

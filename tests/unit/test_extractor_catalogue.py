@@ -78,9 +78,12 @@ def test_the_catalogue_description_lists_what_the_route_promises() -> None:
         "inference_service": "minilm_l6_v2",
         "dimension": 384,
     }
-    split_by = next(param for param in text["parameter_schema"] if param["name"] == "split_by")
+    split_by = next(param for param in text["parameters"] if param["name"] == "split_by")
     assert split_by["allowed_values"] == ["none", "sentences", "paragraphs", "characters"]
     assert split_by["default"] == "none"
+    # The same parameter as the SDK reads it: a JSON-schema property.
+    assert text["parameter_schema"]["properties"]["split_by"]["enum"] == split_by["allowed_values"]
+    assert text["default_parameters"]["split_by"] == "none"
     image = described["image_extractor_v1"]
     assert (
         image["vector_index"]["service_choices"]["siglip_base"]["inference_service"]
@@ -243,3 +246,22 @@ def test_a_bad_value_lists_the_allowed_values() -> None:
         "minimum": limits.MIN_CHUNK_SIZE,
         "maximum": limits.MAX_CHUNK_SIZE,
     }
+
+
+def test_every_entry_parses_as_the_sdks_feature_extractor_model() -> None:
+    """The official SDK reads this route with `List[FeatureExtractorResponseModel]` (strict)."""
+    from mixpeek.models.feature_extractor_response_model import FeatureExtractorResponseModel
+    from mixpeek.models.vector_index import VectorIndex
+
+    for entry in describe_catalogue():
+        parsed = FeatureExtractorResponseModel.from_dict(entry)
+        assert parsed is not None
+        assert parsed.feature_extractor_id == entry["feature_extractor_id"]
+        assert parsed.supported_input_types and parsed.max_inputs and parsed.icon
+        (vector_index,) = parsed.required_vector_indexes or []
+        assert vector_index.name == entry["vector_index"]["name"]
+        dense = vector_index.index.actual_instance
+        assert isinstance(dense, VectorIndex) and dense.dimensions == entry["vector_index"]["dimension"]
+        assert [index.field_name for index in parsed.required_payload_indexes or []] == [
+            index["field_name"] for index in entry["required_payload_indexes"]
+        ]

@@ -31,7 +31,7 @@ from stratus.domain.object_keys import (
     task_id_for,
 )
 from stratus.errors import BadRequestError
-from stratus.models.managed_content import Collection, CollectionExtractor, CollectionSource
+from stratus.models.managed_content import Collection, CollectionExtractor, SourceOfBuckets
 from stratus.ports import StoredBlob
 from stratus.services.ingestion.extraction import Draft, drafts_for
 from stratus.services.ingestion.s3_events import MalformedMessageError, object_events
@@ -232,7 +232,7 @@ def _collection(name: str, **parameters: Any) -> Collection:
         namespace_id="n",
         collection_id="col_1",
         collection_name="c",
-        source=CollectionSource(bucket_ids=["bkt_1"]),
+        source=SourceOfBuckets(bucket_ids=["bkt_1"]),
         feature_extractor=CollectionExtractor(
             feature_extractor_name=name,
             version="v1",

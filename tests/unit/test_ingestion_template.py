@@ -18,11 +18,18 @@ BUCKET_NAME_SUB = "${DataBucketName}-${Stage}-${AWS::AccountId}-${AWS::Region}"
 # S3 actions each function may use on the data bucket; every other function gets none.
 EXPECTED_S3_ACTIONS = {
     "ExtractorFunction": {"s3:GetObject", "s3:ListBucket"},
-    "CreateObjectFunction": {"s3:PutObject"},
-    "CreateObjectsBatchFunction": {"s3:PutObject"},
+    # Write manifests; read a confirmed upload's staged file named by a blob's upload_id.
+    "CreateObjectFunction": {"s3:PutObject", "s3:GetObject"},
+    "CreateObjectsBatchFunction": {"s3:PutObject", "s3:GetObject"},
     "CreateUploadFunction": {"s3:PutObject"},
+    "ConfirmUploadFunction": {"s3:GetObject"},
+    "DeleteObjectFunction": {"s3:DeleteObject"},
     "DeleteBucketFunction": {"s3:ListBucket", "s3:DeleteObject"},
     "DeleteNamespaceFunction": {"s3:ListBucket", "s3:DeleteObject"},
+    # A model migration whose source is the stored object: the backfill reads the objects again,
+    # and a write to the migrating index embeds its document's object for the shadow copy.
+    "BackfillFunction": {"s3:GetObject", "s3:ListBucket"},
+    "UpsertDocumentsFunction": {"s3:GetObject", "s3:ListBucket"},
 }
 # Object actions apply to the bucket's objects, ListBucket to the bucket itself.
 OBJECTS_ARN = {"Fn::Sub": "${DataBucket.Arn}/*"}

@@ -76,7 +76,7 @@ def test_off_lambda_the_collector_is_paused_and_resumed_but_nothing_is_frozen() 
     assert report["collections_during_init"] <= 1
     assert report["frozen_by_init"] == 0
     assert report["enabled_after"] is True
-    assert report["handler"] == "Mangum"
+    assert report["handler"] == "HttpFunction"
 
 
 def test_a_collector_disabled_before_init_stays_disabled() -> None:

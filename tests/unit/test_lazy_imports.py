@@ -1,7 +1,8 @@
 """Cold-start hygiene (tests/perf/cold_start.py measures it; nothing here is timed): a Lambda
 function loads its own operation's router and nothing heavy at init, and the search function's
 first vector query loads the vector store's SDK, never boto3 (its DynamoDB reads are point reads
-over HTTP), a model, numpy or another store's SDK.
+over HTTP), a model, numpy, the X-Ray SDK (tracing is off, as template.yaml deploys the HTTP
+functions by default) or another store's SDK.
 
 Every check runs in a fresh interpreter: this process has long imported everything."""
 
@@ -31,6 +32,7 @@ HEAVY_AT_INIT = (
     "PIL",
     "numpy",
     "boto3",
+    "aws_xray_sdk",  # with STRATUS_TRACING on, loaded by the first request, never at init
 )
 # What the search function's first vector query may add: the deployed vector store's SDK. The key
 # and the namespace are point reads, which go over stratus.adapters.dynamodb.point_reads, not boto3.

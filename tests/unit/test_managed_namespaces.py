@@ -325,7 +325,7 @@ def test_a_vector_store_outage_leaves_no_namespace(stores: StaticStores) -> None
         ({"namespace_name": "has space"}, ("namespace_name",)),
         ({"namespace_name": "a/b"}, ("namespace_name",)),
         ({"namespace_name": "x" * 129}, ("namespace_name",)),
-        ({"mode": "managed"}, ("mode",)),
+        ({"mode": "standalone"}, ("mode",)),  # `managed` is what the SDK always sends
         (
             {"feature_extractors": [{"feature_extractor_name": "image_extractor", "parmas": {}}]},
             ("feature_extractors", 0, "parmas"),

@@ -396,7 +396,7 @@ def test_a_document_query_reuses_the_stored_vector(stores: StaticStores) -> None
 
 
 def test_collection_identifiers_take_ids_and_names(stores: StaticStores) -> None:
-    from stratus.models.managed_content import Collection, CollectionExtractor, CollectionSource
+    from stratus.models.managed_content import Collection, CollectionExtractor, SourceOfBuckets
 
     namespace = resolve_namespace(stores.metadata, ORG, "media")
     stores.metadata.create_collection(
@@ -405,7 +405,7 @@ def test_collection_identifiers_take_ids_and_names(stores: StaticStores) -> None
             namespace_id=namespace.namespace_id,
             collection_id="col_text",
             collection_name="texts",
-            source=CollectionSource(bucket_ids=["bkt_1"]),
+            source=SourceOfBuckets(bucket_ids=["bkt_1"]),
             feature_extractor=CollectionExtractor(
                 feature_extractor_name="text_extractor",
                 version="v1",

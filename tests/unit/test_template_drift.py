@@ -56,7 +56,7 @@ SCHEDULE_EVENT_TYPES = frozenset({"Schedule", "ScheduleV2"})
 SQS_EVENT_TYPES = frozenset({"SQS"})
 # The event file (tests/events/<stem>.json, what `sam local invoke <Fn> -e` feeds it) of each
 # SQS consumer, named for what its queue carries. A scheduled job's file is named after it.
-SQS_EVENT_FILES = {"extractor": "sqs-s3-put"}
+SQS_EVENT_FILES = {"extractor": "sqs-s3-put", "backfill": "sqs-backfill"}
 # The account and region every event file is recorded in.
 EVENTS_ACCOUNT_ID = "123456789012"
 EVENTS_REGION = "us-east-1"
@@ -364,10 +364,12 @@ def test_routes_are_named_after_their_operation(operations: Mapping[str, APIRout
 
 
 @pytest.mark.parametrize("operation", function_dirs())
-def test_handler_is_mangum_serving_exactly_its_operation(
+def test_handler_is_an_observed_mangum_serving_exactly_its_operation(
     operation: str, operations: Mapping[str, APIRouter]
 ) -> None:
     from mangum import Mangum
+
+    from stratus.entrypoints.http import HttpFunction
 
     module = load_function_module(operation)
     handler = getattr(module, "handler", None)
@@ -376,12 +378,15 @@ def test_handler_is_mangum_serving_exactly_its_operation(
         assert callable(handler) and not isinstance(handler, Mangum), f"functions/{operation}: plain handler"
         assert operation not in operations, f"functions/{operation} is not HTTP but is in OPERATIONS"
         return
-    assert isinstance(handler, Mangum), f"functions/{operation}/app.py: `handler` must be a Mangum instance"
+    assert isinstance(handler, HttpFunction) and isinstance(handler.mangum, Mangum), (
+        f"functions/{operation}/app.py: `handler` must be `http_handler({operation!r})` (Mangum inside)"
+    )
+    assert handler.operation == operation
     assert operation in operations, f"functions/{operation}/ has no entry in OPERATIONS"
     # `$default` stage: no stage prefix in rawPath, so no base path to strip.
-    assert handler.config["api_gateway_base_path"] == "/"
-    assert isinstance(handler.app, FastAPI)
-    served = app_routes(handler.app)
+    assert handler.mangum.config["api_gateway_base_path"] == "/"
+    assert isinstance(handler.mangum.app, FastAPI)
+    served = app_routes(handler.mangum.app)
     expected = router_routes(operations[operation])
     assert served == expected, (
         f"functions/{operation}/app.py serves {_fmt(served)}; expected exactly {_fmt(expected)}"
@@ -611,13 +616,12 @@ def s3_notification_problems(
 
 
 def sqs_event_problems(name: str, event: dict[str, Any], template: dict[str, Any], queue: Any) -> list[str]:
-    """A Lambda SQS event whose messages are the S3 notifications of the buckets feeding `queue`."""
+    """A Lambda SQS event whose messages are the S3 notifications of the buckets feeding `queue`,
+    or, for a queue no bucket notifies (the backfill queue), the messages Stratus sends to it."""
     records = event.get("Records")
     if not isinstance(records, list) or not records:
         return [f"{name}: not a Lambda SQS event (no Records)"]
     buckets = notifying_buckets(template, queue)
-    if not buckets:
-        return [f"{name}: no S3 bucket of the template notifies the function's queue"]
     problems = []
     for i, record in enumerate(records):
         where = f"{name} Records[{i}]"
@@ -639,8 +643,26 @@ def sqs_event_problems(name: str, event: dict[str, Any], template: dict[str, Any
             continue
         if record.get("md5OfBody") != hashlib.md5(body.encode()).hexdigest():
             problems.append(f"{where}: md5OfBody is not the MD5 of body")
-        problems += s3_notification_problems(where, body, template, buckets)
+        if buckets:
+            problems += s3_notification_problems(where, body, template, buckets)
+        else:
+            problems += backfill_message_problems(where, body)
     return problems
+
+
+def backfill_message_problems(where: str, body: str) -> list[str]:
+    """A message of the backfill queue (stratus.services.backfill.messages)."""
+    from stratus.services.backfill.messages import KINDS
+
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return [f"{where}: body is not JSON"]
+    if not isinstance(message, dict) or message.get("kind") not in KINDS:
+        return [f"{where}: body is neither an S3 notification nor a backfill message (kind in {KINDS})"]
+    if not str(message.get("task_id", "")).startswith("task_"):
+        return [f"{where}: a backfill message names its task_id"]
+    return []
 
 
 def sqs_queue_of(resource: dict[str, Any]) -> Any:

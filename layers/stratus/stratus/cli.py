@@ -4,6 +4,10 @@
     stratus keys revoke --org ORG --key-id KEY_ID
     stratus keys list   --org ORG [--json]
     stratus indexes run-auto [--threshold N] [--window-hours H] [--json]
+    stratus limits show  --org ORG [--json]
+    stratus limits set   --org ORG [--metadata N] [--data N] [--search N] [--upload N] [--compute N]
+    stratus limits clear --org ORG
+    stratus tasks watch TASK_ID [--url URL] [--api-key KEY] [--namespace NS]   (stratus/cli_tasks.py)
 
 Connection options (`--table`, `--endpoint-url`, `--region`) belong to each command group and
 may be given before or after the subcommand. AWS credentials come from the usual boto3 chain.
@@ -28,6 +32,7 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
+from stratus.domain import rate_limits as rate_rules
 from stratus.errors import MetadataStoreUnavailableError, NotFoundError, StratusError
 from stratus.ports.metadata import ApiKey
 from stratus.services import api_keys
@@ -160,11 +165,46 @@ def _add_indexes_commands(commands: Any) -> None:
     run_auto.add_argument("--json", action="store_true", help="print JSON")
 
 
+def _add_limits_commands(commands: Any) -> None:
+    limits = commands.add_parser(
+        "limits",
+        help="an organization's rate limits",
+        description="An organization's own rate limits (requests per minute by category); "
+        "categories it has none for follow STRATUS_RATE_LIMITS. Running containers pick a change "
+        "up within STRATUS_AUTH_CACHE_SECONDS.",
+    )
+    _add_connection_options(limits, with_defaults=True)
+    actions = limits.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    show = _leaf(actions, "show", "show an organization's own limits and the defaults", _limits_show)
+    show.add_argument("--org", required=True, help="organization id")
+    show.add_argument("--json", action="store_true", help="print JSON")
+
+    setting = _leaf(actions, "set", "set some of an organization's limits (0: unlimited)", _limits_set)
+    setting.add_argument("--org", required=True, help="organization id")
+    for category in rate_rules.CATEGORIES:
+        setting.add_argument(
+            f"--{category}",
+            type=int,
+            default=None,
+            metavar="N",
+            help=f"'{category}' requests per minute (default {rate_rules.DEFAULT_LIMITS[category]})",
+        )
+    setting.add_argument("--json", action="store_true", help="print JSON")
+
+    clear = _leaf(actions, "clear", "remove an organization's own limits (defaults apply)", _limits_clear)
+    clear.add_argument("--org", required=True, help="organization id")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stratus", description="Stratus operator commands.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_keys_commands(commands)
     _add_indexes_commands(commands)
+    _add_limits_commands(commands)
+    from stratus.cli_tasks import add_tasks_commands
+
+    add_tasks_commands(commands, CommandError)
     return parser
 
 
@@ -280,6 +320,61 @@ def _indexes_run_auto(args: argparse.Namespace) -> int:
         for error in report.errors:
             print(f"  error in {error['namespace_id']}: {error['error']}", file=sys.stderr)
     return EXIT_FAILURE if report.errors else EXIT_OK
+
+
+def _limits_rows(org_id: str, own: dict[str, int]) -> list[dict[str, Any]]:
+    from stratus.settings import Settings
+
+    defaults = Settings.from_environment().default_rate_limits()
+    return [
+        {
+            "category": category,
+            "limit": own.get(category, defaults[category]),
+            "source": "organization" if category in own else "default",
+        }
+        for category in rate_rules.CATEGORIES
+    ]
+
+
+def _print_limits(org_id: str, own: dict[str, int], as_json: bool) -> None:
+    rows = _limits_rows(org_id, own)
+    if as_json:
+        _print_json({"org_id": org_id, "window": rate_rules.WINDOW_NAME, "limits": rows}, sys.stdout)
+        return
+    print(f"Rate limits of organization {org_id} (requests per minute; 0 = unlimited):")
+    _print_table(
+        ("CATEGORY", "LIMIT", "FROM"), [(row["category"], str(row["limit"]), row["source"]) for row in rows]
+    )
+
+
+def _limits_show(args: argparse.Namespace) -> int:
+    _print_limits(args.org, _store(args).get_rate_limits(args.org), args.json)
+    return EXIT_OK
+
+
+def _limits_set(args: argparse.Namespace) -> int:
+    from stratus.services.rate_limits import set_limits
+
+    wanted: dict[str, int] = {}
+    for category in rate_rules.CATEGORIES:
+        value = getattr(args, category)
+        if value is not None:
+            try:
+                wanted[category] = rate_rules.check_limit(category, value)
+            except ValueError as error:
+                raise CommandError(str(error), EXIT_USAGE) from error
+    if not wanted:
+        raise CommandError(
+            f"give at least one of {', '.join('--' + c for c in rate_rules.CATEGORIES)}", EXIT_USAGE
+        )
+    _print_limits(args.org, set_limits(_store(args), args.org, wanted), args.json)
+    return EXIT_OK
+
+
+def _limits_clear(args: argparse.Namespace) -> int:
+    _store(args).put_rate_limits(args.org, {})
+    print(f"Organization {args.org} follows the default rate limits now.")
+    return EXIT_OK
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -11,3 +11,7 @@ def utc_now() -> datetime:
 
 def iso_now() -> str:
     return utc_now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     # no store (health) should not load the ports and the models they name.
     from stratus.inference_catalogue import InferenceService
     from stratus.ports import BlobStore, Embedder, EmbedderRegistry, MetadataStore, UrlFetcher, VectorStore
+    from stratus.ports.backfill import BackfillRepository, TaskQueue
     from stratus.services.api_keys import AuthCache
     from stratus.services.embedding import EmbeddingCache
+    from stratus.services.rate_limits import RateLimiter
 
 T = TypeVar("T")
 
@@ -41,13 +43,17 @@ class Container:
                     part = self._parts[name] = build()
         return part
 
+    def _adapter(self, name: str, build: Callable[[], T]) -> T:
+        """A part that talks to a store or service: traced when tracing is on (`_traced`)."""
+        return self._part(name, lambda: _traced(build(), name, self.settings))
+
     @property
     def metadata(self) -> MetadataStore:
-        return self._part("metadata", lambda: _metadata_store(self.settings))
+        return self._adapter("metadata", lambda: _metadata_store(self.settings))
 
     @property
     def vectors(self) -> VectorStore:
-        return self._part("vectors", lambda: _vector_store(self.settings))
+        return self._adapter("vectors", lambda: _vector_store(self.settings))
 
     @property
     def embedders(self) -> EmbedderRegistry:
@@ -55,11 +61,21 @@ class Container:
 
     @property
     def blobs(self) -> BlobStore:
-        return self._part("blobs", lambda: _blob_store(self.settings))
+        return self._adapter("blobs", lambda: _blob_store(self.settings))
 
     @property
     def fetcher(self) -> UrlFetcher:
-        return self._part("fetcher", lambda: SettingsUrlFetcher(self.settings))
+        return self._adapter("fetcher", lambda: SettingsUrlFetcher(self.settings))
+
+    @property
+    def backfill(self) -> BackfillRepository:
+        """Backfill task records: the metadata store's table (the same store object when it is
+        the DynamoDB one, so its namespace writes are seen by this process's reads at once)."""
+        return self._part("backfill", lambda: _backfill_repository(self))
+
+    @property
+    def backfill_queue(self) -> TaskQueue:
+        return self._part("backfill_queue", lambda: _backfill_queue(self.settings))
 
     @property
     def auth_cache(self) -> AuthCache:
@@ -67,6 +83,19 @@ class Container:
         from stratus.services.api_keys import AuthCache
 
         return self._part("auth_cache", lambda: AuthCache(self.settings.auth_cache_seconds))
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """Counts each authenticated request against its organization's limits; those limits
+        are cached as long as verified keys are."""
+        from stratus.services.rate_limits import RateLimiter
+
+        return self._part(
+            "rate_limiter",
+            lambda: RateLimiter(
+                self.metadata, self.settings.default_rate_limits(), self.settings.auth_cache_seconds
+            ),
+        )
 
     @property
     def query_cache(self) -> EmbeddingCache:
@@ -106,6 +135,16 @@ def reset_container() -> None:
 # pays for an SDK.
 
 
+def _traced(adapter: T, component: str, settings: Settings) -> T:
+    """With STRATUS_TRACING on (and on Lambda), every call of the adapter's port is an X-Ray
+    subsegment (stratus.observability.traced); otherwise the adapter itself, nothing imported."""
+    if not settings.tracing:
+        return adapter
+    from stratus.observability import traced
+
+    return traced(adapter, component, settings)
+
+
 def _metadata_store(settings: Settings) -> MetadataStore:
     from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
 
@@ -114,6 +153,31 @@ def _metadata_store(settings: Settings) -> MetadataStore:
         endpoint_url=settings.aws_endpoint_url,
         region=settings.aws_region,
         http_reads=settings.dynamodb_http_reads,
+    )
+
+
+def _backfill_repository(container: Container) -> BackfillRepository:
+    from stratus.adapters.dynamodb.backfill import DynamoDBBackfill
+
+    store = container.metadata
+    if isinstance(store, DynamoDBBackfill):
+        return store
+    settings = container.settings
+    return DynamoDBBackfill(
+        settings.table_name,
+        endpoint_url=settings.aws_endpoint_url,
+        region=settings.aws_region,
+        http_reads=settings.dynamodb_http_reads,
+    )
+
+
+def _backfill_queue(settings: Settings) -> TaskQueue:
+    from stratus.adapters.sqs_queue import SqsTaskQueue, UnconfiguredTaskQueue
+
+    if not settings.backfill_queue_url:
+        return UnconfiguredTaskQueue()
+    return SqsTaskQueue(
+        settings.backfill_queue_url, endpoint_url=settings.aws_endpoint_url, region=settings.aws_region
     )
 
 
@@ -188,7 +252,8 @@ class CatalogueEmbedders:
             with self._lock:
                 embedder = self._built.get(service_name)
                 if embedder is None:
-                    embedder = self._built[service_name] = self._build(service_name)
+                    embedder = _traced(self._build(service_name), "embedder", self._settings)
+                    self._built[service_name] = embedder
         return embedder
 
     def _build(self, service_name: str) -> Embedder:

@@ -12,6 +12,8 @@ class StratusError(Exception):
     status: int = 500
     type: str = "InternalServerError"
     retry_after: int | None = None
+    # Extra response headers (a 429's X-RateLimit-*); Retry-After comes from `retry_after`.
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)

@@ -54,6 +54,17 @@ class ParamSpec:
     minimum: int | None = None
     maximum: int | None = None
 
+    def json_schema(self) -> dict[str, Any]:
+        """The parameter as a JSON-schema property (the SDK's `parameter_schema`)."""
+        schema: dict[str, Any] = {"type": self.type, "default": self.default, "description": self.description}
+        if self.allowed is not None:
+            schema["enum"] = list(self.allowed)
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        return schema
+
     def describe(self) -> dict[str, Any]:
         """The JSON shape of the catalogue route."""
         described: dict[str, Any] = {
@@ -162,17 +173,69 @@ class ExtractorSpec:
                 value: {"inference_service": name, "dimension": INFERENCE_SERVICES[name].dimension}
                 for value, name in choices.items()
             }
+        inputs = self.supported_input_types()
+        index_description = (
+            f"{self.index_name}: {vector['dimension']}-dimensional {vector['metric']} vectors of "
+            f"{service}, one per document"
+        )
         return {
+            # The SDK's FeatureExtractorResponseModel (every field it requires)...
             "feature_extractor_name": self.name,
             "version": self.version,
             "feature_extractor_id": self.feature_extractor_id,
             "description": self.description,
+            "icon": "image" if inputs == ["image"] else ("layers" if "image" in inputs else "file-text"),
+            "category": "general",
+            "source": "builtin",
+            "input_schema": {
+                "type": "object",
+                "properties": {kind: {"type": "string", "description": f"a {kind} blob"} for kind in inputs},
+            },
+            "output_schema": {
+                "type": "object",
+                "properties": {
+                    self.index_name: {"type": "array", "items": {"type": "number"}},
+                    **{
+                        index.field_name: {"type": "string"}
+                        for index in self.required_indexes
+                        if index.type == "text"
+                    },
+                },
+            },
+            "parameter_schema": {
+                "type": "object",
+                "properties": {spec.name: spec.json_schema() for spec in self.params},
+            },
+            "supported_input_types": inputs,
+            "max_inputs": {kind: 1 for kind in inputs},
+            "default_parameters": defaults,
+            "required_vector_indexes": [
+                {
+                    "name": self.index_name,
+                    "description": index_description,
+                    "type": "single",
+                    "index": {
+                        "name": self.index_name,
+                        "description": index_description,
+                        "dimensions": vector["dimension"],
+                        "type": "dense",
+                        "distance": vector["metric"],
+                        "inference_service_id": service,
+                        "supported_inputs": inputs,
+                    },
+                }
+            ],
+            "required_payload_indexes": [index.describe() for index in self.required_indexes],
+            # ... and Stratus's own description of the same.
             "input_types": list(self.input_types),
             "file_extensions": list(self.file_extensions),
-            "parameter_schema": [spec.describe() for spec in self.params],
+            "parameters": [spec.describe() for spec in self.params],
             "vector_index": vector,
-            "required_payload_indexes": [index.describe() for index in self.required_indexes],
         }
+
+    def supported_input_types(self) -> list[str]:
+        """The input types as the SDK names them (BucketSchemaFieldType: text files are text)."""
+        return list(dict.fromkeys("image" if kind == "image" else "text" for kind in self.input_types))
 
 
 @dataclass(frozen=True)
@@ -328,8 +391,17 @@ def available_extractors() -> list[str]:
 
 
 def describe_catalogue() -> list[dict[str, Any]]:
-    """The body of `GET /v1/collections/features/extractors` (`results`)."""
+    """The body of `GET /v1/collections/features/extractors`: a bare array (the SDK's type)."""
     return [spec.describe() for spec in EXTRACTORS.values()]
+
+
+def describe_extractor(identifier: str) -> dict[str, Any] | None:
+    """One entry, by `feature_extractor_id` (`text_extractor_v1`) or by name (its latest version)."""
+    spec = EXTRACTORS.get(identifier)
+    if spec is None:
+        named = sorted((s for s in EXTRACTORS.values() if s.name == identifier), key=lambda s: s.version)
+        spec = named[-1] if named else None
+    return spec.describe() if spec is not None else None
 
 
 # ---------------------------------------------------------------------------------------------

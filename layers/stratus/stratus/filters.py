@@ -322,6 +322,12 @@ def lookup(payload: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return current
 
 
+def value_at(payload: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at a dot path, None when the path is absent (`lookup` without its sentinel)."""
+    found = lookup(payload, path)
+    return None if found is _MISSING else found
+
+
 def evaluate(node: FilterNode, payload: Mapping[str, Any]) -> bool:
     if isinstance(node, And):
         return all(evaluate(child, payload) for child in node.children)

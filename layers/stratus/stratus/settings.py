@@ -16,9 +16,10 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Literal
 
-from pydantic import AliasChoices, ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
 
+from stratus.domain import rate_limits as rate_rules
 from stratus.models.common import Model
 
 ENV_PREFIX = "STRATUS_"
@@ -49,6 +50,15 @@ class Settings(Model):
             if value is not None:
                 values[field_name] = value
         return cls.model_validate(values)
+
+    # The deployment stage (template.yaml's `Stage`): a key of every log line and a dimension of
+    # every metric (stratus.observability), so one account's stages stay apart.
+    stage: str = Field(default="local", min_length=1, max_length=64)
+    # X-Ray subsegments around every store and inference call, on Lambda only (the function needs
+    # `Tracing: Active`). The X-Ray SDK then loads on the first request, about 10 ms of CPU: on
+    # for the extractor and the scheduled job, opt-in for the HTTP functions (template.yaml's
+    # ApiTracing; docs/decisions.md, "Tracing").
+    tracing: bool = False
 
     table_name: str = "stratus"
     # Powertools Idempotency records of the extractor (key `id`, TTL `expiration`).
@@ -104,8 +114,12 @@ class Settings(Model):
     # fraction of a vCPU) more threads fight the API for CPU; measured 18 ms vs 475 ms per query.
     torch_threads: int = Field(default=1, ge=1, le=64)
 
-    # Seconds a verified API key is trusted without re-reading DynamoDB (per container).
+    # Seconds a verified API key is trusted without re-reading DynamoDB (per container); an
+    # organization's own rate limits are cached as long.
     auth_cache_seconds: float = 5.0
+    # Requests per organization per minute by category (`category=N,...`; 0: unlimited), unless
+    # the organization has its own (`stratus limits set`). Unlisted categories keep the defaults.
+    rate_limits: str = rate_rules.format_limits(rate_rules.DEFAULT_LIMITS)
     # Seconds a search may use a namespace read by its container that recently (one DynamoDB
     # read less per query). A query that fails validation against such a copy is re-checked
     # against a fresh read; writes in the same container are seen at once.
@@ -132,3 +146,17 @@ class Settings(Model):
     # tests and local demos may allow http and loopback.
     allow_private_urls: bool = False
     url_fetch_timeout_seconds: float = 10.0
+
+    # Backfills and model migrations (services/backfill): the queue their pages travel through
+    # (template.yaml BackfillQueue; unset: starting one answers 503 naming this setting).
+    backfill_queue_url: str | None = None
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits_parse(cls, value: str) -> str:
+        rate_rules.parse_limits(value)  # ValueError names the bad pair
+        return value
+
+    def default_rate_limits(self) -> dict[rate_rules.RateCategory, int]:
+        """Each category's limit for organizations without their own."""
+        return {**rate_rules.DEFAULT_LIMITS, **rate_rules.parse_limits(self.rate_limits)}

@@ -143,6 +143,10 @@ class S3BlobStore:
         return url
 
     @maps_s3_faults
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self._bucket, Key=key)  # no error when it is gone
+
+    @maps_s3_faults
     def delete_prefix(self, prefix: str) -> int:
         if not prefix or not prefix.endswith("/"):
             # A guard against deleting a whole bucket or a sibling prefix by a caller's slip.

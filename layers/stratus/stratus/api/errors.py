@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import traceback
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,9 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stratus.errors import StratusError
+from stratus.observability import log_unexpected, logger
 from stratus.wire_logs import quiet_sdk_wire_logs
-
-logger = Logger(service="stratus")
 
 _HTTP_TYPES = {
     400: "BadRequestError",
@@ -80,10 +77,12 @@ def error_response(
 
 async def _stratus_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StratusError)
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    headers = dict(exc.headers or {})
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     if exc.status >= 500:
         logger.warning("dependency failure", extra={"error_type": exc.type, "error_message": exc.message})
-    return error_response(exc.status, exc.type, exc.message, exc.details, headers)
+    return error_response(exc.status, exc.type, exc.message, exc.details, headers or None)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -139,27 +138,6 @@ async def _too_deep(_: Request, exc: Exception) -> JSONResponse:
 
 
 _INTERNAL_MESSAGE = "internal error; it has been logged"
-
-
-def log_unexpected(exc: BaseException) -> None:
-    """Log an unhandled error for operators: the exception types of its chain and where each was
-    raised, never their messages. A library's message may quote the request data it choked on
-    (Arrow's conversion errors quote the values), and payloads, vectors and keys never reach the
-    logs (tests/security/test_no_secrets_in_logs.py)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and all(current is not seen for seen in chain):
-        chain.append(current)
-        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
-    logger.error(
-        "unhandled error",
-        extra={
-            "error_types": [f"{type(e).__module__}.{type(e).__qualname__}" for e in chain],
-            "stack": [
-                "".join(traceback.format_list(traceback.extract_tb(e.__traceback__))).rstrip() for e in chain
-            ],
-        },
-    )
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

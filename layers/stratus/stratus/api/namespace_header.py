@@ -51,7 +51,9 @@ def namespace_scope(permission: Permission, *, cached: bool = False) -> Callable
                 f"missing {HEADER} header; send '{HEADER}: <namespace id or name>'", {"header": HEADER}
             )
         max_age = container.settings.namespace_cache_seconds if cached else 0.0
-        namespace = resolve_namespace(container.metadata, principal.org_id, x_namespace.strip(), max_age)
+        namespace = resolve_namespace(
+            container.metadata, principal.org_id, x_namespace.strip(), max_age, field=HEADER
+        )
         return NamespaceScope(principal, namespace)
 
     return dependency

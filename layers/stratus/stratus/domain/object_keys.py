@@ -45,6 +45,22 @@ def bucket_prefix_of(key: str) -> str | None:
     return f"{parts[0]}/{parts[1]}/"
 
 
+# Files of uploads made with `create_object_on_confirm: false` wait here, outside every bucket's
+# prefix (`<storage_key>/<bucket_id>/`): no bucket owns them, so the extractor leaves them alone
+# until a `POST .../objects` blob names the upload.
+STAGING_FOLDER = ".uploads"
+
+
+def staging_prefix(storage_key: str, bucket_id: str) -> str:
+    return f"{storage_key}/{STAGING_FOLDER}/{bucket_id}/"
+
+
+def upload_id_of_key(key: str) -> str | None:
+    """The upload id a presigned upload's key carries (`.../<upload_id>/<filename>`), if any."""
+    parts = key.split("/")
+    return parts[-2] if len(parts) >= 2 and parts[-2].startswith("upl_") else None
+
+
 def normalized_key_prefix(key_prefix: str | None, field: str = "key_prefix") -> str:
     """`a/b` → `a/b/` (empty → empty). Each folder is a plain name: no `..`, no empty folders."""
     if key_prefix is None or not key_prefix.strip("/"):

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from stratus.models.managed_content import BlobSummary, ObjectRecord, ObjectSource, Task
 
-TASK_TYPE = "object_ingestion"
+TASK_TYPE = "engine_object_processing"  # the SDK's TaskType (was object_ingestion)
 
 
 class InBucket(Protocol):

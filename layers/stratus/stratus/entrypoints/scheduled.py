@@ -1,5 +1,6 @@
 """The scheduled `auto_create_indexes` function (EventBridge `rate(6 hours)`): threshold and
-window from settings, stores from the process's container."""
+window from settings, stores from the process's container. The EventBridge event id is the
+correlation id of its log lines."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from stratus import clock
+from aws_lambda_powertools.logging.correlation_paths import EVENT_BRIDGE
+
+from stratus import clock, observability
 from stratus.container import get_container
 from stratus.services.auto_indexes import run_auto_indexes
 
@@ -22,3 +25,19 @@ def handle_scheduled_event(event: Mapping[str, Any]) -> dict[str, Any]:
         container, clock.utc_now(), settings.auto_index_threshold, settings.auto_index_window_hours
     )
     return report.as_dict()
+
+
+@observability.entrypoint("auto_create_indexes", count_metric="Runs", correlation_id_path=EVENT_BRIDGE)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    report = handle_scheduled_event(event)
+    invocation = observability.current()
+    if invocation is not None:
+        checked, created, errors = report["namespaces_checked"], len(report["created"]), len(report["errors"])
+        invocation.add("NamespacesChecked", checked)
+        invocation.add("IndexesCreated", created)
+        invocation.add("IndexErrors", errors)
+        invocation.summary = (
+            f"auto_create_indexes: {checked} namespace(s) checked, {created} index(es) created, "
+            f"{errors} error(s)"
+        )
+    return report

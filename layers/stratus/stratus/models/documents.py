@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Discriminator, Field, Tag
+from pydantic import AliasChoices, Discriminator, Field, SerializerFunctionWrapHandler, Tag, model_serializer
 
 from stratus import limits
 from stratus.models.common import Model, StrictModel
+from stratus.models.sdk_fields import NotApplied, ReportsUnapplied
 from stratus.models.stored_json import payload_json
 
 # NaN and ±inf are rejected while parsing, with the offending position named in the 422.
@@ -32,21 +33,65 @@ VectorOrText = Annotated[
 UNION_TAGS = ("vector", "text")
 
 
-class DocumentInput(StrictModel):
+_LINEAGE = NotApplied("Stratus keeps no lineage for documents you bring; put it in the payload")
+
+
+class DocumentInput(ReportsUnapplied, StrictModel):
+    # The SDK's BYODocument fields Stratus does not apply (reported in `warnings`).
+    NOT_APPLIED: ClassVar[dict[str, NotApplied]] = {
+        "acl": NotApplied("API keys see every document of their organization"),
+        "source_type": NotApplied(_LINEAGE.reason, ("direct_upsert",)),
+        "root_object_id": _LINEAGE,
+        "root_bucket_id": _LINEAGE,
+        "source_object_id": _LINEAGE,
+        "source_document_id": _LINEAGE,
+        "source_collection_id": _LINEAGE,
+        "lineage_path": _LINEAGE,
+        "lineage_chain": _LINEAGE,
+        "content_hash": NotApplied("documents are overwritten by id; their content is not hashed"),
+    }
+
     document_id: str | None = Field(default=None, pattern=limits.DOCUMENT_ID_PATTERN)
     vectors: dict[str, VectorOrText] = Field(min_length=1, max_length=limits.MAX_VECTOR_INDEXES)
     payload: Annotated[dict[str, Any], payload_json()] = Field(
         default_factory=dict, validation_alias=AliasChoices("payload", "metadata")
     )
+    acl: dict[str, Any] | None = None
+    source_type: Literal["bucket", "collection", "direct_upsert", "signal"] | None = None
+    root_object_id: str | None = None
+    root_bucket_id: str | None = None
+    source_object_id: str | None = None
+    source_document_id: str | None = None
+    source_collection_id: str | None = None
+    lineage_path: str | None = None
+    lineage_chain: list[dict[str, Any]] | None = None
+    content_hash: str | None = None
 
 
-class UpsertDocumentsRequest(StrictModel):
+class UpsertDocumentsRequest(ReportsUnapplied, StrictModel):
+    NOT_APPLIED: ClassVar[dict[str, NotApplied]] = {
+        "options": NotApplied("every upsert is written before the answer; retries are safe by id"),
+    }
+
     documents: list[DocumentInput] = Field(min_length=1, max_length=limits.MAX_DOCUMENTS_PER_UPSERT)
+    # The collection the documents belong to (written as each payload's `collection_id`, so the
+    # collection's document routes see them); it must be a collection of the namespace.
+    collection_id: str | None = Field(default=None, min_length=1, max_length=1024)
+    options: dict[str, Any] | None = None
 
 
 class UpsertDocumentsResponse(Model):
     inserted: int
     document_ids: list[str]
+    # Request fields accepted but not applied; left out of the answer when there are none.
+    warnings: list[str] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_warnings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("warnings"):
+            data.pop("warnings", None)
+        return data
 
 
 class DocumentModel(Model):

@@ -65,3 +65,28 @@ class FilterUsageResponse(Model):
     window_start: str
     window_end: str
     fields: list[FieldFilterUsage]
+
+
+class FailedIndex(Model):
+    field_name: str
+    error: str
+
+
+class EnsureIndexesResponse(Model):
+    """`ensure-indexes` (Mixpeek's `{ensured, rebuilt, skipped, created}`, plus `failed`)."""
+
+    namespace_id: str
+    vector_indexes: list[str] = Field(description="Vector indexes whose spaces exist (created if missing)")
+    ensured: list[str] = Field(description="Payload index fields now ready in the store")
+    created: list[str] = Field(description="Built by this call (they were pending or failed)")
+    rebuilt: list[str] = Field(description="Ready before, rebuilt because force_rebuild was set")
+    skipped: list[str] = Field(description="Ready already: left as they are")
+    failed: list[FailedIndex]
+    payload_indexes: list[PayloadIndexConfig]
+
+
+class DeletePayloadIndexResponse(Model):
+    namespace_id: str
+    field_name: str
+    deleted: bool
+    payload_indexes: list[PayloadIndexConfig]

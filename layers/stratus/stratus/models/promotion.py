@@ -6,12 +6,14 @@ from pydantic import Field
 
 from stratus import limits
 from stratus.models.common import Model, StrictModel
-from stratus.models.namespaces import Metric, Mode, VectorConfig
+from stratus.models.namespaces import BackfillSource, Metric, Mode, VectorConfig
 
 
 class VectorMapping(StrictModel):
     existing_index: str = Field(min_length=1, max_length=64)
     inference_service: str = Field(min_length=1, max_length=64)
+    # Fill the index for the documents that have no vector in it yet (a backfill task).
+    source: BackfillSource | None = None
 
 
 class AddVector(StrictModel):
@@ -19,6 +21,8 @@ class AddVector(StrictModel):
     dimension: int = Field(ge=limits.MIN_DIMENSION, le=limits.MAX_DIMENSION)
     metric: Metric = "cosine"
     inference_service: str | None = Field(default=None, min_length=1, max_length=64)
+    # Fill the new index for the existing documents (a backfill task); needs inference_service.
+    source: BackfillSource | None = None
 
 
 class PromoteNamespaceRequest(StrictModel):
@@ -33,3 +37,6 @@ class PromoteNamespaceResponse(Model):
     status: str
     vector_configs: list[VectorConfig]
     vector_inference_map: dict[str, str]
+    # Only when an entry named a `source`: the task filling those indexes (GET /v1/tasks/{id}).
+    # Absent otherwise, so the answer stays exactly the seed's.
+    backfill_task_id: str | None = None

@@ -37,6 +37,10 @@ class BlobStore(Protocol):
         `content_length` bytes when it is given)."""
         ...
 
+    def delete(self, key: str) -> None:
+        """Delete the object at `key`; no error if it is absent."""
+        ...
+
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix`; returns how many."""
         ...

@@ -1,5 +1,5 @@
-"""The metadata port: namespaces, API keys, managed content and usage counters, as four narrow
-repositories (a service asks for the one it uses) that one store implements. Each raises
+"""The metadata port: namespaces, API keys, managed content, usage and rate-limit counters, as five
+narrow repositories (a service asks for the one it uses) that one store implements. Each raises
 `MetadataStoreUnavailableError` when the table is down."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from stratus.models.namespaces import Namespace
 if TYPE_CHECKING:
     # Annotations only: a function that never touches buckets, collections, objects or tasks
     # does not build their models at init (cold start, tests/perf/cold_start.py).
-    from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
+    from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task, UploadRecord
     from stratus.models.retrievers import Retriever
+    from stratus.ports.backfill import NewBackfill
 
 Permission = Literal["read", "write", "admin"]
 
@@ -75,12 +76,13 @@ ObjectKey = tuple[str, str, str, str]
 @dataclass(frozen=True)
 class ObjectWrite:
     """One object's part of a batched status write: the record and its task (overwriting both);
-    with `create`, the record is written only if no object with its id exists, and counted in its
-    bucket."""
+    with `create`, the record is written only if no object with its id exists, and counted (with
+    its size) in its bucket's totals; otherwise `size_delta` moves the bucket's total_size_bytes."""
 
     record: ObjectRecord
     task: Task | None = None
     create: bool = False
+    size_delta: int = 0
 
 
 @dataclass
@@ -129,6 +131,11 @@ class NamespaceRepository(Protocol):
 
     def list_namespaces(self, org_id: str, limit: int, cursor: str | None) -> NamespacePage: ...
 
+    def count_namespaces(self, org_id: str) -> int:
+        """The organization's namespaces, from a counter moved in the same write as each create
+        and delete (exact, and one read whatever the number)."""
+        ...
+
     def save_namespace(self, namespace: Namespace, expected_version: int, previous_name: str) -> Namespace:
         """Write `namespace` (its version bumped) if the stored version is still
         `expected_version`; move the name guard when the name changed. `ConflictError` on a lost
@@ -138,11 +145,15 @@ class NamespaceRepository(Protocol):
     def delete_namespace(self, namespace: Namespace) -> None: ...
 
     def promote_namespace(
-        self, promoted: Namespace, expected_version: int, record: PromotionRecord
+        self,
+        promoted: Namespace,
+        expected_version: int,
+        record: PromotionRecord,
+        backfill: NewBackfill | None = None,
     ) -> Namespace:
         """ONE transaction: write `promoted` (version bumped) only if the stored namespace is
-        still standalone at `expected_version`, and append `record`. `ConflictError` otherwise;
-        nothing is written unless everything is."""
+        still standalone at `expected_version`, and append `record` (and create the `backfill`
+        task, when given). `ConflictError` otherwise; nothing is written unless everything is."""
         ...
 
     def list_auto_index_namespaces(self, limit: int, cursor: str | None) -> NamespacePage:
@@ -174,6 +185,10 @@ class ManagedContentRepository(Protocol):
         ...
 
     def get_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> Bucket | None: ...
+
+    def find_bucket(self, org_id: str, namespace_id: str, identifier: str) -> Bucket | None:
+        """By id, else by name (names are unique in a namespace)."""
+        ...
 
     def list_buckets(self, org_id: str, namespace_id: str, limit: int, cursor: str | None) -> BucketPage:
         """Buckets of a namespace ordered by id."""
@@ -207,17 +222,39 @@ class ManagedContentRepository(Protocol):
         ...
 
     def create_object(self, record: ObjectRecord) -> bool:
-        """Write `record` only if no object with its id exists; False if one did."""
+        """Write `record` only if no object with its id exists; False if one did. ONE write with
+        the bucket's `object_count` (+1) and `total_size_bytes` (+`size_bytes`), and, when no
+        other object of the bucket holds it, the claim of `record.content_hash`. `NotFoundError`
+        if the bucket is gone."""
+        ...
+
+    def create_unique_object(self, record: ObjectRecord) -> str | None:
+        """As `create_object`, but only if no object of the bucket holds `record.content_hash`
+        (`skip_duplicates`): None when created, else the id of the object holding it, with
+        nothing written."""
+        ...
+
+    def object_holding(self, org_id: str, namespace_id: str, bucket_id: str, content_hash: str) -> str | None:
+        """The object of the bucket holding `content_hash` now, if any (one read, no scan)."""
         ...
 
     def put_object(self, record: ObjectRecord) -> None:
         """Create or overwrite the object record (the pipeline moves it through its statuses)."""
         ...
 
-    def save_object(self, record: ObjectRecord, task: Task) -> None:
-        """ONE write of the object record and its task (overwriting both): a status change of the
-        pipeline is never seen on one and not the other."""
+    def save_object(self, record: ObjectRecord, task: Task, size_delta: int = 0) -> None:
+        """ONE write of the object record and its task (overwriting both), and of `size_delta`
+        added to the bucket's `total_size_bytes` (a new version of the object's file): a status
+        change of the pipeline is never seen on one and not the other."""
         ...
+
+    def put_upload(self, upload: UploadRecord) -> None:
+        """Create or overwrite a presigned upload's record."""
+        ...
+
+    def get_upload(
+        self, org_id: str, namespace_id: str, bucket_id: str, upload_id: str
+    ) -> UploadRecord | None: ...
 
     def get_object(
         self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
@@ -246,11 +283,13 @@ class ManagedContentRepository(Protocol):
         ...
 
     def delete_object(self, org_id: str, namespace_id: str, bucket_id: str, object_id: str) -> None:
-        """No error if it is already gone."""
+        """ONE write: the record, its share of the bucket's totals, its content-hash claim. No
+        error if it is already gone."""
         ...
 
     def delete_objects(self, org_id: str, namespace_id: str, bucket_id: str | None = None) -> int:
-        """Delete the object records of a namespace (or of one bucket); returns how many."""
+        """Delete the object records of a namespace (or of one bucket), with their uploads and
+        content-hash claims; returns how many objects."""
         ...
 
     def put_task(self, task: Task) -> None:
@@ -324,12 +363,34 @@ class UsageRepository(Protocol):
         ...
 
 
+class RateLimitRepository(Protocol):
+    """Rate-limit counters per (organization, category, minute) and each organization's own
+    limits (`stratus.services.rate_limits`)."""
+
+    def count_request(
+        self, org_id: str, category: str, window_start: int, limit: int, expires_at: int
+    ) -> int | None:
+        """ONE atomic conditional increment of the counter of (`org_id`, `category`, the window
+        starting at `window_start`): the count after it, or None when the counter had already
+        reached `limit` (nothing is added then). The counter expires (TTL) at `expires_at`."""
+        ...
+
+    def get_rate_limits(self, org_id: str) -> dict[str, int]:
+        """The organization's own limits (category → requests per minute); empty: none."""
+        ...
+
+    def put_rate_limits(self, org_id: str, limits: Mapping[str, int]) -> None:
+        """Replace the organization's own limits; an empty mapping removes them."""
+        ...
+
+
 class MetadataStore(
     NamespaceRepository,
     ApiKeyRepository,
     ManagedContentRepository,
     RetrieverRepository,
     UsageRepository,
+    RateLimitRepository,
     Protocol,
 ):
     """Every repository: what the one DynamoDB table holds."""

@@ -23,10 +23,15 @@ class Space:
     # The namespace's payload indexes: stores use them to write index-backed fields on upsert
     # (e.g. tokenized text) and to compile filters against real indexes.
     payload_indexes: tuple[PayloadIndexConfig, ...] = ()
+    # Which physical copy of the index: "" for the one it was created with; a model migration
+    # (services/backfill) builds the next copy under a new, never reused generation, and swaps it
+    # in. "." cannot occur in an index name, so no generation can collide with another index.
+    generation: str = ""
 
     @property
     def name(self) -> str:
-        return f"{self.storage_key}__{self.index_name}"
+        base = f"{self.storage_key}__{self.index_name}"
+        return f"{base}.{self.generation}" if self.generation else base
 
 
 @dataclass
@@ -140,4 +145,10 @@ class VectorStore(Protocol):
     def build_payload_index(self, space: Space, index: PayloadIndexConfig) -> None:
         """Create (or rebuild) the store's index for one payload field of `space`, backfilling the
         records already there. Idempotent. `space.payload_indexes` already includes `index`."""
+        ...
+
+    def drop_payload_index(self, space: Space, index: PayloadIndexConfig) -> None:
+        """Undo `build_payload_index`: remove whatever the store keeps for that index (its own
+        index structures, columns or per-record keys). Idempotent, also for an index never
+        built. `space.payload_indexes` no longer includes `index`."""
         ...

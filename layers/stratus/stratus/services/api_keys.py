@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import get_args
 
 from stratus.clock import iso_now
+from stratus.domain.identifiers import check_identifier
 from stratus.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
 from stratus.ids import new_id
 from stratus.ports.metadata import ApiKey, ApiKeyRepository, Permission
@@ -145,7 +146,7 @@ def create_api_key(
     record = ApiKey(
         key_id=new_id(KEY_ID_PREFIX),
         key_hash=hash_api_key(plaintext),
-        org_id=_require_text("org_id", org_id),
+        org_id=check_identifier(_require_text("org_id", org_id), "org_id"),
         name=_require_text("name", name),
         permissions=normalize_permissions(permissions),
         created_at=iso_now(),

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from stratus import ids
 from stratus.clock import iso_now
+from stratus.domain.identifiers import check_identifier
+from stratus.domain.object_keys import staging_prefix
 from stratus.errors import NotFoundError
 from stratus.filters import FilterNode, parse_filter
-from stratus.models.common import ListResponse, Pagination
+from stratus.models.common import Pagination
+from stratus.models.listing import CountedListResponse
 from stratus.models.managed_content import Bucket, BucketModel, CreateBucketRequest
 from stratus.models.namespaces import Namespace
 from stratus.ports.metadata import ManagedContentRepository
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import Space, VectorStore
-from stratus.services.spaces import spaces_of
+from stratus.services.listing import Listing, ListQuery, page_in_memory
+from stratus.services.spaces import all_spaces
 
 
 def create_bucket(
@@ -26,6 +30,7 @@ def create_bucket(
         bucket_name=request.bucket_name,
         description=request.description,
         bucket_schema=request.bucket_schema,
+        metadata=request.metadata or {},
         # Under the namespace's storage key (never reused), so a re-created namespace with the
         # same id never sees a deleted namespace's objects.
         s3_uri=f"s3://{data_bucket}/{namespace.storage_key}/{bucket_id}/",
@@ -35,10 +40,12 @@ def create_bucket(
     return bucket
 
 
-def get_bucket(metadata: ManagedContentRepository, namespace: Namespace, bucket_id: str) -> Bucket:
-    bucket = metadata.get_bucket(namespace.org_id, namespace.namespace_id, bucket_id)
+def get_bucket(metadata: ManagedContentRepository, namespace: Namespace, identifier: str) -> Bucket:
+    """By id or by name (the SDK's `bucket_identifier`; names are unique in a namespace)."""
+    check_identifier(identifier, "bucket_id")
+    bucket = metadata.find_bucket(namespace.org_id, namespace.namespace_id, identifier)
     if bucket is None:
-        raise NotFoundError.of("bucket", bucket_id)
+        raise NotFoundError.of("bucket", identifier)
     return bucket
 
 
@@ -46,19 +53,43 @@ def describe_bucket(bucket: Bucket) -> BucketModel:
     return BucketModel.model_validate(bucket.model_dump(exclude={"org_id"}))
 
 
+BUCKET_LISTING = Listing(
+    id_field="bucket_id",
+    search_fields=("bucket_name", "bucket_id", "description"),
+    sortable=("bucket_id", "bucket_name", "created_at", "object_count", "total_size_bytes"),
+    default_sort=(("bucket_id", False),),
+)
+
+
 def list_buckets(
-    metadata: ManagedContentRepository,
-    namespace: Namespace,
-    limit: int,
-    cursor: str | None,
-    include_total: bool,
-) -> ListResponse[BucketModel]:
-    page = metadata.list_buckets(namespace.org_id, namespace.namespace_id, limit, cursor)
-    total = metadata.count_buckets(namespace.org_id, namespace.namespace_id) if include_total else None
-    return ListResponse[BucketModel](
-        results=[describe_bucket(bucket) for bucket in page.buckets],
-        pagination=Pagination(page_size=len(page.buckets), next_cursor=page.next_cursor, total=total),
+    metadata: ManagedContentRepository, namespace: Namespace, query: ListQuery
+) -> CountedListResponse[BucketModel]:
+    """A namespace's buckets are few: filters, search and sort run in memory over all of them
+    (`services.listing`); `total_count` is how many match."""
+    every = _all_buckets(metadata, namespace)
+    page = page_in_memory(
+        every, lambda b: b.model_dump(mode="json", exclude={"org_id"}), query, BUCKET_LISTING
     )
+    return CountedListResponse[BucketModel](
+        results=[describe_bucket(bucket) for bucket in page.items],
+        pagination=Pagination(
+            page_size=len(page.items),
+            next_cursor=page.next_cursor,
+            total=page.matching if query.include_total else None,
+        ),
+        total_count=page.matching,
+    )
+
+
+def _all_buckets(metadata: ManagedContentRepository, namespace: Namespace) -> list[Bucket]:
+    found: list[Bucket] = []
+    cursor: str | None = None
+    while True:
+        page = metadata.list_buckets(namespace.org_id, namespace.namespace_id, 100, cursor)
+        found.extend(page.buckets)
+        cursor = page.next_cursor
+        if cursor is None:
+            return found
 
 
 def delete_bucket(stores: Stores, namespace: Namespace, bucket_id: str) -> Bucket:
@@ -67,9 +98,10 @@ def delete_bucket(stores: Stores, namespace: Namespace, bucket_id: str) -> Bucke
     bucket = get_bucket(stores.metadata, namespace, bucket_id)
     made_here = parse_filter({"bucket_id": bucket.bucket_id}, "filters")
     assert made_here is not None
-    for space in spaces_of(namespace):
+    for space in all_spaces(namespace):  # a migrating index's shadow copy too
         delete_matching(stores.vectors, space, made_here)
     stores.blobs.delete_prefix(bucket.key_prefix)
+    stores.blobs.delete_prefix(staging_prefix(namespace.storage_key, bucket.bucket_id))
     stores.metadata.delete_objects(bucket.org_id, bucket.namespace_id, bucket.bucket_id)
     stores.metadata.delete_bucket(bucket)
     return bucket

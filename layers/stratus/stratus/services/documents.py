@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stratus import ids, limits
@@ -24,22 +24,29 @@ from stratus.models.documents import (
 from stratus.models.namespaces import Namespace, VectorConfig
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import RecordPage, Space, VectorColumns
+from stratus.services.backfill.mirror import mirror_delete, mirror_payloads
 from stratus.services.embedding import embed_texts
 from stratus.services.namespaces import count_documents
 from stratus.services.pagination import decode_cursor, encode_cursor
-from stratus.services.spaces import space_for, spaces_of
-from stratus.services.upsert_batch import DocumentEntry, UpsertBatch
+from stratus.services.spaces import all_spaces, space_for, spaces_of
+from stratus.services.upsert_batch import DocumentEntry, Rows, UpsertBatch
 
 SAVE_ATTEMPTS = 5
 
 
 def upsert_documents(
-    stores: Stores, namespace: Namespace, request: UpsertBatch | UpsertDocumentsRequest
+    stores: Stores,
+    namespace: Namespace,
+    request: UpsertDocumentsRequest,
+    decoded: Mapping[str, Rows] | None = None,
 ) -> UpsertDocumentsResponse:
     """Write the request's documents. The checks run in the order they always did, one document
     at a time, so the first problem found is the one reported; the vectors then go to each index
-    as one matrix (`VectorColumns`)."""
-    batch = request if isinstance(request, UpsertBatch) else UpsertBatch.of(request)
+    as one matrix (`VectorColumns`). `decoded`: the vectors the API took out of the body
+    (`UpsertBatch.of`)."""
+    if request.collection_id is not None:
+        _into_collection(stores, namespace, request)
+    batch = UpsertBatch.of(request, decoded)
     _embed_texts_in_place(stores, namespace, batch)
     new_configs = _new_vector_configs(namespace, batch.documents)
     document_ids = _document_ids(batch.documents)
@@ -61,6 +68,8 @@ def upsert_documents(
                 rows.matrix(),
                 [payload_json[p] for p in rows.positions],
             )
+            # An index being migrated gets the write in its shadow copy first (services/backfill).
+            mirror_payloads(stores, namespace, name, dict(zip(columns.ids, columns.payloads, strict=True)))
             stores.vectors.upsert_columns(space, columns)
         absent = [
             doc_id
@@ -69,10 +78,29 @@ def upsert_documents(
         ]
         if absent and name not in new_names:
             # An existing id is overwritten whole: drop its vector from indexes it no longer has.
+            mirror_delete(stores, namespace, name, absent)
             stores.vectors.delete(space, absent)
     if new_configs:
         _register_vector_configs(stores, namespace, new_configs)
-    return UpsertDocumentsResponse(inserted=len(document_ids), document_ids=document_ids)
+    return UpsertDocumentsResponse(
+        inserted=len(document_ids), document_ids=document_ids, warnings=request.unapplied()
+    )
+
+
+def _into_collection(stores: Stores, namespace: Namespace, request: UpsertDocumentsRequest) -> None:
+    """The SDK's `collection_id`: each payload's `collection_id` (by id or name)."""
+    from stratus.services.collections import get_collection
+
+    assert request.collection_id is not None
+    try:
+        collection = get_collection(stores.metadata, namespace, request.collection_id)
+    except NotFoundError:
+        raise BadRequestError(
+            f"collection_id: no collection '{request.collection_id}' in namespace '{namespace.namespace_id}'",
+            {"field": "collection_id"},
+        ) from None
+    for document in request.documents:
+        document.payload["collection_id"] = collection.collection_id
 
 
 def _written_indexes(documents: list[DocumentEntry]) -> list[str]:
@@ -255,7 +283,7 @@ def _fetch_document(
 def delete_document(stores: Stores, namespace: Namespace, document_id: str) -> None:
     if _fetch_document(stores, namespace, document_id, return_vectors=False) is None:
         raise NotFoundError.of("document", document_id)
-    for space in spaces_of(namespace):
+    for space in all_spaces(namespace):  # a migrating index's shadow copy first
         stores.vectors.delete(space, [document_id])
 
 

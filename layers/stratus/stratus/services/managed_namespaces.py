@@ -13,14 +13,13 @@ from collections.abc import Sequence
 
 from stratus import ids
 from stratus.clock import iso_now
-from stratus.errors import AlreadyExistsError, BadRequestError
+from stratus.errors import BadRequestError
 from stratus.extractor_catalogue import ResolvedExtractor, resolve_extractor
 from stratus.models.managed import CreateNamespaceRequest
 from stratus.models.namespaces import FeatureExtractorConfig, Namespace, PayloadIndexConfig
-from stratus.ports.metadata import NamespaceRepository
 from stratus.ports.stores import Stores
 from stratus.services import payload_indexes as lifecycle
-from stratus.services.namespaces import provision_namespace
+from stratus.services.namespaces import provision_namespace, refuse_identifier_clashes
 
 
 def create_managed_namespace(stores: Stores, org_id: str, request: CreateNamespaceRequest) -> Namespace:
@@ -28,11 +27,11 @@ def create_managed_namespace(stores: Stores, org_id: str, request: CreateNamespa
     requested = request.requested_indexes()
     lifecycle.check_payload_indexes(requested, "payload_indexes")
     indexes = merge_required_indexes(requested, resolved)
-    _refuse_taken_name(stores.metadata, org_id, request.namespace_name)
+    refuse_identifier_clashes(stores.metadata, org_id, request.namespace_name, request.namespace_id)
     now = iso_now()
     namespace = Namespace(
         org_id=org_id,
-        namespace_id=ids.new_id("ns_"),
+        namespace_id=request.namespace_id or ids.new_id("ns_"),
         namespace_name=request.namespace_name,
         mode="managed",
         description=request.description,
@@ -122,15 +121,3 @@ def _check_same_type(index: PayloadIndexConfig, need: tuple[PayloadIndexConfig, 
 def _stored(index: PayloadIndexConfig, protected: bool) -> PayloadIndexConfig:
     pending = lifecycle.as_pending(index)
     return pending.model_copy(update={"is_protected": True}) if protected else pending
-
-
-def _refuse_taken_name(metadata: NamespaceRepository, org_id: str, name: str) -> None:
-    """Checked before any space is created, so the common mistake leaves nothing behind; the
-    metadata store's conditional write still decides a race (same 409)."""
-    existing = metadata.find_namespace(org_id, name)
-    if existing is not None and existing.namespace_name == name:
-        raise AlreadyExistsError(
-            f"namespace_name '{name}' is already used by another namespace in this organization; "
-            "choose a different namespace_name",
-            {"resource": "namespace", "field": "namespace_name", "value": name},
-        )

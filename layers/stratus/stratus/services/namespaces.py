@@ -8,22 +8,29 @@ from typing import Any
 
 from stratus import ids
 from stratus.clock import iso_now
-from stratus.errors import BadRequestError, NotFoundError
-from stratus.filters import evaluate, parse_filter
-from stratus.models.common import ListRequest, ListResponse, Pagination
+from stratus.domain.identifiers import (
+    id_is_a_name_error,
+    name_is_an_id_error,
+    name_taken_error,
+    namespace_exists_error,
+)
+from stratus.errors import NotFoundError
+from stratus.models.common import Pagination
+from stratus.models.listing import CountedListResponse
 from stratus.models.namespaces import (
     CreateStandaloneNamespaceRequest,
     Namespace,
     NamespaceInfrastructure,
     NamespaceModel,
+    ReplaceNamespaceRequest,
     UpdateNamespaceRequest,
 )
 from stratus.ports.metadata import ManagedContentRepository, NamespaceRepository, RetrieverRepository
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import VectorStore
 from stratus.services import payload_indexes as lifecycle
-from stratus.services.pagination import decode_cursor, encode_cursor
-from stratus.services.spaces import resolve_namespace, spaces_of
+from stratus.services.listing import Listing, ListQuery, page_in_memory
+from stratus.services.spaces import all_spaces, resolve_namespace, spaces_of
 
 SORTABLE_FIELDS = ("namespace_name", "namespace_id", "created_at", "updated_at", "mode")
 
@@ -32,6 +39,9 @@ def create_standalone_namespace(
     stores: Stores, org_id: str, request: CreateStandaloneNamespaceRequest
 ) -> Namespace:
     lifecycle.check_payload_indexes(request.payload_indexes, "payload_indexes")
+    refuse_identifier_clashes(
+        stores.metadata, org_id, request.namespace_name or request.namespace_id, request.namespace_id
+    )
     now = iso_now()
     namespace = Namespace(
         org_id=org_id,
@@ -47,6 +57,27 @@ def create_standalone_namespace(
         updated_at=now,
     )
     return provision_namespace(stores, namespace)
+
+
+def refuse_identifier_clashes(
+    metadata: NamespaceRepository, org_id: str, name: str, namespace_id: str | None = None
+) -> None:
+    """The 409s of a new namespace's id (if the caller chose it) and name: an id or a name in
+    use, an id that is another namespace's name, a name that is another namespace's id. Checked
+    before any vector space is created, so the common mistakes leave nothing behind; the metadata
+    store's transaction still decides a race, with the same answers."""
+    if namespace_id is not None:
+        found = metadata.find_namespace(org_id, namespace_id)
+        if found is not None:
+            raise (
+                namespace_exists_error(namespace_id)
+                if found.namespace_id == namespace_id
+                else id_is_a_name_error(namespace_id)
+            )
+    if name != namespace_id:
+        found = metadata.find_namespace(org_id, name)
+        if found is not None:
+            raise name_taken_error(name) if found.namespace_name == name else name_is_an_id_error(name)
 
 
 def provision_namespace(stores: Stores, namespace: Namespace) -> Namespace:
@@ -110,59 +141,34 @@ def describe_namespace(stores: Stores, namespace: Namespace) -> NamespaceModel:
     )
 
 
-def list_namespaces(stores: Stores, org_id: str, request: ListRequest) -> ListResponse[NamespaceModel]:
+NAMESPACE_LISTING = Listing(
+    id_field="namespace_id",
+    search_fields=("namespace_name", "namespace_id", "description"),
+    sortable=SORTABLE_FIELDS,
+    default_sort=(("created_at", False),),
+)
+
+
+def list_namespaces(stores: Stores, org_id: str, query: ListQuery) -> CountedListResponse[NamespaceModel]:
     """Namespaces per organization are few (a product limit, not a data set), so filters, search
-    and sort run in memory over the organization's records, with a keyset cursor."""
-    matching = _matching_namespaces(stores.metadata, org_id, request)
-    sort_field = request.sort.field if request.sort else "created_at"
-    descending = bool(request.sort and request.sort.direction == "desc")
-    if sort_field not in SORTABLE_FIELDS:
-        raise BadRequestError(
-            f"sort.field {sort_field!r} is not sortable; use one of {', '.join(SORTABLE_FIELDS)}",
-            {"field": "sort.field", "allowed": list(SORTABLE_FIELDS)},
-        )
-    keyed = sorted(
-        ((str(getattr(ns, sort_field)), ns.namespace_id, ns) for ns in matching),
-        key=lambda item: (item[0], item[1]),
-        reverse=descending,
-    )
-    if request.cursor:
-        after = _cursor_key(request.cursor)
-        keyed = [
-            item
-            for item in keyed
-            if ((item[0], item[1]) < after if descending else (item[0], item[1]) > after)
-        ]
-    page = keyed[: request.limit]
-    next_cursor = encode_cursor([page[-1][0], page[-1][1]]) if len(keyed) > request.limit else None
-    return ListResponse[NamespaceModel](
-        results=[describe_namespace(stores, item[2]) for item in page],
+    and sort run in memory over the organization's records (`services.listing`). `total_count`
+    is the organization's counter (moved in the same transaction as every create and delete)
+    unless filters or a search narrow the list: then it counts the matches."""
+    page = page_in_memory(_all_namespaces(stores.metadata, org_id), _listed_record, query, NAMESPACE_LISTING)
+    total_count = page.matching if query.narrowed else stores.metadata.count_namespaces(org_id)
+    return CountedListResponse[NamespaceModel](
+        results=[describe_namespace(stores, namespace) for namespace in page.items],
         pagination=Pagination(
-            page_size=len(page),
-            next_cursor=next_cursor,
-            total=len(matching) if request.include_total else None,
+            page_size=len(page.items),
+            next_cursor=page.next_cursor,
+            total=page.matching if query.include_total else None,
         ),
+        total_count=total_count,
     )
 
 
-def _matching_namespaces(metadata: NamespaceRepository, org_id: str, request: ListRequest) -> list[Namespace]:
-    node = parse_filter(request.filters, "filters")
-    needle = request.search.lower() if request.search else None
-    matching: list[Namespace] = []
-    for namespace in _all_namespaces(metadata, org_id):
-        record: dict[str, Any] = namespace.model_dump(
-            mode="json", exclude={"org_id", "storage_key", "version"}
-        )
-        if node is not None and not evaluate(node, record):
-            continue
-        if (
-            needle
-            and needle not in namespace.namespace_name.lower()
-            and needle not in (namespace.description or "").lower()
-        ):
-            continue
-        matching.append(namespace)
-    return matching
+def _listed_record(namespace: Namespace) -> dict[str, Any]:
+    return namespace.model_dump(mode="json", exclude={"org_id", "storage_key", "version"})
 
 
 def _all_namespaces(metadata: NamespaceRepository, org_id: str) -> list[Namespace]:
@@ -174,13 +180,6 @@ def _all_namespaces(metadata: NamespaceRepository, org_id: str) -> list[Namespac
         if page.next_cursor is None:
             return found
         cursor = page.next_cursor
-
-
-def _cursor_key(cursor: str) -> tuple[str, str]:
-    value = decode_cursor(cursor)
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(part, str) for part in value)):
-        raise BadRequestError("cursor is not a cursor this API returned", {"field": "cursor"})
-    return value[0], value[1]
 
 
 def update_namespace(
@@ -209,10 +208,29 @@ def update_namespace(
     return lifecycle.build_pending(stores, saved, to_build)
 
 
+def replace_namespace(
+    stores: Stores, org_id: str, identifier: str, request: ReplaceNamespaceRequest
+) -> Namespace:
+    """`PUT`: a new name, and/or the namespace's whole list of its own payload indexes. Indexes
+    left out are dropped from the vector store (`payload_indexes.drop_payload_index`), then the
+    rest is saved as a PATCH would (new or changed ones built before the answer)."""
+    namespace = resolve_namespace(stores.metadata, org_id, identifier)
+    fields = request.model_fields_set
+    if "payload_indexes" in fields and request.payload_indexes is not None:
+        lifecycle.check_payload_indexes(request.payload_indexes, "payload_indexes")
+        kept = {index.field_name for index in request.payload_indexes}
+        for index in namespace.payload_indexes:
+            if not index.is_protected and index.field_name not in kept:
+                namespace = lifecycle.drop_payload_index(stores, namespace, index.field_name)
+    changes = {name: getattr(request, name) for name in fields if getattr(request, name) is not None}
+    patch = UpdateNamespaceRequest(**changes)
+    return update_namespace(stores, org_id, namespace.namespace_id, patch)
+
+
 def delete_namespace(stores: Stores, org_id: str, identifier: str) -> Namespace:
     namespace = resolve_namespace(stores.metadata, org_id, identifier)
     # Vectors first: if the store fails, metadata still points at them and a retry finishes the job.
-    for space in spaces_of(namespace):
+    for space in all_spaces(namespace):  # with the copies migrations are filling
         stores.vectors.drop_space(space)
     # Every bucket of the namespace is a folder under its storage key.
     stores.blobs.delete_prefix(f"{namespace.storage_key}/")

@@ -26,7 +26,7 @@ from stratus.errors import (
 from stratus.models.namespaces import PROTECTED_FIELDS, Namespace, PayloadIndexConfig, PayloadIndexType
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import VectorStore
-from stratus.services.spaces import resolve_namespace, spaces_of
+from stratus.services.spaces import all_spaces, resolve_namespace
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def _build_everywhere(vectors: VectorStore, namespace: Namespace, index: Payload
     """None when built in every space, else the reason. Never raises: a failed build is a state
     the client can read and retry, not a 500."""
     try:
-        for space in spaces_of(namespace):
+        for space in all_spaces(namespace):  # a migrating index's shadow copy too
             vectors.build_payload_index(space, index)
     except Exception as error:
         logger.exception(
@@ -260,3 +260,114 @@ def create_payload_index(
     namespace = resolve_namespace(stores.metadata, org_id, identifier)
     namespace, _ = add_payload_indexes(stores, namespace, [index])
     return namespace
+
+
+def drop_payload_index(stores: Stores, namespace: Namespace, field_name: str) -> Namespace:
+    """Remove one of the namespace's own indexes: from every space of the vector store first
+    (`VectorStore.drop_payload_index`, idempotent), then from the metadata. If the store fails,
+    the metadata still lists the index and a retry finishes the job; a filter on the field stays
+    exact meanwhile (stores fall back to their generic path where the index is gone)."""
+    refuse_protected(field_name, "field_name")
+    index = index_of(namespace, field_name)
+    if index is None:
+        raise NotFoundError(
+            f"namespace '{namespace.namespace_id}' has no payload index on '{field_name}'",
+            {"resource": "payload_index", "id": field_name, "namespace_id": namespace.namespace_id},
+        )
+    if index.is_protected:
+        raise BadRequestError(
+            f"field_name: '{field_name}' is indexed for the namespace's feature extractors (their "
+            "documents are filtered and searched on it); it cannot be dropped",
+            {"field": "field_name", "field_name": field_name, "is_protected": True},
+        )
+    remaining = namespace.model_copy(
+        update={"payload_indexes": [i for i in namespace.payload_indexes if i.field_name != field_name]}
+    )
+    for space in all_spaces(remaining):
+        stores.vectors.drop_payload_index(space, index)
+    for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
+        current = index_of(namespace, field_name)
+        if current is None or not same_definition(current, index):
+            return namespace  # dropped, or redefined (and so rebuilt), by a concurrent request
+        updated = namespace.model_copy(
+            update={
+                "payload_indexes": [i for i in namespace.payload_indexes if i.field_name != field_name],
+                "updated_at": clock.iso_now(),
+            }
+        )
+        try:
+            return stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
+        except (ConflictError, MetadataStoreUnavailableError):
+            if attempt == MAX_SAVE_ATTEMPTS:
+                raise
+            namespace = _reread_after_lost_race(stores, namespace, attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def delete_payload_index(stores: Stores, org_id: str, identifier: str, field_name: str) -> Namespace:
+    """`DELETE .../payload-indexes/{field_name}`."""
+    namespace = resolve_namespace(stores.metadata, org_id, identifier)
+    return drop_payload_index(stores, namespace, field_name)
+
+
+@dataclass(frozen=True)
+class EnsureReport:
+    """What `ensure-indexes` did, per payload index field."""
+
+    vector_indexes: list[str]
+    created: list[str]  # pending or failed before: built now
+    rebuilt: list[str]  # ready before, built again (force_rebuild)
+    skipped: list[str]  # ready: already in the store
+    failed: dict[str, str]  # field → why the build failed
+
+    @property
+    def ensured(self) -> list[str]:
+        return [*self.created, *self.rebuilt, *self.skipped]
+
+
+def ensure_indexes(
+    stores: Stores, namespace: Namespace, force_rebuild: bool = False
+) -> tuple[Namespace, EnsureReport]:
+    """`POST .../ensure-indexes`: every vector space exists, and every payload index of the
+    namespace is built: those not `ready` (pending, failed) are built now, ready ones are left
+    alone unless `force_rebuild`. Idempotent: a second call creates nothing and reports what
+    exists. The protected system fields are indexed by every store by itself."""
+    for space in all_spaces(namespace):
+        stores.vectors.ensure_space(space)
+    before = {index.field_name: index.state for index in namespace.payload_indexes}
+    targets = [field for field, state in before.items() if force_rebuild or state != "ready"]
+    if targets:
+        namespace = _mark_pending(stores, namespace, targets)
+        namespace = build_pending(stores, namespace, targets)
+    after = {index.field_name: index for index in namespace.payload_indexes}
+    report = EnsureReport(
+        vector_indexes=namespace.index_names(),
+        created=[f for f in targets if before[f] != "ready" and f in after and after[f].state == "ready"],
+        rebuilt=[f for f in targets if before[f] == "ready" and f in after and after[f].state == "ready"],
+        skipped=[f for f, state in before.items() if f not in targets and state == "ready"],
+        failed={
+            f: after[f].error or "build failed" for f in targets if f in after and after[f].state == "failed"
+        },
+    )
+    return namespace, report
+
+
+def _mark_pending(stores: Stores, namespace: Namespace, fields: Sequence[str]) -> Namespace:
+    wanted = set(fields)
+    for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
+        marked = [
+            index.model_copy(update={"state": "pending", "error": None})
+            if index.field_name in wanted
+            else index
+            for index in namespace.payload_indexes
+        ]
+        if marked == namespace.payload_indexes:
+            return namespace
+        updated = namespace.model_copy(update={"payload_indexes": marked, "updated_at": clock.iso_now()})
+        try:
+            return stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
+        except (ConflictError, MetadataStoreUnavailableError):
+            if attempt == MAX_SAVE_ATTEMPTS:
+                raise
+            namespace = _reread_after_lost_race(stores, namespace, attempt)
+    raise AssertionError("unreachable")  # pragma: no cover

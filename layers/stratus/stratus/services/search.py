@@ -31,7 +31,9 @@ def search(
     """`query_cache` keeps the embeddings of query texts; `namespace_max_age` (seconds) lets a
     recent read of the namespace answer (settings `namespace_cache_seconds`)."""
     started = time.perf_counter()
-    namespace = resolve_namespace(stores.metadata, org_id, request.namespace_id, namespace_max_age)
+    namespace = resolve_namespace(
+        stores.metadata, org_id, request.namespace_id, namespace_max_age, "namespace_id"
+    )
     return with_fresh_namespace(
         stores.metadata,
         org_id,

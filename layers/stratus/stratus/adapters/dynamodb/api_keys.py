@@ -82,12 +82,12 @@ class DynamoDBApiKeys(DynamoDBTable):
 
     @maps_dependency_faults
     def get_api_key(self, key_hash: str) -> ApiKey | None:
-        item = self._get(key_pk(key_hash), API_KEY_SK)
+        item = self._get(key_pk(key_hash), API_KEY_SK, "api_key")
         return api_key_from_hash_item(item) if item else None
 
     @maps_dependency_faults
     def revoke_api_key(self, org_id: str, key_id: str) -> bool:
-        index_item = self._get(org_pk(org_id), key_index_sk(key_id))
+        index_item = self._get(org_pk(org_id), key_index_sk(key_id), "api_key_index")
         if index_item is None:
             return False
         key_hash = deserialize(index_item)["key_hash"]

@@ -69,10 +69,19 @@ class DynamoDBBuckets(DynamoDBTable):
 
     @maps_dependency_faults
     def get_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> Bucket | None:
-        item = self._get(org_pk(org_id), bucket_prefix(namespace_id) + bucket_id)
+        item = self._get(org_pk(org_id), bucket_prefix(namespace_id) + bucket_id, "bucket")
         from stratus.models.managed_content import Bucket
 
         return Bucket.model_validate(plain_record(item)) if item else None
+
+    @maps_dependency_faults
+    def find_bucket(self, org_id: str, namespace_id: str, identifier: str) -> Bucket | None:
+        by_id = self.get_bucket(org_id, namespace_id, identifier)
+        if by_id is not None or too_long(bucket_name_sk(namespace_id, identifier)):
+            return by_id
+        guard = self._get(org_pk(org_id), bucket_name_sk(namespace_id, identifier), "bucket_name")
+        bucket_id = deserialize(guard).get("bucket_id") if guard else None
+        return self.get_bucket(org_id, namespace_id, str(bucket_id)) if bucket_id else None
 
     @maps_dependency_faults
     def list_buckets(self, org_id: str, namespace_id: str, limit: int, cursor: str | None) -> BucketPage:
@@ -109,7 +118,7 @@ class DynamoDBBuckets(DynamoDBTable):
     def find_bucket_route(self, prefix: str) -> BucketRoute | None:
         if too_long(prefix):
             return None
-        item = self._get(route_pk(prefix), ROUTE_SK)
+        item = self._get(route_pk(prefix), ROUTE_SK, "bucket_route")
         if item is None:
             return None
         plain = deserialize(item)

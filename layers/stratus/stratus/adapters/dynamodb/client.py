@@ -20,7 +20,7 @@ from stratus.adapters.dynamodb.faults import (
     unavailable_error,
 )
 from stratus.adapters.dynamodb.point_reads import DynamoDBPointReader
-from stratus.adapters.dynamodb.schema import key, org_pk, too_long
+from stratus.adapters.dynamodb.schema import is_entity, key, org_pk, too_long
 from stratus.adapters.retry import backoff_delay
 from stratus.errors import BadRequestError
 
@@ -46,10 +46,10 @@ def default_client_config() -> Config:
 
 
 class DynamoDBTable:
-    """One table, thread-safe. With `http_reads`, reads (`GetItem`, `Query`) go over
-    `DynamoDBPointReader` when the environment allows it, so a request that only reads never
-    builds a boto3 client; writes and scans always use boto3. An injected `client` serves every
-    call."""
+    """One table, thread-safe. With `http_reads`, reads (`GetItem`, `Query`) and the rate-limit
+    counter's `UpdateItem` go over `DynamoDBPointReader` when the environment allows it, so a
+    request that only reads never builds a boto3 client; other writes and scans always use boto3.
+    An injected `client` serves every call."""
 
     def __init__(
         self,
@@ -100,15 +100,19 @@ class DynamoDBTable:
 
     # -- reads -------------------------------------------------------------------------------------
 
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+    def _get(self, pk: str, sk: str, entity: str) -> dict[str, Any] | None:
+        """The item at (pk, sk) if it is an `entity`, else None. Every read names the type it
+        expects: a key built from client data can then never hand back another type's item
+        (stratus.domain.identifiers refuses the separator first; this holds even if it did not)."""
         if too_long(sk):
             return None
         reader = self._reader()
         if reader is not None:
-            return reader.get_item(self.table_name, key(pk, sk), consistent_read=True)
-        response = self.client.get_item(TableName=self.table_name, Key=key(pk, sk), ConsistentRead=True)
-        item: dict[str, Any] | None = response.get("Item")
-        return item
+            item = reader.get_item(self.table_name, key(pk, sk), consistent_read=True)
+        else:
+            response = self.client.get_item(TableName=self.table_name, Key=key(pk, sk), ConsistentRead=True)
+            item = response.get("Item")
+        return item if item is not None and is_entity(item, entity) else None
 
     def _query_page(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """One page of a Query, over the HTTP reader when there is one. Items come back in
@@ -191,6 +195,15 @@ class DynamoDBTable:
                 return total
 
     # -- writes ------------------------------------------------------------------------------------
+
+    def _update_item(self, request: Mapping[str, Any], max_attempts: int | None = None) -> dict[str, Any]:
+        """One `UpdateItem` (the request without `TableName`), over the HTTP reader when there
+        is one; `max_attempts` bounds its retries (boto3's own config governs the other path)."""
+        reader = self._reader()
+        if reader is not None:
+            return reader.update_item({"TableName": self.table_name, **request}, max_attempts)
+        response: dict[str, Any] = self.client.update_item(TableName=self.table_name, **request)
+        return response
 
     def _put(self, item: Mapping[str, Any], condition: str | None = None, **extra: Any) -> dict[str, Any]:
         """One `Put` of a transaction."""

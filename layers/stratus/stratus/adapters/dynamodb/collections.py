@@ -39,7 +39,7 @@ class DynamoDBCollections(DynamoDBTable):
 
     @maps_dependency_faults
     def get_collection(self, org_id: str, namespace_id: str, collection_id: str) -> Collection | None:
-        item = self._get(org_pk(org_id), collection_prefix(namespace_id) + collection_id)
+        item = self._get(org_pk(org_id), collection_prefix(namespace_id) + collection_id, "collection")
         from stratus.models.managed_content import Collection
 
         return Collection.model_validate(plain_record(item)) if item else None

@@ -1,5 +1,7 @@
 """Filter usage (`UsageRepository`): hourly counters per namespace, for `auto_create_indexes`.
 
+One item per namespace and hour (`PK USAGE#{org}#{namespace}`, `SK yyyymmddhh`): a partition of its
+own, so the search function's UpdateItem grant is held to the `USAGE#` key space (template.yaml).
 One counter attribute per field (`q_<b64 field>`) and per (field, value type)
 (`t_<type>_<b64 field>`): field names are client data, so they are base64url-encoded into
 attribute names that are always valid and never collide."""
@@ -12,7 +14,7 @@ from typing import Any
 from stratus.adapters.dynamodb.client import DynamoDBTable
 from stratus.adapters.dynamodb.codec import decode_name, deserialize, encode_name
 from stratus.adapters.dynamodb.faults import maps_dependency_faults
-from stratus.adapters.dynamodb.schema import key, org_pk, usage_sk
+from stratus.adapters.dynamodb.schema import is_entity, key, usage_pk
 from stratus.ports import FieldUsage
 
 _QUERIES_ATTRIBUTE = "q_"
@@ -84,7 +86,7 @@ class DynamoDBFilterUsage(DynamoDBTable):
             return
         self.client.update_item(
             TableName=self.table_name,
-            Key=key(org_pk(org_id), usage_sk(namespace_id, hour)),
+            Key=key(usage_pk(org_id, namespace_id), hour),
             UpdateExpression="SET #entity = :entity, #ns = :ns, #hour = :hour, #exp = :exp ADD "
             + ", ".join(additions),
             ExpressionAttributeNames=names,
@@ -98,13 +100,15 @@ class DynamoDBFilterUsage(DynamoDBTable):
         items = self._query_all(
             KeyConditionExpression="PK = :pk AND SK BETWEEN :first AND :last",
             ExpressionAttributeValues={
-                ":pk": {"S": org_pk(org_id)},
-                ":first": {"S": usage_sk(namespace_id, first_hour)},
-                ":last": {"S": usage_sk(namespace_id, last_hour)},
+                ":pk": {"S": usage_pk(org_id, namespace_id)},
+                ":first": {"S": first_hour},
+                ":last": {"S": last_hour},
             },
         )
         found: dict[str, dict[str, FieldUsage]] = {}
         for item in items:
+            if not is_entity(item, "filter_usage"):
+                continue
             plain = deserialize(item)
             found[str(plain.get("hour", ""))] = usage_from_attributes(plain)
         return found

@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -23,15 +23,26 @@ from stratus.adapters.dynamodb.faults import (
 )
 from stratus.adapters.dynamodb.schema import (
     KEY_ATTRIBUTES,
+    NAMESPACE_COUNTER_SK,
     NAMESPACE_PREFIX,
+    key,
     name_guard_sk,
     namespace_sk,
     org_pk,
     promotion_sk,
 )
-from stratus.errors import AlreadyExistsError, ConflictError, NotFoundError
+from stratus.domain.identifiers import (
+    id_is_a_name_error,
+    name_is_an_id_error,
+    name_taken_error,
+    namespace_exists_error,
+)
+from stratus.errors import ConflictError, NotFoundError
 from stratus.models.namespaces import Namespace
 from stratus.ports import NamespacePage, PromotionRecord
+
+if TYPE_CHECKING:
+    from stratus.ports.backfill import NewBackfill
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -71,21 +82,6 @@ def promotion_item(record: PromotionRecord) -> dict[str, Any]:
         "entity": "promotion",
         **dataclasses.asdict(record),
     }
-
-
-def namespace_exists_error(namespace_id: str) -> AlreadyExistsError:
-    return AlreadyExistsError(
-        f"namespace '{namespace_id}' already exists",
-        {"resource": "namespace", "id": namespace_id},
-    )
-
-
-def name_taken_error(namespace_name: str) -> AlreadyExistsError:
-    return AlreadyExistsError(
-        f"namespace_name '{namespace_name}' is already used by another namespace in this "
-        "organization; choose a different namespace_name",
-        {"resource": "namespace", "field": "namespace_name", "value": namespace_name},
-    )
 
 
 def concurrent_change_error(namespace_id: str) -> ConflictError:
@@ -146,18 +142,75 @@ class DynamoDBNamespaces(DynamoDBTable):
     def _recent(self) -> RecentNamespaces:
         return RecentNamespaces()
 
+    def _free_as_id(self, org_id: str, name: str) -> dict[str, Any]:
+        """A transaction item: no namespace has the id `name` (a name must not shadow an id)."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": key(org_pk(org_id), namespace_sk(name)),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def _free_as_name(self, org_id: str, namespace_id: str) -> dict[str, Any]:
+        """A transaction item: no namespace has the name `namespace_id` (an id resolves before a
+        name, so a new id equal to a name in use would take over the lookups of that name)."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": key(org_pk(org_id), name_guard_sk(namespace_id)),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def _namespace_count_update(self, org_id: str, delta: int) -> dict[str, Any]:
+        """The organization's `namespace_count`, moved in the same transaction as the namespace
+        item, so a list's `total_count` is exact without counting (api.md, decisions)."""
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": key(org_pk(org_id), NAMESPACE_COUNTER_SK),
+                "UpdateExpression": "SET #entity = :entity ADD namespace_count :delta",
+                "ExpressionAttributeNames": {"#entity": "entity"},
+                "ExpressionAttributeValues": {
+                    ":entity": {"S": "namespace_counter"},
+                    ":delta": {"N": str(delta)},
+                },
+            }
+        }
+
     @forgets_recent_namespaces
     @maps_dependency_faults
     def create_namespace(self, namespace: Namespace) -> None:
-        clashes = self._put_all_new([namespace_item(namespace), name_guard_item(namespace)])
+        """The record, its name guard and the organization's namespace counter in ONE transaction,
+        which also checks that the new id is no other namespace's name and the new name no other
+        namespace's id (a namespace whose name is its own id is fine: the record and the guard are
+        the ones being written)."""
+        items = [
+            self._put(namespace_item(namespace), "attribute_not_exists(PK)"),
+            self._put(name_guard_item(namespace), "attribute_not_exists(PK)"),
+            self._namespace_count_update(namespace.org_id, 1),
+        ]
+        if namespace.namespace_name != namespace.namespace_id:
+            items.append(self._free_as_name(namespace.org_id, namespace.namespace_id))
+            items.append(self._free_as_id(namespace.org_id, namespace.namespace_name))
+        error = self._cancelled(items)
+        if error is None:
+            return
+        clashes = {i for i, code in enumerate(cancellation_codes(error)) if code == CONDITION_FAILED}
         if 0 in clashes:
-            raise namespace_exists_error(namespace.namespace_id)
+            raise namespace_exists_error(namespace.namespace_id) from error
         if 1 in clashes:
-            raise name_taken_error(namespace.namespace_name)
+            raise name_taken_error(namespace.namespace_name) from error
+        if 3 in clashes:
+            raise id_is_a_name_error(namespace.namespace_id) from error
+        if 4 in clashes:
+            raise name_is_an_id_error(namespace.namespace_name) from error
+        raise error
 
     @maps_dependency_faults
     def get_namespace(self, org_id: str, namespace_id: str) -> Namespace | None:
-        item = self._get(org_pk(org_id), namespace_sk(namespace_id))
+        item = self._get(org_pk(org_id), namespace_sk(namespace_id), "namespace")
         return namespace_from_item(item) if item else None
 
     def find_namespace(self, org_id: str, identifier: str, max_age_seconds: float = 0.0) -> Namespace | None:
@@ -180,7 +233,7 @@ class DynamoDBNamespaces(DynamoDBTable):
         by_id = self.get_namespace(org_id, identifier)
         if by_id is not None:
             return by_id
-        guard = self._get(org_pk(org_id), name_guard_sk(identifier))
+        guard = self._get(org_pk(org_id), name_guard_sk(identifier), "namespace_name")
         if guard is None:
             return None
         namespace_id = deserialize(guard).get("namespace_id")
@@ -194,7 +247,11 @@ class DynamoDBNamespaces(DynamoDBTable):
 
     @maps_dependency_faults
     def count_namespaces(self, org_id: str) -> int:
-        return self._count(org_pk(org_id), NAMESPACE_PREFIX, "namespace")
+        """One read of the organization's counter (never a count over its namespaces)."""
+        item = self._get(org_pk(org_id), NAMESPACE_COUNTER_SK, "namespace_counter")
+        if item is None:
+            return 0
+        return int(deserialize(item).get("namespace_count") or 0)
 
     @forgets_recent_namespaces
     @maps_dependency_faults
@@ -220,6 +277,8 @@ class DynamoDBNamespaces(DynamoDBTable):
                 )
             )
             items.append(self._put(name_guard_item(saved), "attribute_not_exists(PK)"))
+            if saved.namespace_name != saved.namespace_id:
+                items.append(self._free_as_id(saved.org_id, saved.namespace_name))
         error = self._cancelled(items)
         if error is not None:
             self._raise_save_failure(error, saved)
@@ -231,6 +290,8 @@ class DynamoDBNamespaces(DynamoDBTable):
             self._raise_stale_version(error, namespace)
         if len(codes) > 2 and codes[2] == CONDITION_FAILED:
             raise name_taken_error(namespace.namespace_name) from error
+        if len(codes) > 3 and codes[3] == CONDITION_FAILED:
+            raise name_is_an_id_error(namespace.namespace_name) from error
         if len(codes) > 1 and codes[1] == CONDITION_FAILED:
             # The old guard is not ours any more: someone renamed in between.
             raise concurrent_change_error(namespace.namespace_id) from error
@@ -257,6 +318,7 @@ class DynamoDBNamespaces(DynamoDBTable):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             ),
             self._delete(pk, name_guard_sk(namespace.namespace_name)),
+            self._namespace_count_update(namespace.org_id, -1),
         ]
         error = self._cancelled(items)
         if error is None:
@@ -268,11 +330,16 @@ class DynamoDBNamespaces(DynamoDBTable):
     @forgets_recent_namespaces
     @maps_dependency_faults
     def promote_namespace(
-        self, promoted: Namespace, expected_version: int, record: PromotionRecord
+        self,
+        promoted: Namespace,
+        expected_version: int,
+        record: PromotionRecord,
+        backfill: NewBackfill | None = None,
     ) -> Namespace:
         """One transaction: the managed namespace (version bumped), conditioned on the stored one
-        still being standalone at `expected_version`, plus the audit record. Losers of a race get
-        `ConflictError`; nothing is written unless everything is."""
+        still being standalone at `expected_version`, plus the audit record (and the backfill
+        task, when one fills the new indexes). Losers of a race get `ConflictError`; nothing is
+        written unless everything is."""
         saved = promoted.model_copy(update={"version": expected_version + 1})
         items = [
             self._put(
@@ -287,6 +354,10 @@ class DynamoDBNamespaces(DynamoDBTable):
             ),
             self._put(promotion_item(record), "attribute_not_exists(PK)"),
         ]
+        if backfill is not None:
+            from stratus.adapters.dynamodb.backfill_items import backfill_task_item
+
+            items.append(self._put(backfill_task_item(backfill), "attribute_not_exists(PK)"))
         try:
             self._transact(items)
         except ClientError as error:
@@ -301,7 +372,7 @@ class DynamoDBNamespaces(DynamoDBTable):
             # Real DynamoDB cancels colliding transactions on one item with TransactionConflict.
             # If the other one promoted the namespace, this caller lost the race: 409, as api.md
             # says for every loser. Otherwise the conflict was transient: a retryable 503.
-            stored = self._get(org_pk(namespace.org_id), namespace_sk(namespace.namespace_id))
+            stored = self._get(org_pk(namespace.org_id), namespace_sk(namespace.namespace_id), "namespace")
             if stored is not None and deserialize(stored).get("mode") == "managed":
                 raise already_managed_error(namespace.namespace_id) from error
         raise_if_transient(error)
@@ -320,7 +391,7 @@ class DynamoDBNamespaces(DynamoDBTable):
         reasons = cancellation_reasons(error)
         item = reasons[0].get("Item") if reasons else None
         if not item:
-            item = self._get(org_pk(namespace.org_id), namespace_sk(namespace.namespace_id))
+            item = self._get(org_pk(namespace.org_id), namespace_sk(namespace.namespace_id), "namespace")
         return deserialize(item) if item else None
 
     @maps_dependency_faults

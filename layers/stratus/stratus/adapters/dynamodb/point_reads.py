@@ -1,6 +1,7 @@
-"""DynamoDB reads (`GetItem`, `Query`) as signed HTTPS POSTs, without boto3: an authenticated
-request's first read need not pay boto3's import and client (why, and how it stays faithful to the
-boto3 client it stands in for: docs/vector-stores.md, "Point reads without boto3")."""
+"""DynamoDB reads (`GetItem`, `Query`) and the rate-limit counter's `UpdateItem` as signed HTTPS
+POSTs, without boto3: an authenticated request's first read (and its rate-limit count, on every
+request) need not pay boto3's import and client (why, and how it stays faithful to the boto3 client
+it stands in for: docs/vector-stores.md, "Point reads without boto3")."""
 
 from __future__ import annotations
 
@@ -163,13 +164,23 @@ class DynamoDBPointReader:
         `Count`, `LastEvaluatedKey`), the request as boto3's low-level `query` takes it."""
         return self._call("Query", request)
 
-    def _call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
+    def update_item(self, request: Mapping[str, Any], max_attempts: int | None = None) -> dict[str, Any]:
+        """One `UpdateItem`, the request as boto3's low-level `update_item` takes it; a failed
+        condition is the `ConditionalCheckFailedException` ClientError boto3 raises. At most
+        `max_attempts` tries (default: the reader's), since an `ADD` retried after a lost answer
+        may count twice."""
+        return self._call("UpdateItem", request, max_attempts)
+
+    def _call(
+        self, operation: str, request: Mapping[str, Any], max_attempts: int | None = None
+    ) -> dict[str, Any]:
         body = json.dumps(request, separators=(",", ":")).encode("utf-8")
-        for attempt in range(1, self.max_attempts + 1):
+        attempts = self.max_attempts if max_attempts is None else max(1, min(max_attempts, self.max_attempts))
+        for attempt in range(1, attempts + 1):
             try:
                 return self._send_once(operation, body)
             except (ClientError, EndpointConnectionError, ReadTimeoutError, _ChecksumMismatchError) as error:
-                if attempt == self.max_attempts or not _is_retryable(error):
+                if attempt == attempts or not _is_retryable(error):
                     if isinstance(error, _ChecksumMismatchError):
                         raise EndpointConnectionError(endpoint_url=self.endpoint_url, error=error) from error
                     raise

@@ -125,7 +125,7 @@ class DynamoDBRetrievers(DynamoDBTable):
 
     @maps_dependency_faults
     def get_retriever(self, org_id: str, namespace_id: str, retriever_id: str) -> Retriever | None:
-        item = self._get(org_pk(org_id), retriever_prefix(namespace_id) + retriever_id)
+        item = self._get(org_pk(org_id), retriever_prefix(namespace_id) + retriever_id, "retriever")
         return _retriever(item) if item else None
 
     def find_retriever(
@@ -147,7 +147,7 @@ class DynamoDBRetrievers(DynamoDBTable):
         by_id = self.get_retriever(org_id, namespace_id, identifier)
         if by_id is not None:
             return by_id
-        guard = self._get(org_pk(org_id), retriever_name_sk(namespace_id, identifier))
+        guard = self._get(org_pk(org_id), retriever_name_sk(namespace_id, identifier), "retriever_name")
         if guard is None:
             return None
         retriever_id = deserialize(guard).get("retriever_id")

@@ -31,7 +31,7 @@ class DynamoDBTasks(DynamoDBTable):
     def get_task(self, task_id: str) -> Task | None:
         if too_long(task_id):  # within a partition key's limit (2048) too
             return None
-        item = self._get(task_pk(task_id), TASK_SK)
+        item = self._get(task_pk(task_id), TASK_SK, "task")
         from stratus.models.managed_content import Task
 
         return Task.model_validate(plain_record(item)) if item else None

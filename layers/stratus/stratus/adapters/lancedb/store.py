@@ -272,6 +272,24 @@ class LanceDBVectorStore:
             self.maintenance.maintain_now(space.name, table, _DISTANCE_TYPE[space.metric])
             create_indexes(table, index, columns)
 
+    def drop_payload_index(self, space: Space, index: PayloadIndexConfig) -> None:
+        """Undo `build_payload_index`: drop the Lance indexes on the index's columns, then the
+        columns themselves (`drop_columns` is a metadata-only change in Lance: no row is
+        rewritten). Idempotent: a missing table, index or column is skipped."""
+        columns = set(index_columns(index.field_name, index.type).values())
+        if not columns:
+            return
+        with self._call("drop_payload_index", space):
+            table = self._table(space)
+            if table is None:
+                return
+            for config in table.list_indices():
+                if columns & set(config.columns):
+                    table.drop_index(config.name)
+            present = [name for name in table.schema.names if name in columns]
+            if present:
+                table.drop_columns(present)
+
     # -- tables ----------------------------------------------------------------------------------
 
     def _wrote(self, space: Space, table: Table) -> None:

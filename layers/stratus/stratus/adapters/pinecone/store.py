@@ -253,9 +253,22 @@ class PineconeVectorStore:
         value read just before it, and the caller's retry of that write restores it)."""
         if index.type != "text":
             return
+        self._rewrite_records(space)  # no records yet: upserts write the tokens from now on
+
+    def drop_payload_index(self, space: Space, index: PayloadIndexConfig) -> None:
+        """Undo `build_payload_index`: only a `text` index lives in the records (its token
+        shadow key); every record of the space is rewritten with `space.payload_indexes`, which
+        no longer holds the index, so the shadow is gone (the same page-by-page rewrite as the
+        build, and as idempotent). Other types: Pinecone indexes every metadata key by itself,
+        there is nothing to drop."""
+        if index.type != "text":
+            return
+        self._rewrite_records(space)
+
+    def _rewrite_records(self, space: Space) -> None:
         pinecone_index = self._existing_index(space)
         if pinecone_index is None:
-            return  # no records yet: upserts write the tokens from now on
+            return
         for _, page in id_pages(self.calls, space, pinecone_index, None, limit=None):
             found = self.fetch_encoded(space, pinecone_index, page)
             wire = [wire_record(space, found[record_id]) for record_id in page if record_id in found]

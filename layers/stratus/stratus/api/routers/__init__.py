@@ -13,7 +13,7 @@ from fastapi import Path
 from stratus import limits
 from stratus.models.errors import ErrorEnvelope
 
-_COMMON = (401, 403, 413, 422, 500, 503)
+_COMMON = (401, 403, 413, 422, 429, 500, 503)
 
 # OpenAPI tags, one per resource.
 NAMESPACES: list[str | Enum] = ["namespaces"]

@@ -29,4 +29,6 @@ def create_namespace(
     container: Container = Depends(get_container),
 ) -> NamespaceModel:
     namespace = managed_namespaces.create_managed_namespace(container, principal.org_id, body)
-    return service.describe_namespace(container, namespace)
+    answer = service.describe_namespace(container, namespace)
+    answer.warnings = body.unapplied()
+    return answer

@@ -27,4 +27,6 @@ def create_standalone_namespace(
     container: Container = Depends(get_container),
 ) -> NamespaceModel:
     namespace = service.create_standalone_namespace(container, principal.org_id, body)
-    return service.describe_namespace(container, namespace)
+    answer = service.describe_namespace(container, namespace)
+    answer.warnings = body.unapplied()
+    return answer

@@ -18,7 +18,7 @@ router = APIRouter(tags=OBJECTS)
     operation_id="create_upload",
     response_model=UploadModel,
     summary="Get a presigned URL: one HTTP PUT of the file to it stores and processes the file",
-    responses=error_responses(400, 404, 503),
+    responses=error_responses(400, 404, 413, 503),
 )
 def create_upload(
     bucket_id: str,
@@ -27,5 +27,5 @@ def create_upload(
     container: Container = Depends(get_container),
 ) -> UploadModel:
     bucket = buckets.get_bucket(container.metadata, scope.namespace, bucket_id)
-    upload, _record = objects.create_upload(container, bucket, body, container.settings)
-    return upload
+    upload = objects.create_upload(container, scope.namespace, bucket, body, container.settings)
+    return UploadModel.model_validate(upload.model_dump(exclude={"org_id", "namespace_id"}))

@@ -20,7 +20,7 @@ router = APIRouter(tags=DOCUMENTS)
     operation_id="delete_document",
     response_model=DeleteDocumentResponse,
     summary="Delete one document",
-    responses=error_responses(404),
+    responses=error_responses(400, 404),
 )
 def delete_document(
     namespace_identifier: str,

@@ -17,7 +17,7 @@ router = APIRouter(tags=NAMESPACES)
     "/v1/namespaces/{namespace_identifier}",
     operation_id="delete_namespace",
     summary="Delete a namespace and everything in it",
-    responses=error_responses(404),
+    responses=error_responses(400, 404),
 )
 def delete_namespace(
     namespace_identifier: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Depends
 
+from stratus import observability
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import RETRIEVERS, error_responses
 from stratus.container import Container, get_container
@@ -33,7 +34,7 @@ def execute_adhoc_retriever(
     scope: NamespaceScope = Depends(namespace_scope("read", cached=True)),
     container: Container = Depends(get_container),
 ) -> ExecutionResponse:
-    return service.execute_adhoc(
+    response = service.execute_adhoc(
         container,
         scope.namespace,
         body,
@@ -43,3 +44,5 @@ def execute_adhoc_retriever(
         return_vectors=return_vectors,
         include_legacy_results=include_legacy_results,
     )
+    observability.count("SearchResults", len(response.documents))
+    return response

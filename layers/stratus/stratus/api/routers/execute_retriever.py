@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Depends
 
+from stratus import observability
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import RETRIEVERS, error_responses
 from stratus.container import Container, get_container
@@ -35,7 +36,7 @@ def execute_retriever(
     container: Container = Depends(get_container),
 ) -> ExecutionResponse:
     # Filter-usage counting (auto_create_indexes) runs after the answer, as for POST /v1/search.
-    return service.execute_retriever(
+    response = service.execute_retriever(
         container,
         scope.namespace,
         retriever_id,
@@ -46,3 +47,5 @@ def execute_retriever(
         return_vectors=return_vectors,
         include_legacy_results=include_legacy_results,
     )
+    observability.count("SearchResults", len(response.documents))
+    return response

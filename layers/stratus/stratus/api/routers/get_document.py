@@ -20,7 +20,7 @@ router = APIRouter(tags=DOCUMENTS)
     operation_id="get_document",
     response_model=DocumentModel,
     summary="Get one document",
-    responses=error_responses(404),
+    responses=error_responses(400, 404),
 )
 def get_document(
     namespace_identifier: str,

@@ -22,7 +22,7 @@ router = APIRouter(tags=NAMESPACES)
     operation_id="get_filter_usage",
     response_model=FilterUsageResponse,
     summary="Filtered searches per field in the auto_create_indexes window, and whether each is indexed",
-    responses=error_responses(404),
+    responses=error_responses(400, 404),
 )
 def get_filter_usage(
     namespace_identifier: str,

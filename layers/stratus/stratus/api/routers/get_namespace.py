@@ -20,7 +20,7 @@ router = APIRouter(tags=NAMESPACES)
     operation_id="get_namespace",
     response_model=NamespaceModel,
     summary="Get a namespace by id or name",
-    responses=error_responses(404),
+    responses=error_responses(400, 404),
 )
 def get_namespace(
     namespace_identifier: str,

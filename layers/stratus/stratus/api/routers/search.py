@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Depends
 
+from stratus import observability
 from stratus.api.auth import require
 from stratus.api.routers import error_responses
 from stratus.container import Container, get_container
@@ -29,7 +30,7 @@ def search(
 ) -> SearchResponse:
     # Filter-usage counting (auto_create_indexes) runs after the answer is sent. Under Mangum the
     # invocation still ends only after it: one UpdateItem, a few milliseconds.
-    return service.search(
+    response = service.search(
         container,
         principal.org_id,
         body,
@@ -37,3 +38,5 @@ def search(
         namespace_max_age=container.settings.namespace_cache_seconds,
         defer=background.add_task,
     )
+    observability.count("SearchResults", len(response.results))
+    return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Depends
 
+from stratus import observability
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import RETRIEVERS, error_responses
 from stratus.container import Container, get_container
@@ -27,7 +28,7 @@ def search_features(
     scope: NamespaceScope = Depends(namespace_scope("read", cached=True)),
     container: Container = Depends(get_container),
 ) -> ExecutionResponse:
-    return service.feature_search(
+    response = service.feature_search(
         container,
         scope.namespace,
         body,
@@ -35,3 +36,5 @@ def search_features(
         namespace_max_age=container.settings.namespace_cache_seconds,
         defer=background.add_task,
     )
+    observability.count("SearchResults", len(response.documents))
+    return response

@@ -13,7 +13,6 @@ from stratus.models.documents import UpsertDocumentsRequest, UpsertDocumentsResp
 from stratus.services import documents as service
 from stratus.services.api_keys import Principal
 from stratus.services.spaces import resolve_namespace
-from stratus.services.upsert_batch import UpsertBatch
 
 # Upsert bodies run to megabytes of floats: their vectors are decoded straight into numpy, off the
 # event loop, and FastAPI validates the rest (stratus.api.upsert_body).
@@ -28,8 +27,8 @@ def upsert_documents(
     container: Container = Depends(get_container),
 ) -> UpsertDocumentsResponse:
     namespace = resolve_namespace(container.metadata, principal.org_id, namespace_identifier)
-    batch = UpsertBatch.of(body, getattr(request.state, UPSERT_VECTORS_STATE, None))
-    return service.upsert_documents(container, namespace, batch)
+    decoded = getattr(request.state, UPSERT_VECTORS_STATE, None)
+    return service.upsert_documents(container, namespace, body, decoded)
 
 
 for _path in ("direct", "upsert"):

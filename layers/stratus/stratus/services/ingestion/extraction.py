@@ -11,7 +11,9 @@ from stratus import limits
 from stratus.chunking import TooManyChunksError, chunk_text
 from stratus.domain.content import Blob
 from stratus.domain.object_keys import document_id_for
-from stratus.models.managed_content import Collection, ObjectRecord
+from stratus.errors import BadRequestError
+from stratus.filters import value_at
+from stratus.models.managed_content import SYSTEM_PAYLOAD_FIELDS, Collection, ObjectRecord
 from stratus.ports.inference import Embedder
 from stratus.ports.vectors import VectorRecord
 
@@ -92,16 +94,44 @@ def records_for(
     vectors: Sequence[list[float]],
     now: str,
 ) -> list[VectorRecord]:
+    passed = source_fields(collection, record.bucket_id, metadata) if drafts else {}
     return [
         VectorRecord(
             id=document_id_for(
                 record.object_id, collection.collection_id, draft.blob.property, draft.chunk_index
             ),
-            payload=_payload(record, collection, metadata, draft, now),
+            payload={**passed, **_payload(record, collection, metadata, draft, now)},
             vector=vector,
         )
         for draft, vector in zip(drafts, vectors, strict=True)
     ]
+
+
+def source_fields(collection: Collection, bucket_id: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The object's fields a collection copies to the top of each document's payload (Mixpeek's
+    field passthrough): all of its metadata with `include_all_source_fields`, then each
+    `field_passthrough` entry and the source bucket's `source.field_map` entries (`source_path`
+    read in the metadata, `metadata.` prefix optional; `default` when absent; `required` and
+    absent fails the object). System fields are never overwritten (the payload's own win)."""
+    extractor = collection.feature_extractor
+    fields: dict[str, Any] = {}
+    if extractor.include_all_source_fields:
+        fields.update({key: value for key, value in metadata.items() if key not in SYSTEM_PAYLOAD_FIELDS})
+    passthroughs = [*extractor.field_passthrough, *collection.source.field_map.get(bucket_id, [])]
+    for entry in passthroughs:
+        path = entry.source_path.removeprefix("metadata.").split(".")
+        found = value_at(metadata, tuple(path))
+        if found is None:
+            if entry.required and entry.default is None:
+                raise BadRequestError(
+                    f"collection '{collection.collection_id}' requires the source field "
+                    f"'{entry.source_path}', which this object's metadata does not have",
+                    {"collection_id": collection.collection_id, "source_path": entry.source_path},
+                )
+            found = entry.default
+        if found is not None:
+            fields[entry.target] = found
+    return fields
 
 
 def _payload(

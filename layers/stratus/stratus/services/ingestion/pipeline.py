@@ -19,6 +19,8 @@ saved result instead of embedding again."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -26,21 +28,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from stratus import clock
-from stratus.domain.content import Blob, blobs_of
-from stratus.domain.object_keys import bucket_prefix_of, object_id_for_key, task_id_for
+from stratus.domain.content import Blob, blobs_of, is_manifest
+from stratus.domain.object_keys import bucket_prefix_of, object_id_for_key, task_id_for, upload_id_of_key
 from stratus.domain.object_records import pending_object, task_of
 from stratus.errors import BadRequestError, StratusError
 from stratus.filters import parse_filter
-from stratus.models.managed_content import Collection, ObjectRecord
+from stratus.models.managed_content import Collection, ObjectRecord, UploadRecord
 from stratus.models.namespaces import Namespace
 from stratus.ports.blobs import StoredBlob
 from stratus.ports.ledger import JobLedger, NoLedger
 from stratus.ports.metadata import BucketRoute, MetadataStore, ObjectKey, ObjectWrite
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import Space, VectorRecord
+from stratus.services.backfill.mirror import mirror_delete, mirror_upsert
 from stratus.services.ingestion.batch_embedding import embed_jobs
 from stratus.services.ingestion.budget import TimeBudget
 from stratus.services.ingestion.extraction import Draft, drafts_for, records_for
+from stratus.services.objects import upload_arrival
 from stratus.services.spaces import space_of
 
 logger = logging.getLogger(__name__)
@@ -174,7 +178,13 @@ class _Job:
 
     @property
     def service(self) -> str:
-        return self.collection.feature_extractor.inference_service
+        """The index's service now (a model migration may have moved it since the collection was
+        made), else the one the collection locked in."""
+        assert self.item.namespace is not None
+        extractor = self.collection.feature_extractor
+        return self.item.namespace.vector_inference_map.get(
+            self.collection.vector_index, extractor.inference_service
+        )
 
     @property
     def failed(self) -> bool:
@@ -194,6 +204,20 @@ class _Prepared:
     blobs: list[Blob] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     drafts: dict[str, list[Draft]] = field(default_factory=dict)  # collection id → drafts
+    content_hash: str | None = None  # the stored bytes' SHA-256 (`skip_duplicates`)
+
+    def named(self, prop: str) -> None:
+        """A plain file's one blob under the property its upload chose (`blob_property`)."""
+        if self.stored is None or is_manifest(self.stored) or len(self.blobs) != 1:
+            return
+        if self.blobs[0].property == prop:
+            return
+        blob = dataclasses.replace(self.blobs[0], property=prop)
+        self.blobs = [blob]
+        self.drafts = {
+            collection_id: [dataclasses.replace(draft, blob=blob) for draft in drafts]
+            for collection_id, drafts in self.drafts.items()
+        }
 
 
 @dataclass
@@ -251,6 +275,7 @@ class BatchIngestor:
             self._read_records(batch)
             self._look_up(batch, lookups)
             self._prepare(batch, budget, pool)
+            self._arrive(batch)
             self._start(batch)
             jobs = self._jobs(batch)
             self._claim(jobs, budget, pool)
@@ -352,12 +377,54 @@ class BatchIngestor:
             return _Prepared(error=error)
         if stored is None:
             return _Prepared()
+        content_hash = hashlib.sha256(stored.data).hexdigest()
         try:
             blobs, metadata = blobs_of(stored)
             drafts = {c.collection_id: drafts_for(c, blobs) for c in collections}
         except Exception as error:
-            return _Prepared(stored, error)
-        return _Prepared(stored, None, blobs, metadata, drafts)
+            return _Prepared(stored, error, content_hash=content_hash)
+        return _Prepared(stored, None, blobs, metadata, drafts, content_hash)
+
+    # -- presigned uploads ---------------------------------------------------------------------
+
+    def _arrive(self, items: list[_Item]) -> None:
+        """A presigned upload's file with no object yet: its object as confirm would make it (or
+        already did); a duplicate (`skip_duplicates`) makes none and is skipped. Then each plain
+        file's blob takes the property its object names."""
+        for item in _live(items):
+            stored = item.prepared.stored if item.prepared is not None else None
+            if stored is None:
+                continue
+            if item.record is None:
+                try:
+                    self._arrival(item, stored)
+                except Exception as error:  # the metadata store: the object comes back
+                    item.fail(error)
+                    continue
+            if item.record is not None and len(item.record.blobs) == 1 and item.prepared is not None:
+                item.prepared.named(item.record.blobs[0].property)
+
+    def _arrival(self, item: _Item, stored: StoredBlob) -> None:
+        upload = self._upload_of(item.route, item.key)
+        if upload is None:
+            return
+        if upload.status == "SKIPPED":
+            item.skip("a duplicate upload (skip_duplicates)")
+            return
+        arrival = upload_arrival(self._stores.metadata, upload, stored, self._stores.blobs.bucket)
+        if arrival.duplicate_of is not None:
+            item.skip(f"the bucket holds this file as '{arrival.duplicate_of}' (skip_duplicates)")
+            return
+        item.record = arrival.record
+
+    def _upload_of(self, route: BucketRoute, key: str) -> UploadRecord | None:
+        upload_id = upload_id_of_key(key)
+        if upload_id is None:
+            return None
+        upload = self._stores.metadata.get_upload(
+            route.org_id, route.namespace_id, route.bucket_id, upload_id
+        )
+        return upload if upload is not None and upload.s3_key == key else None
 
     # -- statuses ------------------------------------------------------------------------------
 
@@ -373,8 +440,8 @@ class BatchIngestor:
             create = record is None
             if record is None:  # a plain S3 put: the extractor is the first to hear of it
                 record = self._pending(item, now)
-            started = _processing(record, _etag(item), now)
-            writes.append((item, ObjectWrite(started, task_of(started), create)))
+            started, size_delta = _processing(record, item.prepared, _etag(item), now)
+            writes.append((item, ObjectWrite(started, task_of(started), create, 0 if create else size_delta)))
         if not writes:
             return
         try:
@@ -400,19 +467,26 @@ class BatchIngestor:
                 item.fail(item.prepared.error)
 
     def _pending(self, item: _Item, now: str) -> ObjectRecord:
-        return pending_object(item.route, item.object_id, item.key, self._stores.blobs.bucket, "s3", now)
+        """The record of a plain S3 put, with its size and content hash."""
+        new = pending_object(item.route, item.object_id, item.key, self._stores.blobs.bucket, "s3", now)
+        prepared = item.prepared
+        if prepared is None or prepared.stored is None:
+            return new
+        return new.model_copy(
+            update={"size_bytes": len(prepared.stored.data), "content_hash": prepared.content_hash}
+        )
 
     def _start_one(self, item: _Item, now: str) -> ObjectRecord:
         record = item.record
         if record is None:
             new = self._pending(item, now)
-            # Conditional, and counted in the bucket: a concurrent worker's record wins.
+            # Conditional, and counted in the bucket's totals: a concurrent worker's record wins.
             created = self._stores.metadata.create_object(new)
             record = new if created else self._stores.metadata.get_object(*item.object_key)
             if record is None:  # created and deleted in between: start over as new
                 record = new
-        started = _processing(record, _etag(item), now)
-        self._stores.metadata.save_object(started, task_of(started))
+        started, size_delta = _processing(record, item.prepared, _etag(item), now)
+        self._stores.metadata.save_object(started, task_of(started), size_delta)
         return started
 
     def _finish(self, items: list[_Item]) -> None:
@@ -553,7 +627,13 @@ class BatchIngestor:
                     job.fail(RuntimeError(f"{len(job.drafts) - len(vectors)} drafts were not embedded"))
                     continue
                 record = job.item.started.model_copy(update=_content_of(job.item))
-                job.records = records_for(record, job.collection, record.metadata, job.drafts, vectors, now)
+                try:  # a required source field the object lacks fails it (field passthrough)
+                    job.records = records_for(
+                        record, job.collection, record.metadata, job.drafts, vectors, now
+                    )
+                except Exception as error:
+                    job.fail(error)
+                    continue
                 job.documents = len(job.records)
                 by_space.setdefault(job.space.name, []).append(job)
         for space_jobs in by_space.values():
@@ -572,7 +652,7 @@ class BatchIngestor:
         try:
             if records:
                 self._stores.vectors.ensure_space(space)
-                self._stores.vectors.upsert(space, records)
+                self._write(jobs[0], space, records)
         except StratusError as error:
             if not 400 <= error.status < 500 or len(jobs) == 1:
                 for job in jobs:
@@ -580,19 +660,29 @@ class BatchIngestor:
                 return
             for job in jobs:  # refused for some record: find whose
                 try:
-                    self._stores.vectors.upsert(space, job.records)
+                    self._write(job, space, job.records)
                 except Exception as one_error:
                     job.fail(one_error)
         except Exception as error:
             for job in jobs:
                 job.fail(error)
 
+    def _write(self, job: _Job, space: Space, records: list[VectorRecord]) -> None:
+        """`records` into `space` (whose jobs share `job`'s namespace). An index being migrated
+        gets the write in its shadow copy first (services/backfill)."""
+        assert job.item.namespace is not None
+        if records:
+            mirror_upsert(self._stores, job.item.namespace, space.index_name, records)
+            self._stores.vectors.upsert(space, records)
+
     def _delete_stale(self, job: _Job) -> None:
-        """A new version may have fewer chunks: remove the ones it no longer has."""
-        assert job.space is not None
+        """A new version may have fewer chunks: remove the ones it no longer has (from a
+        migrating index's shadow copy too)."""
+        assert job.space is not None and job.item.namespace is not None
         kept = {record.id for record in job.records}
         stale = self._ids_of(job.space, job.item.object_id, job.collection.collection_id) - kept
         if stale:
+            mirror_delete(self._stores, job.item.namespace, job.space.index_name, sorted(stale))
             self._stores.vectors.delete(job.space, sorted(stale))
 
     def _ids_of(self, space: Space, object_id: str, collection_id: str) -> set[str]:
@@ -684,14 +774,30 @@ def _etag(item: _Item) -> str:
     return item.event_etag or ""
 
 
-def _processing(record: ObjectRecord, etag: str, now: str) -> ObjectRecord:
+def _processing(
+    record: ObjectRecord, prepared: _Prepared | None, etag: str, now: str
+) -> tuple[ObjectRecord, int]:
+    """The record PROCESSING, and the change of its size in its bucket's total_size_bytes (a new
+    version, or an upload's first file)."""
     # A registered object keeps the task it was announced with until it is processed once; a
     # later version (new ETag) of the same key gets a task of its own.
     announced = record.status == "PENDING" and record.task_id
     task_id = record.task_id if announced and record.task_id else task_id_for(record.object_id, etag)
-    return record.model_copy(
-        update={"status": "PROCESSING", "error": None, "etag": etag, "task_id": task_id, "updated_at": now}
-    )
+    changes: dict[str, Any] = {
+        "status": "PROCESSING",
+        "error": None,
+        "etag": etag,
+        "task_id": task_id,
+        "updated_at": now,
+    }
+    size_delta = 0
+    stored = prepared.stored if prepared is not None else None
+    if prepared is not None and stored is not None and len(stored.data) != record.size_bytes:
+        size_delta = len(stored.data) - record.size_bytes
+        changes["size_bytes"] = len(stored.data)
+        if record.source != "api":  # an API object's hash is its blobs', not its manifest's
+            changes["content_hash"] = prepared.content_hash
+    return record.model_copy(update=changes), size_delta
 
 
 def _content_of(item: _Item) -> dict[str, Any]:
