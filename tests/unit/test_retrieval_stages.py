@@ -31,6 +31,7 @@ from stratus.models.search import SearchRequest
 from stratus.ports import Embedder
 from stratus.services import documents, namespaces, retrievers, search
 from stratus.services.managed_namespaces import create_managed_namespace
+from stratus.services.retrieval import executions
 from stratus.services.spaces import resolve_namespace
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
 from tests.static_stores import StaticStores
@@ -164,7 +165,7 @@ def adhoc(
 ) -> ExecutionResponse:
     namespace = resolve_namespace(stores.metadata, ORG, namespace_id)
     request = AdhocExecuteRequest.model_validate({"stages": stages, **body})
-    return retrievers.execute_adhoc(stores, namespace, request)
+    return executions.execute_adhoc(stores, namespace, request)
 
 
 def search_stage(*searches: dict[str, Any], **parameters: Any) -> dict[str, Any]:
@@ -226,7 +227,7 @@ def test_search_and_the_retriever_routes_share_one_engine(stores: StaticStores) 
         ),
     )
     by_adhoc = adhoc(stores, [search_stage(vector_search(top_k=5), final_top_k=10)], filters=filters)
-    by_feature = retrievers.feature_search(
+    by_feature = executions.feature_search(
         stores,
         namespace,
         FeatureSearchRequest.model_validate(
@@ -277,7 +278,7 @@ def test_the_sdk_byo_vector_search_body_creates_and_executes(stores: StaticStore
             }
         ),
     )
-    answer = retrievers.execute_retriever(
+    answer = executions.execute_retriever(
         stores, namespace, created.retriever_id, ExecuteRetrieverRequest.model_validate({"inputs": {}})
     )
 
@@ -996,7 +997,7 @@ def test_filtered_executions_count_filter_usage_for_auto_create_indexes(stores: 
             "filters": {"category": "contract"},
         }
     )
-    retrievers.execute_adhoc(stores, namespace, request, defer=lambda function, *args: counted.append(args))
+    executions.execute_adhoc(stores, namespace, request, defer=lambda function, *args: counted.append(args))
 
     assert len(counted) == 1
     node = counted[0][3]

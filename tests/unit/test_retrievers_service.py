@@ -30,6 +30,7 @@ from stratus.models.retrievers import (
     PatchRetrieverResponse,
 )
 from stratus.services import namespaces, retrievers
+from stratus.services.retrieval import executions
 from stratus.services.retrieval.stages import describe_catalogue
 from stratus.services.spaces import resolve_namespace
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
@@ -135,6 +136,24 @@ def test_route_words_are_refused_as_names(stores: StaticStores, name: str) -> No
     assert caught.value.details["field"] == "retriever_name"
 
 
+def test_no_name_can_shadow_an_id_or_hold_the_key_separator(stores: StaticStores) -> None:
+    first = create(stores)
+    # Another retriever named after the first one's id would take over neither lookup: refused,
+    # at creation and on rename, as is any id-like name and any name holding '#'.
+    for name in (first.retriever_id, "ret_anything", "a#RET#b"):
+        with pytest.raises(BadRequestError) as caught:
+            create(stores, name)
+        assert caught.value.details["field"] == "retriever_name"
+        with pytest.raises(BadRequestError):
+            retrievers.update_retriever(
+                stores.metadata, ns(stores), "finder", PatchRetrieverRequest(retriever_name=name)
+            )
+    assert retrievers.get_retriever(stores.metadata, ns(stores), first.retriever_id) == first
+    with pytest.raises(BadRequestError) as lookup:
+        retrievers.get_retriever(stores.metadata, ns(stores), "x#y")
+    assert lookup.value.details["field"] == "retriever_id"
+
+
 def test_a_bad_stage_is_refused_at_creation_and_nothing_is_stored(stores: StaticStores) -> None:
     with pytest.raises(BadRequestError):
         create(stores, stages=[{"type": "summarize"}])
@@ -225,7 +244,7 @@ def test_delete_frees_the_name_and_a_namespace_delete_takes_its_retrievers(store
 
 def test_an_execution_answer_parses_as_the_sdk_response(stores: StaticStores) -> None:
     created = create(stores)
-    answer = retrievers.execute_retriever(
+    answer = executions.execute_retriever(
         stores,
         ns(stores),
         "finder",
@@ -243,7 +262,7 @@ def test_an_execution_answer_parses_as_the_sdk_response(stores: StaticStores) ->
 def test_an_edit_is_seen_by_the_next_execution(stores: StaticStores) -> None:
     create(stores)
     run = ExecuteRetrieverRequest.model_validate({"inputs": {"vector": [1.0, 0.0]}})
-    assert retrievers.execute_retriever(stores, ns(stores), "finder", run).documents
+    assert executions.execute_retriever(stores, ns(stores), "finder", run).documents
     retrievers.update_retriever(
         stores.metadata,
         ns(stores),
@@ -252,7 +271,7 @@ def test_an_edit_is_seen_by_the_next_execution(stores: StaticStores) -> None:
             {"stages": [SEARCH, {"type": "attribute_filter", "conditions": {"k": 2}}]}
         ),
     )
-    assert retrievers.execute_retriever(stores, ns(stores), "finder", run).documents == []
+    assert executions.execute_retriever(stores, ns(stores), "finder", run).documents == []
 
 
 def test_the_stage_catalogue_parses_as_the_sdk_definitions() -> None:

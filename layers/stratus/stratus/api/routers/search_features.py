@@ -9,7 +9,7 @@ from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import RETRIEVERS, error_responses
 from stratus.container import Container, get_container
 from stratus.models.retrievers import ExecutionResponse, FeatureSearchRequest
-from stratus.services import retrievers as service
+from stratus.services.retrieval import executions as service
 
 router = APIRouter(tags=RETRIEVERS)
 
