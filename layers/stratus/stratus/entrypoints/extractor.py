@@ -29,8 +29,9 @@ from stratus import observability
 from stratus.container import Container, get_container
 from stratus.ports.ledger import JobLedger
 from stratus.ports.stores import Stores
+from stratus.services.ingestion.batch_state import IngestLimits, MessageResult, Outcome
 from stratus.services.ingestion.budget import TimeBudget
-from stratus.services.ingestion.pipeline import BatchIngestor, IngestLimits, MessageResult, Outcome
+from stratus.services.ingestion.pipeline import BatchIngestor
 from stratus.services.ingestion.s3_events import sqs_messages
 from stratus.settings import Settings
 from stratus.wire_logs import quiet_sdk_wire_logs

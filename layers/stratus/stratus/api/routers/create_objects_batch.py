@@ -9,7 +9,7 @@ from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import OBJECTS, error_responses
 from stratus.container import Container, get_container
 from stratus.models.managed_content import CreateObjectsBatchRequest, CreateObjectsBatchResponse
-from stratus.services import buckets, objects
+from stratus.services import buckets, objects_batch
 
 router = APIRouter(tags=OBJECTS)
 
@@ -32,4 +32,4 @@ def create_objects_batch(
     container: Container = Depends(get_container),
 ) -> CreateObjectsBatchResponse:
     bucket = buckets.get_bucket(container.metadata, scope.namespace, bucket_id)
-    return objects.create_objects(container, bucket, body, container.settings)
+    return objects_batch.create_objects(container, bucket, body, container.settings)

@@ -9,7 +9,7 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
-from stratus.services.ingestion.pipeline import Message, S3ObjectEvent
+from stratus.services.ingestion.batch_state import Message, S3ObjectEvent
 
 
 class MalformedMessageError(ValueError):
