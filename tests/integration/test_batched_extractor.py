@@ -152,7 +152,7 @@ def test_a_batch_of_ten_files_is_one_embedding_call_one_upsert_and_two_status_tr
         == 10
     )
     task = ok(pipeline.client.get(f"/v1/tasks/{objects[0]['task_id']}", headers={"X-Namespace": namespace}))
-    assert task["status"] == "COMPLETED" and task["outputs"]["collections"] == {
+    assert task["status"] == "COMPLETED" and task["outputs"][0]["collections"] == {
         collection["collection_id"]: 1
     }
     top = search_text(pipeline, namespace, _note(4), top_k=1)[0]
