@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from stratus_local.ingest_worker import LocalLambdaContext
 from tests.integration.ingestion_rig import (
@@ -346,3 +347,33 @@ def test_a_batch_none_of_whose_objects_could_be_read_in_time_is_retried_not_fail
 
     assert _deliver(pipeline, messages) == set()  # the next delivery, in time
     assert {o["status"] for o in objects_of(pipeline, namespace, bucket["bucket_id"])} == {"COMPLETED"}
+
+
+def test_uploads_files_in_one_batch_become_their_objects_with_the_chosen_property(pipeline: Pipeline) -> None:
+    namespace, bucket, _ = setup_text(pipeline)
+    scope = {"X-Namespace": namespace}
+    pipeline.queued()  # the notification set-up's s3:TestEvent
+    sizes = []
+    for n in range(2):
+        body = {"filename": f"upload-{n}.txt", "content_type": "text/plain", "blob_property": "content"}
+        upload = ok(
+            pipeline.client.post(f"/v1/buckets/{bucket['bucket_id']}/uploads", json=body, headers=scope)
+        )
+        data = _note(n).encode()
+        sizes.append(len(data))
+        put = requests.put(upload["presigned_url"], data=data, headers=upload["headers"], timeout=10)
+        assert put.status_code == 200, put.text
+    _put_notes(pipeline, bucket, range(2, 3))
+    sizes.append(len(_note(2).encode()))
+    messages = _taken(pipeline)
+    assert len(messages) == 3
+
+    assert _deliver(pipeline, messages) == set()
+
+    objects = objects_of(pipeline, namespace, bucket["bucket_id"])
+    assert sorted(o["status"] for o in objects) == ["COMPLETED"] * 3
+    assert sorted(o["source"] for o in objects) == ["s3", "upload", "upload"]
+    assert {o["blobs"][0]["property"] for o in objects if o["source"] == "upload"} == {"content"}
+    assert search_text(pipeline, namespace, _note(1), top_k=1)[0]["payload"]["property"] == "content"
+    described = ok(pipeline.client.get(f"/v1/buckets/{bucket['bucket_id']}", headers=scope))
+    assert (described["object_count"], described["total_size_bytes"]) == (3, sum(sizes))
