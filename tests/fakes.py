@@ -35,13 +35,16 @@ from stratus.ports import (
     CollectionPage,
     FieldUsage,
     NamespacePage,
+    ObjectKey,
     ObjectPage,
+    ObjectWrite,
     PromotionRecord,
     RecordPage,
     RetrieverPage,
     ScoredRecord,
     Space,
     StoreCapabilities,
+    VectorColumns,
     VectorRecord,
 )
 from stratus.ports.backfill import NewBackfill
@@ -85,6 +88,9 @@ class InMemoryVectorStore:
                 f"vector space '{space.name}' exists with dimension {known}, not {space.dimension}",
                 {"space": space.name, "existing_dimension": known, "requested_dimension": space.dimension},
             )
+
+    def upsert_columns(self, space: Space, columns: VectorColumns) -> None:
+        self.upsert(space, columns.records())
 
     def upsert(self, space: Space, records: Sequence[VectorRecord]) -> None:
         self._maybe_fail("upsert")
@@ -585,6 +591,29 @@ class InMemoryMetadataStore:
         key = (record.org_id, record.namespace_id, record.bucket_id, record.object_id)
         self.objects[key] = record.model_copy(deep=True)
 
+    def save_objects(self, writes: Sequence[ObjectWrite]) -> None:
+        """All or nothing (the adapter's groups are transactions; one group here)."""
+        for write in writes:
+            record = write.record
+            if write.create:
+                if (record.org_id, record.namespace_id, record.bucket_id) not in self.buckets:
+                    raise ConflictError("bucket gone", {})
+                if (record.org_id, record.namespace_id, record.bucket_id, record.object_id) in self.objects:
+                    raise ConflictError("object exists", {})
+        for write in writes:
+            record = write.record
+            bucket_key = (record.org_id, record.namespace_id, record.bucket_id)
+            if write.create:
+                self.create_object(record)
+            else:
+                self.put_object(record)
+                self._move_totals(bucket_key, 0, write.size_delta)
+            if write.task is not None:
+                self.put_task(write.task)
+
+    def get_objects(self, keys: Sequence[ObjectKey]) -> dict[ObjectKey, ObjectRecord]:
+        return {key: record.model_copy(deep=True) for key in keys if (record := self.objects.get(key))}
+
     def save_object(self, record: ObjectRecord, task: Task, size_delta: int = 0) -> None:
         self.put_object(record)
         self.put_task(task)
@@ -644,6 +673,10 @@ class InMemoryMetadataStore:
 
     def put_task(self, task: Task) -> None:
         self.tasks[task.task_id] = task.model_copy(deep=True)
+
+    def put_tasks(self, tasks: Sequence[Task]) -> None:
+        for task in tasks:
+            self.put_task(task)
 
     def get_task(self, task_id: str) -> Task | None:
         return _copy(self.tasks.get(task_id))

@@ -1,7 +1,9 @@
 """Locally, what Lambda's SQS event source mapping does for the `extractor` function.
 
-A daemon thread long-polls the ingest queue, hands each batch to `handler(event, context)` as the
-exact event Lambda builds (`Records` of messageId, receiptHandle, body, attributes,
+`pollers` daemon threads (`STRATUS_INGEST_WORKERS`, default: the machine's cores) each long-poll
+the ingest queue for batches of up to the event source's BatchSize (10), as that many concurrent
+Lambda invocations would, and hand each batch to `handler(event, context)` as the exact event
+Lambda builds (`Records` of messageId, receiptHandle, body, attributes,
 messageAttributes, md5OfBody, eventSource, eventSourceARN, awsRegion), then settles the batch
 the way Lambda does with `ReportBatchItemFailures`: the messages not listed in
 `batchItemFailures` are deleted; the listed ones, or the whole batch if the handler raised, ran
@@ -24,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import os
 import threading
 import time
 import uuid
@@ -190,8 +193,19 @@ def failed_message_ids(response: Any, batch_ids: Sequence[str]) -> set[str]:
 # The worker
 
 
+def default_pollers() -> int:
+    """`STRATUS_INGEST_WORKERS`, else the machine's cores."""
+    from stratus.settings import Settings
+
+    configured = Settings.from_environment().ingest_workers
+    return configured if configured is not None else max(1, os.cpu_count() or 1)
+
+
 class IngestWorker:
-    """`IngestWorker(sqs, queue_url, handler, config).start()` ... `.stop()`."""
+    """`IngestWorker(sqs, queue_url, handler, config, pollers=2).start()` ... `.stop()`. The
+    handler is called from `pollers` threads at once, as Lambda runs concurrent invocations
+    (each in a container of its own; here they share the process, so the handler must be
+    thread-safe, as the extractor is)."""
 
     def __init__(
         self,
@@ -200,20 +214,24 @@ class IngestWorker:
         handler: Handler,
         config: FunctionConfig,
         wait_seconds: int = DEFAULT_WAIT_SECONDS,
+        pollers: int = 1,
     ) -> None:
+        if pollers < 1:
+            raise ValueError(f"pollers must be at least 1, got {pollers}")
         self._sqs = sqs_client
         self._queue_url = queue_url
         self._handler = handler
         self._config = config
         self._wait_seconds = wait_seconds
+        self.pollers = pollers
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._queue_arn = ""
         self._region = str(sqs_client.meta.region_name)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return any(thread.is_alive() for thread in self._threads)
 
     def start(self) -> IngestWorker:
         """Start polling. Looks the queue up first, so a missing queue fails here, loudly."""
@@ -222,21 +240,24 @@ class IngestWorker:
         attributes = self._sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])
         self._queue_arn = str(attributes["Attributes"]["QueueArn"])
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="stratus-local-ingest", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"stratus-local-ingest-{number}", daemon=True)
+            for number in range(1, self.pollers + 1)
+        ]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Ask the loop to end and wait for it: at most one receive wait, plus the batch being
-        handled. True if it ended within `timeout`."""
+        """Ask the loops to end and wait for them: at most one receive wait, plus the batches
+        being handled. True if all ended within `timeout`."""
         self._stop.set()
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        if thread.is_alive():
-            return False  # still `running`: the batch in hand outlasted the timeout
-        self._thread = None
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self.running:
+            return False  # still `running`: a batch in hand outlasted the timeout
+        self._threads = []
         return True
 
     def _run(self) -> None:

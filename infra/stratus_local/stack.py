@@ -347,7 +347,13 @@ def queue_url(aws_endpoint_url: str, queue_name: str) -> str:
 def start_ingest_worker(aws_endpoint_url: str, ingest_queue_url: str) -> IngestWorker:
     """Load functions/extractor/app.py, the deployed entry point, and start feeding it the
     ingest queue. A handler that cannot be imported stops the start with its traceback."""
-    from stratus_local.ingest_worker import EXTRACTOR_APP, FunctionConfig, IngestWorker, load_handler
+    from stratus_local.ingest_worker import (
+        EXTRACTOR_APP,
+        FunctionConfig,
+        IngestWorker,
+        default_pollers,
+        load_handler,
+    )
 
     try:
         handler = load_handler(EXTRACTOR_APP)
@@ -360,7 +366,8 @@ def start_ingest_worker(aws_endpoint_url: str, ingest_queue_url: str) -> IngestW
             "uploaded objects would never be ingested"
         ) from None
     sqs = aws_client(aws_endpoint_url, "sqs")
-    return IngestWorker(sqs, ingest_queue_url, handler, FunctionConfig.from_template()).start()
+    config = FunctionConfig.from_template()
+    return IngestWorker(sqs, ingest_queue_url, handler, config, pollers=default_pollers()).start()
 
 
 def apply_backfill_environment(backfill_queue_url: str) -> None:

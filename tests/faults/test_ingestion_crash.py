@@ -86,17 +86,18 @@ def _once(
     return wrapper
 
 
-def _completed(record: Any, *args: Any, **kwargs: Any) -> bool:
-    return bool(record.status == "COMPLETED")
+def _completed(writes: Any, *args: Any, **kwargs: Any) -> bool:
+    """The batch's status write that completes its objects."""
+    return any(write.record.status == "COMPLETED" for write in writes)
 
 
 CRASHES = {
-    # Inside the idempotent step: Powertools' record is left IN_PROGRESS, the step runs again.
+    # Inside the job: its idempotency record is left IN_PROGRESS, the job runs again.
     "killed-right-after-the-vector-upsert": ("vectors", "upsert", lambda *a, **k: True, True),
-    # After the step: its saved result is reused, nothing is embedded again. The object record
-    # and its task are saved together (one transaction), COMPLETED last.
-    "killed-at-the-completed-write": ("metadata", "save_object", _completed, False),
-    "killed-right-after-the-completed-write": ("metadata", "save_object", _completed, True),
+    # After the job: its saved result is reused, nothing is embedded again. The objects' records
+    # and their tasks are saved together (batched transactions), COMPLETED last.
+    "killed-at-the-completed-write": ("metadata", "save_objects", _completed, False),
+    "killed-right-after-the-completed-write": ("metadata", "save_objects", _completed, True),
 }
 
 

@@ -265,6 +265,17 @@ def _check_object(body: Body) -> None:
     assert [blob["property"] for blob in body["blobs"]] == ["content"]
 
 
+def _check_objects_batch(body: Body) -> None:
+    assert body["total_requested"] == body["succeeded_count"] == 2 and body["failed"] == []
+    assert [item["object_index"] for item in body["succeeded"]] == [0, 1]
+    assert [item["metadata"]["title"] for item in body["succeeded"]] == ["Q3 notes", "Q4 notes"]
+    assert all(item["status"] == "PENDING" and item["source"] == "api" for item in body["succeeded"])
+
+
+def _check_listed_batch_objects(body: Body) -> None:
+    assert sorted(item["metadata"]["title"] for item in body["results"]) == ["Q3 notes", "Q4 notes"]
+
+
 def _check_listed_objects(body: Body) -> None:
     assert [item["metadata"]["title"] for item in body["results"]] == ["Q3 notes"]
 
@@ -415,6 +426,7 @@ PREPARE: dict[str, Callable[[dict[str, Any], Answers], dict[str, Any]]] = {
     "batch_update_collection_documents": _collection_id_from_setup,
     "get_bucket": _bucket_id_from_setup,
     "create_object": _bucket_id_from_setup,
+    "create_objects_batch": _bucket_id_from_setup,
     "list_objects": _bucket_id_from_setup,
     "get_object": _object_from_setup,
     "create_upload": _bucket_id_from_setup,
@@ -494,6 +506,12 @@ EXPECTATIONS: dict[str, Expectation] = {
     ),
     "create_object": Expectation(
         200, _check_object, setup=(MANAGED, BUCKET), then=("list_objects", 200, _check_listed_objects)
+    ),
+    "create_objects_batch": Expectation(
+        200,
+        _check_objects_batch,
+        setup=(MANAGED, BUCKET),
+        then=("list_objects", 200, _check_listed_batch_objects),
     ),
     "list_objects": Expectation(200, _check_listed_objects, setup=(MANAGED, BUCKET, "create_object")),
     "get_object": Expectation(200, _check_object, setup=(MANAGED, BUCKET, "create_object")),

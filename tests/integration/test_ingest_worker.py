@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -32,6 +33,7 @@ from stratus_local.ingest_worker import (
     FunctionConfig,
     IngestWorker,
     InvalidBatchResponse,
+    default_pollers,
     failed_message_ids,
     lambda_message_attributes,
     load_handler,
@@ -139,9 +141,11 @@ class RecordingHandler:
 def start_worker(queues: Queues) -> Iterator[Callable[..., IngestWorker]]:
     started: list[IngestWorker] = []
 
-    def start(handler: Any, config: FunctionConfig | None = None, url: str | None = None) -> IngestWorker:
+    def start(
+        handler: Any, config: FunctionConfig | None = None, url: str | None = None, pollers: int = 1
+    ) -> IngestWorker:
         config = config or FunctionConfig.from_template()
-        worker = IngestWorker(queues.sqs, url or queues.url, handler, config)
+        worker = IngestWorker(queues.sqs, url or queues.url, handler, config, pollers=pollers)
         started.append(worker.start())
         return worker
 
@@ -234,6 +238,77 @@ def test_message_attributes_convert_like_lambdas() -> None:
     assert converted == {
         "tags": {"stringListValues": ["a"], "binaryListValues": ["eg=="], "dataType": "String.List"}
     }
+
+
+def test_the_pollers_are_stratus_ingest_workers_else_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRATUS_INGEST_WORKERS", "3")
+    assert default_pollers() == 3
+    monkeypatch.delenv("STRATUS_INGEST_WORKERS")
+    assert default_pollers() == (os.cpu_count() or 1)
+    with pytest.raises(ValueError, match="pollers"):
+        IngestWorker(_client("http://127.0.0.1:1", "sqs"), "url", RecordingHandler(), _config(), pollers=0)
+
+
+def _config() -> FunctionConfig:
+    return FunctionConfig.from_template()
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches and concurrency, as the event source mapping
+
+
+class ConcurrencyProbe:
+    """A handler that holds each invocation until another one is in flight (or `patience` ends),
+    recording the most invocations it saw at once and each batch's size."""
+
+    def __init__(self, patience: float) -> None:
+        self.patience = patience
+        self.in_flight = 0
+        self.most = 0
+        self.batch_sizes: list[int] = []
+        self._lock = threading.Lock()
+        self._together = threading.Event()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with self._lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            self.batch_sizes.append(len(event["Records"]))
+            if self.in_flight >= 2:
+                self._together.set()
+        self._together.wait(self.patience)
+        with self._lock:
+            self.in_flight -= 1
+        return {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize("pollers", [1, 2])
+def test_pollers_run_that_many_invocations_at_once(
+    queues: Queues, start_worker: Callable[..., IngestWorker], pollers: int
+) -> None:
+    probe = ConcurrencyProbe(patience=PATIENCE_SECONDS / 3 if pollers > 1 else 1.0)
+    start_worker(probe, pollers=pollers)
+    queues.send("first")
+    wait_until(lambda: len(probe.batch_sizes) == 1, "the first batch is being handled")
+    queues.send("second")  # only another poller can take it while the first batch is held
+
+    wait_until(lambda: queues.count() == 0, "both messages were handled")
+
+    assert probe.most == pollers
+    assert probe.batch_sizes == [1, 1]
+
+
+def test_a_receive_takes_up_to_the_batch_size(
+    queues: Queues, start_worker: Callable[..., IngestWorker]
+) -> None:
+    queues.send(*[f"message-{n}" for n in range(25)])
+    probe = ConcurrencyProbe(patience=0.0)
+    start_worker(probe)
+
+    wait_until(lambda: queues.count() == 0, "every message was handled")
+
+    assert sum(probe.batch_sizes) == 25
+    assert max(probe.batch_sizes) == 10 and all(size <= 10 for size in probe.batch_sizes)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -281,10 +281,10 @@ def test_an_extractor_batch_counts_its_documents_and_failures_and_logs_each_mess
     assert summary["failed_message_ids"] == [pdf_message] and summary["documents"] == 6
     # Each object's line carries its message's id as correlation id
     object_lines = [line for line in stdout.logs() if line["message"].startswith("object ")]
-    assert len(object_lines) == 3  # the PDF raised instead of answering an outcome
-    assert {line["correlation_id"] for line in object_lines} == {
-        m["MessageId"] for m in messages if m["MessageId"] != pdf_message
-    }
+    assert len(object_lines) == 4  # the batched pipeline answers the PDF's outcome too: failed
+    assert {line["correlation_id"] for line in object_lines} == {m["MessageId"] for m in messages}
+    (failed,) = [line for line in object_lines if ": failed " in line["message"]]
+    assert failed["correlation_id"] == pdf_message
     assert "purr" not in stdout.text and "topic number" not in stdout.text  # no document text
 
 

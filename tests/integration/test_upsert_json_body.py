@@ -1,5 +1,6 @@
-"""Upsert bodies through the whole app: parsed by stratus.api.json_body (pydantic_core, large
-bodies off the event loop), with the same answers and errors as FastAPI's own parsing.
+"""Upsert bodies through the whole app: parsed by stratus.api.json_body (vectors straight into
+numpy by stratus.api.upsert_body, the rest by FastAPI; large bodies off the event loop), with the
+same answers and errors as FastAPI's own parsing.
 
 Real components: the app through TestClient, moto's DynamoDB, LanceDB in a temp directory."""
 
@@ -44,11 +45,11 @@ def client(
 
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each body parsed: whether the parsing thread was running an event loop."""
+    """For each upsert body parsed: whether the parsing thread was running an event loop."""
     seen: list[bool] = []
-    real = json_body.loads
+    real = json_body.decode_upsert
 
-    def spying_loads(body: bytes) -> Any:
+    def spying_decode(body: bytes) -> Any:
         try:
             asyncio.get_running_loop()
             seen.append(True)
@@ -56,7 +57,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
             seen.append(False)
         return real(body)
 
-    monkeypatch.setattr(json_body, "loads", spying_loads)
+    monkeypatch.setattr(json_body, "decode_upsert", spying_decode)
     return seen
 
 

@@ -3,8 +3,10 @@ same data written straight into fresh LanceDB tables.
 
 - **HTTP**: the timings of the big namespace's load (shared with the search benchmark): request
   time only, the JSON body is encoded before the clock starts;
-- **adapter in-process**: `LanceDBVectorStore.upsert` with the records the service would hand it
-  (Python float lists): Arrow conversion, filter terms, then `merge_insert`;
+- **adapter in-process**: `LanceDBVectorStore.upsert_columns` with the columns the service hands
+  it (one float64 matrix as parsed, the payloads and their JSON): float32 cast, filter terms,
+  Arrow, then `merge_insert`; and `upsert` with one record of Python floats per document (the
+  port's other way in, which the extractor uses);
 - **direct merge_insert**: `merge_insert("id").when_matched_update_all()
   .when_not_matched_insert_all()` with ready Arrow tables (what the adapter ends with);
 - **direct add**: `table.add` (append, no id matching), for scale.
@@ -14,6 +16,7 @@ The three in-process ways write to their own fresh tables, interleaved batch by 
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,16 +30,17 @@ import pyarrow as pa
 
 from stratus.adapters.lancedb.arrow import record_batch, table_schema
 from stratus.adapters.lancedb.store import LanceDBVectorStore
-from stratus.ports import Space, VectorRecord
-from tests.perf.common import document_id, median, ms, payload_of, ratio, table
+from stratus.ports import Space, VectorColumns, VectorRecord
+from tests.perf.common import VECTOR_DECIMALS, document_id, median, ms, payload_of, ratio, table
 from tests.perf.context import Context, LoadedNamespace
 
 NAME = "upsert"
 TITLE = "Upsert throughput: API vs straight LanceDB"
-IN_PROCESS = ("adapter", "merge_insert", "add")
+IN_PROCESS = ("adapter", "adapter_records", "merge_insert", "add")
 LABELS = {
     "http": "HTTP `POST /v1/namespaces/{id}/documents/direct`",
-    "adapter": "adapter `LanceDBVectorStore.upsert` in-process",
+    "adapter": "adapter `LanceDBVectorStore.upsert_columns` in-process (what the route calls)",
+    "adapter_records": "adapter `LanceDBVectorStore.upsert`, records of Python floats",
     "merge_insert": "direct LanceDB `merge_insert` (as the adapter)",
     "add": "direct LanceDB `table.add` (append)",
 }
@@ -45,40 +49,52 @@ EDGE_BATCHES = 10  # first / last batches compared to show the effect of the tab
 
 @dataclass
 class Batches:
-    """One batch's inputs in both shapes: Python records (adapter) and Arrow (direct)."""
+    """Each batch's inputs in every shape: columns (as the service hands them), Python records
+    and Arrow (direct)."""
 
+    columns: list[VectorColumns]
     records: list[list[VectorRecord]]
     arrow: list[pa.Table]
 
 
 def build_batches(data: LoadedNamespace, batch: int) -> Batches:
     space = Space("direct", data.index, int(data.vectors.shape[1]), "cosine")
+    columns: list[VectorColumns] = []
     records: list[list[VectorRecord]] = []
     arrow: list[pa.Table] = []
     for start in range(0, data.loaded, batch):
-        rows = data.vectors[start : start + batch]
+        rows = np.round(data.vectors[start : start + batch].astype(np.float64), VECTOR_DECIMALS)
+        ids = [document_id(start + offset) for offset in range(len(rows))]
+        payloads = [payload_of(start + offset) for offset in range(len(rows))]
+        texts = [json.dumps(p, ensure_ascii=False, separators=(",", ":")) for p in payloads]
+        columns.append(VectorColumns(ids, payloads, np.ascontiguousarray(rows), texts))
         chunk = [
-            VectorRecord(id=document_id(start + offset), payload=payload_of(start + offset), vector=vector)
-            for offset, vector in enumerate(rows.astype(np.float64).tolist())
+            VectorRecord(id=record_id, payload=payload, vector=vector)
+            for record_id, payload, vector in zip(ids, payloads, rows.tolist(), strict=True)
         ]
         records.append(chunk)
         # The adapter's own conversion, so the direct tables hold byte-for-byte the same rows.
         arrow.append(record_batch(space, chunk, set()))  # no payload-index columns
-    return Batches(records, arrow)
+    return Batches(columns, records, arrow)
 
 
 class Writers:
     def __init__(self, directory: Path, dimension: int, index: str) -> None:
         self.space = Space("adapter", index, dimension, "cosine")
+        self.records_space = Space("records", index, dimension, "cosine")
         self.store = LanceDBVectorStore(str(directory / "adapter"))
         self.store.ensure_space(self.space)
+        self.store.ensure_space(self.records_space)
         db = lancedb.connect(str(directory / "direct"))
         schema = table_schema(dimension, "cosine")
         self.merge_table = db.create_table("merge_insert", schema=schema)
         self.add_table = db.create_table("add", schema=schema)
 
-    def adapter(self, records: list[VectorRecord]) -> None:
-        self.store.upsert(self.space, records)
+    def adapter(self, columns: VectorColumns) -> None:
+        self.store.upsert_columns(self.space, columns)
+
+    def adapter_records(self, records: list[VectorRecord]) -> None:
+        self.store.upsert(self.records_space, records)
 
     def merge_insert(self, batch: pa.Table) -> None:
         self.merge_table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(
@@ -91,9 +107,11 @@ class Writers:
 
 def write_interleaved(writers: Writers, batches: Batches) -> dict[str, list[float]]:
     seconds: dict[str, list[float]] = {method: [] for method in IN_PROCESS}
-    for position, (records, arrow) in enumerate(zip(batches.records, batches.arrow, strict=True)):
+    inputs = zip(batches.columns, batches.records, batches.arrow, strict=True)
+    for position, (columns, records, arrow) in enumerate(inputs):
         calls: dict[str, Callable[[], None]] = {
-            "adapter": partial(writers.adapter, records),
+            "adapter": partial(writers.adapter, columns),
+            "adapter_records": partial(writers.adapter_records, records),
             "merge_insert": partial(writers.merge_insert, arrow),
             "add": partial(writers.add, arrow),
         }

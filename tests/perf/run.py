@@ -26,8 +26,8 @@ if __package__ in (None, ""):  # run as a script: make `tests.perf` importable
 
 # cold_start runs first: it needs no stack, and measures best before one is up.
 BENCHMARKS = (
-    "cold_start", "search", "retrievers", "upsert", "promotion", "text_query", "auto_indexes", "ingestion",
-    "load", "rate_limit", "backfill",
+    "cold_start", "search", "retrievers", "upsert", "pinecone_calls", "promotion", "text_query",
+    "auto_indexes", "ingestion", "load", "rate_limit", "backfill",
 )  # fmt: skip
 # Benchmarks whose module is not tests/perf/bench_<name>.py.
 MODULES = {"cold_start": "tests.perf.cold_start"}

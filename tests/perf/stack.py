@@ -91,7 +91,7 @@ def running_stack(
     """Start the stack on a free port with its data under `workdir`; stop it on exit.
     `log_level=warning`: no access-log line per request (the API is measured, not the terminal).
     `workers > 1`: uvicorn worker processes, as `make dev` runs with `--workers`. `env`: extra
-    settings (e.g. model weights) for this stack."""
+    settings for this stack (e.g. model weights; the caller's own `STRATUS_*` never reach it)."""
     workdir.mkdir(parents=True, exist_ok=True)
     info_path = workdir / "info.json"
     args = [

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from stratus import limits
-from stratus.api.json_body import FastJSONRequest
+from stratus.api.json_body import FastJSONRequest, UpsertJSONRequest
 from stratus.api.operations import OPERATIONS
 from stratus.services import documents
 from tests.security.conftest import Stack, api_gateway_event, assert_envelope, invoke_function
@@ -47,6 +47,7 @@ def parsing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]
     real_body, real_json = Request.body, Request.json
     # The upsert routes parse through their own request class (stratus.api.json_body).
     real_fast_json = FastJSONRequest.json
+    real_upsert_json = UpsertJSONRequest.json
     real_upsert = documents.upsert_documents
 
     async def body(self: Request) -> bytes:
@@ -61,6 +62,10 @@ def parsing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]
         calls.append("json")
         return await real_fast_json(self)
 
+    async def upsert_parse(self: UpsertJSONRequest) -> Any:
+        calls.append("json")
+        return await real_upsert_json(self)
+
     def upsert(*args: Any, **kwargs: Any) -> Any:
         calls.append("upsert")
         return real_upsert(*args, **kwargs)
@@ -68,6 +73,7 @@ def parsing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]
     monkeypatch.setattr(Request, "body", body)
     monkeypatch.setattr(Request, "json", parse)
     monkeypatch.setattr(FastJSONRequest, "json", fast_parse)
+    monkeypatch.setattr(UpsertJSONRequest, "json", upsert_parse)
     monkeypatch.setattr(documents, "upsert_documents", upsert)
     body_ = {"namespace_id": NAMESPACE, "vector_configs": [{"name": "emb", "dimension": 2}]}
     assert stack.call("POST", "/v1/namespaces/standalone", json=body_).status_code == 200

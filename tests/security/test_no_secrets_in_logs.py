@@ -271,6 +271,7 @@ def test_an_unexpected_error_logs_no_payload_or_vector(
         raise TypeError(f"cannot convert {records!r}")
 
     monkeypatch.setattr(vectors, "upsert", broken_upsert)
+    monkeypatch.setattr(vectors, "upsert_columns", broken_upsert)  # what the upsert route calls
 
     response = stack.call(
         "POST", f"/v1/namespaces/{NAMESPACE}/documents/direct", json={"documents": [_document("d1")]}
@@ -341,6 +342,7 @@ def _invoke_the_functions(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None
         raise TypeError(f"cannot convert {records!r}")
 
     monkeypatch.setattr(type(get_container().vectors), "upsert", broken_upsert)
+    monkeypatch.setattr(type(get_container().vectors), "upsert_columns", broken_upsert)
     reset_container()
     status, text = invoke_function(
         "upsert_documents",

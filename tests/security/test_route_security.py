@@ -387,6 +387,9 @@ CASES: dict[Route, Case] = {
     ("GET", "/v1/buckets/{bucket_id}"): Case("read", own_scope_status=404, shows_secret=True),
     ("DELETE", "/v1/buckets/{bucket_id}"): Case("write", own_scope_status=404),
     ("POST", "/v1/buckets/{bucket_id}/objects"): Case("write", _object, own_scope_status=404),
+    ("POST", "/v1/buckets/{bucket_id}/objects/batch"): Case(
+        "write", lambda w: {"objects": [_object(w), _object(w)]}, own_scope_status=404
+    ),
     ("GET", "/v1/buckets/{bucket_id}/objects"): Case(
         "read", own_scope_status=404, shows_secret=True, query=ALL
     ),

@@ -18,8 +18,9 @@ BUCKET_NAME_SUB = "${DataBucketName}-${Stage}-${AWS::AccountId}-${AWS::Region}"
 # S3 actions each function may use on the data bucket; every other function gets none.
 EXPECTED_S3_ACTIONS = {
     "ExtractorFunction": {"s3:GetObject", "s3:ListBucket"},
-    # Writes manifests; reads a confirmed upload's staged file named by a blob's upload_id.
+    # Write manifests; read a confirmed upload's staged file named by a blob's upload_id.
     "CreateObjectFunction": {"s3:PutObject", "s3:GetObject"},
+    "CreateObjectsBatchFunction": {"s3:PutObject", "s3:GetObject"},
     "CreateUploadFunction": {"s3:PutObject"},
     "ConfirmUploadFunction": {"s3:GetObject"},
     "DeleteObjectFunction": {"s3:DeleteObject"},

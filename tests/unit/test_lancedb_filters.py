@@ -4,11 +4,14 @@ hostile field names and values and numeric edge cases, all checked against `eval
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stratus.adapters.lancedb.filters import _term, compile_filter, filter_terms
 from stratus.adapters.lancedb.sql import sql_string
@@ -415,3 +418,66 @@ def test_paths_of_lone_surrogates_and_of_the_character_they_escape_differ() -> N
     assert _term("p_", ("😀",), "") != _term("p_", ("\ud83d\ude00",), "")
     assert _term("p_", ("\ud800",), "") != _term("p_", ("\\ud800",), "")
     assert _term("p_", ("😀",), "") == 'p_["\\ud83d\\ude00"]'  # unchanged for valid text
+
+
+# ---------------------------------------------------------------------------------------------
+# filter_terms is the plain recursive definition, only faster (it runs for every record written)
+
+
+def _reference_scalar_terms(position: str, path: tuple[str, ...], value: Any) -> Iterator[str]:
+    from stratus.adapters.filter_tokens import number_key
+
+    if isinstance(value, str):
+        yield _term(position + "s", path, value)
+        yield _term(position + "i", path, value.lower())
+    elif isinstance(value, bool):
+        yield _term(position + "b", path, "true" if value else "false")
+    elif isinstance(value, int | float):
+        yield _term(position + "n", path, number_key(value))
+
+
+def _reference_walk(node: Mapping[str, Any], prefix: tuple[str, ...]) -> Iterator[str]:
+    from stratus.adapters.lancedb.filters import _json_type
+
+    for key, value in node.items():
+        path = (*prefix, str(key))
+        if value is None:
+            continue
+        yield _term("p_", path, "")
+        yield _term("t_", path, _json_type(value))
+        if isinstance(value, Mapping):
+            yield from _reference_walk(value, path)
+        elif isinstance(value, list):
+            for item in value:
+                yield from _reference_scalar_terms("e", path, item)
+        else:
+            yield from _reference_scalar_terms("v", path, value)
+            if isinstance(value, str):
+                yield from (_term("w_", path, word) for word in tokenize(value))
+
+
+def _reference_terms(payload: Mapping[str, Any]) -> list[str]:
+    """The terms as first written: one generator walk, no caching (the definition)."""
+    return sorted(set(_reference_walk(payload, ())))
+
+
+_TEXTS = st.text(max_size=8) | st.sampled_from(["cat-1", "Cat-1", "a b", "x" * 70, "\ud800", "é É"])
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXTS
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXTS, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.dictionaries(_TEXTS, _JSON, max_size=6))
+def test_filter_terms_are_the_recursive_definition(payload: dict[str, Any]) -> None:
+    assert filter_terms(payload) == _reference_terms(payload)
+    assert filter_terms(payload) == _reference_terms(payload)  # and again, from the cache

@@ -45,6 +45,8 @@ MAX_DESCRIPTION_LENGTH = 2000
 
 # Managed content.
 MAX_BLOBS_PER_OBJECT = 16
+# Objects per `POST /v1/buckets/{id}/objects/batch` (the Mixpeek SDK's own bound).
+MAX_OBJECTS_PER_BATCH = 100
 # An object's metadata is copied into every document made from it, so it must leave room in the
 # 40 KB payload for the extracted text.
 MAX_OBJECT_METADATA_BYTES = 16 * 1024

@@ -136,6 +136,9 @@ class Settings(Model):
     # maxReceiveCount (template.yaml): on the last receive a failing object is marked FAILED
     # for good before the message moves to the dead-letter queue.
     ingest_max_receives: int = Field(default=3, ge=1, le=1000)
+    # Local stack only: concurrent pollers of the ingest queue, as Lambda's concurrent invocations
+    # of the extractor (unset: the machine's cores).
+    ingest_workers: int | None = Field(default=None, ge=1, le=64)
     presigned_url_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
     # Largest object the extractor reads (bigger ones end FAILED with the reason).
     max_object_bytes: int = Field(default=20 * 1024 * 1024, ge=1)

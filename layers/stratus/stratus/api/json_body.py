@@ -49,10 +49,48 @@ class FastJSONRoute(APIRoute):
     """An APIRoute whose handler sees a `FastJSONRequest` (FastAPI's documented way to customise
     the request: a route class wrapping `get_route_handler`)."""
 
+    request_class: type[Request] = FastJSONRequest
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        request_class = self.request_class
 
         async def fast_json_handler(request: Request) -> Response:
-            return await handler(FastJSONRequest(request.scope, request.receive))
+            return await handler(request_class(request.scope, request.receive))
 
         return fast_json_handler
+
+
+# Where `UpsertJSONRequest` leaves the vectors it took out of the body (`request.state`).
+UPSERT_VECTORS_STATE = "stratus_upsert_vectors"
+
+
+def decode_upsert(body: bytes) -> tuple[Any, Any]:
+    """(what FastAPI validates, the vectors by index or None): `upsert_body.decode`'s split when
+    it can make one, else the whole body parsed as `loads` does."""
+    from stratus.api.upsert_body import decode
+
+    decoded = decode(body)
+    if decoded is None:
+        return loads(body), None
+    return decoded.skeleton, decoded.vectors
+
+
+class UpsertJSONRequest(Request):
+    """The upsert route's request: FastAPI validates the body without its vectors (each one a
+    placeholder), which travel as numpy rows in `request.state` (see `stratus.api.upsert_body`).
+    A body the fast split cannot take exactly is parsed whole, as `FastJSONRequest` does."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            if len(body) >= OFFLOAD_BYTES:
+                self._json, vectors = await run_in_threadpool(decode_upsert, body)
+            else:
+                self._json, vectors = decode_upsert(body)
+            setattr(self.state, UPSERT_VECTORS_STATE, vectors)
+        return self._json
+
+
+class UpsertJSONRoute(FastJSONRoute):
+    request_class = UpsertJSONRequest

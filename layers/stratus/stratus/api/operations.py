@@ -63,6 +63,7 @@ OPERATION_NAMES = (
     "get_bucket",
     "delete_bucket",
     "create_object",
+    "create_objects_batch",
     "list_objects",
     "get_object",
     "delete_object",
@@ -122,6 +123,8 @@ RATE_CATEGORIES: dict[str, RateCategory] = {
     "delete_bucket": "metadata",
     # Carries the file (up to 6 MB into S3) and starts an extraction, as an upload does.
     "create_object": "upload",
+    # Up to 100 objects, each as create_object takes it.
+    "create_objects_batch": "upload",
     "list_objects": "data",
     "get_object": "data",
     "create_upload": "upload",

@@ -1,86 +1,42 @@
-"""The `extractor` function: SQS batch of S3 notifications → `ObjectIngestor`, with Powertools.
+"""The `extractor` function: SQS batch of S3 notifications → `BatchIngestor`, with Powertools.
 
-- `BatchProcessor` reports partial batch failures (`batchItemFailures`), so one bad object never
-  makes the batch's good ones run again; the queue retries the bad one and, after
-  `maxReceiveCount` receives, moves it to the dead-letter queue.
-- `idempotent_function` on DynamoDB makes each (object, etag, collection) step run once: a
-  redelivered message, or a retry after a crash, returns the saved result instead of embedding
-  again. Its records live in their own table (`STRATUS_IDEMPOTENCY_TABLE_NAME`) with a TTL.
+- The whole batch is ingested together (services/ingestion: one embedding call per inference
+  service, one vector upsert per index, batched status writes), then `BatchProcessor` reports
+  the messages whose objects failed (`batchItemFailures`), so one bad object never makes the
+  batch's good ones run again; the queue retries the bad one and, after `maxReceiveCount`
+  receives, moves it to the dead-letter queue.
+- Powertools Idempotency on DynamoDB (`adapters/idempotency.py`) keeps a record per (object,
+  etag, collection) job: a redelivered message, or a retry after a crash, reuses the saved result
+  instead of embedding again. Its records live in their own table
+  (`STRATUS_IDEMPOTENCY_TABLE_NAME`) with a TTL.
+- The invocation's remaining time (`context.get_remaining_time_in_millis()`) is checked before
+  each stage; only an object that would overrun it fails (services/ingestion/budget.py).
 - `stratus.observability` logs each message's lines with its SQS message id as correlation id and
   publishes the batch's `BatchCounts` (messages, failures, objects, documents) as metrics.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from stratus import observability
 from stratus.container import Container, get_container
+from stratus.ports.ledger import JobLedger
 from stratus.ports.stores import Stores
-from stratus.services.ingestion.pipeline import (
-    BatchLookups,
-    IngestJob,
-    IngestLimits,
-    ObjectIngestor,
-    Outcome,
-    RunOnce,
-)
-from stratus.services.ingestion.s3_events import object_events
+from stratus.services.ingestion.batch_state import IngestLimits, MessageResult, Outcome
+from stratus.services.ingestion.budget import TimeBudget
+from stratus.services.ingestion.pipeline import BatchIngestor
+from stratus.services.ingestion.s3_events import sqs_messages
 from stratus.settings import Settings
 from stratus.wire_logs import quiet_sdk_wire_logs
 
 logger = logging.getLogger(__name__)
-
-# A saved step result is reused for a day; after that an object COMPLETED at the same ETag is
-# still skipped by the pipeline itself (its record says so).
-IDEMPOTENCY_SECONDS = 24 * 3600
-
-
-def powertools_run_once(persistence: DynamoDBPersistenceLayer, config: IdempotencyConfig) -> RunOnce:
-    """A `RunOnce` keyed by (object_id, etag, collection_id) of the job."""
-
-    def run_step(job: dict[str, str], work: Callable[[], int]) -> int:
-        return work()
-
-    # Only `job` is hashed into the key; `work` rides along as another keyword argument.
-    step: Callable[..., Any] = idempotent_function(
-        run_step, data_keyword_argument="job", persistence_store=persistence, config=config
-    )
-
-    def run_once(job: IngestJob, work: Callable[[], int]) -> int:
-        return int(step(job=job.as_dict(), work=work))
-
-    return run_once
-
-
-def idempotency_config() -> IdempotencyConfig:
-    return IdempotencyConfig(
-        event_key_jmespath="[object_id, etag, collection_id]",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=IDEMPOTENCY_SECONDS,
-    )
-
-
-def persistence_layer(settings: Settings) -> DynamoDBPersistenceLayer:
-    import boto3
-
-    client = boto3.session.Session().client(
-        "dynamodb", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
-    )
-    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_client=client)
 
 
 @dataclass
@@ -96,9 +52,10 @@ class BatchCounts:
     documents: int = 0
 
     def add(self, outcome: Outcome) -> None:
+        # A failed object is counted with its message (`failed_messages`), as it comes back.
         if outcome.status == "completed":
             self.objects_completed += 1
-        else:
+        elif outcome.status == "skipped":
             self.objects_skipped += 1
         self.documents += sum(outcome.documents.values())
 
@@ -113,36 +70,39 @@ class BatchCounts:
 class ExtractorFunction:
     """Built once per container; `handle` is the Lambda entry point's body."""
 
-    def __init__(self, stores: Stores, settings: Settings, run_once: RunOnce | None = None) -> None:
-        self._config = idempotency_config()
-        if run_once is None:
-            run_once = powertools_run_once(persistence_layer(settings), self._config)
+    def __init__(self, stores: Stores, settings: Settings, ledger: JobLedger | None = None) -> None:
+        if ledger is None:
+            from stratus.adapters.idempotency import dynamodb_ledger
+
+            ledger = dynamodb_ledger(settings)
         limits = IngestLimits(
             max_receives=settings.ingest_max_receives, max_object_bytes=settings.max_object_bytes
         )
-        self._ingestor = ObjectIngestor(stores, limits, run_once)
+        self._ingestor = BatchIngestor(stores, limits, ledger)
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         return self.handle_batch(event, context)[0]
 
     def handle_batch(self, event: dict[str, Any], context: Any) -> tuple[dict[str, Any], BatchCounts]:
         """The batch's answer (`batchItemFailures`) and its counts."""
-        if context is not None:
-            # In-progress records expire with this invocation, so a crashed attempt never blocks
-            # the retry (the queue's visibility timeout is 6x the function timeout).
-            self._config.register_lambda_context(context)
+        results = {
+            result.message_id: result
+            for result in self._ingestor.ingest(sqs_messages(event), TimeBudget.of(context))
+        }
         # raise_on_entire_batch_failure=False: always answer with the failures, also when all
         # failed; the queue treats both the same, and callers (local worker, tests) read them.
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        lookups = self._ingestor.lookups()  # the batch's shared reads (bucket route, namespace...)
         counts = BatchCounts(messages=len(event.get("Records") or []))
+
+        def report(record: SQSRecord) -> None:
+            # Every line about this message carries its id (until the next message's).
+            observability.logger.set_correlation_id(record.message_id)
+            _report(results[record.message_id], counts)
+
         try:
             response: dict[str, Any] = dict(
                 process_partial_response(
-                    event=event,
-                    record_handler=functools.partial(self._record, lookups=lookups, counts=counts),
-                    processor=processor,
-                    context=context,
+                    event=event, record_handler=report, processor=processor, context=context
                 )
             )
         finally:
@@ -150,21 +110,20 @@ class ExtractorFunction:
         counts.failed_messages = len(response.get("batchItemFailures") or [])
         return response, counts
 
-    def _record(self, record: SQSRecord, lookups: BatchLookups, counts: BatchCounts) -> None:
-        # Every line about this message carries its id (until the next message's).
-        observability.logger.set_correlation_id(record.message_id)
-        # Lambda always sends it; hand-made events (sam local invoke -e, tests) may not.
-        receive_count = int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount") or 1)
-        for object_event in object_events(record.body):
-            outcome = self._ingestor.process(object_event, receive_count, lookups)
-            counts.add(outcome)
-            # Ids and counts only: never payloads, text or keys' contents beyond the S3 key.
-            logger.info(
-                "object %s: %s %s",
-                outcome.object_id or "-",
-                outcome.status,
-                outcome.reason or f"documents per collection {outcome.documents}",
-            )
+
+def _report(result: MessageResult, counts: BatchCounts) -> None:
+    """Log and count the message's objects, and raise its failure for `BatchProcessor` to report."""
+    for outcome in result.outcomes:
+        counts.add(outcome)
+        # Ids and counts only: never payloads, text or keys' contents beyond the S3 key.
+        logger.info(
+            "object %s: %s %s",
+            outcome.object_id or "-",
+            outcome.status,
+            outcome.reason or f"documents per collection {outcome.documents}",
+        )
+    if result.error is not None:
+        raise result.error
 
 
 _lock = threading.Lock()

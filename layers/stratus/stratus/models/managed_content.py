@@ -412,6 +412,12 @@ class CreateObjectRequest(ReportsUnapplied, StrictModel):
     idempotency_key: str | None = Field(default=None, max_length=255)
 
 
+class CreateObjectsBatchRequest(StrictModel):
+    """`POST /v1/buckets/{id}/objects/batch`: up to 100 objects, each as `POST .../objects` takes."""
+
+    objects: list[CreateObjectRequest] = Field(min_length=1, max_length=limits.MAX_OBJECTS_PER_BATCH)
+
+
 class CreateUploadRequest(ReportsUnapplied, StrictModel):
     filename: str = Field(min_length=1, max_length=255)
     content_type: str = Field(min_length=1, max_length=255)
@@ -490,6 +496,33 @@ class ObjectModel(Model):
 
 class ObjectRecord(ObjectModel):
     org_id: str
+
+
+class BatchObjectModel(ObjectModel):
+    """One created object of a batch: the object, and its position in the request's `objects`."""
+
+    object_index: int
+    # As `POST .../objects` answers it: the object that already held this content (`skip_duplicates`).
+    replayed: bool = False
+    replayed_by: Literal["skip_duplicates"] | None = None
+
+
+class FailedObject(Model):
+    """An object of a batch that was not created (its storage failed; nothing of it remains)."""
+
+    object_index: int
+    error: str
+    error_type: str
+
+
+class CreateObjectsBatchResponse(Model):
+    """The answer of `POST /v1/buckets/{id}/objects/batch`, in the Mixpeek SDK's shape."""
+
+    succeeded: list[BatchObjectModel]
+    failed: list[FailedObject]
+    total_requested: int
+    succeeded_count: int
+    failed_count: int
 
 
 class ObjectCreated(ObjectModel):

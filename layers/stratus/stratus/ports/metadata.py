@@ -4,7 +4,7 @@ narrow repositories (a service asks for the one it uses) that one store implemen
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -67,6 +67,22 @@ class CollectionPage:
 class ObjectPage:
     objects: list[ObjectRecord]
     next_cursor: str | None
+
+
+# (org_id, namespace_id, bucket_id, object_id): where an object record lives.
+ObjectKey = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True)
+class ObjectWrite:
+    """One object's part of a batched status write: the record and its task (overwriting both);
+    with `create`, the record is written only if no object with its id exists, and counted (with
+    its size) in its bucket's totals; otherwise `size_delta` moves the bucket's total_size_bytes."""
+
+    record: ObjectRecord
+    task: Task | None = None
+    create: bool = False
+    size_delta: int = 0
 
 
 @dataclass
@@ -244,6 +260,18 @@ class ManagedContentRepository(Protocol):
         self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
     ) -> ObjectRecord | None: ...
 
+    def get_objects(self, keys: Sequence[ObjectKey]) -> dict[ObjectKey, ObjectRecord]:
+        """The records of `keys` in as few reads as the store allows (the extractor reads a
+        batch's objects together); absent ones are left out."""
+        ...
+
+    def save_objects(self, writes: Sequence[ObjectWrite]) -> None:
+        """The status changes of a batch of objects in as few transactions as the store allows
+        (an object and its task always in the same one). Raises if a `create` finds its object, its
+        bucket is gone, or a transaction is refused; a raising call may have written some of the
+        objects, never half of one: the caller writes them again one at a time."""
+        ...
+
     def list_objects(
         self, org_id: str, namespace_id: str, bucket_id: str, limit: int, cursor: str | None
     ) -> ObjectPage:
@@ -266,6 +294,10 @@ class ManagedContentRepository(Protocol):
 
     def put_task(self, task: Task) -> None:
         """Create or overwrite the task (the pipeline moves it through its statuses)."""
+        ...
+
+    def put_tasks(self, tasks: Sequence[Task]) -> None:
+        """Create or overwrite several tasks, in as few requests as the store allows."""
         ...
 
     def get_task(self, task_id: str) -> Task | None:

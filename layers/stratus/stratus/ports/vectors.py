@@ -41,6 +41,28 @@ class VectorRecord:
     vector: list[float] | None = None
 
 
+@dataclass(frozen=True)
+class VectorColumns:
+    """Records as columns, as the upsert route carries them: the vectors are one matrix (numpy,
+    float32 or float64, a row per id, C-contiguous), never a list of Python floats per record.
+    `payload_json`, when given, is each payload as compact JSON (`json.dumps(payload,
+    ensure_ascii=False, separators=(",", ":"))`, finite numbers only, or None where the caller
+    could not encode it so): a store writes that text instead of encoding the payload again."""
+
+    ids: Sequence[str]
+    payloads: Sequence[dict[str, Any]]
+    vectors: Any  # numpy.ndarray of shape (len(ids), dimension): numpy is not imported at init
+    payload_json: Sequence[str | None] | None = None
+
+    def records(self) -> list[VectorRecord]:
+        """The same records one by one (for stores without a columnar path, and tests)."""
+        rows = self.vectors.tolist()
+        return [
+            VectorRecord(id=record_id, payload=payload, vector=row)
+            for record_id, payload, row in zip(self.ids, self.payloads, rows, strict=True)
+        ]
+
+
 @dataclass
 class ScoredRecord:
     id: str
@@ -79,6 +101,11 @@ class VectorStore(Protocol):
 
     def upsert(self, space: Space, records: Sequence[VectorRecord]) -> None:
         """Insert or overwrite whole records by id. Every record carries a vector."""
+        ...
+
+    def upsert_columns(self, space: Space, columns: VectorColumns) -> None:
+        """`upsert` of the same records, given as columns: the same stored result, without a
+        Python float per vector value on the way."""
         ...
 
     def delete(self, space: Space, ids: Sequence[str]) -> None: ...

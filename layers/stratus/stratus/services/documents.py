@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from stratus import ids, limits
 from stratus.clock import iso_now
@@ -15,57 +16,67 @@ from stratus.errors import BadRequestError, ConflictError, NotFoundError, Payloa
 from stratus.filters import parse_filter
 from stratus.models.common import ListResponse, Pagination
 from stratus.models.documents import (
-    DocumentInput,
     DocumentModel,
     ListDocumentsRequest,
-    TextToEmbed,
     UpsertDocumentsRequest,
     UpsertDocumentsResponse,
 )
 from stratus.models.namespaces import Namespace, VectorConfig
 from stratus.ports.stores import Stores
-from stratus.ports.vectors import RecordPage, Space, VectorRecord
-from stratus.services.backfill.mirror import mirror_delete, mirror_upsert
+from stratus.ports.vectors import RecordPage, Space, VectorColumns
+from stratus.services.backfill.mirror import mirror_delete, mirror_payloads
 from stratus.services.embedding import embed_texts
 from stratus.services.namespaces import count_documents
 from stratus.services.pagination import decode_cursor, encode_cursor
 from stratus.services.spaces import all_spaces, space_for, spaces_of
+from stratus.services.upsert_batch import DocumentEntry, Rows, UpsertBatch
 
 SAVE_ATTEMPTS = 5
 
 
 def upsert_documents(
-    stores: Stores, namespace: Namespace, request: UpsertDocumentsRequest
+    stores: Stores,
+    namespace: Namespace,
+    request: UpsertDocumentsRequest,
+    decoded: Mapping[str, Rows] | None = None,
 ) -> UpsertDocumentsResponse:
+    """Write the request's documents. The checks run in the order they always did, one document
+    at a time, so the first problem found is the one reported; the vectors then go to each index
+    as one matrix (`VectorColumns`). `decoded`: the vectors the API took out of the body
+    (`UpsertBatch.of`)."""
     if request.collection_id is not None:
         _into_collection(stores, namespace, request)
-    _embed_texts_in_place(stores, namespace, request.documents)
-    new_configs = _new_vector_configs(namespace, request.documents)
-    document_ids = _document_ids(request.documents)
-    _check_documents(namespace, new_configs, request.documents)
+    batch = UpsertBatch.of(request, decoded)
+    _embed_texts_in_place(stores, namespace, batch)
+    new_configs = _new_vector_configs(namespace, batch.documents)
+    document_ids = _document_ids(batch.documents)
+    payload_json = _check_documents(namespace, new_configs, batch.documents)
     configs = {config.name: config for config in [*namespace.vector_configs, *new_configs]}
     spaces = {name: space_for(namespace, config) for name, config in configs.items()}
     # Vectors first, metadata last: a vector-store failure leaves DynamoDB untouched (and a retry
     # of the same request is idempotent, since records are overwritten by id).
-    for name in _written_indexes(request.documents):
+    for name in _written_indexes(batch.documents):
         # Cheap when the space exists; creates indexes added by schema-on-write or promotion.
         stores.vectors.ensure_space(spaces[name])
+    new_names = {config.name for config in new_configs}
     for name, space in spaces.items():
-        records = [
-            VectorRecord(id=doc_id, payload=doc.payload, vector=_vector(doc, name))
-            for doc_id, doc in zip(document_ids, request.documents, strict=True)
-            if name in doc.vectors
-        ]
+        rows = batch.indexes.get(name)
+        if rows is not None and rows.positions:
+            columns = VectorColumns(
+                [document_ids[p] for p in rows.positions],
+                [batch.documents[p].payload for p in rows.positions],
+                rows.matrix(),
+                [payload_json[p] for p in rows.positions],
+            )
+            # An index being migrated gets the write in its shadow copy first (services/backfill).
+            mirror_payloads(stores, namespace, name, dict(zip(columns.ids, columns.payloads, strict=True)))
+            stores.vectors.upsert_columns(space, columns)
         absent = [
             doc_id
-            for doc_id, doc in zip(document_ids, request.documents, strict=True)
+            for doc_id, doc in zip(document_ids, batch.documents, strict=True)
             if name not in doc.vectors
         ]
-        # An index being migrated gets the write in its shadow copy first (services/backfill).
-        if records:
-            mirror_upsert(stores, namespace, name, records)
-            stores.vectors.upsert(space, records)
-        if absent and name not in {config.name for config in new_configs}:
+        if absent and name not in new_names:
             # An existing id is overwritten whole: drop its vector from indexes it no longer has.
             mirror_delete(stores, namespace, name, absent)
             stores.vectors.delete(space, absent)
@@ -92,23 +103,23 @@ def _into_collection(stores: Stores, namespace: Namespace, request: UpsertDocume
         document.payload["collection_id"] = collection.collection_id
 
 
-def _written_indexes(documents: list[DocumentInput]) -> list[str]:
+def _written_indexes(documents: list[DocumentEntry]) -> list[str]:
     return list(dict.fromkeys(name for doc in documents for name in doc.vectors))
 
 
-def _vector(doc: DocumentInput, name: str) -> list[float]:
+def _dimension(doc: DocumentEntry, name: str) -> int:
     value = doc.vectors[name]
-    assert isinstance(value, list), "texts are embedded before anything is written"
+    assert isinstance(value, int), "texts are embedded before anything is written"
     return value
 
 
-def _embed_texts_in_place(stores: Stores, namespace: Namespace, documents: list[DocumentInput]) -> None:
+def _embed_texts_in_place(stores: Stores, namespace: Namespace, batch: UpsertBatch) -> None:
     """Replace `{"text": ...}` entries by vectors from the index's mapped service (one call per
     service, each distinct text once). Unmapped indexes cannot take text."""
-    wanted: dict[str, list[tuple[DocumentInput, str, str]]] = {}
-    for position, doc in enumerate(documents):
+    wanted: dict[str, list[tuple[int, str, str]]] = {}
+    for position, doc in enumerate(batch.documents):
         for name, value in doc.vectors.items():
-            if not isinstance(value, TextToEmbed):
+            if not isinstance(value, str):
                 continue
             service = namespace.vector_inference_map.get(name)
             if service is None:
@@ -118,14 +129,14 @@ def _embed_texts_in_place(stores: Stores, namespace: Namespace, documents: list[
                     + ("; promote the namespace to map one" if namespace.mode == "standalone" else ""),
                     {"field": location, "vector_inference_map": namespace.vector_inference_map},
                 )
-            wanted.setdefault(service, []).append((doc, name, value.text))
+            wanted.setdefault(service, []).append((position, name, value))
     for service, items in wanted.items():
         vectors = embed_texts(stores.embedders, namespace.org_id, service, [text for _, _, text in items])
-        for doc, name, text in items:
-            doc.vectors[name] = vectors[text]
+        for position, name, text in items:
+            batch.set_vector(position, name, vectors[text])
 
 
-def _document_ids(documents: list[DocumentInput]) -> list[str]:
+def _document_ids(documents: list[DocumentEntry]) -> list[str]:
     assigned = [doc.document_id or ids.new_id("doc_") for doc in documents]
     first_seen: dict[str, int] = {}
     for position, doc_id in enumerate(assigned):
@@ -139,14 +150,15 @@ def _document_ids(documents: list[DocumentInput]) -> list[str]:
     return assigned
 
 
-def _new_vector_configs(namespace: Namespace, documents: list[DocumentInput]) -> list[VectorConfig]:
+def _new_vector_configs(namespace: Namespace, documents: list[DocumentEntry]) -> list[VectorConfig]:
     """Schema-on-write: in a standalone namespace an unseen vector name becomes an index
     (dimension from the first document that uses it, cosine). Managed namespaces are fixed."""
     new: dict[str, VectorConfig] = {}
+    known = set(namespace.index_names())
     for position, doc in enumerate(documents):
         for name in doc.vectors:
-            vector = _vector(doc, name)
-            if namespace.vector_config(name) is not None or name in new:
+            dimension = _dimension(doc, name)
+            if name in known or name in new:
                 continue
             location = f"documents[{position}].vectors.{name}"
             if namespace.mode != "standalone":
@@ -161,7 +173,7 @@ def _new_vector_configs(namespace: Namespace, documents: list[DocumentInput]) ->
                     {"field": location},
                 )
             try:
-                new[name] = VectorConfig(name=name, dimension=len(vector), metric="cosine")
+                new[name] = VectorConfig(name=name, dimension=dimension, metric="cosine")
             except ValueError as exc:
                 raise BadRequestError(
                     f"{location}: '{name}' is not a valid vector index name (letters, digits, '_' and '-', "
@@ -172,26 +184,40 @@ def _new_vector_configs(namespace: Namespace, documents: list[DocumentInput]) ->
 
 
 def _check_documents(
-    namespace: Namespace, new_configs: list[VectorConfig], documents: list[DocumentInput]
-) -> None:
+    namespace: Namespace, new_configs: list[VectorConfig], documents: list[DocumentEntry]
+) -> list[str | None]:
+    """Each document's dimensions and payload size; returns each payload as compact JSON, encoded
+    once here for the vector store too (None for a payload with a number that is not finite:
+    the store then refuses it with its own message, as it always did)."""
     dimensions = {c.name: c.dimension for c in [*namespace.vector_configs, *new_configs]}
+    payload_json: list[str | None] = []
     for position, doc in enumerate(documents):
         for name in doc.vectors:
-            vector = _vector(doc, name)
-            if len(vector) != dimensions[name]:
+            dimension = _dimension(doc, name)
+            if dimension != dimensions[name]:
                 location = f"documents[{position}].vectors.{name}"
                 raise BadRequestError(
-                    f"{location}: expected {dimensions[name]} dimensions for index '{name}', "
-                    f"got {len(vector)}",
-                    {"field": location, "expected_dimension": dimensions[name], "dimension": len(vector)},
+                    f"{location}: expected {dimensions[name]} dimensions for index '{name}', got {dimension}",
+                    {"field": location, "expected_dimension": dimensions[name], "dimension": dimension},
                 )
-        size = len(json.dumps(doc.payload, ensure_ascii=False, separators=(",", ":")).encode())
+        text, finite = _payload_text(doc.payload)
+        size = len(text.encode())
         if size > limits.MAX_PAYLOAD_BYTES:
             location = f"documents[{position}].payload"
             raise PayloadTooLargeError(
                 f"{location}: {size} bytes; a payload holds at most {limits.MAX_PAYLOAD_BYTES} bytes of JSON",
                 {"field": location, "size": size, "limit": limits.MAX_PAYLOAD_BYTES},
             )
+        payload_json.append(text if finite else None)
+    return payload_json
+
+
+def _payload_text(payload: dict[str, Any]) -> tuple[str, bool]:
+    """The payload as compact JSON, and whether its numbers are all finite."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False), True
+    except ValueError:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")), False
 
 
 def _register_vector_configs(stores: Stores, namespace: Namespace, new_configs: list[VectorConfig]) -> None:

@@ -5,6 +5,7 @@ transactions)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,13 +17,19 @@ from stratus.adapters.dynamodb.faults import (
     cancellation_codes,
     is_cancelled_transaction,
     raise_if_transient,
+    unavailable_error,
 )
 from stratus.adapters.dynamodb.point_reads import DynamoDBPointReader
 from stratus.adapters.dynamodb.schema import is_entity, key, org_pk, too_long
+from stratus.adapters.retry import backoff_delay
 from stratus.errors import BadRequestError
 
 if TYPE_CHECKING:
     from botocore.config import Config
+
+# Requests per BatchWriteItem (DynamoDB's limit), and tries for the unprocessed ones.
+BATCH_WRITE_LIMIT = 25
+BATCH_WRITE_ATTEMPTS = 8
 
 
 # Short timeouts: an API Gateway request has ~29 s in total, and standard-mode retries (3 attempts
@@ -239,3 +246,15 @@ class DynamoDBTable:
         if not clashes:
             raise error
         return clashes
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """One BatchWriteItem of at most BATCH_WRITE_LIMIT requests, retrying the unprocessed
+        ones with backoff; a 503 if some stay unprocessed."""
+        pending = requests
+        for attempt in range(1, BATCH_WRITE_ATTEMPTS + 1):
+            response = self.client.batch_write_item(RequestItems={self.table_name: pending})
+            pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
+            if not pending:
+                return
+            time.sleep(backoff_delay(attempt, base=0.05, cap=1.0, jitter="none"))
+        raise unavailable_error(RuntimeError("unprocessed writes"))

@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import hmac
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from stratus.adapters.dynamodb.client import DynamoDBTable
+from stratus.adapters.dynamodb.client import BATCH_WRITE_LIMIT, DynamoDBTable
 from stratus.adapters.dynamodb.codec import plain_record, record_item, serialize
 from stratus.adapters.dynamodb.faults import (
     CONDITION_FAILED,
@@ -28,14 +29,16 @@ from stratus.adapters.dynamodb.schema import (
     task_pk,
 )
 from stratus.adapters.retry import backoff_delay
-from stratus.errors import NotFoundError
-from stratus.ports import ObjectPage
+from stratus.errors import ConflictError, NotFoundError
+from stratus.ports import ObjectKey, ObjectPage, ObjectWrite
 
 if TYPE_CHECKING:
     from stratus.models.managed_content import ObjectRecord, Task, UploadRecord
 
-_BATCH_WRITE_LIMIT = 25
 _BATCH_WRITE_ATTEMPTS = 8
+_BATCH_GET_LIMIT = 100
+# Actions per TransactWriteItems (DynamoDB's limit).
+_TRANSACTION_LIMIT = 100
 
 
 def object_item(record: ObjectRecord) -> dict[str, Any]:
@@ -175,6 +178,54 @@ class DynamoDBObjects(DynamoDBTable):
             raise error
 
     @maps_dependency_faults
+    def save_objects(self, writes: Sequence[ObjectWrite]) -> None:
+        for group in _transaction_groups(writes):
+            self._save_group(group)
+
+    def _save_group(self, group: list[ObjectWrite]) -> None:
+        """One transaction: each object (conditional when created) and its task, each bucket's
+        totals moved once, and each new object's content hash claimed when it is free (a hash
+        another object holds is left to it, as `create_object` does)."""
+        writes: list[dict[str, Any]] = []
+        claims: list[dict[str, Any]] = []
+        hashes: set[tuple[str, str, str, str | None]] = set()
+        totals: dict[tuple[str, str, str], tuple[ObjectRecord, int, int]] = {}
+        for write in group:
+            record = write.record
+            writes.append(
+                self._put(object_item(record), "attribute_not_exists(PK)" if write.create else None)
+            )
+            if write.task is not None:
+                writes.append(self._put(task_item(write.task)))
+            count, size = (1, record.size_bytes) if write.create else (0, write.size_delta)
+            hashed = (record.org_id, record.namespace_id, record.bucket_id, record.content_hash)
+            if write.create and record.content_hash is not None and hashed not in hashes:
+                # One claim per content: a second object with it leaves it to the first (an item
+                # may appear once in a transaction).
+                hashes.add(hashed)
+                claims.append(self._claim_hash(record))
+            if count or size:
+                bucket = (record.org_id, record.namespace_id, record.bucket_id)
+                _, counted, sized = totals.get(bucket, (record, 0, 0))
+                totals[bucket] = (record, counted + count, sized + size)
+        writes.extend(
+            self._bucket_totals_update(record, count, size) for record, count, size in totals.values()
+        )
+        while True:
+            error = self._cancelled([*writes, *claims])
+            if error is None:
+                return
+            codes = cancellation_codes(error)
+            held = {i for i, code in enumerate(codes[len(writes) :]) if code == CONDITION_FAILED}
+            if not held or any(code == CONDITION_FAILED for code in codes[: len(writes)]):
+                raise ConflictError(
+                    "the objects' batched write was refused: one of them exists already, or their "
+                    "bucket is gone",
+                    {"reasons": codes},
+                ) from error
+            claims = [claim for i, claim in enumerate(claims) if i not in held]
+
+    @maps_dependency_faults
     def put_object(self, record: ObjectRecord) -> None:
         self.client.put_item(TableName=self.table_name, Item=serialize(object_item(record)))
 
@@ -203,6 +254,34 @@ class DynamoDBObjects(DynamoDBTable):
         from stratus.models.managed_content import ObjectRecord
 
         return ObjectRecord.model_validate(plain_record(item)) if item else None
+
+    @maps_dependency_faults
+    def get_objects(self, keys: Sequence[ObjectKey]) -> dict[ObjectKey, ObjectRecord]:
+        from stratus.models.managed_content import ObjectRecord
+
+        wanted = {
+            (objects_pk(org, namespace), object_sk(bucket, object_id)): (org, namespace, bucket, object_id)
+            for org, namespace, bucket, object_id in keys
+        }
+        found: dict[ObjectKey, ObjectRecord] = {}
+        pending = [key(pk, sk) for pk, sk in wanted]
+        for start in range(0, len(pending), _BATCH_GET_LIMIT):
+            for item in self._batch_get(pending[start : start + _BATCH_GET_LIMIT]):
+                record = ObjectRecord.model_validate(plain_record(item))
+                found[wanted[(item["PK"]["S"], item["SK"]["S"])]] = record
+        return found
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(1, _BATCH_WRITE_ATTEMPTS + 1):
+            response = self.client.batch_get_item(RequestItems=request)
+            items.extend(response.get("Responses", {}).get(self.table_name, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+            time.sleep(backoff_delay(attempt, base=0.05, cap=1.0, jitter="none"))
+        raise unavailable_error(RuntimeError("unprocessed reads"))
 
     @maps_dependency_faults
     def list_objects(
@@ -263,17 +342,35 @@ class DynamoDBObjects(DynamoDBTable):
             )
         )
         keys = [{"PK": item["PK"], "SK": item["SK"]} for item in items]
-        for start in range(0, len(keys), _BATCH_WRITE_LIMIT):
-            self._batch_delete(keys[start : start + _BATCH_WRITE_LIMIT])
+        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
+            self._batch_delete(keys[start : start + BATCH_WRITE_LIMIT])
         # Their uploads and content-hash claims go too; the objects are what is counted.
         return sum(1 for item in items if item.get("entity", {}).get("S") == "object")
 
     def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
-        pending: list[dict[str, Any]] = [{"DeleteRequest": {"Key": item_key}} for item_key in keys]
-        for attempt in range(1, _BATCH_WRITE_ATTEMPTS + 1):
-            response = self.client.batch_write_item(RequestItems={self.table_name: pending})
-            pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
-            if not pending:
-                return
-            time.sleep(backoff_delay(attempt, base=0.05, cap=1.0, jitter="none"))
-        raise unavailable_error(RuntimeError("unprocessed deletes"))
+        self._batch_write([{"DeleteRequest": {"Key": item_key}} for item_key in keys])
+
+
+def _transaction_groups(writes: Sequence[ObjectWrite]) -> list[list[ObjectWrite]]:
+    """Consecutive groups of writes whose items (object, task, content-hash claim, and one totals
+    update per bucket they move) fit one transaction."""
+    groups: list[list[ObjectWrite]] = []
+    current: list[ObjectWrite] = []
+    size = 0
+    buckets: set[tuple[str, str, str]] = set()
+    for write in writes:
+        bucket = (write.record.org_id, write.record.namespace_id, write.record.bucket_id)
+        moves = write.create or write.size_delta != 0
+        own = 1 + (write.task is not None) + (write.create and write.record.content_hash is not None)
+        cost = own + (moves and bucket not in buckets)
+        if current and size + cost > _TRANSACTION_LIMIT:
+            groups.append(current)
+            current, size, buckets = [], 0, set()
+            cost = own + moves
+        current.append(write)
+        size += cost
+        if moves:
+            buckets.add(bucket)
+    if current:
+        groups.append(current)
+    return groups

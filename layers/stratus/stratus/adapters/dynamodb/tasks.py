@@ -3,9 +3,10 @@ caller checks the organization)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from stratus.adapters.dynamodb.client import DynamoDBTable
+from stratus.adapters.dynamodb.client import BATCH_WRITE_LIMIT, DynamoDBTable
 from stratus.adapters.dynamodb.codec import plain_record, serialize
 from stratus.adapters.dynamodb.faults import maps_dependency_faults
 from stratus.adapters.dynamodb.objects import task_item
@@ -19,6 +20,12 @@ class DynamoDBTasks(DynamoDBTable):
     @maps_dependency_faults
     def put_task(self, task: Task) -> None:
         self.client.put_item(TableName=self.table_name, Item=serialize(task_item(task)))
+
+    @maps_dependency_faults
+    def put_tasks(self, tasks: Sequence[Task]) -> None:
+        requests = [{"PutRequest": {"Item": serialize(task_item(task))}} for task in tasks]
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            self._batch_write(requests[start : start + BATCH_WRITE_LIMIT])
 
     @maps_dependency_faults
     def get_task(self, task_id: str) -> Task | None:

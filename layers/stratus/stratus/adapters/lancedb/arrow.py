@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from stratus.adapters.filter_tokens import json_text
+from stratus.adapters.filter_tokens import json_text, utf8_encodable
 from stratus.adapters.lancedb.filters import PAYLOAD_COLUMN, TERMS_COLUMN, filter_terms
 from stratus.adapters.lancedb.payload_indexes import index_columns, index_values
 from stratus.adapters.text_tokens import TextIndexOptions
 from stratus.errors import BadRequestError
 from stratus.filters import lookup
 from stratus.models.namespaces import Metric, PayloadIndexConfig
-from stratus.ports import Space, VectorRecord
+from stratus.ports import Space, VectorColumns, VectorRecord
 
 ID_COLUMN = "id"
 VECTOR_COLUMN = "vector"
@@ -62,28 +62,40 @@ def dimension_of(schema: pa.Schema) -> int:
 
 def record_batch(space: Space, records: list[VectorRecord], table_columns: set[str]) -> pa.Table:
     vectors = np.asarray([record.vector for record in records], dtype=np.float32)
+    columns = VectorColumns([r.id for r in records], [r.payload for r in records], vectors)
+    return column_batch(space, columns, table_columns)
+
+
+def column_batch(space: Space, columns: VectorColumns, table_columns: set[str]) -> pa.Table:
+    """The Arrow table of `columns` (vectors as float32, whatever they came as), with the payload
+    index columns `table_columns` has."""
+    vectors = np.ascontiguousarray(columns.vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[1] != space.dimension:
         raise BadRequestError(
             f"vectors for '{space.name}' must have {space.dimension} dimensions",
             {"space": space.name, "dimension": space.dimension},
         )
-    payload_json = [_payload_text(space, record) for record in records]
+    given = columns.payload_json or [None] * len(columns.ids)
+    payload_json = [
+        text if text is not None and text.isascii() else _payload_text(space, record_id, payload, text)
+        for record_id, payload, text in zip(columns.ids, columns.payloads, given, strict=True)
+    ]
+    terms = [filter_terms(payload) for payload in columns.payloads]
     base = pa.table(
         {
-            ID_COLUMN: pa.array([record.id for record in records], pa.utf8()),
+            ID_COLUMN: pa.array(columns.ids, pa.utf8()),
             VECTOR_COLUMN: pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), space.dimension),
             PAYLOAD_COLUMN: pa.array(payload_json, pa.json_(pa.utf8())),
             PAYLOAD_JSON_COLUMN: pa.array(payload_json, pa.utf8()),
-            TERMS_COLUMN: pa.array([filter_terms(record.payload) for record in records], pa.list_(pa.utf8())),
+            TERMS_COLUMN: pa.array(terms, pa.list_(pa.utf8())),
         },
         schema=table_schema(space.dimension, space.metric),
     )
     # Index columns the table has (a build adds them; a merge_insert leaves out the rest).
-    payloads = [record.payload for record in records]
     for index in space.payload_indexes:
-        columns = index_columns(index.field_name, index.type)
-        if columns and all(name in table_columns for name in columns.values()):
-            for name, array in index_arrays(index, columns, payloads).items():
+        index_names = index_columns(index.field_name, index.type)
+        if index_names and all(name in table_columns for name in index_names.values()):
+            for name, array in index_arrays(index, index_names, columns.payloads).items():
                 if name not in base.schema.names:
                     base = base.append_column(pa.field(name, array.type), array)
     return base
@@ -112,14 +124,17 @@ def index_arrays(
     return {columns[kind]: pa.array(column, KIND_TYPES[kind]) for kind, column in values.items()}
 
 
-def _payload_text(space: Space, record: VectorRecord) -> str:
+def _payload_text(space: Space, record_id: str, payload: dict[str, Any], given: str | None) -> str:
     """`payload_json` exists because JSONB sorts object keys and turns integers beyond 64 bits
-    into floats: readers get the payload back exactly as it was written."""
+    into floats: readers get the payload back exactly as it was written. Compact JSON, the text
+    the caller encoded when it did (a lone surrogate is then re-encoded as an escape)."""
+    if given is not None and utf8_encodable(given):
+        return given
     try:
-        return json_text(record.payload)
+        return json_text(payload, separators=(",", ":"))
     except ValueError:
-        message = f"payload of '{record.id}' holds a number that is not finite"
-        raise BadRequestError(message, {"space": space.name, "id": record.id}) from None
+        message = f"payload of '{record_id}' holds a number that is not finite"
+        raise BadRequestError(message, {"space": space.name, "id": record_id}) from None
 
 
 def columns_read(include_vectors: bool) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from stratus.adapters.filter_tokens import number_key, path_code_points, text_digest, utf8_encodable
@@ -45,27 +45,62 @@ class IndexedConditions(Protocol):
 
 
 def filter_terms(payload: Mapping[str, Any]) -> list[str]:
-    """The terms of one payload, sorted and without duplicates."""
-    return sorted(set(_walk(payload, ())))
+    """The terms of one payload, sorted and without duplicates. Written for every record of every
+    upsert, so it is kept to plain loops, with the terms of short strings cached (payloads repeat
+    their categories, tags and names): tests/unit/test_lancedb_filters.py holds it to the plain
+    recursive definition."""
+    terms: set[str] = set()
+    _collect(payload, (), terms)
+    return sorted(terms)
 
 
-def _walk(node: Mapping[str, Any], prefix: tuple[str, ...]) -> Iterator[str]:
+def _collect(node: Mapping[str, Any], prefix: tuple[str, ...], terms: set[str]) -> None:
+    add = terms.add
     for key, value in node.items():
-        path = (*prefix, str(key))
         if value is None:  # null is "absent" to every operator
             continue
-        yield _term("p_", path, "")
-        yield _term("t_", path, _json_type(value))
-        if isinstance(value, Mapping):
-            yield from _walk(value, path)
+        path = (*prefix, str(key))
+        path_key = _path_key(path)
+        add("p_" + path_key)
+        if isinstance(value, str):
+            add("t_" + path_key + "str")
+            short = len(value) <= _MAX_TERM_TEXT  # long texts are unique: not worth caching
+            terms.update(_string_terms(path_key, value) if short else _text_terms(path_key, value))
+        elif isinstance(value, Mapping):
+            add("t_" + path_key + "obj")
+            _collect(value, path, terms)
         elif isinstance(value, list):
+            add("t_" + path_key + "list")
             for item in value:
-                yield from _scalar_terms("e", path, item)
+                _scalar_into(terms, "e", path_key, item)
         else:
-            yield from _scalar_terms("v", path, value)
-            if isinstance(value, str):
-                for word in tokenize(value):
-                    yield _term("w_", path, word)
+            add("t_" + path_key + _json_type(value))
+            _scalar_into(terms, "v", path_key, value)
+
+
+@functools.lru_cache(maxsize=16384)
+def _string_terms(path_key: str, value: str) -> tuple[str, ...]:
+    """The terms of a short string field (its value, folded value and words), cached."""
+    return tuple(_text_terms(path_key, value))
+
+
+def _text_terms(path_key: str, value: str) -> list[str]:
+    return [
+        _keyed_term("vs", path_key, value),
+        _keyed_term("vi", path_key, value.lower()),
+        *(_keyed_term("w_", path_key, word) for word in tokenize(value)),
+    ]
+
+
+def _scalar_into(terms: set[str], position: str, path_key: str, value: Any) -> None:
+    """`position` is "v" for the field's own value and "e" for an element of a list field."""
+    if isinstance(value, str):
+        terms.add(_keyed_term(position + "s", path_key, value))
+        terms.add(_keyed_term(position + "i", path_key, value.lower()))
+    elif isinstance(value, bool):
+        terms.add(position + "b" + path_key + ("true" if value else "false"))
+    elif isinstance(value, int | float):
+        terms.add(_keyed_term(position + "n", path_key, number_key(value)))
 
 
 def _json_type(value: Any) -> str:
@@ -85,23 +120,16 @@ def _json_type(value: Any) -> str:
     return "obj" if isinstance(value, Mapping) else "other"
 
 
-def _scalar_terms(position: str, path: tuple[str, ...], value: Any) -> Iterator[str]:
-    """`position` is "v" for the field's own value and "e" for an element of a list field."""
-    if isinstance(value, str):
-        yield _term(position + "s", path, value)
-        yield _term(position + "i", path, value.lower())
-    elif isinstance(value, bool):
-        yield _term(position + "b", path, "true" if value else "false")
-    elif isinstance(value, int | float):
-        yield _term(position + "n", path, number_key(value))
+def _keyed_term(kind: str, path_key: str, text: str) -> str:
+    if len(text) > _MAX_TERM_TEXT or not utf8_encodable(text):
+        text = "\x00sha256:" + text_digest(text)
+    return kind + path_key + text
 
 
 def _term(kind: str, path: tuple[str, ...], text: str) -> str:
     """kind (two characters) + the path as a JSON array + the text: the JSON array ends where its
     brackets close, so different (kind, path, text) never give the same term."""
-    if len(text) > _MAX_TERM_TEXT or not utf8_encodable(text):
-        text = "\x00sha256:" + text_digest(text)
-    return kind + _path_key(path) + text
+    return _keyed_term(kind, _path_key(path), text)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -18,6 +18,7 @@ from stratus.adapters.lancedb.arrow import (
     DISTANCE_COLUMN,
     ID_COLUMN,
     VECTOR_COLUMN,
+    column_batch,
     columns_read,
     dimension_of,
     index_fields,
@@ -39,7 +40,8 @@ from stratus.adapters.lancedb.sql import sql_string
 from stratus.errors import ConflictError, StratusError, VectorStoreUnavailableError
 from stratus.filters import OPERATORS, FilterNode
 from stratus.models.namespaces import Metric, PayloadIndexConfig
-from stratus.ports import RecordPage, ScoredRecord, Space, StoreCapabilities, VectorRecord
+from stratus.ports import RecordPage, ScoredRecord, Space, StoreCapabilities, VectorColumns, VectorRecord
+from stratus.ports.columns import last_of_each_id
 
 INDEXED_COLUMNS = IndexedColumns(vector=VECTOR_COLUMN, terms=TERMS_COLUMN)
 
@@ -84,6 +86,7 @@ class LanceDBVectorStore:
         self._lock = threading.Lock()
         self._db: lancedb.DBConnection | None = None
         self._tables: dict[str, Table] = {}
+        self._dimensions: dict[str, int] = {}  # by table name, read once from its schema
 
     # -- protocol --------------------------------------------------------------------------------
 
@@ -95,9 +98,14 @@ class LanceDBVectorStore:
         return f"lancedb:{self._uri}/{storage_key}__*"
 
     def ensure_space(self, space: Space) -> None:
-        with self._call("ensure_space", space):
-            table = self._table_or_create(space)
-            existing = dimension_of(table.schema)
+        existing = self._dimensions.get(space.name)
+        if existing is None:
+            with self._call("ensure_space", space):
+                table = self._table_or_create(space)
+                existing = dimension_of(table.schema)
+            # A table's dimension never changes: a space is dropped and made again under the same
+            # name only with its namespace's storage key, which is never reused.
+            self._dimensions[space.name] = existing
         if existing != space.dimension:
             raise ConflictError(
                 f"vector space '{space.name}' exists with dimension {existing}, not {space.dimension}",
@@ -110,14 +118,27 @@ class LanceDBVectorStore:
             return
         with self._call("upsert", space):
             table = self._table_or_create(space)
-            data = record_batch(space, list(latest.values()), set(table.schema.names))
-            (
-                table.merge_insert(ID_COLUMN)
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .execute(data)
-            )
+            self._merge(table, record_batch(space, list(latest.values()), self._index_columns(space, table)))
         self._wrote(space, table)
+
+    def upsert_columns(self, space: Space, columns: VectorColumns) -> None:
+        columns = last_of_each_id(columns)
+        if not columns.ids:
+            return
+        with self._call("upsert", space):
+            table = self._table_or_create(space)
+            self._merge(table, column_batch(space, columns, self._index_columns(space, table)))
+        self._wrote(space, table)
+
+    @staticmethod
+    def _index_columns(space: Space, table: Table) -> set[str]:
+        """The table's columns, when the space has payload indexes to write (reading the schema
+        is a round trip to the table's latest version: skipped when nothing needs it)."""
+        return set(table.schema.names) if space.payload_indexes else set()
+
+    @staticmethod
+    def _merge(table: Table, data: pa.Table) -> None:
+        table.merge_insert(ID_COLUMN).when_matched_update_all().when_not_matched_insert_all().execute(data)
 
     def delete(self, space: Space, ids: Sequence[str]) -> None:
         if not ids:
@@ -223,6 +244,7 @@ class LanceDBVectorStore:
         self.maintenance.forget(space.name)
         with self._call("drop_space", space), self._lock:
             self._tables.pop(space.name, None)
+            self._dimensions.pop(space.name, None)
             try:
                 self._connection().drop_table(space.name)
             except ValueError as exc:
@@ -280,6 +302,7 @@ class LanceDBVectorStore:
         def forget() -> None:
             with self._lock:
                 self._tables.pop(space.name, None)
+                self._dimensions.pop(space.name, None)
 
         return _store_call(operation, space.name, forget)
 

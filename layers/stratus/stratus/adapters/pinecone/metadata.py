@@ -36,11 +36,17 @@ TextIndexes = Mapping[tuple[str, ...], TextIndexOptions]
 
 
 def record_metadata(
-    document_id: str, payload: Mapping[str, Any], text_indexes: TextIndexes | None = None
+    document_id: str,
+    payload: Mapping[str, Any],
+    text_indexes: TextIndexes | None = None,
+    payload_json: str | None = None,
 ) -> dict[str, Any]:
     """The Pinecone metadata of one record: the payload as JSON text plus its shadow keys (and
-    the token shadows of the space's text indexes)."""
-    metadata: dict[str, Any] = {PAYLOAD_KEY: payload_text(document_id, payload)}
+    the token shadows of the space's text indexes). `payload_json`: the payload's compact JSON,
+    when the caller encoded it already (finite numbers only)."""
+    given = payload_json is not None and utf8_encodable(payload_json)
+    text = payload_json if given and payload_json is not None else payload_text(document_id, payload)
+    metadata: dict[str, Any] = {PAYLOAD_KEY: text}
     for path, value in _reachable(payload, ()):
         _write_shadows(metadata, document_id, path, value)
         options = (text_indexes or {}).get(path)

@@ -69,10 +69,18 @@ def _is_hex(text: str) -> bool:
     return len(text) == 2 and all(char in "0123456789ABCDEF" for char in text)
 
 
-def wire_record(space: Space, record: VectorRecord) -> dict[str, Any]:
-    """The record as the client sends it ({id, values, metadata}), checked against every limit."""
-    values = _vector(space, record.vector, f"vector of '{record.id}'", record.id)
-    metadata = record_metadata(record.id, record.payload, text_indexes(space.payload_indexes))
+def wire_record(
+    space: Space, record: VectorRecord, checked: bool = False, payload_json: str | None = None
+) -> dict[str, Any]:
+    """The record as the client sends it ({id, values, metadata}), checked against every limit
+    (`checked`: its vector already was, see `checked_rows`; `payload_json`: the payload's compact
+    JSON, when the caller has it)."""
+    if checked:
+        assert record.vector is not None
+        values = list(record.vector)
+    else:
+        values = _vector(space, record.vector, f"vector of '{record.id}'", record.id)
+    metadata = record_metadata(record.id, record.payload, text_indexes(space.payload_indexes), payload_json)
     size = len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     if size > MAX_METADATA_BYTES:
         raise PayloadTooLargeError(
@@ -99,6 +107,18 @@ def _vector(space: Space, vector: Sequence[float] | None, what: str, document_id
             {**details, "vector_store": STORE_NAME},
         )
     return values
+
+
+def checked_rows(space: Space, vectors: Any) -> list[bool]:
+    """For each row of a float matrix, whether `_vector` would take it as it is (the right
+    dimension, finite, not all zeros), checked for the whole matrix at once."""
+    import numpy as np
+
+    matrix = np.asarray(vectors, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[1] != space.dimension:
+        return [False] * len(matrix)
+    good = np.isfinite(matrix).all(axis=1) & matrix.any(axis=1)
+    return [bool(flag) for flag in np.atleast_1d(good)]
 
 
 def query_vector(space: Space, vector: Sequence[float]) -> list[float]:

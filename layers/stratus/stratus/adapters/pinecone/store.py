@@ -23,6 +23,7 @@ from stratus.adapters.pinecone.list_scan import ListScan, RememberedCursors, id_
 from stratus.adapters.pinecone.metadata import decode_payload
 from stratus.adapters.pinecone.pools import Pools, check_prefix
 from stratus.adapters.pinecone.records import (
+    checked_rows,
     decode_id,
     delete_chunks,
     encode_id,
@@ -36,7 +37,8 @@ from stratus.adapters.text_tokens import text_indexes
 from stratus.errors import VectorStoreUnavailableError
 from stratus.filters import FilterNode
 from stratus.models.namespaces import PayloadIndexConfig
-from stratus.ports import RecordPage, ScoredRecord, Space, StoreCapabilities, VectorRecord
+from stratus.ports import RecordPage, ScoredRecord, Space, StoreCapabilities, VectorColumns, VectorRecord
+from stratus.ports.columns import last_of_each_id
 
 if TYPE_CHECKING:
     from pinecone.index import Index
@@ -103,6 +105,25 @@ class PineconeVectorStore:
             return
         # Everything is checked before anything is sent: a refused document sends nothing.
         wire = [wire_record(space, record) for record in latest.values()]
+        batches = upsert_batches(space.name, wire)
+        index = self.calls.index(self.pools.created_host(space))
+        self._send_batches(space, index, batches)
+
+    def upsert_columns(self, space: Space, columns: VectorColumns) -> None:
+        columns = last_of_each_id(columns)
+        if not columns.ids:
+            return
+        # Python floats from the matrix as it came: float64 rows are the client's own numbers, so
+        # the request bodies (and how many requests a batch takes) are what they always were.
+        rows = columns.vectors.tolist()
+        ok = checked_rows(space, columns.vectors)
+        given = columns.payload_json or [None] * len(rows)
+        wire = [
+            wire_record(space, VectorRecord(record_id, payload, row), checked, text)
+            for record_id, payload, row, checked, text in zip(
+                columns.ids, columns.payloads, rows, ok, given, strict=True
+            )
+        ]
         batches = upsert_batches(space.name, wire)
         index = self.calls.index(self.pools.created_host(space))
         self._send_batches(space, index, batches)

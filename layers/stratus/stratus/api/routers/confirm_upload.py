@@ -10,7 +10,7 @@ from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import OBJECTS, error_responses
 from stratus.container import Container, get_container
 from stratus.models.managed_content import ConfirmUploadRequest, ConfirmUploadResponse
-from stratus.services import buckets, objects
+from stratus.services import buckets, uploads
 
 router = APIRouter(tags=OBJECTS)
 
@@ -35,6 +35,6 @@ def confirm_upload(
     container: Container = Depends(get_container),
 ) -> ConfirmUploadResponse:
     bucket = buckets.get_bucket(container.metadata, scope.namespace, bucket_id)
-    return objects.confirm_upload(
+    return uploads.confirm_upload(
         container, bucket, upload_id, body or ConfirmUploadRequest(), container.settings
     )

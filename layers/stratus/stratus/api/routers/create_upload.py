@@ -8,7 +8,7 @@ from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import OBJECTS, error_responses
 from stratus.container import Container, get_container
 from stratus.models.managed_content import CreateUploadRequest, UploadModel
-from stratus.services import buckets, objects
+from stratus.services import buckets, uploads
 
 router = APIRouter(tags=OBJECTS)
 
@@ -27,5 +27,5 @@ def create_upload(
     container: Container = Depends(get_container),
 ) -> UploadModel:
     bucket = buckets.get_bucket(container.metadata, scope.namespace, bucket_id)
-    upload = objects.create_upload(container, scope.namespace, bucket, body, container.settings)
+    upload = uploads.create_upload(container, scope.namespace, bucket, body, container.settings)
     return UploadModel.model_validate(upload.model_dump(exclude={"org_id", "namespace_id"}))

@@ -3,10 +3,10 @@ documents with their vectors."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from stratus.api.auth import require
-from stratus.api.json_body import FastJSONRoute
+from stratus.api.json_body import UPSERT_VECTORS_STATE, UpsertJSONRoute
 from stratus.api.routers import DOCUMENTS, error_responses
 from stratus.container import Container, get_container
 from stratus.models.documents import UpsertDocumentsRequest, UpsertDocumentsResponse
@@ -14,18 +14,21 @@ from stratus.services import documents as service
 from stratus.services.api_keys import Principal
 from stratus.services.spaces import resolve_namespace
 
-# Upsert bodies run to megabytes of floats: parsed by pydantic_core, off the event loop.
-router = APIRouter(tags=DOCUMENTS, route_class=FastJSONRoute)
+# Upsert bodies run to megabytes of floats: their vectors are decoded straight into numpy, off the
+# event loop, and FastAPI validates the rest (stratus.api.upsert_body).
+router = APIRouter(tags=DOCUMENTS, route_class=UpsertJSONRoute)
 
 
 def upsert_documents(
     namespace_identifier: str,
     body: UpsertDocumentsRequest,
+    request: Request,
     principal: Principal = Depends(require("write")),
     container: Container = Depends(get_container),
 ) -> UpsertDocumentsResponse:
     namespace = resolve_namespace(container.metadata, principal.org_id, namespace_identifier)
-    return service.upsert_documents(container, namespace, body)
+    decoded = getattr(request.state, UPSERT_VECTORS_STATE, None)
+    return service.upsert_documents(container, namespace, body, decoded)
 
 
 for _path in ("direct", "upsert"):

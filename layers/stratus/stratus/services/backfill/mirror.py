@@ -6,7 +6,8 @@ failure after it is put back in line by the migration's reconciliation before th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from stratus.models.namespaces import Namespace
 from stratus.ports.stores import Stores
@@ -23,13 +24,20 @@ def shadow_of(namespace: Namespace, index: str) -> Space | None:
 def mirror_upsert(stores: Stores, namespace: Namespace, index: str, records: Sequence[VectorRecord]) -> None:
     """Write `records` (about to be written to `index`) to the index's shadow copy, if a
     migration runs; no-op otherwise."""
+    mirror_payloads(stores, namespace, index, {record.id: record.payload for record in records})
+
+
+def mirror_payloads(
+    stores: Stores, namespace: Namespace, index: str, payloads: Mapping[str, dict[str, Any]]
+) -> None:
+    """`mirror_upsert` of documents given by id and payload (the copy's vectors are embedded from
+    the migration's source, never taken from the live write)."""
     migration = namespace.migrations.get(index)
     space = shadow_of(namespace, index)
-    if migration is None or space is None or not records:
+    if migration is None or space is None or not payloads:
         return
-    payloads = {record.id: record.payload for record in records}
     owner = sources.Owner(namespace.org_id, namespace.namespace_id, namespace.storage_key)
-    resolved = sources.resolve(stores, owner, migration.source, migration.inference_service, payloads)
+    resolved = sources.resolve(stores, owner, migration.source, migration.inference_service, dict(payloads))
     stores.vectors.ensure_space(space)
 
     def write(vectors: dict[str, list[float]]) -> None:

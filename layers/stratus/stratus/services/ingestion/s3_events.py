@@ -9,11 +9,26 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
-from stratus.services.ingestion.pipeline import S3ObjectEvent
+from stratus.services.ingestion.batch_state import Message, S3ObjectEvent
 
 
 class MalformedMessageError(ValueError):
     """A message that is not an S3 event notification: it goes to the dead-letter queue."""
+
+
+def sqs_messages(event: dict[str, Any]) -> list[Message]:
+    """The messages of Lambda's SQS event; one whose body is not an S3 notification carries its
+    error (it fails alone and ends in the dead-letter queue)."""
+    messages: list[Message] = []
+    for record in event.get("Records") or []:
+        # Lambda always sends the receive count; hand-made events (sam local invoke -e, tests) may not.
+        receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+        message_id = str(record.get("messageId", ""))
+        try:
+            messages.append(Message(message_id, receive_count, object_events(str(record.get("body", "")))))
+        except MalformedMessageError as error:
+            messages.append(Message(message_id, receive_count, error=error))
+    return messages
 
 
 def object_events(message_body: str) -> list[S3ObjectEvent]:
