@@ -11,7 +11,7 @@ from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError,
 from stratus.models.documents import ListDocumentsRequest, UpsertDocumentsRequest
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest
 from stratus.models.search import SearchRequest
-from stratus.ports import Stores
+from stratus.ports import RecordPage, Stores
 from stratus.services import documents, namespaces, search
 from stratus.services.embedding import EmbeddingCache
 from stratus.services.spaces import resolve_namespace
@@ -112,6 +112,36 @@ def test_given_documents_spread_over_indexes_when_listed_in_pages_then_each_id_a
             break
     assert seen == [f"d{i:03d}" for i in range(37)]
     assert namespaces.count_documents(stores.vectors, namespace) == 37
+
+
+class ShortPagesVectorStore(InMemoryVectorStore):
+    """A store whose list pages come back short, as LanceDB's can when a record listed by id is
+    not there when its row is fetched: the id `d004` is left out of every page that holds it,
+    and the page keeps its cursor."""
+
+    def list(
+        self, space: Any, filter: Any, limit: int, after_id: str | None, include_vectors: bool
+    ) -> RecordPage:
+        page = super().list(space, filter, limit, after_id, include_vectors)
+        return RecordPage([r for r in page.records if r.id != "d004"], page.next_cursor)
+
+
+def test_a_short_page_from_the_store_never_ends_the_listing() -> None:
+    # Found in a migration under load (tests/e2e/test_backfill_workflow.py): one short page
+    # ended the listing there, and every later document looked lost.
+    stores = StaticStores(metadata=InMemoryMetadataStore(), vectors=ShortPagesVectorStore())
+    _create(stores, vector_configs=[{"name": "a", "dimension": 2}])
+    _upsert(stores, *({"document_id": f"d{i:03d}", "vectors": {"a": [1.0, float(i)]}} for i in range(12)))
+    namespace = resolve_namespace(stores.metadata, ORG, "docs")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = documents.list_documents(stores, namespace, ListDocumentsRequest(limit=5, cursor=cursor))
+        seen.extend(doc.document_id for doc in page.results)
+        cursor = page.pagination.next_cursor
+        if cursor is None:
+            break
+    assert seen == [f"d{i:03d}" for i in range(12) if i != 4]
 
 
 def test_given_standalone_namespace_when_searching_by_text_then_400_says_send_a_vector_or_promote(

@@ -312,9 +312,10 @@ def list_documents(
         if request.return_vectors and document.vectors is not None and record.vector is not None:
             document.vectors[index_name] = record.vector
     results = list(documents.values())
-    more = len(results) == request.limit and _may_have_more(
-        pages.values(), results[-1].document_id if results else ""
-    )
+    # Whether more follows is the stores' answer, never the page's length: a page may come back
+    # short (a record listed by id and gone, or not yet visible, when fetched) and must not end
+    # the listing there.
+    resume_after = _resume_after(pages.values(), results[-1].document_id if results else None)
     if request.return_vectors:
         _complete_vectors(stores, spaces, results)
     total = None
@@ -324,17 +325,25 @@ def list_documents(
         results=results,
         pagination=Pagination(
             page_size=len(results),
-            next_cursor=encode_cursor(results[-1].document_id) if more and results else None,
+            next_cursor=encode_cursor(resume_after) if resume_after is not None else None,
             total=total,
         ),
     )
 
 
-def _may_have_more(pages: Iterable[RecordPage], last_id: str) -> bool:
-    for page in pages:
-        if page.next_cursor is not None or any(record.id > last_id for record in page.records):
-            return True
-    return False
+def _resume_after(pages: Iterable[RecordPage], last_id: str | None) -> str | None:
+    """The id the next page starts after, or None when every index is done: the page's last
+    document when some index holds more after it, else (an empty page, every record listed gone
+    when fetched) the smallest of the indexes' own cursors."""
+    pages = list(pages)
+    if last_id is not None:
+        more = any(
+            page.next_cursor is not None or any(record.id > last_id for record in page.records)
+            for page in pages
+        )
+        return last_id if more else None
+    cursors = [page.next_cursor for page in pages if page.next_cursor is not None]
+    return min(cursors) if cursors else None
 
 
 def _complete_vectors(stores: Stores, spaces: list[Space], results: list[DocumentModel]) -> None:

@@ -223,7 +223,14 @@ class LanceDBVectorStore:
         more = len(page_ids) > limit
         page_ids = page_ids[:limit]
         found = self.fetch(space, page_ids, include_vectors)
-        # A record deleted between the two reads is simply left out of the page.
+        missing = [record_id for record_id in page_ids if record_id not in found]
+        if missing:
+            # A listing under concurrent writes from other processes once lacked rows that were
+            # there before and after it (the migration e2e test under the full suite's load; not
+            # reproduced alone, cause not found): a listed id the fetch did not return is asked
+            # for once more before it is left out.
+            found.update(self.fetch(space, missing, include_vectors))
+        # A record deleted between the reads is simply left out of the page.
         records = [found[record_id] for record_id in page_ids if record_id in found]
         return RecordPage(records=records, next_cursor=page_ids[-1] if more else None)
 
