@@ -25,8 +25,9 @@ from stratus.errors import (
     VectorStoreUnavailableError,
 )
 from stratus.filters import OPERATORS, FilterNode
-from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task, UploadRecord
+from stratus.models.managed_content import Bucket, Collection, Task
 from stratus.models.namespaces import Namespace, PayloadIndexConfig
+from stratus.models.objects import ObjectRecord, UploadRecord
 from stratus.models.retrievers import Retriever
 from stratus.ports import (
     ApiKey,

@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 import pytest
 
 from stratus.errors import AlreadyExistsError, BadRequestError, ConflictError, NotFoundError
-from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task
+from stratus.models.managed_content import Bucket, Collection, Task
 from stratus.models.namespaces import Namespace, PayloadIndexConfig, VectorConfig
+from stratus.models.objects import ObjectRecord
 from stratus.models.retrievers import Retriever
 from stratus.ports import ApiKey, FieldUsage, MetadataStore, PromotionRecord
 from tests.fakes import InMemoryMetadataStore
@@ -1186,7 +1187,7 @@ def test_a_deleted_or_changed_holder_releases_its_content_hash(store: MetadataSt
 
 
 def test_an_upload_record_reads_back_and_goes_with_its_bucket(store: MetadataStore) -> None:
-    from stratus.models.managed_content import UploadRecord
+    from stratus.models.objects import UploadRecord
 
     upload = UploadRecord(
         org_id=ORG_A,

@@ -17,7 +17,7 @@ from stratus.chunking import extract_text_from_file
 from stratus.domain.object_keys import MANIFEST_METADATA, MANIFEST_SUFFIX
 from stratus.errors import BadRequestError
 from stratus.extractor_catalogue import IMAGE_FILE_EXTENSIONS, TEXT_FILE_EXTENSIONS
-from stratus.models.managed_content import BlobSummary, BlobType
+from stratus.models.objects import BlobSummary, BlobType
 from stratus.ports.blobs import StoredBlob
 
 MANIFEST_VERSION = 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from stratus.models.managed_content import BlobSummary, ObjectRecord, ObjectSource, Task
+from stratus.models.managed_content import Task
+from stratus.models.objects import BlobSummary, ObjectRecord, ObjectSource
 
 TASK_TYPE = "engine_object_processing"  # the SDK's TaskType (was object_ingestion)
 

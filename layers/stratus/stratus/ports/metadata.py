@@ -13,7 +13,8 @@ from stratus.models.namespaces import Namespace
 if TYPE_CHECKING:
     # Annotations only: a function that never touches buckets, collections, objects or tasks
     # does not build their models at init (cold start, tests/perf/cold_start.py).
-    from stratus.models.managed_content import Bucket, Collection, ObjectRecord, Task, UploadRecord
+    from stratus.models.managed_content import Bucket, Collection, Task
+    from stratus.models.objects import ObjectRecord, UploadRecord
     from stratus.models.retrievers import Retriever
     from stratus.ports.backfill import NewBackfill
 

@@ -8,14 +8,13 @@ from stratus.domain.identifiers import check_identifier
 from stratus.domain.object_keys import staging_prefix
 from stratus.errors import NotFoundError
 from stratus.filters import FilterNode, parse_filter
-from stratus.models.common import Pagination
 from stratus.models.listing import CountedListResponse
 from stratus.models.managed_content import Bucket, BucketModel, CreateBucketRequest
 from stratus.models.namespaces import Namespace
 from stratus.ports.metadata import ManagedContentRepository
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import Space, VectorStore
-from stratus.services.listing import Listing, ListQuery, page_in_memory
+from stratus.services.listing import Listing, ListQuery, counted_answer, page_in_memory, read_all
 from stratus.services.spaces import all_spaces
 
 
@@ -66,30 +65,18 @@ def list_buckets(
 ) -> CountedListResponse[BucketModel]:
     """A namespace's buckets are few: filters, search and sort run in memory over all of them
     (`services.listing`); `total_count` is how many match."""
-    every = _all_buckets(metadata, namespace)
+    every = read_all(lambda cursor: _bucket_page(metadata, namespace, cursor))
     page = page_in_memory(
         every, lambda b: b.model_dump(mode="json", exclude={"org_id"}), query, BUCKET_LISTING
     )
-    return CountedListResponse[BucketModel](
-        results=[describe_bucket(bucket) for bucket in page.items],
-        pagination=Pagination(
-            page_size=len(page.items),
-            next_cursor=page.next_cursor,
-            total=page.matching if query.include_total else None,
-        ),
-        total_count=page.matching,
-    )
+    return counted_answer(CountedListResponse[BucketModel], page, describe_bucket, query.include_total)
 
 
-def _all_buckets(metadata: ManagedContentRepository, namespace: Namespace) -> list[Bucket]:
-    found: list[Bucket] = []
-    cursor: str | None = None
-    while True:
-        page = metadata.list_buckets(namespace.org_id, namespace.namespace_id, 100, cursor)
-        found.extend(page.buckets)
-        cursor = page.next_cursor
-        if cursor is None:
-            return found
+def _bucket_page(
+    metadata: ManagedContentRepository, namespace: Namespace, cursor: str | None
+) -> tuple[list[Bucket], str | None]:
+    page = metadata.list_buckets(namespace.org_id, namespace.namespace_id, 100, cursor)
+    return page.buckets, page.next_cursor
 
 
 def delete_bucket(stores: Stores, namespace: Namespace, bucket_id: str) -> Bucket:

@@ -12,7 +12,6 @@ from stratus.errors import BadRequestError, NotFoundError
 from stratus.extractor_catalogue import EXTRACTORS
 from stratus.extractor_resolution import resolve_extractor
 from stratus.extractor_specs import ResolvedExtractor
-from stratus.models.common import Pagination
 from stratus.models.listing import CountedListResponse
 from stratus.models.managed_content import (
     Collection,
@@ -26,7 +25,7 @@ from stratus.models.managed_content import (
 from stratus.models.namespaces import FeatureExtractorConfig, Namespace
 from stratus.models.sdk_fields import not_applied_warning
 from stratus.ports.metadata import ManagedContentRepository
-from stratus.services.listing import Listing, ListQuery, page_in_memory
+from stratus.services.listing import Listing, ListQuery, counted_answer, page_in_memory, read_all
 
 
 def create_collection(
@@ -204,26 +203,17 @@ def list_collections(
         query,
         COLLECTION_LISTING,
     )
-    return CountedListResponse[CollectionModel](
-        results=[describe_collection(collection) for collection in page.items],
-        pagination=Pagination(
-            page_size=len(page.items),
-            next_cursor=page.next_cursor,
-            total=page.matching if query.include_total else None,
-        ),
-        total_count=page.matching,
+    return counted_answer(
+        CountedListResponse[CollectionModel], page, describe_collection, query.include_total
     )
 
 
 def all_collections(metadata: ManagedContentRepository, namespace: Namespace) -> list[Collection]:
-    found: list[Collection] = []
-    cursor: str | None = None
-    while True:
+    def read_page(cursor: str | None) -> tuple[list[Collection], str | None]:
         page = metadata.list_collections(namespace.org_id, namespace.namespace_id, 100, cursor)
-        found.extend(page.collections)
-        cursor = page.next_cursor
-        if cursor is None:
-            return found
+        return page.collections, page.next_cursor
+
+    return read_all(read_page)
 
 
 def delete_collection(

@@ -14,10 +14,12 @@ from typing import Any, Generic, TypeVar
 from stratus import limits
 from stratus.errors import BadRequestError
 from stratus.filters import evaluate, parse_filter, value_at
-from stratus.models.listing import ListBody
+from stratus.models.common import Pagination
+from stratus.models.listing import CountedListResponse, ListBody
 from stratus.services.pagination import decode_cursor, encode_cursor
 
 T = TypeVar("T")
+R = TypeVar("R", bound=CountedListResponse[Any])
 
 
 @dataclass(frozen=True)
@@ -185,3 +187,34 @@ def _cursor_values(cursor: str, length: int) -> list[Any]:
             {"field": "cursor"},
         )
     return value
+
+
+def read_all(read_page: Callable[[str | None], tuple[Sequence[T], str | None]]) -> list[T]:
+    """Every item of a resource a repository lists in pages (`read_page(cursor)` → items, next)."""
+    found: list[T] = []
+    cursor: str | None = None
+    while True:
+        items, cursor = read_page(cursor)
+        found.extend(items)
+        if cursor is None:
+            return found
+
+
+def counted_answer(
+    response: type[R],
+    page: Page[T],
+    describe: Callable[[T], Any],
+    include_total: bool,
+    total_count: int | None = None,
+) -> R:
+    """The list answer of one page: its items described, its cursor, `total_count` (the matches
+    unless the caller counts otherwise)."""
+    return response(
+        results=[describe(item) for item in page.items],
+        pagination=Pagination(
+            page_size=len(page.items),
+            next_cursor=page.next_cursor,
+            total=page.matching if include_total else None,
+        ),
+        total_count=page.matching if total_count is None else total_count,
+    )

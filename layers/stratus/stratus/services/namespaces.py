@@ -15,7 +15,6 @@ from stratus.domain.identifiers import (
     namespace_exists_error,
 )
 from stratus.errors import NotFoundError
-from stratus.models.common import Pagination
 from stratus.models.listing import CountedListResponse
 from stratus.models.namespaces import (
     CreateStandaloneNamespaceRequest,
@@ -29,7 +28,7 @@ from stratus.ports.metadata import ManagedContentRepository, NamespaceRepository
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import VectorStore
 from stratus.services import payload_indexes as lifecycle
-from stratus.services.listing import Listing, ListQuery, page_in_memory
+from stratus.services.listing import Listing, ListQuery, counted_answer, page_in_memory, read_all
 from stratus.services.spaces import all_spaces, resolve_namespace, spaces_of
 
 SORTABLE_FIELDS = ("namespace_name", "namespace_id", "created_at", "updated_at", "mode")
@@ -156,14 +155,12 @@ def list_namespaces(stores: Stores, org_id: str, query: ListQuery) -> CountedLis
     unless filters or a search narrow the list: then it counts the matches."""
     page = page_in_memory(_all_namespaces(stores.metadata, org_id), _listed_record, query, NAMESPACE_LISTING)
     total_count = page.matching if query.narrowed else stores.metadata.count_namespaces(org_id)
-    return CountedListResponse[NamespaceModel](
-        results=[describe_namespace(stores, namespace) for namespace in page.items],
-        pagination=Pagination(
-            page_size=len(page.items),
-            next_cursor=page.next_cursor,
-            total=page.matching if query.include_total else None,
-        ),
-        total_count=total_count,
+    return counted_answer(
+        CountedListResponse[NamespaceModel],
+        page,
+        lambda namespace: describe_namespace(stores, namespace),
+        query.include_total,
+        total_count,
     )
 
 
@@ -172,14 +169,11 @@ def _listed_record(namespace: Namespace) -> dict[str, Any]:
 
 
 def _all_namespaces(metadata: NamespaceRepository, org_id: str) -> list[Namespace]:
-    found: list[Namespace] = []
-    cursor: str | None = None
-    while True:
+    def read_page(cursor: str | None) -> tuple[list[Namespace], str | None]:
         page = metadata.list_namespaces(org_id, 100, cursor)
-        found.extend(page.namespaces)
-        if page.next_cursor is None:
-            return found
-        cursor = page.next_cursor
+        return page.namespaces, page.next_cursor
+
+    return read_all(read_page)
 
 
 def update_namespace(

@@ -13,7 +13,8 @@ from typing import Any
 from stratus import limits
 from stratus.domain.content import Blob, file_blob, sniffed_image_type
 from stratus.errors import BadRequestError, PayloadTooLargeError
-from stratus.models.managed_content import BlobInput, Bucket
+from stratus.models.managed_content import Bucket
+from stratus.models.objects import BlobInput
 from stratus.ports.fetch import UrlFetcher
 from stratus.ports.stores import Stores
 from stratus.settings import Settings

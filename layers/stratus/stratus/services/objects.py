@@ -27,8 +27,9 @@ from stratus.domain.object_records import pending_object, task_of
 from stratus.errors import NotFoundError, PayloadTooLargeError, StratusError
 from stratus.filters import evaluate, parse_filter
 from stratus.models.common import ListResponse, Pagination
-from stratus.models.managed_content import Bucket, CreateObjectRequest, ObjectModel, ObjectRecord
+from stratus.models.managed_content import Bucket
 from stratus.models.namespaces import Namespace
+from stratus.models.objects import CreateObjectRequest, ObjectModel, ObjectRecord
 from stratus.ports.metadata import ManagedContentRepository
 from stratus.ports.stores import Stores
 from stratus.services.buckets import delete_matching

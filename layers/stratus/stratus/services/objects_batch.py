@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from stratus.domain.object_keys import MANIFEST_METADATA
 from stratus.domain.object_records import task_of
 from stratus.errors import StratusError
-from stratus.models.managed_content import (
+from stratus.models.managed_content import Bucket
+from stratus.models.objects import (
     BatchObjectModel,
-    Bucket,
     CreateObjectsBatchRequest,
     CreateObjectsBatchResponse,
     FailedObject,

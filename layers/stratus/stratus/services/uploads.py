@@ -21,17 +21,17 @@ from stratus.domain.object_keys import (
 )
 from stratus.domain.object_records import pending_object, task_of
 from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError
-from stratus.models.managed_content import (
+from stratus.models.managed_content import Bucket
+from stratus.models.namespaces import Namespace
+from stratus.models.objects import (
     BlobSummary,
     BlobType,
-    Bucket,
     ConfirmUploadRequest,
     ConfirmUploadResponse,
     CreateUploadRequest,
     ObjectRecord,
     UploadRecord,
 )
-from stratus.models.namespaces import Namespace
 from stratus.ports.blobs import StoredBlob
 from stratus.ports.metadata import ManagedContentRepository
 from stratus.ports.stores import Stores

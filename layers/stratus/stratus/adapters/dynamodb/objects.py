@@ -33,7 +33,8 @@ from stratus.errors import ConflictError, NotFoundError
 from stratus.ports import ObjectKey, ObjectPage, ObjectWrite
 
 if TYPE_CHECKING:
-    from stratus.models.managed_content import ObjectRecord, Task, UploadRecord
+    from stratus.models.managed_content import Task
+    from stratus.models.objects import ObjectRecord, UploadRecord
 
 _BATCH_WRITE_ATTEMPTS = 8
 _BATCH_GET_LIMIT = 100
@@ -242,7 +243,7 @@ class DynamoDBObjects(DynamoDBTable):
         self, org_id: str, namespace_id: str, bucket_id: str, upload_id: str
     ) -> UploadRecord | None:
         item = self._get(objects_pk(org_id, namespace_id), upload_sk(bucket_id, upload_id), "upload")
-        from stratus.models.managed_content import UploadRecord
+        from stratus.models.objects import UploadRecord
 
         return UploadRecord.model_validate(plain_record(item)) if item else None
 
@@ -251,13 +252,13 @@ class DynamoDBObjects(DynamoDBTable):
         self, org_id: str, namespace_id: str, bucket_id: str, object_id: str
     ) -> ObjectRecord | None:
         item = self._get(objects_pk(org_id, namespace_id), object_sk(bucket_id, object_id), "object")
-        from stratus.models.managed_content import ObjectRecord
+        from stratus.models.objects import ObjectRecord
 
         return ObjectRecord.model_validate(plain_record(item)) if item else None
 
     @maps_dependency_faults
     def get_objects(self, keys: Sequence[ObjectKey]) -> dict[ObjectKey, ObjectRecord]:
-        from stratus.models.managed_content import ObjectRecord
+        from stratus.models.objects import ObjectRecord
 
         wanted = {
             (objects_pk(org, namespace), object_sk(bucket, object_id)): (org, namespace, bucket, object_id)
@@ -290,7 +291,7 @@ class DynamoDBObjects(DynamoDBTable):
         page, next_cursor = self._paged_query(
             objects_pk(org_id, namespace_id), f"{bucket_id}#", "object", limit, cursor
         )
-        from stratus.models.managed_content import ObjectRecord
+        from stratus.models.objects import ObjectRecord
 
         return ObjectPage([ObjectRecord.model_validate(plain_record(item)) for item in page], next_cursor)
 

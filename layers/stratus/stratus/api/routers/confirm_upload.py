@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import OBJECTS, error_responses
 from stratus.container import Container, get_container
-from stratus.models.managed_content import ConfirmUploadRequest, ConfirmUploadResponse
+from stratus.models.objects import ConfirmUploadRequest, ConfirmUploadResponse
 from stratus.services import buckets, uploads
 
 router = APIRouter(tags=OBJECTS)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import OBJECTS, error_responses
 from stratus.container import Container, get_container
-from stratus.models.managed_content import CreateObjectRequest, ObjectCreated
+from stratus.models.objects import CreateObjectRequest, ObjectCreated
 from stratus.models.sdk_fields import not_applied_warning
 from stratus.services import buckets, objects
 

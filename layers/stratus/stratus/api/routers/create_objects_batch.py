@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import OBJECTS, error_responses
 from stratus.container import Container, get_container
-from stratus.models.managed_content import CreateObjectsBatchRequest, CreateObjectsBatchResponse
+from stratus.models.objects import CreateObjectsBatchRequest, CreateObjectsBatchResponse
 from stratus.services import buckets, objects_batch
 
 router = APIRouter(tags=OBJECTS)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import OBJECTS, error_responses
 from stratus.container import Container, get_container
-from stratus.models.managed_content import ObjectModel
+from stratus.models.objects import ObjectModel
 from stratus.services import buckets, objects
 
 router = APIRouter(tags=OBJECTS)

@@ -11,7 +11,7 @@ from stratus.api.namespace_header import NamespaceScope, namespace_scope
 from stratus.api.routers import OBJECTS, error_responses
 from stratus.container import Container, get_container
 from stratus.models.common import ListResponse
-from stratus.models.managed_content import ListObjectsRequest, ObjectList, ObjectModel
+from stratus.models.objects import ListObjectsRequest, ObjectList, ObjectModel
 from stratus.services import buckets, objects
 from stratus.services.listing import PagingParams
 

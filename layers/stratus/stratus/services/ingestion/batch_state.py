@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from stratus.domain.content import Blob, is_manifest
 from stratus.errors import StratusError
-from stratus.models.managed_content import Collection, ObjectRecord
+from stratus.models.managed_content import Collection
 from stratus.models.namespaces import Namespace
+from stratus.models.objects import ObjectRecord
 from stratus.ports.blobs import StoredBlob
 from stratus.ports.metadata import BucketRoute, ObjectKey
 from stratus.ports.vectors import Space, VectorRecord

@@ -13,7 +13,8 @@ from stratus.domain.content import Blob
 from stratus.domain.object_keys import document_id_for
 from stratus.errors import BadRequestError
 from stratus.filters import value_at
-from stratus.models.managed_content import SYSTEM_PAYLOAD_FIELDS, Collection, ObjectRecord
+from stratus.models.managed_content import SYSTEM_PAYLOAD_FIELDS, Collection
+from stratus.models.objects import ObjectRecord
 from stratus.ports.inference import Embedder
 from stratus.ports.vectors import VectorRecord
 

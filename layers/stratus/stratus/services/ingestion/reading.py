@@ -9,7 +9,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from stratus.domain.content import blobs_of
 from stratus.domain.object_keys import upload_id_of_key
-from stratus.models.managed_content import Collection, UploadRecord
+from stratus.models.managed_content import Collection
+from stratus.models.objects import UploadRecord
 from stratus.ports.blobs import StoredBlob
 from stratus.ports.metadata import BucketRoute
 from stratus.ports.stores import Stores

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from stratus import clock
 from stratus.domain.object_keys import task_id_for
 from stratus.domain.object_records import pending_object, task_of
-from stratus.models.managed_content import ObjectRecord
+from stratus.models.objects import ObjectRecord
 from stratus.ports.metadata import ObjectWrite
 from stratus.ports.stores import Stores
 from stratus.services.ingestion.batch_state import IngestLimits, Item, Outcome, Prepared, is_permanent, reason
