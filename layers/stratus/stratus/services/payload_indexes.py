@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from stratus import clock, limits
@@ -175,20 +175,14 @@ def add_payload_indexes(
     them. Returns the namespace after the build and the fields this call created or replaced
     (empty when there was nothing to do: e.g. another run created them first)."""
     pending = [as_pending(index, auto_created) for index in requested]
-    for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
-        merged, changed = merge_requested(namespace.payload_indexes, pending, only_if_absent)
-        if not changed:
-            return namespace, []
-        updated = namespace.model_copy(update={"payload_indexes": merged, "updated_at": clock.iso_now()})
-        try:
-            saved = stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
-        except (ConflictError, MetadataStoreUnavailableError):
-            if attempt == MAX_SAVE_ATTEMPTS:
-                raise
-            namespace = _reread_after_lost_race(stores, namespace, attempt)
-            continue
-        return build_pending(stores, saved, changed), changed
-    raise AssertionError("unreachable")  # pragma: no cover
+    changed: list[str] = []
+
+    def merge(current: Namespace) -> list[PayloadIndexConfig] | None:
+        merged, changed[:] = merge_requested(current.payload_indexes, pending, only_if_absent)
+        return merged if changed else None
+
+    saved = _save_indexes(stores, namespace, merge)
+    return (build_pending(stores, saved, changed), changed) if changed else (saved, [])
 
 
 def build_pending(stores: Stores, namespace: Namespace, fields: Sequence[str]) -> Namespace:
@@ -222,18 +216,12 @@ def _build_everywhere(vectors: VectorStore, namespace: Namespace, index: Payload
 def _save_outcomes(stores: Stores, namespace: Namespace, outcomes: dict[str, BuildOutcome]) -> Namespace:
     """Mark built indexes ready/failed, only where the stored index is still the one that was
     built (a concurrent request may have replaced it meanwhile: its own build marks that one)."""
-    for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
-        marked = [_marked(index, outcomes.get(index.field_name)) for index in namespace.payload_indexes]
-        if marked == namespace.payload_indexes:
-            return namespace
-        updated = namespace.model_copy(update={"payload_indexes": marked, "updated_at": clock.iso_now()})
-        try:
-            return stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
-        except (ConflictError, MetadataStoreUnavailableError):
-            if attempt == MAX_SAVE_ATTEMPTS:
-                raise
-            namespace = _reread_after_lost_race(stores, namespace, attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def mark(current: Namespace) -> list[PayloadIndexConfig] | None:
+        marked = [_marked(index, outcomes.get(index.field_name)) for index in current.payload_indexes]
+        return None if marked == current.payload_indexes else marked
+
+    return _save_indexes(stores, namespace, mark)
 
 
 def _marked(index: PayloadIndexConfig, outcome: BuildOutcome | None) -> PayloadIndexConfig:
@@ -285,23 +273,14 @@ def drop_payload_index(stores: Stores, namespace: Namespace, field_name: str) ->
     )
     for space in all_spaces(remaining):
         stores.vectors.drop_payload_index(space, index)
-    for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
-        current = index_of(namespace, field_name)
-        if current is None or not same_definition(current, index):
-            return namespace  # dropped, or redefined (and so rebuilt), by a concurrent request
-        updated = namespace.model_copy(
-            update={
-                "payload_indexes": [i for i in namespace.payload_indexes if i.field_name != field_name],
-                "updated_at": clock.iso_now(),
-            }
-        )
-        try:
-            return stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
-        except (ConflictError, MetadataStoreUnavailableError):
-            if attempt == MAX_SAVE_ATTEMPTS:
-                raise
-            namespace = _reread_after_lost_race(stores, namespace, attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def without(current: Namespace) -> list[PayloadIndexConfig] | None:
+        stored = index_of(current, field_name)
+        if stored is None or not same_definition(stored, index):
+            return None  # dropped, or redefined (and so rebuilt), by a concurrent request
+        return [i for i in current.payload_indexes if i.field_name != field_name]
+
+    return _save_indexes(stores, namespace, without)
 
 
 def delete_payload_index(stores: Stores, org_id: str, identifier: str, field_name: str) -> Namespace:
@@ -354,16 +333,30 @@ def ensure_indexes(
 
 def _mark_pending(stores: Stores, namespace: Namespace, fields: Sequence[str]) -> Namespace:
     wanted = set(fields)
-    for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
+
+    def pending(current: Namespace) -> list[PayloadIndexConfig] | None:
         marked = [
             index.model_copy(update={"state": "pending", "error": None})
             if index.field_name in wanted
             else index
-            for index in namespace.payload_indexes
+            for index in current.payload_indexes
         ]
-        if marked == namespace.payload_indexes:
+        return None if marked == current.payload_indexes else marked
+
+    return _save_indexes(stores, namespace, pending)
+
+
+def _save_indexes(
+    stores: Stores, namespace: Namespace, change: Callable[[Namespace], list[PayloadIndexConfig] | None]
+) -> Namespace:
+    """Save `change(namespace)` as the namespace's payload indexes, conditioned on its version;
+    after a lost race (or an outage) `change` runs again on a fresh read, up to MAX_SAVE_ATTEMPTS.
+    `change` answers None when there is nothing (left) to do."""
+    for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
+        indexes = change(namespace)
+        if indexes is None:
             return namespace
-        updated = namespace.model_copy(update={"payload_indexes": marked, "updated_at": clock.iso_now()})
+        updated = namespace.model_copy(update={"payload_indexes": indexes, "updated_at": clock.iso_now()})
         try:
             return stores.metadata.save_namespace(updated, namespace.version, namespace.namespace_name)
         except (ConflictError, MetadataStoreUnavailableError):
