@@ -34,7 +34,7 @@ from base64 import b64encode
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from stratus_local.template import REPO_ROOT, load_template
 
@@ -207,6 +207,10 @@ class IngestWorker:
     (each in a container of its own; here they share the process, so the handler must be
     thread-safe, as the extractor is)."""
 
+    # What the threads are named and the log lines call the function (a subclass serves another).
+    THREAD_NAME = "stratus-local-ingest"
+    LABEL = "extractor"
+
     def __init__(
         self,
         sqs_client: Any,
@@ -233,7 +237,7 @@ class IngestWorker:
     def running(self) -> bool:
         return any(thread.is_alive() for thread in self._threads)
 
-    def start(self) -> IngestWorker:
+    def start(self) -> Self:
         """Start polling. Looks the queue up first, so a missing queue fails here, loudly."""
         if self.running:
             return self
@@ -241,7 +245,7 @@ class IngestWorker:
         self._queue_arn = str(attributes["Attributes"]["QueueArn"])
         self._stop.clear()
         self._threads = [
-            threading.Thread(target=self._run, name=f"stratus-local-ingest-{number}", daemon=True)
+            threading.Thread(target=self._run, name=f"{self.THREAD_NAME}-{number}", daemon=True)
             for number in range(1, self.pollers + 1)
         ]
         for thread in self._threads:
@@ -267,7 +271,7 @@ class IngestWorker:
             except Exception:
                 if self._stop.is_set():
                     break  # the emulator went away first; nothing to report
-                logger.exception("ingest worker: receiving from %s failed", self._queue_url)
+                logger.exception("%s poller: receiving from %s failed", self.LABEL, self._queue_url)
                 self._stop.wait(ERROR_BACKOFF_SECONDS)
                 continue
             if messages:
@@ -276,7 +280,7 @@ class IngestWorker:
                 except Exception:
                     # Settling failed (emulator trouble): the messages come back after their
                     # visibility timeout, as they would in AWS.
-                    logger.exception("ingest worker: settling a batch of %d failed", len(messages))
+                    logger.exception("%s poller: settling a batch of %d failed", self.LABEL, len(messages))
 
     def _receive(self) -> list[dict[str, Any]]:
         response = self._sqs.receive_message(
@@ -303,12 +307,13 @@ class IngestWorker:
         try:
             response = self._handler(event, context)
         except Exception:
-            logger.exception("extractor raised; the whole batch of %d will be retried", len(ids))
+            logger.exception("%s raised; the whole batch of %d will be retried", self.LABEL, len(ids))
             return set(ids)
         if context.get_remaining_time_in_millis() <= 0:
             logger.warning(
-                "extractor ran past its %.0f s Timeout; Lambda would have stopped it, so the whole "
+                "%s ran past its %.0f s Timeout; Lambda would have stopped it, so the whole "
                 "batch of %d will be retried",
+                self.LABEL,
                 self._config.timeout_seconds,
                 len(ids),
             )
@@ -318,7 +323,7 @@ class IngestWorker:
         try:
             return failed_message_ids(response, ids)
         except InvalidBatchResponse as error:
-            logger.error("extractor answered an invalid batch response (%s); retrying all", error)
+            logger.error("%s answered an invalid batch response (%s); retrying all", self.LABEL, error)
             return set(ids)
 
     def _context(self) -> LocalLambdaContext:
@@ -339,17 +344,21 @@ class IngestWorker:
             entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
             result = self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
             for failure in result.get("Failed", []):
-                logger.warning("ingest worker: could not delete a handled message: %s", failure)
+                logger.warning("%s poller: could not delete a handled message: %s", self.LABEL, failure)
+
+    def _retry_after(self, message: Mapping[str, Any]) -> int:
+        """Seconds until a failed message is visible again: now, not after the queue's 720 s (see
+        the module's docstring)."""
+        return 0
 
     def _retry(self, messages: Sequence[Mapping[str, Any]]) -> None:
-        # Visible again now, not after the queue's 720 s (see the module's docstring). The
-        # receive count still grows with every receive, so RedrivePolicy applies as in AWS.
+        # The receive count still grows with every receive, so RedrivePolicy applies as in AWS.
         for start in range(0, len(messages), SQS_BATCH_LIMIT):
             chunk = messages[start : start + SQS_BATCH_LIMIT]
             entries = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self._retry_after(m)}
                 for i, m in enumerate(chunk)
             ]
             result = self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
             for failure in result.get("Failed", []):
-                logger.warning("ingest worker: could not release a failed message: %s", failure)
+                logger.warning("%s poller: could not release a failed message: %s", self.LABEL, failure)
