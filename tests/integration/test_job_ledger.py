@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from stratus.adapters.idempotency import PowertoolsLedger, idempotency_config
-from stratus.ports.ledger import JobInProgressError
+from stratus.ports.ledger import Claim, JobInProgressError
 from stratus.services.ingestion.budget import MAX_RESERVE_MS, TimeBudget
 
 TABLE = "stratus-idempotency"
@@ -117,3 +117,95 @@ def test_the_budget_keeps_a_reserve_and_gives_reading_half_of_the_rest() -> None
     assert TimeBudget.of(None).allows(1e9) and TimeBudget.of(None).remaining_ms() is None
     error = budget.overrun("embed its texts")
     assert error.status == 413 and "needs more time to embed its texts" in error.message
+
+
+# ---------------------------------------------------------------------------------------------
+# A batch's claims and settlements in one transaction each (adapters/idempotency_batch.py)
+
+
+def _job(n: int) -> dict[str, str]:
+    return {**JOB, "object_id": f"obj_{n}"}
+
+
+def _count_calls(persistence_layer: Any) -> dict[str, int]:
+    calls: dict[str, int] = {}
+
+    def count(model: Any, **_: Any) -> None:
+        calls[model.name] = calls.get(model.name, 0) + 1
+
+    persistence_layer.client.meta.events.register("before-call.dynamodb", count)
+    return calls
+
+
+def _stored(persistence_layer: Any, job: dict[str, str]) -> dict[str, Any] | None:
+    key = persistence_layer._get_key(persistence_layer._get_hashed_idempotency_key(data=job))
+    item: dict[str, Any] | None = persistence_layer.client.get_item(TableName=TABLE, Key=key).get("Item")
+    return item
+
+
+def test_batch_claims_and_settlements_write_the_records_single_ones_write(persistence: Any) -> None:
+    layer = persistence()
+    ledger = PowertoolsLedger(layer, idempotency_config())
+    calls = _count_calls(layer)
+
+    assert ledger.claim(_job(0), remaining_ms=60_000).mine
+    claims = ledger.claim_all([_job(1), _job(2)], remaining_ms=60_000)
+    assert [c.mine for c in claims if not isinstance(c, Exception)] == [True, True]
+    single, batched = _stored(layer, _job(0)), _stored(layer, _job(1))
+    assert single is not None and batched is not None
+    assert {k: v for k, v in batched.items() if k != "id"}.keys() == {k for k in single if k != "id"}
+    assert batched["status"] == single["status"] == {"S": "INPROGRESS"}
+    assert (
+        abs(int(batched["in_progress_expiration"]["N"]) - int(single["in_progress_expiration"]["N"])) < 5_000
+    )
+
+    ledger.succeeded(_job(0), 3)
+    assert ledger.settle_all([(_job(1), 3), (_job(2), RuntimeError("model down"))]) == [None, None]
+    single, batched = _stored(layer, _job(0)), _stored(layer, _job(1))
+    assert single is not None and batched is not None
+    # Same attributes and values but the key and the two clocks (an Update keeps the claim's).
+    clocks = ("id", "expiration", "in_progress_expiration")
+    assert batched.keys() == single.keys()
+    assert {k: v for k, v in batched.items() if k not in clocks} == {
+        k: v for k, v in single.items() if k not in clocks
+    }
+    assert _stored(layer, _job(2)) is None  # a failed job's claim is dropped
+    # One request per batch step, and the saved results answer single claims as before.
+    assert calls.get("TransactWriteItems") == 2 and calls.get("PutItem") == 1
+    assert _ledger(persistence).claim(_job(1), remaining_ms=60_000).done == 3
+    assert _ledger(persistence).claim(_job(2), remaining_ms=60_000).mine
+
+
+def test_a_batch_claim_answers_each_job_as_a_single_claim_would(persistence: Any) -> None:
+    layer = persistence()
+    ledger, other = PowertoolsLedger(layer, idempotency_config()), _ledger(persistence)
+    assert other.claim(_job(0), remaining_ms=60_000).mine
+    other.succeeded(_job(0), 4)  # ran before
+    assert other.claim(_job(1), remaining_ms=60_000).mine  # held by a live invocation
+    assert other.claim(_job(3), remaining_ms=100).mine  # held by an invocation that died
+    time.sleep(0.3)
+    calls = _count_calls(layer)
+
+    answers = ledger.claim_all([_job(0), _job(1), _job(2), _job(3)], remaining_ms=60_000)
+
+    done, held, new, expired = answers
+    assert isinstance(done, Claim) and done.done == 4
+    assert isinstance(held, JobInProgressError)
+    assert isinstance(new, Claim) and new.mine and isinstance(expired, Claim) and expired.mine
+    # The cancelled transaction answered jobs 0 and 1 from their records; 2 and 3 went again.
+    assert calls == {"TransactWriteItems": 2}
+    with pytest.raises(JobInProgressError):
+        other.claim(_job(2), remaining_ms=60_000)
+
+
+def test_a_batch_the_transaction_refuses_is_claimed_and_settled_one_job_at_a_time(persistence: Any) -> None:
+    """A job twice in one batch: DynamoDB refuses a transaction naming an item twice; the single
+    path answers as it always did (the second claim meets the first's live record)."""
+    ledger = _ledger(persistence)
+
+    first, second = ledger.claim_all([_job(5), _job(5)], remaining_ms=60_000)
+
+    assert isinstance(first, Claim) and first.mine
+    assert isinstance(second, JobInProgressError)
+    assert ledger.settle_all([(_job(5), 2), (_job(5), 2)]) == [None, None]
+    assert _ledger(persistence).claim(_job(5), remaining_ms=60_000).done == 2

@@ -7,6 +7,7 @@ and an SQS long poll waits like SQS without holding up anyone else."""
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -529,3 +530,37 @@ def test_a_receive_still_drops_messages_past_their_retention(local_aws: LocalAws
 
     received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [message["Body"] for message in received] == ["fresh"]
+
+
+def test_queue_attributes_read_lazily_are_motos_own(local_aws: LocalAws) -> None:
+    """The lazy `Queue.attributes` (stratus_local.moto_patches) answers what moto's property does,
+    for a plain queue with a redrive policy and a content-deduplicating FIFO queue, also through
+    GetQueueAttributes and a FIFO send that reads ContentBasedDeduplication."""
+    from moto.sqs.models import sqs_backends
+
+    sqs = _sqs(local_aws.endpoint_url)
+    suffix = uuid.uuid4().hex[:8]
+    dead = sqs.create_queue(QueueName=f"dead-{suffix}")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "3"})
+    plain = sqs.create_queue(QueueName=f"plain-{suffix}", Attributes={"RedrivePolicy": redrive})["QueueUrl"]
+    fifo = sqs.create_queue(
+        QueueName=f"fifo-{suffix}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    sqs.send_message(QueueUrl=plain, MessageBody="one", DelaySeconds=30)
+    sqs.send_message(QueueUrl=plain, MessageBody="two")
+    sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+    sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")  # deduplicated by content
+
+    queues = sqs_backends["123456789012"]["us-east-1"].queues
+    for name in (f"plain-{suffix}", f"fifo-{suffix}.fifo"):
+        queue = queues[name]
+        assert dict(queue.attributes) == queue.moto_attributes  # type: ignore[attr-defined]
+    plain_counts = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+    assert plain_counts["ApproximateNumberOfMessages"] == "1"
+    assert plain_counts["ApproximateNumberOfMessagesDelayed"] == "1"
+    assert json.loads(plain_counts["RedrivePolicy"])["maxReceiveCount"] == 3
+    fifo_attributes = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
+    assert fifo_attributes["ContentBasedDeduplication"] == "true"
+    assert fifo_attributes["ApproximateNumberOfMessages"] == "1"

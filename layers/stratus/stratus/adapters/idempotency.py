@@ -15,10 +15,10 @@ a batched body")."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from stratus.ports.ledger import Claim, JobInProgressError
+from stratus.ports.ledger import Claim, JobInProgressError, Settlement
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
@@ -65,8 +65,13 @@ class PowertoolsLedger:
     """Thread-safe: the persistence layer is configured once here and keeps no per-call state."""
 
     def __init__(self, persistence: BasePersistenceLayer, config: IdempotencyConfig) -> None:
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
         persistence.configure(config=config, function_name=FUNCTION_NAME)
         self._persistence = persistence
+        # Batch calls need DynamoDB and the plain records (no local cache, no payload checks).
+        plain = not persistence.use_local_cache and not persistence.payload_validation_enabled
+        self._batched = persistence if isinstance(persistence, DynamoDBPersistenceLayer) and plain else None
 
     def claim(self, job: Mapping[str, str], remaining_ms: int | None) -> Claim:
         from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
@@ -83,6 +88,46 @@ class PowertoolsLedger:
                 continue  # gone, expired or timed out in between: claim it again
             return Claim()
         raise JobInProgressError(f"the idempotency record of job {_describe(job)} keeps changing")
+
+    def claim_all(
+        self, jobs: Sequence[Mapping[str, str]], remaining_ms: int | None
+    ) -> list[Claim | Exception]:
+        """Every job's claim; on DynamoDB in one transaction (`idempotency_batch`), the jobs it
+        could not answer for claimed one by one."""
+        from stratus.adapters.idempotency_batch import claim_all
+
+        answers: list[Claim | Exception | None] = [None] * len(jobs)
+        if self._batched is not None and len(jobs) > 1:
+            answers = claim_all(self._batched, jobs, remaining_ms, _saved_result)
+        return [
+            answer if answer is not None else self._claim_alone(job, remaining_ms)
+            for job, answer in zip(jobs, answers, strict=True)
+        ]
+
+    def settle_all(self, results: Sequence[Settlement]) -> list[Exception | None]:
+        """Every claimed job's result saved (a document count) or its claim dropped (an
+        exception); per job, what went wrong saving it."""
+        from stratus.adapters.idempotency_batch import settle_all
+
+        if self._batched is not None and len(results) > 1 and settle_all(self._batched, results):
+            return [None] * len(results)
+        return [self._settle_alone(job, result) for job, result in results]
+
+    def _claim_alone(self, job: Mapping[str, str], remaining_ms: int | None) -> Claim | Exception:
+        try:
+            return self.claim(job, remaining_ms)
+        except Exception as error:
+            return error
+
+    def _settle_alone(self, job: Mapping[str, str], result: int | Exception) -> Exception | None:
+        try:
+            if isinstance(result, Exception):
+                self.failed(job, result)
+            else:
+                self.succeeded(job, result)
+        except Exception as error:
+            return error
+        return None
 
     def succeeded(self, job: Mapping[str, str], documents: int) -> None:
         self._persistence.save_success(data=dict(job), result=documents)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ embedding call per inference service), then records each job's result or forgets
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,11 +28,27 @@ class JobInProgressError(Exception):
     message should come back later (a retryable failure)."""
 
 
+# A job (its identifying fields) and its result: a document count, or the error it failed with.
+Settlement = tuple[Mapping[str, str], int | Exception]
+
+
 class JobLedger(Protocol):
     def claim(self, job: Mapping[str, str], remaining_ms: int | None) -> Claim:
         """Claim `job` (its identifying fields) for at most `remaining_ms` (the invocation's
         remaining time: a claim of an invocation that dies expires with it). `JobInProgressError`
         when another live invocation holds it."""
+        ...
+
+    def claim_all(
+        self, jobs: Sequence[Mapping[str, str]], remaining_ms: int | None
+    ) -> list[Claim | Exception]:
+        """`claim` for every job (a batch's), in order: its Claim, or the exception its claim
+        raised (`JobInProgressError`, a dependency fault)."""
+        ...
+
+    def settle_all(self, results: Sequence[Settlement]) -> list[Exception | None]:
+        """`succeeded` (a document count) or `failed` (an exception) for every claimed job, in
+        order: None, or the exception saving that job's result raised."""
         ...
 
     def succeeded(self, job: Mapping[str, str], documents: int) -> None:
@@ -50,6 +66,14 @@ class NoLedger:
 
     def claim(self, job: Mapping[str, str], remaining_ms: int | None) -> Claim:
         return Claim()
+
+    def claim_all(
+        self, jobs: Sequence[Mapping[str, str]], remaining_ms: int | None
+    ) -> list[Claim | Exception]:
+        return [Claim() for _ in jobs]
+
+    def settle_all(self, results: Sequence[Settlement]) -> list[Exception | None]:
+        return [None for _ in results]
 
     def succeeded(self, job: Mapping[str, str], documents: int) -> None:
         return None

@@ -32,7 +32,7 @@ from stratus.services.ingestion.budget import TimeBudget
 from stratus.services.ingestion.statuses import ObjectStatuses
 from stratus.services.ingestion.vector_writes import VectorWriter
 
-# Threads for the batch's I/O-bound steps (S3 reads, idempotency records).
+# Threads for the batch's I/O-bound step (S3 reads).
 MAX_THREADS = 8
 
 
@@ -62,10 +62,10 @@ class BatchIngestor:
             reading.arrive(self._stores, batch)
             self._statuses.start(batch)
             jobs = planning.jobs_of(batch)
-            job_ledger.claim(self._ledger, jobs, budget, pool)
+            job_ledger.claim(self._ledger, jobs, budget)
             embed_jobs(self._stores.embedders, [j for j in jobs if j.claimed and not j.failed], budget)
             self._vectors.write(jobs)
-            job_ledger.settle(self._ledger, jobs, pool)
+            job_ledger.settle(self._ledger, jobs)
             self._statuses.finish(batch)
         finally:
             # Never waits: a read that overran its time is left to end on its own thread.
