@@ -1,7 +1,8 @@
-"""Four of moto's costs made per item, as AWS's are: a DynamoDB transaction's rollback copies the
-items it touches (not whole tables), a DynamoDB query reads its partition (not the whole table),
-an SQS receive checks a message's retention without recounting the queue, and an SQS send reads
-one queue attribute without computing them all.
+"""Five of moto's costs made per item (or paid once), as AWS's are: a DynamoDB transaction's
+rollback copies the items it touches (not whole tables), a DynamoDB query reads its partition (not
+the whole table), an SQS receive checks a message's retention without recounting the queue, an SQS
+send reads one queue attribute without computing them all, and a request is routed without
+listing moto's package directory.
 
 Transactions. moto 5 backs up every table a transaction names with `copy.deepcopy(table)` before applying it,
 so each transaction costs time and memory in proportion to everything the table holds. The
@@ -33,6 +34,10 @@ clock once per message. With 1,000 files put at once that was half of the emulat
 `tests/perf/bench_ingestion.py`), and the puts slowed as the backlog grew. `Queue.attributes` is
 now a mapping that computes an attribute when it is read; the names, the values and their
 spelling are moto's.
+
+Dispatch. To route each request, moto's server lists its own package directory and stats every
+entry in it (`backends.list_of_moto_modules`, ~150 `isdir` calls per request). The installed
+package does not change while the stack runs, so the list is made once.
 """
 
 from __future__ import annotations
@@ -153,7 +158,8 @@ class LazyQueueAttributes(Mapping[str, Any]):
 
 
 def install() -> None:
-    """Patch moto's DynamoDB and SQS classes (idempotent; process-wide)."""
+    """Patch moto's DynamoDB and SQS classes and its request dispatch (idempotent; process-wide)."""
+    from moto import backends
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.sqs.models import Queue, SQSBackend
@@ -162,6 +168,14 @@ def install() -> None:
     setattr(DynamoDBBackend, "transact_write_items", with_item_rollback(DynamoDBBackend.transact_write_items))  # noqa: B010
     setattr(Table, "query", with_partition_reads(Table.query))  # noqa: B010
     setattr(SQSBackend, "is_message_valid_based_on_retention_period", retention_check_without_recount)  # noqa: B010
+    if not getattr(backends.list_of_moto_modules, _PATCHED, False):
+        modules = tuple(backends.list_of_moto_modules())
+
+        def listed_once() -> tuple[str, ...]:
+            return modules
+
+        setattr(listed_once, _PATCHED, True)
+        backends.list_of_moto_modules = listed_once
     if not isinstance(Queue.__dict__["attributes"].fget, type):
         # moto's own property stays reachable, for the test that holds the two equal.
         setattr(Queue, "moto_attributes", Queue.__dict__["attributes"])  # noqa: B010

@@ -564,3 +564,24 @@ def test_queue_attributes_read_lazily_are_motos_own(local_aws: LocalAws) -> None
     fifo_attributes = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
     assert fifo_attributes["ContentBasedDeduplication"] == "true"
     assert fifo_attributes["ApproximateNumberOfMessages"] == "1"
+
+
+def test_request_dispatch_lists_motos_modules_once(
+    local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto's server listed and stat-ed its package directory on every request
+    (stratus_local.moto_patches lists it once): requests still reach their backends with the
+    directory unreadable."""
+    import os
+
+    from moto import backends
+
+    def unreadable(path: str) -> list[str]:
+        raise AssertionError(f"listed {path} again")
+
+    monkeypatch.setattr(os, "listdir", unreadable)
+    assert {"dynamodb", "s3", "sqs"} <= set(backends.list_of_moto_modules())
+    sqs = _sqs(local_aws.endpoint_url)
+    url = sqs.create_queue(QueueName=f"dispatch-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="routed")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["routed"]
