@@ -12,18 +12,19 @@ Order of a start, and why:
    source for functions/extractor/app.py), write the key/info files, print the banner;
 5. serve the FastAPI app with uvicorn in the foreground until SIGINT/SIGTERM, then stop uvicorn,
    then the ingest worker (it talks to moto), then moto, and exit 0.
+
+Its parts: `options` (the command line), `data_dir` (the lock and the private files),
+`resources` (the local AWS resources, the API's environment, the dev key), `banner` (the info
+file and the banner), `moto_server`, `ingest_worker` / `backfill_worker`, `workers` (uvicorn's
+worker processes).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import fcntl
 import json
 import logging
 import os
-import shlex
-import shutil
 import signal
 import socket
 import sys
@@ -31,7 +32,6 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
@@ -40,156 +40,33 @@ if TYPE_CHECKING:
     from stratus_local.ingest_worker import IngestWorker
     from stratus_local.moto_server import LocalAws
 
+from stratus_local.banner import StackInfo, banner, client_host
+from stratus_local.data_dir import lock_and_clear_data_dir, write_private_file
+from stratus_local.options import INFO_FILE_NAME, StackError, StackOptions, parse_options
+from stratus_local.resources import (
+    BACKFILL_QUEUE,
+    DATA_BUCKET,
+    DEAD_LETTER_QUEUE,
+    DEV_ORG_ID,
+    INGEST_QUEUE,
+    REGION,
+    TABLE_NAME,
+    api_environment,
+    apply_backfill_environment,
+    apply_environment,
+    aws_client,
+    create_aws_resources,
+    create_dev_api_key,
+    queue_url,
+)
+
 logger = logging.getLogger("stratus_local")
 
 APP_FACTORY = "stratus.api.app:create_full_app"
-DEFAULT_PORT = 8000
-DEFAULT_DATA_DIR = Path(".stratus")
-TABLE_NAME = "stratus"
-# The local names bootstrap.LOCAL_NAMES gives the template's resources (a test keeps them equal).
-IDEMPOTENCY_TABLE_NAME = "stratus-idempotency"
-DATA_BUCKET = "stratus-data"
-INGEST_QUEUE = "stratus-ingest"
-DEAD_LETTER_QUEUE = "stratus-ingest-dlq"
-BACKFILL_QUEUE = "stratus-backfill"
-BACKFILL_DEAD_LETTER_QUEUE = "stratus-backfill-dlq"
-# A migration's wait before its swap and before dropping old vectors: 150 s deployed (writers
-# hold a namespace up to the extractor's 120 s timeout), a few seconds locally, where the demo's
-# writers are quick (services/backfill/messages.py SETTLE_SECONDS; the worker runs in this process).
-LOCAL_BACKFILL_SETTLE_SECONDS = 5
-REGION = "us-east-1"
-DEV_ORG_ID = "local"
-DEV_KEY_NAME = "local-dev"
-DEV_KEY_PERMISSIONS = ("read", "write", "admin")
-INFO_FILE_NAME = "stack.json"
-# Lives inside the data dir and survives the clearing: it marks the directory as ours (we refuse
-# to wipe a non-empty directory without it) and its flock keeps two stacks off one directory.
-LOCK_FILE_NAME = ".stratus-local.lock"
-# The first request in the banner's curl line: the seed's standalone namespace.
-SEED_NAMESPACE_BODY = {
-    "namespace_id": "legal-docs",
-    "mode": "standalone",
-    "vector_configs": [{"name": "text_embedding", "dimension": 1536, "metric": "cosine"}],
-}
-# The local stack's rate limits (requests per organization per minute, each category): counted on
-# every request as when deployed, so the path is exercised, but far above what one machine can
-# send, so `make dev`, the e2e and fuzz suites and `make load` are never throttled. A developer's
-# own STRATUS_RATE_LIMITS wins (e.g. `STRATUS_RATE_LIMITS=search=5 make dev` to see a 429).
-LOCAL_RATE_LIMITS = "metadata=1000000,data=1000000,search=1000000,upload=1000000,compute=1000000"
 # Seconds uvicorn waits for in-flight requests after Ctrl-C before closing them.
 GRACEFUL_SHUTDOWN_SECONDS = 5
 # Seconds the ingest worker gets to finish the batch in hand at shutdown.
 WORKER_STOP_SECONDS = 10
-
-
-class StackError(Exception):
-    """A start-up failure with a message for the developer (no traceback)."""
-
-
-@dataclass(frozen=True)
-class StackOptions:
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    aws_port: int = 0
-    data_dir: Path = DEFAULT_DATA_DIR
-    key_file: Path | None = None
-    info_file: Path | None = None  # default: <data_dir>/stack.json
-    workers: int = 1
-    log_level: str = "info"
-
-
-@dataclass(frozen=True)
-class StackInfo:
-    """What a client needs to use the running stack; written as JSON to the info file."""
-
-    api_url: str
-    docs_url: str
-    aws_endpoint_url: str
-    api_key: str
-    org_id: str
-    table_name: str
-    region: str
-    data_dir: str
-    lancedb_uri: str
-    pid: int
-    data_bucket: str = DATA_BUCKET
-    ingest_queue_url: str = ""
-    dead_letter_queue_url: str = ""
-    backfill_queue_url: str = ""
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line
-
-
-def _default_port() -> int:
-    raw = os.environ.get("STRATUS_PORT", "").strip()
-    if not raw:
-        return DEFAULT_PORT
-    try:
-        return int(raw)
-    except ValueError:
-        raise StackError(f"STRATUS_PORT must be a port number, got {raw!r}") from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m stratus_local",
-        description="Run the Stratus API locally: moto (DynamoDB/S3/SQS), LanceDB and uvicorn on "
-        "127.0.0.1. All data is temporary: the data dir is wiped at every start.",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="API bind address (default 127.0.0.1)")
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=None,
-        help=f"API port (default: env STRATUS_PORT or {DEFAULT_PORT}; 0 picks a free port)",
-    )
-    parser.add_argument("--aws-port", type=int, default=0, help="AWS emulation port (default 0: a free port)")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=DEFAULT_DATA_DIR,
-        help="working data (LanceDB, info file); WIPED at every start (default .stratus)",
-    )
-    parser.add_argument("--key-file", type=Path, default=None, help="also write the dev API key to this file")
-    parser.add_argument(
-        "--info-file",
-        type=Path,
-        default=None,
-        help=f"where to write the stack's JSON info (default <data-dir>/{INFO_FILE_NAME})",
-    )
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
-    parser.add_argument(
-        "--log-level",
-        default="info",
-        choices=["critical", "error", "warning", "info", "debug", "trace"],
-        help="uvicorn log level (default info)",
-    )
-    return parser
-
-
-def parse_options(argv: Sequence[str] | None = None) -> StackOptions:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        port = args.port if args.port is not None else _default_port()
-    except StackError as error:
-        parser.error(str(error))
-    if not 0 <= port <= 65535 or not 0 <= args.aws_port <= 65535:
-        parser.error("ports must be between 0 and 65535")
-    if args.workers < 1:
-        parser.error("--workers must be at least 1")
-    return StackOptions(
-        host=args.host,
-        port=port,
-        aws_port=args.aws_port,
-        data_dir=args.data_dir,
-        key_file=args.key_file,
-        info_file=args.info_file,
-        workers=args.workers,
-        log_level=args.log_level,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,118 +109,6 @@ def bind_api_sockets(host: str, port: int, workers: int) -> list[socket.socket]:
         ) from None
 
 
-def lock_and_clear_data_dir(data_dir: Path) -> IO[str]:
-    """Empty `data_dir` (keeping only the lock file) and return the open, flock'ed lock file;
-    keep it open for the life of the stack. Refuses a non-empty directory that is not ours."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = data_dir / LOCK_FILE_NAME
-    if not lock_path.exists() and any(data_dir.iterdir()):
-        raise StackError(
-            f"{data_dir} is not empty and was not made by the local stack; refusing to wipe it. "
-            "Pass an empty or new --data-dir."
-        )
-    lock_file = lock_path.open("a+", encoding="utf-8")
-    try:
-        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock_file.close()
-        raise StackError(
-            f"another local stack is using {data_dir}; stop it first or pass another --data-dir"
-        ) from None
-    for entry in data_dir.iterdir():
-        if entry.name == LOCK_FILE_NAME:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-    return lock_file
-
-
-def api_environment(aws_endpoint_url: str, lancedb_uri: str) -> dict[str, str]:
-    """The environment the API reads (stratus.settings, prefix STRATUS_) plus what boto3 needs.
-    `AWS_ENDPOINT_URL` too: any boto3 client that forgets its endpoint still lands in the
-    emulator, never in a real account."""
-    from stratus_local.moto_server import DUMMY_CREDENTIALS
-
-    return {
-        "STRATUS_AWS_ENDPOINT_URL": aws_endpoint_url,
-        "STRATUS_TABLE_NAME": TABLE_NAME,
-        "STRATUS_IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE_NAME,
-        "STRATUS_DATA_BUCKET": DATA_BUCKET,
-        # The extractor marks an object FAILED on its last receive: the same number as the
-        # local queue's RedrivePolicy, both from the template's IngestMaxReceives.
-        "STRATUS_INGEST_MAX_RECEIVES": str(ingest_max_receives()),
-        "STRATUS_AWS_REGION": REGION,
-        "STRATUS_LANCEDB_URI": lancedb_uri,
-        "STRATUS_RATE_LIMITS": os.environ.get("STRATUS_RATE_LIMITS") or LOCAL_RATE_LIMITS,
-        # The local extractor runs the Lambda handler: its JSON logs are welcome on the console,
-        # its EMF metrics blobs are not, and there is no X-Ray daemon (stratus.observability).
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "AWS_ENDPOINT_URL": aws_endpoint_url,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        **DUMMY_CREDENTIALS,
-    }
-
-
-# Variables that would make botocore skip the environment credentials above, sign with a real
-# session (AWS_PROFILE wins over env keys in botocore's chain) or send one service elsewhere
-# (AWS_ENDPOINT_URL_<SERVICE> wins over AWS_ENDPOINT_URL).
-_REAL_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-
-
-def apply_environment(values: dict[str, str]) -> None:
-    for name in list(os.environ):
-        if name in _REAL_AWS_VARIABLES or name.startswith("AWS_ENDPOINT_URL_"):
-            del os.environ[name]
-    os.environ.update(values)
-    # The container (settings, stores) is built once per process; one built before this is stale.
-    from stratus.container import reset_container
-
-    reset_container()
-
-
-def ingest_max_receives() -> int:
-    """The default of the template's IngestMaxReceives (its RedrivePolicy's maxReceiveCount)."""
-    from stratus_local.template import load_template
-
-    return int(load_template()["Parameters"]["IngestMaxReceives"]["Default"])
-
-
-def aws_client(aws_endpoint_url: str, service: str) -> Any:
-    import boto3
-
-    # Any: the boto3 stubs type `client()` per literal service name, and ours is a variable.
-    make_client: Any = boto3.session.Session(region_name=REGION).client
-    return make_client(service, endpoint_url=aws_endpoint_url)
-
-
-def create_aws_resources(aws_endpoint_url: str) -> dict[str, str]:
-    from stratus_local.bootstrap import create_resources
-
-    def client_for(service: str) -> Any:
-        return aws_client(aws_endpoint_url, service)
-
-    return create_resources(
-        client_for,
-        {
-            "MetadataTable": TABLE_NAME,
-            "IdempotencyTable": IDEMPOTENCY_TABLE_NAME,
-            "DataBucket": DATA_BUCKET,
-            "IngestQueue": INGEST_QUEUE,
-            "IngestDeadLetterQueue": DEAD_LETTER_QUEUE,
-            "BackfillQueue": BACKFILL_QUEUE,
-            "BackfillDeadLetterQueue": BACKFILL_DEAD_LETTER_QUEUE,
-        },
-    )
-
-
-def queue_url(aws_endpoint_url: str, queue_name: str) -> str:
-    return str(aws_client(aws_endpoint_url, "sqs").get_queue_url(QueueName=queue_name)["QueueUrl"])
-
-
 def start_ingest_worker(aws_endpoint_url: str, ingest_queue_url: str) -> IngestWorker:
     """Load functions/extractor/app.py, the deployed entry point, and start feeding it the
     ingest queue. A handler that cannot be imported stops the start with its traceback."""
@@ -370,18 +135,6 @@ def start_ingest_worker(aws_endpoint_url: str, ingest_queue_url: str) -> IngestW
     return IngestWorker(sqs, ingest_queue_url, handler, config, pollers=default_pollers()).start()
 
 
-def apply_backfill_environment(backfill_queue_url: str) -> None:
-    """The backfill queue exists only now: point the API (and worker processes started later) at
-    it, and give this process's backfill worker the local settle time."""
-    os.environ["STRATUS_BACKFILL_QUEUE_URL"] = backfill_queue_url
-    from stratus.container import reset_container
-    from stratus.services.backfill import messages
-
-    messages.SETTLE_SECONDS = LOCAL_BACKFILL_SETTLE_SECONDS
-
-    reset_container()
-
-
 def start_backfill_worker(aws_endpoint_url: str, backfill_queue_url: str) -> BackfillWorker:
     """Load functions/backfill/app.py, the deployed entry point, and start feeding it the
     backfill queue (services/backfill: promotion backfills, model migrations)."""
@@ -402,76 +155,6 @@ def start_backfill_worker(aws_endpoint_url: str, backfill_queue_url: str) -> Bac
         ) from None
     sqs = aws_client(aws_endpoint_url, "sqs")
     return BackfillWorker(sqs, backfill_queue_url, handler, backfill_function_config()).start()
-
-
-def create_dev_api_key(aws_endpoint_url: str, org_id: str = DEV_ORG_ID) -> str:
-    from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
-    from stratus.services.api_keys import create_api_key
-
-    store = DynamoDBMetadataStore(TABLE_NAME, endpoint_url=aws_endpoint_url, region=REGION)
-    plaintext, _record = create_api_key(store, org_id, DEV_KEY_NAME, list(DEV_KEY_PERMISSIONS))
-    return plaintext
-
-
-def write_private_file(path: Path, text: str) -> None:
-    """Owner-only (0600) - the file holds an API key - and atomic (temp file + rename), so a
-    reader polling for it never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.unlink(missing_ok=True)  # O_CREAT's mode applies only to a new file
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, path)
-
-
-def _client_host(host: str) -> str:
-    """The address a client on this machine uses for a bind address."""
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host else host
-
-
-def banner(info: StackInfo, key_file: Path | None, info_file: Path) -> str:
-    curl = " ".join(
-        [
-            "curl -s -X POST",
-            shlex.quote(f"{info.api_url}/v1/namespaces/standalone"),
-            "-H",
-            shlex.quote(f"Authorization: Bearer {info.api_key}"),
-            "-H",
-            shlex.quote("Content-Type: application/json"),
-            "-d",
-            shlex.quote(json.dumps(SEED_NAMESPACE_BODY)),
-        ]
-    )
-    key_note = f" (also in {key_file})" if key_file else ""
-    lines = [
-        "",
-        "Stratus local stack",
-        f"  API           {info.api_url}",
-        f"  Docs          {info.docs_url}",
-        f"  API key       {info.api_key}{key_note}",
-        f"                org '{info.org_id}', permissions {', '.join(DEV_KEY_PERMISSIONS)}",
-        f"  AWS endpoint  {info.aws_endpoint_url}  (moto; credentials 'testing', region {info.region})",
-        f"  Data bucket   s3://{info.data_bucket}  (a new object under a bucket's s3_uri is ingested)",
-        f"                aws --endpoint-url {info.aws_endpoint_url} s3 cp notes.txt "
-        f"s3://{info.data_bucket}/<storage_key>/<bucket_id>/   (the bucket's s3_uri)",
-        f"  Ingest queue  {info.ingest_queue_url}  (failures: {info.dead_letter_queue_url})",
-        f"  Backfills     {info.backfill_queue_url}  (promotion sources, model migrations)",
-        f"  Info file     {info_file}",
-        "",
-        f"  Data is TEMPORARY: it lives in memory and in {info.data_dir}, and is wiped at every start.",
-        "",
-        "  Try it:",
-        f"  {curl}",
-        "",
-        "  Ctrl-C stops the stack.",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -643,7 +326,7 @@ def start_services(
     shutdown.check()
     background.ingest_worker = start_ingest_worker(aws.endpoint_url, ingest_queue_url)
     background.backfill_worker = start_backfill_worker(aws.endpoint_url, backfill_queue_url)
-    api_url = f"http://{_client_host(options.host)}:{sock.getsockname()[1]}"
+    api_url = f"http://{client_host(options.host)}:{sock.getsockname()[1]}"
     info = StackInfo(
         api_url=api_url,
         docs_url=f"{api_url}/docs",

@@ -262,7 +262,7 @@ def test_ids_and_names_never_collide(fuzz_stack: FuzzStack) -> None:
 
 def test_the_local_stack_counts_requests_and_never_throttles_them(fuzz_stack: FuzzStack) -> None:
     """The suites' stack runs the limiter as deployed (every answer carries its count), with
-    limits no test reaches (stratus_local.stack.LOCAL_RATE_LIMITS)."""
+    limits no test reaches (stratus_local.resources.LOCAL_RATE_LIMITS)."""
     with fuzz_stack.stack.client() as client:
         first = client.get("/v1/inference/services")
         second = client.get("/v1/inference/services")

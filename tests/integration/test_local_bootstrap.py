@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 
-from stratus_local import stack
+from stratus_local import resources as local_resources
 from stratus_local.bootstrap import LOCAL_NAMES, create_resources, unemulated_resources
 from stratus_local.bootstrap.intrinsics import Intrinsics, LocalTemplateError, dependency_order
 from stratus_local.bootstrap.queues import queue_attributes
@@ -95,13 +95,13 @@ def test_a_resource_type_nobody_handles_is_reported() -> None:
 
 def test_the_stack_uses_the_local_names_of_the_bootstrap() -> None:
     assert {
-        "MetadataTable": stack.TABLE_NAME,
-        "IdempotencyTable": stack.IDEMPOTENCY_TABLE_NAME,
-        "DataBucket": stack.DATA_BUCKET,
-        "IngestQueue": stack.INGEST_QUEUE,
-        "IngestDeadLetterQueue": stack.DEAD_LETTER_QUEUE,
-        "BackfillQueue": stack.BACKFILL_QUEUE,
-        "BackfillDeadLetterQueue": stack.BACKFILL_DEAD_LETTER_QUEUE,
+        "MetadataTable": local_resources.TABLE_NAME,
+        "IdempotencyTable": local_resources.IDEMPOTENCY_TABLE_NAME,
+        "DataBucket": local_resources.DATA_BUCKET,
+        "IngestQueue": local_resources.INGEST_QUEUE,
+        "IngestDeadLetterQueue": local_resources.DEAD_LETTER_QUEUE,
+        "BackfillQueue": local_resources.BACKFILL_QUEUE,
+        "BackfillDeadLetterQueue": local_resources.BACKFILL_DEAD_LETTER_QUEUE,
     } == LOCAL_NAMES
 
 
@@ -133,7 +133,7 @@ def test_the_extractor_setting_matches_the_local_redrive_policy(
     local_aws: LocalAws, created: dict[str, str]
 ) -> None:
     _, queue = _queue(local_aws, created["IngestQueue"])
-    environment = stack.api_environment("http://127.0.0.1:1", "/tmp/lancedb")
+    environment = local_resources.api_environment("http://127.0.0.1:1", "/tmp/lancedb")
     max_receive_count = json.loads(queue["RedrivePolicy"])["maxReceiveCount"]
     assert environment["STRATUS_INGEST_MAX_RECEIVES"] == str(max_receive_count)
     assert environment["STRATUS_DATA_BUCKET"] == LOCAL_NAMES["DataBucket"]
@@ -142,7 +142,7 @@ def test_the_extractor_setting_matches_the_local_redrive_policy(
 def test_the_local_extractor_prints_no_metrics_and_never_traces() -> None:
     # The local stack runs the extractor's Lambda handler: JSON logs on the console, no EMF blobs,
     # no X-Ray daemon to send to (stratus/observability.py, docs/operating.md).
-    environment = stack.api_environment("http://127.0.0.1:1", "/tmp/lancedb")
+    environment = local_resources.api_environment("http://127.0.0.1:1", "/tmp/lancedb")
     assert environment["POWERTOOLS_METRICS_DISABLED"] == "true"
     assert environment["POWERTOOLS_TRACE_DISABLED"] == "true"
 

@@ -232,11 +232,13 @@ def test_the_local_stack_counts_every_request_but_never_throttles(monkeypatch: p
     """`make dev`, the e2e and fuzz suites and `make load` run on stratus_local's environment:
     limits no machine reaches, but not 0 (unlimited is not counted, and the path would go
     untested); a developer's own STRATUS_RATE_LIMITS wins."""
-    from stratus_local import stack
+    from stratus_local import resources
 
     monkeypatch.delenv("STRATUS_RATE_LIMITS", raising=False)
-    local = Settings.from_environment(stack.api_environment("http://127.0.0.1:1", "/tmp/lancedb"))
+    local = Settings.from_environment(resources.api_environment("http://127.0.0.1:1", "/tmp/lancedb"))
     assert set(local.default_rate_limits()) == set(rules.CATEGORIES)
     assert min(local.default_rate_limits().values()) >= 1_000_000
     monkeypatch.setenv("STRATUS_RATE_LIMITS", "search=5")
-    assert stack.api_environment("http://127.0.0.1:1", "/tmp/lancedb")["STRATUS_RATE_LIMITS"] == "search=5"
+    assert (
+        resources.api_environment("http://127.0.0.1:1", "/tmp/lancedb")["STRATUS_RATE_LIMITS"] == "search=5"
+    )

@@ -29,7 +29,7 @@ START_DELAY_SECONDS = 2
 # How long a migration waits before its swap (every writer that read the namespace before the
 # migration started must be done: an extractor batch keeps its copy up to its 120 s timeout), and
 # before dropping a retired or abandoned copy (writers still holding the old namespace). Not a
-# setting: the deployed value is this; the local stack (stratus_local.stack) runs with a few
+# setting: the deployed value is this; the local stack (stratus_local.resources) runs with a few
 # seconds, where its writers are quick, and tests with none.
 SETTLE_SECONDS = 150
 RECHECK_SECONDS = 2.0
