@@ -23,6 +23,8 @@ ID_COLUMN = "id"
 VECTOR_COLUMN = "vector"
 PAYLOAD_JSON_COLUMN = "payload_json"
 DISTANCE_COLUMN = "_distance"
+# Lance's mark of a table's (unenforced) primary key column, on the field's metadata.
+PRIMARY_KEY_METADATA = {"lance-schema:unenforced-primary-key:position": "1"}
 
 # The Arrow type of each kind of payload index column (`payload_indexes.index_columns`).
 KIND_TYPES: dict[str, pa.DataType] = {
@@ -43,7 +45,8 @@ def table_schema(
 ) -> pa.Schema:
     return pa.schema(
         [
-            pa.field(ID_COLUMN, pa.utf8(), nullable=False),
+            # The primary key makes concurrent upserts of one new id conflict (see `has_primary_key`).
+            pa.field(ID_COLUMN, pa.utf8(), nullable=False, metadata=PRIMARY_KEY_METADATA),
             pa.field(VECTOR_COLUMN, pa.list_(pa.float32(), dimension), nullable=False),
             pa.field(PAYLOAD_COLUMN, pa.json_(pa.utf8())),
             pa.field(PAYLOAD_JSON_COLUMN, pa.utf8()),
@@ -53,6 +56,16 @@ def table_schema(
         # For people reading the table; queries take the metric from the `Space`.
         metadata={"stratus.metric": metric, "stratus.dimension": str(dimension)},
     )
+
+
+def has_primary_key(schema: pa.Schema) -> bool:
+    """Whether `id` is the table's primary key. Without one, Lance lets two concurrent
+    `merge_insert`s that both find an id absent both insert it: two rows for one id (each
+    later upsert of it rewrites both), which a migration's shadow copy got when a mirrored
+    write and a backfill page wrote the same document at once. With it, the second commit
+    conflicts and LanceDB retries it as an update."""
+    metadata = schema.field(ID_COLUMN).metadata or {}
+    return any(key.decode().startswith("lance-schema:unenforced-primary-key") for key in metadata)
 
 
 def dimension_of(schema: pa.Schema) -> int:

@@ -32,7 +32,10 @@ def backfill(table: Table, index: PayloadIndexConfig, columns: dict[str, str]) -
     if rows.num_rows == 0:
         return
     payloads = [json.loads(text) for text in rows.column(PAYLOAD_JSON_COLUMN).to_pylist()]
-    update = pa.table({ID_COLUMN: rows.column(ID_COLUMN), **index_arrays(index, columns, payloads)})
+    values = index_arrays(index, columns, payloads)
+    # The table's own id field: a merge_insert on a primary key refuses a nullable one.
+    schema = pa.schema([table.schema.field(ID_COLUMN), *(pa.field(n, a.type) for n, a in values.items())])
+    update = pa.Table.from_arrays([rows.column(ID_COLUMN), *values.values()], schema=schema)
     table.merge_insert(ID_COLUMN).when_matched_update_all().execute(update)
 
 
