@@ -234,7 +234,7 @@ def test_a_migration_under_writes_swaps_the_index_and_loses_nothing(rig: Rig) ->
     rig.upsert(NS, [_doc(n) for n in range(60, 70)])  # new documents
     rig.upsert(NS, [_doc(5, "Document 5 now talks about a lighthouse on a cliff.")])  # a change
     assert rig.client.delete(f"/v1/namespaces/{NS}/documents/doc-00007").status_code == 200
-    # The writes reached the shadow copy at once (first), not only at the final reconciliation.
+    # The writes reached the shadow copy at once (after the index), not only at the final reconciliation.
     shadow = _space_ids(rig, INDEX, 512, generation)
     assert {f"doc-{n:05d}" for n in range(60, 70)} | {"doc-00005"} <= shadow and "doc-00007" not in shadow
     # Reads keep being served by the old index meanwhile.

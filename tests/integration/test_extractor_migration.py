@@ -62,7 +62,24 @@ def test_an_object_ingested_mid_migration_reaches_the_shadow_copy_and_survives_t
     assert listing is not None
     rig.deliver(listing)
 
-    during = _ingest(rig, namespace, bucket, 7)
+    # The batch writes the index first and the copy after (services/backfill/mirror): a copy
+    # never holds a write its index has not had, whatever the batch's stalls in between.
+    written: list[str] = []
+    vectors = rig.container.vectors
+    upsert = vectors.upsert
+
+    def recording(space: Space, records: Any) -> None:
+        written.append(space.generation)
+        upsert(space, records)
+
+    vectors.upsert = recording  # type: ignore[method-assign]
+    try:
+        during = _ingest(rig, namespace, bucket, 7)
+    finally:
+        vectors.upsert = upsert  # type: ignore[method-assign]
+    stored = rig.container.metadata.get_namespace("org_a", namespace)
+    assert stored is not None
+    assert written == ["", stored.migrations[INDEX].generation]
 
     # The batch wrote the new object's document to the shadow copy at once (the old objects'
     # pages are still queued), embedded by CLIP.

@@ -142,7 +142,7 @@ def update_document(
             f"{location}: the document's payload would be {size} bytes; at most {limits.MAX_PAYLOAD_BYTES}",
             {"field": location, "size": size, "limit": limits.MAX_PAYLOAD_BYTES},
         )
-    # A migrating index's shadow copy too, each record keeping its own vector.
+    # A migrating index's shadow copy too (after its index), each record keeping its own vector.
     for space in all_spaces(namespace):
         record = stores.vectors.fetch(space, [document_id], include_vectors=True).get(document_id)
         if record is not None:

@@ -24,7 +24,7 @@ from stratus.models.documents import (
 from stratus.models.namespaces import Namespace, VectorConfig
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import RecordPage, Space, VectorColumns
-from stratus.services.backfill.mirror import mirror_delete, mirror_payloads
+from stratus.services.backfill.mirror import mirror_delete, shadow_payloads
 from stratus.services.embedding import embed_texts
 from stratus.services.namespaces import count_documents
 from stratus.services.pagination import decode_cursor, encode_cursor
@@ -59,18 +59,29 @@ def upsert_documents(
         # Cheap when the space exists; creates indexes added by schema-on-write or promotion.
         stores.vectors.ensure_space(spaces[name])
     new_names = {config.name for config in new_configs}
+    columns_of = {
+        name: VectorColumns(
+            [document_ids[p] for p in rows.positions],
+            [batch.documents[p].payload for p in rows.positions],
+            rows.matrix(),
+            [payload_json[p] for p in rows.positions],
+        )
+        for name, rows in batch.indexes.items()
+        if name in spaces and rows.positions
+    }
+    # An index being migrated gets the write in its shadow copy too: embedded by the new model
+    # before anything is written, written after the live index (services/backfill/mirror).
+    shadow_writes = {
+        name: shadow_payloads(stores, namespace, name, dict(zip(columns.ids, columns.payloads, strict=True)))
+        for name, columns in columns_of.items()
+    }
     for name, space in spaces.items():
-        rows = batch.indexes.get(name)
-        if rows is not None and rows.positions:
-            columns = VectorColumns(
-                [document_ids[p] for p in rows.positions],
-                [batch.documents[p].payload for p in rows.positions],
-                rows.matrix(),
-                [payload_json[p] for p in rows.positions],
-            )
-            # An index being migrated gets the write in its shadow copy first (services/backfill).
-            mirror_payloads(stores, namespace, name, dict(zip(columns.ids, columns.payloads, strict=True)))
+        columns = columns_of.get(name)
+        if columns is not None:
             stores.vectors.upsert_columns(space, columns)
+            shadow_write = shadow_writes[name]
+            if shadow_write is not None:
+                shadow_write.apply(stores)
         absent = [
             doc_id
             for doc_id, doc in zip(document_ids, batch.documents, strict=True)
@@ -78,8 +89,8 @@ def upsert_documents(
         ]
         if absent and name not in new_names:
             # An existing id is overwritten whole: drop its vector from indexes it no longer has.
-            mirror_delete(stores, namespace, name, absent)
             stores.vectors.delete(space, absent)
+            mirror_delete(stores, namespace, name, absent)
     if new_configs:
         _register_vector_configs(stores, namespace, new_configs)
     return UpsertDocumentsResponse(
@@ -283,7 +294,7 @@ def _fetch_document(
 def delete_document(stores: Stores, namespace: Namespace, document_id: str) -> None:
     if _fetch_document(stores, namespace, document_id, return_vectors=False) is None:
         raise NotFoundError.of("document", document_id)
-    for space in all_spaces(namespace):  # a migrating index's shadow copy first
+    for space in all_spaces(namespace):  # a migrating index's shadow copy after its index
         stores.vectors.delete(space, [document_id])
 
 

@@ -61,10 +61,11 @@ def shadow_spaces(namespace: Namespace) -> list[Space]:
 
 
 def all_spaces(namespace: Namespace) -> list[Space]:
-    """Every space holding the namespace's documents now: what deletes must reach. Shadow
-    copies first: a write that fails halfway then leaves the live index as it was, and the
-    migration's reconciliation makes the copy agree with it again."""
-    return [*shadow_spaces(namespace), *spaces_of(namespace)]
+    """Every space holding the namespace's documents now: what deletes must reach. The live
+    indexes first, shadow copies after: a copy never holds a write its index has not had, so
+    the migration's reconciliation can take what the index holds for the truth, however long a
+    writer stalls between the two (services/backfill/mirror)."""
+    return [*spaces_of(namespace), *shadow_spaces(namespace)]
 
 
 def space_of(namespace: Namespace, index_name: str) -> Space | None:

@@ -49,8 +49,10 @@ class BackfillConfig:
 
     @property
     def recheck_seconds(self) -> float:
-        """Before a difference between a shadow copy and its index counts: a write in flight
-        reaches the copy first, and the index a moment later."""
+        """Before a difference between a shadow copy and its index is acted on: a write in flight
+        reaches the index first and the copy a moment later, so looking again spares embedding
+        it twice, and gives a store whose reads lag its writes time to catch up. Correctness does
+        not rest on it: the index is the truth whatever the difference (backfill/mirror)."""
         return min(RECHECK_SECONDS, float(self.settle_seconds))
 
     @classmethod

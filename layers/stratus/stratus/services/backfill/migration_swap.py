@@ -44,8 +44,10 @@ def finalize(stores: BackfillStores, config: BackfillConfig, state: BackfillStat
         live = target_space(namespace, retiring)
         differences = _differences(stores, live, shadow, target)
         if differences and config.recheck_seconds > 0:
-            # A write in flight has reached the copy and not yet the index (the copy is
+            # A write in flight has reached the index and not yet the copy (the index is
             # written first): look again a moment later and keep what is still different.
+            # What is still different is fixed from the index, the truth either way: a copy
+            # never holds a write its index has not had (services/backfill/mirror).
             time.sleep(config.recheck_seconds)
             differences = _still_different(stores, live, shadow, target, set(differences))
         fixed = _fix(stores, plan, target, shadow, differences) if differences else 0

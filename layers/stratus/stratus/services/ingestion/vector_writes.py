@@ -1,6 +1,7 @@
 """Writing the batch's documents: each embedded job's records, one upsert per space (a refused
 one made again job by job, so only the job at fault fails), a migrating index's shadow copy
-written first; then each replaced object's stale chunks deleted, from the shadow copy too."""
+written after the index (its vectors embedded before either is written); then each replaced
+object's stale chunks deleted, from the index, then from the shadow copy."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from stratus.errors import StratusError
 from stratus.filters import parse_filter
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import Space, VectorRecord
-from stratus.services.backfill.mirror import mirror_delete, mirror_upsert
+from stratus.services.backfill.mirror import mirror_delete, shadow_upsert
 from stratus.services.ingestion.batch_state import Job
 from stratus.services.ingestion.extraction import records_for
 
@@ -75,21 +76,24 @@ class VectorWriter:
 
     def _write(self, job: Job, space: Space, records: list[VectorRecord]) -> None:
         """`records` into `space` (whose jobs share `job`'s namespace). An index being migrated
-        gets the write in its shadow copy first (services/backfill)."""
+        gets the write in its shadow copy too: embedded first, written after the index
+        (services/backfill/mirror)."""
         assert job.item.namespace is not None
         if records:
-            mirror_upsert(self._stores, job.item.namespace, space.index_name, records)
+            shadow_write = shadow_upsert(self._stores, job.item.namespace, space.index_name, records)
             self._stores.vectors.upsert(space, records)
+            if shadow_write is not None:
+                shadow_write.apply(self._stores)
 
     def _delete_stale(self, job: Job) -> None:
         """A new version may have fewer chunks: remove the ones it no longer has (from a
-        migrating index's shadow copy too)."""
+        migrating index's shadow copy too, after the index)."""
         assert job.space is not None and job.item.namespace is not None
         kept = {record.id for record in job.records}
         stale = self._ids_of(job.space, job.item.object_id, job.collection.collection_id) - kept
         if stale:
-            mirror_delete(self._stores, job.item.namespace, job.space.index_name, sorted(stale))
             self._stores.vectors.delete(job.space, sorted(stale))
+            mirror_delete(self._stores, job.item.namespace, job.space.index_name, sorted(stale))
 
     def _ids_of(self, space: Space, object_id: str, collection_id: str) -> set[str]:
         node = parse_filter(
