@@ -1,6 +1,7 @@
 """Three of moto's costs made per item, as AWS's are: a DynamoDB transaction's rollback copies the
 items it touches (not whole tables), a DynamoDB query reads its partition (not the whole table),
-and an SQS receive checks a message's retention without recounting the queue.
+and an SQS receive checks a message's retention without recounting the queue; and one cost per
+request made once (dispatch).
 
 Transactions. moto 5 backs up every table a transaction names with `copy.deepcopy(table)` before applying it,
 so each transaction costs time and memory in proportion to everything the table holds. The
@@ -24,6 +25,9 @@ Receives. For every message it hands out, moto checks the retention period by co
 queue's attributes, which counts every message in the queue: a receive cost O(backlog²). With
 1,000 files put at once it was a third of the emulator's time; the check now reads the queue's
 retention period directly.
+
+Dispatch. For every request, moto's server finds the service by listing its own package's folders
+(`list_of_moto_modules`: a directory listing and ~150 `isdir` calls); the list is read once.
 """
 
 from __future__ import annotations
@@ -106,8 +110,23 @@ def retention_check_without_recount(backend: Any, queue_name: str, message: Any)
     return bool(retention_seconds + message.sent_timestamp / 1000 > unix_time())
 
 
+def modules_listed_once(list_modules: Callable[[], Any]) -> Callable[[], tuple[str, ...]]:
+    """moto's `backends.list_of_moto_modules`, read on first use (moto's folders do not change
+    while it runs)."""
+    if getattr(list_modules, _PATCHED, False):
+        return list_modules
+
+    @functools.cache
+    def listed() -> tuple[str, ...]:
+        return tuple(list_modules())
+
+    setattr(listed, _PATCHED, True)
+    return listed
+
+
 def install() -> None:
-    """Patch moto's DynamoDB and SQS classes (idempotent; process-wide)."""
+    """Patch moto's DynamoDB and SQS classes and its dispatch (idempotent; process-wide)."""
+    from moto import backends
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.sqs.models import SQSBackend
@@ -116,6 +135,7 @@ def install() -> None:
     setattr(DynamoDBBackend, "transact_write_items", with_item_rollback(DynamoDBBackend.transact_write_items))  # noqa: B010
     setattr(Table, "query", with_partition_reads(Table.query))  # noqa: B010
     setattr(SQSBackend, "is_message_valid_based_on_retention_period", retention_check_without_recount)  # noqa: B010
+    setattr(backends, "list_of_moto_modules", modules_listed_once(backends.list_of_moto_modules))  # noqa: B010
 
 
 def _snapshot(backend: Any, transact_items: list[dict[str, Any]]) -> list[_Before]:
