@@ -44,10 +44,10 @@ class ReportsUnapplied:
         Only the fields that can warn are looked at (`_plan`): an upsert's 1,000 documents that
         set none of them cost a set comparison each, not a walk over every field."""
         assert isinstance(self, BaseModel)
-        not_applied, nestable, order = _plan(type(self))
-        fields_set = self.model_fields_set
-        if not nestable and fields_set.isdisjoint(not_applied):
+        if not self._may_warn():
             return []
+        _, nestable, order = _plan(type(self))
+        fields_set = self.model_fields_set
         warnings: list[str] = []
         for name in order:
             spec = self.NOT_APPLIED.get(name)
@@ -61,6 +61,13 @@ class ReportsUnapplied:
             if name in nestable:
                 warnings.extend(_nested(value, path))
         return warnings
+
+    def _may_warn(self) -> bool:
+        """False when `unapplied` has nothing to look at: no field that can warn was set, and no
+        field can hold a model that might."""
+        assert isinstance(self, BaseModel)
+        not_applied, nestable, _ = _plan(type(self))
+        return bool(nestable) or not self.model_fields_set.isdisjoint(not_applied)
 
 
 @cache
@@ -101,7 +108,7 @@ def _nested(value: Any, path: str) -> list[str]:
     if isinstance(value, list):
         found: list[str] = []
         for position, item in enumerate(value):
-            if isinstance(item, ReportsUnapplied):
+            if isinstance(item, ReportsUnapplied) and item._may_warn():  # (no path built for the rest)
                 found.extend(item.unapplied(f"{path}[{position}]."))
         return found
     return []

@@ -156,6 +156,8 @@ def _new_vector_configs(namespace: Namespace, documents: list[DocumentEntry]) ->
     (dimension from the first document that uses it, cosine). Managed namespaces are fixed."""
     new: dict[str, VectorConfig] = {}
     known = set(namespace.index_names())
+    if known.issuperset(_written_indexes(documents)):
+        return []  # the usual batch: every index exists
     for position, doc in enumerate(documents):
         for name in doc.vectors:
             dimension = _dimension(doc, name)
@@ -202,7 +204,7 @@ def _check_documents(
                     {"field": location, "expected_dimension": dimensions[name], "dimension": dimension},
                 )
         text, finite = _payload_text(doc.payload)
-        size = len(text.encode())
+        size = len(text) if text.isascii() else len(text.encode())
         if size > limits.MAX_PAYLOAD_BYTES:
             location = f"documents[{position}].payload"
             raise PayloadTooLargeError(
