@@ -3,13 +3,13 @@
 FastAPI serves a sync route in up to five thread hops (the body's decode, `get_container`, the
 auth dependency, the endpoint, the answer's validation), each one a wake-up of a thread on a busy
 machine, and its two DynamoDB round trips (the rate-limit count, then the namespace read) one
-after the other, while nothing else happens. Profiled on the local stack, a 1,000 x 384 upsert
-spent about as long in those as in `merge_insert` (docs/performance.md, "Upserts").
+after the other (docs/performance.md, "Search and upsert").
 
 So a request whose body decodes the fast way (stratus.api.upsert_body) and whose caller
-authenticates is served here, in one hop: decoded, authenticated, then its count and its
-namespace read are sent side by side while the body is validated, then the service writes it.
-Every rule and message is the one FastAPI's path applies, in the same order:
+authenticates is served here, in one hop: decoded, authenticated, counted while its namespace is
+read on a second thread (both round trips in flight at once: on Lambda that hides one; on the
+local stack moto answers both in this process, one at a time), validated, then written. Every
+rule and message is the one FastAPI's path applies, in the same order:
 
 - a body that is not JSON, or not plain enough to decode the fast way, and a caller without a
   valid key of the right permission: FastAPI serves the request, as if this did not exist (the
@@ -53,7 +53,7 @@ from stratus.ports.metadata import Permission
 PERMISSION: Permission = "write"
 # False: every request takes FastAPI's path (tests compare the two).
 ONE_THREAD = True
-# Threads for the two DynamoDB round trips sent side by side (per process, made on first use).
+# Threads for the namespace reads sent beside the count (per process, made on first use).
 METADATA_THREADS = 4
 
 _T = TypeVar("_T")
@@ -122,11 +122,14 @@ def _serve(
     # `count_request` puts the X-RateLimit-* headers.
     counted_headers = Response()
     del counted_headers.headers["content-length"]
-    counted = _submit(count_request, request, counted_headers, container, principal.org_id)
+    # The namespace read goes out on a metadata thread while this one counts the request (its
+    # wait for the count's answer lets the other thread send): both round trips in flight at once.
     identifier = str(request.path_params["namespace_identifier"])
     namespace = _submit(resolve_namespace, container.metadata, principal.org_id, identifier)
+    # A 429 here comes before the body's errors, as the dependency raises it before FastAPI
+    # validates the body.
+    count_request(request, counted_headers, container, principal.org_id)
     validated, errors = route.body_field.validate(decoded.skeleton, {}, loc=("body",))
-    counted.result()  # a 429 first, as the dependency raises it before the body is validated
     if errors or not isinstance(validated, UpsertDocumentsRequest):
         return None  # counted already; FastAPI reports the errors, and does not count again
     answer = service.upsert_documents(container, namespace.result(), validated, decoded.vectors)
