@@ -264,3 +264,26 @@ def test_past_the_limit_the_429_comes_before_the_bodys_errors_either_way(limited
         assert one.json() == usual.json()
     assert [one.status_code for one, _ in answers] == [200, 422, 429, 429]
     assert limited.counted(ONE) == limited.counted(USUAL) == 2
+
+
+def test_the_collector_is_paused_while_the_upsert_is_served_and_resumed_after(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from stratus.services import documents
+
+    collecting: list[bool] = []
+    real = documents.upsert_documents
+
+    def upsert(*args: Any) -> Any:
+        collecting.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(documents, "upsert_documents", upsert)
+    assert gc.isenabled()
+    one, usual = api.both(GOOD)
+
+    _same(one, usual)
+    assert collecting == [False, True]  # the one-thread path paused it; FastAPI's did not
+    assert gc.isenabled()

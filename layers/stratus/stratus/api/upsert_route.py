@@ -8,8 +8,9 @@ after the other (docs/performance.md, "Search and upsert").
 So a request whose body decodes the fast way (stratus.api.upsert_body) and whose caller
 authenticates is served here, in one hop: decoded, authenticated, counted while its namespace is
 read on a second thread (both round trips in flight at once: on Lambda that hides one; on the
-local stack moto answers both in this process, one at a time), validated, then written. Every
-rule and message is the one FastAPI's path applies, in the same order:
+local stack moto answers both in this process, one at a time), validated, then written, with the
+garbage collector paused meanwhile (`collector_deferred`). Every rule and message is the one
+FastAPI's path applies, in the same order:
 
 - a body that is not JSON, or not plain enough to decode the fast way, and a caller without a
   valid key of the right permission: FastAPI serves the request, as if this did not exist (the
@@ -29,9 +30,11 @@ from __future__ import annotations
 
 import contextvars
 import email.message
+import gc
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from fastapi.datastructures import DefaultPlaceholder
@@ -74,7 +77,7 @@ class UpsertRoute(UpsertJSONRoute):
             if not ONE_THREAD:
                 return await usual(request)
             body = await request.body()
-            served = await run_in_threadpool(_serve, route, request, body)
+            served = await run_in_threadpool(_serve_without_collections, route, request, body)
             if served is None:
                 return await usual(Request(request.scope, _replay(body, request.receive)))
             answer, headers = served
@@ -97,6 +100,14 @@ class UpsertRoute(UpsertJSONRoute):
             return response
 
         return upsert_handler
+
+
+def _serve_without_collections(
+    route: UpsertRoute, request: Request, body: bytes
+) -> tuple[UpsertDocumentsResponse, MutableHeaders] | None:
+    """`_serve` with the cyclic garbage collector paused (`collector_deferred`)."""
+    with collector_deferred():
+        return _serve(route, request, body)
 
 
 def _serve(
@@ -134,6 +145,36 @@ def _serve(
         return None  # counted already; FastAPI reports the errors, and does not count again
     answer = service.upsert_documents(container, namespace.result(), validated, decoded.vectors)
     return answer, counted_headers.headers
+
+
+_collector_lock = threading.Lock()
+_collector_paused = False  # by a `collector_deferred` block, which will resume it
+
+
+@contextmanager
+def collector_deferred() -> Iterator[None]:
+    """Run the block with the cyclic garbage collector paused, if it runs and nothing else paused
+    it; the block that paused it resumes it, so a pause lasts one upsert at most, whatever runs
+    beside it.
+
+    An upsert allocates ~10,000 containers (a batch's dicts, models and entries), all freed by
+    reference counting when it ends. Run meanwhile, the collector scanned them ~18 times per
+    batch and moved the live ones to the old generation, which then filled up and was scanned
+    whole every fourth batch: ~5.5 ms of collections per batch on the local stack (gc.callbacks),
+    ~1.7 ms paused, and 6 ms off the p50 of a 1,000 x 384 upsert."""
+    global _collector_paused
+    with _collector_lock:
+        mine = not _collector_paused and gc.isenabled()
+        if mine:
+            _collector_paused = True
+            gc.disable()
+    try:
+        yield
+    finally:
+        if mine:
+            with _collector_lock:
+                _collector_paused = False
+                gc.enable()
 
 
 def _is_json(content_type: str | None) -> bool:
