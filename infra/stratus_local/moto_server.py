@@ -81,9 +81,10 @@ class SerializedWsgiApp:
         try:
             return [self._serialized(environ, start_response)]
         finally:
-            with self._changed:
-                self._generation += 1
-                self._changed.notify_all()
+            if _may_feed_a_queue(environ):
+                with self._changed:
+                    self._generation += 1
+                    self._changed.notify_all()
 
     def _serialized(self, environ: Environ, start_response: StartResponse) -> bytes:
         with self._lock:
@@ -110,6 +111,14 @@ class SerializedWsgiApp:
     def _wait_for_change(self, seen: int, timeout: float) -> None:
         with self._changed:
             self._changed.wait_for(lambda: self._generation != seen, timeout=timeout)
+
+
+def _may_feed_a_queue(environ: Environ) -> bool:
+    """Whether a request may make a message receivable, so waiting long polls should look again:
+    anything but DynamoDB (whose tables feed no queue here). Without this, every DynamoDB call of
+    the API (two per upsert, one per search) woke each waiting poller into a short poll, and the
+    API's next call queued behind them."""
+    return not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_")
 
 
 @dataclass

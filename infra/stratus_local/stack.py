@@ -22,6 +22,7 @@ worker processes).
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -249,13 +250,19 @@ def serve(
 def _warm_up_stores() -> None:
     """Build the API's stores (importing the vector store's SDK, ~2 s for LanceDB) while the
     server already answers, instead of inside the developer's first request. Best effort: a
-    failure here shows up, properly reported, on the request that needs the store."""
+    failure here shows up, properly reported, on the request that needs the store.
+
+    Then freeze what the process holds (`gc.freeze`), as a Lambda container freezes its init
+    (stratus.lambda_init): moto, boto3, LanceDB and the app are a heap of long-lived objects that
+    every full collection scanned, 150-190 ms each, once every dozen 1,000-document upserts
+    (measured with gc.callbacks under tests/perf/bench_upsert.py's load); 15 ms after."""
     try:
         from stratus.container import get_container
 
         _ = get_container().vectors  # built on first use: use it once now
     except Exception:
         logger.debug("warm-up of the API's stores failed", exc_info=True)
+    gc.freeze()
 
 
 def run(options: StackOptions, shutdown: ShutdownRequest) -> int:

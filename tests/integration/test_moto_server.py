@@ -23,7 +23,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from stratus_local.bootstrap.tables import create_tables
-from stratus_local.moto_server import DUMMY_CREDENTIALS, LocalAws, SerializedWsgiApp
+from stratus_local.moto_server import (
+    DUMMY_CREDENTIALS,
+    LONG_POLL_RECHECK_SECONDS,
+    LocalAws,
+    SerializedWsgiApp,
+)
 
 RACE_ROUNDS = 5
 # The most any wait for another thread should take; real waits are well under a second.
@@ -413,6 +418,38 @@ def test_a_long_poll_does_not_hold_up_other_requests(
     poll["thread"].join(timeout=15)
     assert poll["messages"] == []
     assert 5.5 <= poll["seconds"] < 9
+
+
+def test_dynamodb_calls_do_not_wake_a_waiting_long_poll(
+    local_aws: LocalAws,
+    table: str,
+    queue_url: str,
+    long_poll_waiting: threading.Event,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A DynamoDB call cannot make a message receivable: waiting polls sleep through it instead
+    of each running a short poll that the API's next call would queue behind."""
+    short_polls: list[float] = []
+    serialized = SerializedWsgiApp._serialized
+
+    def counted(app: SerializedWsgiApp, environ: dict[str, Any], start_response: Any) -> bytes:
+        if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":
+            short_polls.append(time.monotonic())
+        return serialized(app, environ, start_response)
+
+    monkeypatch.setattr(SerializedWsgiApp, "_serialized", counted)
+    dynamodb = _dynamodb(local_aws.endpoint_url)
+    poll = _receive_in_background(local_aws.endpoint_url, queue_url, 3, long_poll_waiting)
+    before = len(short_polls)
+    started = time.monotonic()
+    for _ in range(30):
+        dynamodb.get_item(TableName=table, Key={"PK": {"S": "x"}, "SK": {"S": "y"}})
+    rechecks = (time.monotonic() - started) / LONG_POLL_RECHECK_SECONDS
+    # Only the poll's own rechecks (one per LONG_POLL_RECHECK_SECONDS), not one per call.
+    assert len(short_polls) - before <= rechecks + 2, (len(short_polls) - before, rechecks)
+    _sqs(local_aws.endpoint_url).send_message(QueueUrl=queue_url, MessageBody="still wakes it")
+    poll["thread"].join(timeout=15)
+    assert [m["Body"] for m in poll["messages"]] == ["still wakes it"]
 
 
 def test_a_long_poll_answers_as_soon_as_a_message_arrives(

@@ -1,6 +1,7 @@
 """Upsert bodies through the whole app: parsed by stratus.api.json_body (vectors straight into
-numpy by stratus.api.upsert_body, the rest by FastAPI; large bodies off the event loop), with the
-same answers and errors as FastAPI's own parsing.
+numpy by stratus.api.upsert_body, the rest by FastAPI; large bodies off the event loop) or, the
+usual upsert, by the route's one-thread path (stratus.api.upsert_route: always on its worker
+thread), with the same answers and errors as FastAPI's own parsing.
 
 Real components: the app through TestClient, moto's DynamoDB, LanceDB in a temp directory."""
 
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from stratus.adapters.dynamodb.store import DynamoDBMetadataStore
-from stratus.api import json_body
+from stratus.api import json_body, upsert_body, upsert_route
 from tests.wiring import WiredApi
 
 DIM = 384
@@ -43,11 +44,18 @@ def client(
         yield test_client
 
 
+@pytest.fixture(params=[True, False], ids=["one thread", "fastapi"])
+def one_thread(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Each test with the route's one-thread path on, and off (FastAPI's path)."""
+    monkeypatch.setattr(upsert_route, "ONE_THREAD", request.param)
+    return bool(request.param)
+
+
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each upsert body parsed: whether the parsing thread was running an event loop."""
+    """For each upsert body decoded (either path): whether the thread was running an event loop."""
     seen: list[bool] = []
-    real = json_body.decode_upsert
+    real = upsert_body.decode
 
     def spying_decode(body: bytes) -> Any:
         try:
@@ -57,7 +65,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
             seen.append(False)
         return real(body)
 
-    monkeypatch.setattr(json_body, "decode_upsert", spying_decode)
+    monkeypatch.setattr(upsert_body, "decode", spying_decode)
     return seen
 
 
@@ -80,7 +88,7 @@ def _post(client: Any, content: bytes) -> Any:
 
 
 def test_a_large_upsert_is_parsed_off_the_event_loop_and_stored_exactly(
-    client: Any, parses: list[bool]
+    client: Any, parses: list[bool], one_thread: bool
 ) -> None:
     documents = _documents(200)
     content = json.dumps({"documents": documents}).encode()
@@ -98,15 +106,21 @@ def test_a_large_upsert_is_parsed_off_the_event_loop_and_stored_exactly(
     assert stored.json()["vectors"]["emb"] == pytest.approx(sent, rel=1e-6)
 
 
-def test_a_small_upsert_is_parsed_in_place(client: Any, parses: list[bool]) -> None:
+def test_a_small_upsert_is_parsed_where_it_is_served(
+    client: Any, parses: list[bool], one_thread: bool
+) -> None:
+    """FastAPI's path parses a small body in place (a thread hop would cost more than the parse);
+    the one-thread path parses every body on the thread it serves the request on."""
     response = _post(client, json.dumps({"documents": _documents(1)}).encode())
 
     assert response.status_code == 200, response.text
-    assert parses == [True]
+    assert parses == [not one_thread]
 
 
 @pytest.mark.parametrize("content", [b'{"documents": [', b'{"documents": [1,]}', b"\xff\xfe\xfd"])
-def test_malformed_bodies_get_the_400_every_route_gives(client: Any, content: bytes) -> None:
+def test_malformed_bodies_get_the_400_every_route_gives(
+    client: Any, content: bytes, one_thread: bool
+) -> None:
     ours = _post(client, content)
     # The same body to a route that parses with FastAPI's own json.loads.
     theirs = client.post("/v1/namespaces/list", content=content, headers={"Content-Type": "application/json"})
@@ -115,7 +129,7 @@ def test_malformed_bodies_get_the_400_every_route_gives(client: Any, content: by
     assert ours.json()["error"] == theirs.json()["error"]
 
 
-def test_a_non_finite_vector_is_still_a_422_naming_the_position(client: Any) -> None:
+def test_a_non_finite_vector_is_still_a_422_naming_the_position(client: Any, one_thread: bool) -> None:
     document = _documents(1)[0]
     content = json.dumps({"documents": [document]}).replace("0.", "NaN, 0.", 1).encode()
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from stratus import limits
+from stratus.api import upsert_body
 from stratus.api.json_body import FastJSONRequest, UpsertJSONRequest
 from stratus.api.operations import OPERATIONS
 from stratus.services import documents
@@ -49,6 +50,8 @@ def parsing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]
     real_fast_json = FastJSONRequest.json
     real_upsert_json = UpsertJSONRequest.json
     real_upsert = documents.upsert_documents
+    # The upsert route's one-thread path (stratus.api.upsert_route) decodes the body itself.
+    real_decode = upsert_body.decode
 
     async def body(self: Request) -> bytes:
         calls.append("body")
@@ -66,6 +69,10 @@ def parsing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]
         calls.append("json")
         return await real_upsert_json(self)
 
+    def decode(raw: bytes) -> Any:
+        calls.append("json")
+        return real_decode(raw)
+
     def upsert(*args: Any, **kwargs: Any) -> Any:
         calls.append("upsert")
         return real_upsert(*args, **kwargs)
@@ -74,6 +81,7 @@ def parsing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]
     monkeypatch.setattr(Request, "json", parse)
     monkeypatch.setattr(FastJSONRequest, "json", fast_parse)
     monkeypatch.setattr(UpsertJSONRequest, "json", upsert_parse)
+    monkeypatch.setattr(upsert_body, "decode", decode)
     monkeypatch.setattr(documents, "upsert_documents", upsert)
     body_ = {"namespace_id": NAMESPACE, "vector_configs": [{"name": "emb", "dimension": 2}]}
     assert stack.call("POST", "/v1/namespaces/standalone", json=body_).status_code == 200

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from stratus.api.operations import rate_category
 from stratus.container import Container, get_container
@@ -29,16 +30,34 @@ def require(permission: Permission) -> Callable[..., api_keys.Principal]:
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
         container: Container = Depends(get_container),
     ) -> api_keys.Principal:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise UnauthorizedError(
-                "missing API key; send 'Authorization: Bearer <api key>'", {"header": "Authorization"}
-            )
-        principal = api_keys.authenticate(container.metadata, credentials.credentials, container.auth_cache)
-        api_keys.require_permission(principal, permission)
+        principal = authorize(container, credentials, permission)
         count_request(request, response, container, principal.org_id)
         return principal
 
     return dependency
+
+
+def bearer_credentials(request: Request) -> HTTPAuthorizationCredentials | None:
+    """What `_bearer` (FastAPI's `HTTPBearer(auto_error=False)`) answers, without awaiting it:
+    for code that already runs in a worker thread (the upsert route, stratus.api.upsert_route)."""
+    authorization = request.headers.get("Authorization")
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
+        return None
+    return HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
+
+
+def authorize(
+    container: Container, credentials: HTTPAuthorizationCredentials | None, permission: Permission
+) -> api_keys.Principal:
+    """The caller behind `credentials`, holding `permission`: 401 or 403 otherwise (not counted)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise UnauthorizedError(
+            "missing API key; send 'Authorization: Bearer <api key>'", {"header": "Authorization"}
+        )
+    principal = api_keys.authenticate(container.metadata, credentials.credentials, container.auth_cache)
+    api_keys.require_permission(principal, permission)
+    return principal
 
 
 def operation_of(request: Request) -> str:

@@ -63,6 +63,9 @@ class FastJSONRoute(APIRoute):
 
 # Where `UpsertJSONRequest` leaves the vectors it took out of the body (`request.state`).
 UPSERT_VECTORS_STATE = "stratus_upsert_vectors"
+# Where the upsert route's one-thread path (stratus.api.upsert_route) leaves the body it decoded
+# when it hands the request to FastAPI after all: `(skeleton, vectors)`, not decoded twice.
+UPSERT_DECODED_STATE = "stratus_upsert_decoded"
 
 
 def decode_upsert(body: bytes) -> tuple[Any, Any]:
@@ -83,11 +86,15 @@ class UpsertJSONRequest(Request):
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            body = await self.body()
-            if len(body) >= OFFLOAD_BYTES:
-                self._json, vectors = await run_in_threadpool(decode_upsert, body)
+            decoded = getattr(self.state, UPSERT_DECODED_STATE, None)
+            if decoded is not None:
+                self._json, vectors = decoded
             else:
-                self._json, vectors = decode_upsert(body)
+                body = await self.body()
+                if len(body) >= OFFLOAD_BYTES:
+                    self._json, vectors = await run_in_threadpool(decode_upsert, body)
+                else:
+                    self._json, vectors = decode_upsert(body)
             setattr(self.state, UPSERT_VECTORS_STATE, vectors)
         return self._json
 

@@ -22,8 +22,11 @@ class TextToEmbed(StrictModel):
     text: str = Field(min_length=1, max_length=32_768)
 
 
+_TEXT_TYPES = (dict, TextToEmbed)
+
+
 def _vector_or_text(value: Any) -> str:
-    return "text" if isinstance(value, dict | TextToEmbed) else "vector"
+    return "text" if isinstance(value, _TEXT_TYPES) else "vector"
 
 
 # A tagged union, so a bad vector reports only the vector's errors (not "or it wasn't a text").

@@ -73,7 +73,28 @@ def storage_problem(value: Any, path: str = "", depth: int = 0) -> str | None:
 def payload_problem(value: Any, path: str = "") -> str | None:
     """Why a document's payload (decoded JSON) cannot be stored and read back, or None: the same
     nesting and text rules, and numbers that are finite (a vector store's payload holds any other)."""
+    if not path and type(value) is dict and _flat_and_fine(value):
+        return None  # the usual payload, checked in one pass (an upsert checks 1,000 of them)
     return _problem(value, path, 0, dynamodb=False)
+
+
+def _flat_and_fine(payload: dict[Any, Any]) -> bool:
+    """True when `payload_problem` would find nothing, known cheaply: no nested object or array,
+    ASCII keys and strings (no surrogate can hide there), finite floats. False means only that
+    the full walk decides."""
+    for key, value in payload.items():
+        if type(key) is not str or not key.isascii():
+            return False
+        kind = type(value)
+        if kind is str:
+            if not value.isascii():
+                return False
+        elif kind is float:
+            if not math.isfinite(value):
+                return False
+        elif not (kind is int or kind is bool or value is None):
+            return False
+    return True
 
 
 def _problem(value: Any, path: str, depth: int, dynamodb: bool) -> str | None:

@@ -69,19 +69,20 @@ class UpsertBatch:
         indexes: dict[str, IndexRows] = {
             name: IndexRows(list(rows.positions), list(rows.rows)) for name, rows in (decoded or {}).items()
         }
+        # index -> position -> the decoded row's length
         lengths = {
-            (position, name): len(row)
+            name: dict(zip(rows.positions, map(len, rows.rows), strict=True))
             for name, rows in indexes.items()
-            for position, row in zip(rows.positions, rows.rows, strict=True)
         }
         documents: list[DocumentEntry] = []
         for position, doc in enumerate(request.documents):
             entries: dict[str, int | str] = {}
             for name, value in doc.vectors.items():
+                decoded_length = lengths[name].get(position) if name in lengths else None
                 if isinstance(value, TextToEmbed):
                     entries[name] = value.text
-                elif (position, name) in lengths:
-                    entries[name] = lengths[(position, name)]
+                elif decoded_length is not None:
+                    entries[name] = decoded_length
                 else:
                     entries[name] = len(value)
                     indexes.setdefault(name, IndexRows()).add(position, value)

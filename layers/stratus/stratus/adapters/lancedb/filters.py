@@ -59,23 +59,45 @@ def _collect(node: Mapping[str, Any], prefix: tuple[str, ...], terms: set[str]) 
     for key, value in node.items():
         if value is None:  # null is "absent" to every operator
             continue
-        path = (*prefix, str(key))
-        path_key = _path_key(path)
-        add("p_" + path_key)
+        name = key if type(key) is str else str(key)
+        path_key = _path_key((*prefix, name)) if prefix else _top_path_key(name)
+        kind = type(value)
         if isinstance(value, str):
-            add("t_" + path_key + "str")
+            presence, type_term = _key_terms(path_key, "str")
+            add(presence)
+            add(type_term)
             short = len(value) <= _MAX_TERM_TEXT  # long texts are unique: not worth caching
             terms.update(_string_terms(path_key, value) if short else _text_terms(path_key, value))
+        elif kind is int or kind is float:  # exactly: a bool is an int too (below)
+            presence, type_term = _key_terms(path_key, _json_type(value))
+            add(presence)
+            add(type_term)
+            add(_keyed_term("vn", path_key, number_key(value)))
         elif isinstance(value, Mapping):
+            add("p_" + path_key)
             add("t_" + path_key + "obj")
-            _collect(value, path, terms)
+            _collect(value, (*prefix, name), terms)
         elif isinstance(value, list):
+            add("p_" + path_key)
             add("t_" + path_key + "list")
             for item in value:
                 _scalar_into(terms, "e", path_key, item)
         else:
+            add("p_" + path_key)
             add("t_" + path_key + _json_type(value))
             _scalar_into(terms, "v", path_key, value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _top_path_key(key: str) -> str:
+    """`_path_key((key,))`, cached by the key itself (a payload's top-level keys repeat)."""
+    return _path_key((key,))
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_terms(path_key: str, json_type: str) -> tuple[str, str]:
+    """A field's presence term and its type term."""
+    return "p_" + path_key, "t_" + path_key + json_type
 
 
 @functools.lru_cache(maxsize=16384)

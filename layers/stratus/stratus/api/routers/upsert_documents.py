@@ -6,8 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from stratus.api.auth import require
-from stratus.api.json_body import UPSERT_VECTORS_STATE, UpsertJSONRoute
+from stratus.api.json_body import UPSERT_VECTORS_STATE
 from stratus.api.routers import DOCUMENTS, error_responses
+from stratus.api.upsert_route import PERMISSION, UpsertRoute
 from stratus.container import Container, get_container
 from stratus.models.documents import UpsertDocumentsRequest, UpsertDocumentsResponse
 from stratus.services import documents as service
@@ -15,15 +16,16 @@ from stratus.services.api_keys import Principal
 from stratus.services.spaces import resolve_namespace
 
 # Upsert bodies run to megabytes of floats: their vectors are decoded straight into numpy, off the
-# event loop, and FastAPI validates the rest (stratus.api.upsert_body).
-router = APIRouter(tags=DOCUMENTS, route_class=UpsertJSONRoute)
+# event loop, and FastAPI validates the rest (stratus.api.upsert_body); the usual upsert is served
+# in one worker thread, with the same rules and answers (stratus.api.upsert_route).
+router = APIRouter(tags=DOCUMENTS, route_class=UpsertRoute)
 
 
 def upsert_documents(
     namespace_identifier: str,
     body: UpsertDocumentsRequest,
     request: Request,
-    principal: Principal = Depends(require("write")),
+    principal: Principal = Depends(require(PERMISSION)),
     container: Container = Depends(get_container),
 ) -> UpsertDocumentsResponse:
     namespace = resolve_namespace(container.metadata, principal.org_id, namespace_identifier)
