@@ -12,7 +12,7 @@ from stratus.models.documents import ListDocumentsRequest, UpsertDocumentsReques
 from stratus.models.namespaces import CreateStandaloneNamespaceRequest
 from stratus.models.search import SearchRequest
 from stratus.ports import RecordPage, Stores
-from stratus.services import documents, namespaces, search
+from stratus.services import document_reads, documents, namespaces, search
 from stratus.services.embedding import EmbeddingCache
 from stratus.services.spaces import resolve_namespace
 from tests.fakes import InMemoryMetadataStore, InMemoryVectorStore
@@ -70,7 +70,7 @@ def test_given_existing_document_when_upserted_without_an_index_then_it_is_overw
     _upsert(stores, {"document_id": "d", "vectors": {"a": [1.0, 0.0], "b": [0.0, 1.0]}, "payload": {"v": 1}})
     _upsert(stores, {"document_id": "d", "vectors": {"a": [0.5, 0.5]}, "payload": {"v": 2}})
     namespace = resolve_namespace(stores.metadata, ORG, "docs")
-    document = documents.get_document(stores, namespace, "d", return_vectors=True)
+    document = document_reads.get_document(stores, namespace, "d", return_vectors=True)
     assert document.payload == {"v": 2}
     assert document.vectors == {"a": [0.5, 0.5]}
 
@@ -103,7 +103,7 @@ def test_given_documents_spread_over_indexes_when_listed_in_pages_then_each_id_a
     cursor = None
     while True:
         request = ListDocumentsRequest(limit=5, cursor=cursor, return_vectors=True)
-        page = documents.list_documents(stores, namespace, request)
+        page = document_reads.list_documents(stores, namespace, request)
         seen.extend(doc.document_id for doc in page.results)
         for doc in page.results:
             assert doc.vectors is not None and doc.vectors  # every index's vector is filled in
@@ -136,7 +136,7 @@ def test_a_short_page_from_the_store_never_ends_the_listing() -> None:
     seen: list[str] = []
     cursor = None
     while True:
-        page = documents.list_documents(stores, namespace, ListDocumentsRequest(limit=5, cursor=cursor))
+        page = document_reads.list_documents(stores, namespace, ListDocumentsRequest(limit=5, cursor=cursor))
         seen.extend(doc.document_id for doc in page.results)
         cursor = page.pagination.next_cursor
         if cursor is None:

@@ -22,7 +22,7 @@ from stratus.models.managed_content import Collection
 from stratus.models.namespaces import PROTECTED_FIELDS, Namespace
 from stratus.ports.stores import Stores
 from stratus.ports.vectors import VectorRecord
-from stratus.services import documents
+from stratus.services import document_reads, documents
 from stratus.services.spaces import all_spaces
 
 # Payload keys a PATCH may not change: what ties a document to its object and collection.
@@ -57,7 +57,7 @@ def list_documents(
     stores: Stores, namespace: Namespace, collection: Collection, request: ListCollectionDocumentsRequest
 ) -> CollectionDocumentList:
     warnings = request.unapplied()
-    page = documents.list_documents(
+    page = document_reads.list_documents(
         stores,
         namespace,
         ListDocumentsRequest(
@@ -93,7 +93,7 @@ def _count(
     """Every matching id, a page at a time (a filtered count has no shortcut in the stores)."""
     total, cursor = 0, None
     while True:
-        page = documents.list_documents(
+        page = document_reads.list_documents(
             stores,
             namespace,
             ListDocumentsRequest(
@@ -114,7 +114,7 @@ def get_document(
     return_vectors: bool = False,
 ) -> DocumentModel:
     """The document, if it is one of the collection's; another collection's is not found."""
-    document = documents.get_document(stores, namespace, document_id, return_vectors)
+    document = document_reads.get_document(stores, namespace, document_id, return_vectors)
     if document.payload.get("collection_id") != collection.collection_id:
         raise NotFoundError(
             f"document '{document_id}' not found in collection '{collection.collection_id}'",
@@ -216,7 +216,7 @@ def _matching_ids(
     found: list[str] = []
     cursor: str | None = None
     while True:
-        page = documents.list_documents(
+        page = document_reads.list_documents(
             stores,
             namespace,
             ListDocumentsRequest(

@@ -8,7 +8,7 @@ from stratus.api.auth import require
 from stratus.api.routers import DOCUMENTS, DocumentId, error_responses
 from stratus.container import Container, get_container
 from stratus.models.documents import DocumentModel
-from stratus.services import documents as service
+from stratus.services import document_reads as service
 from stratus.services.api_keys import Principal
 from stratus.services.spaces import resolve_namespace
 

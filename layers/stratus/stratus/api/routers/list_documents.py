@@ -9,7 +9,7 @@ from stratus.api.routers import DOCUMENTS, error_responses
 from stratus.container import Container, get_container
 from stratus.models.common import ListResponse
 from stratus.models.documents import DocumentModel, ListDocumentsRequest
-from stratus.services import documents as service
+from stratus.services import document_reads as service
 from stratus.services.api_keys import Principal
 from stratus.services.spaces import resolve_namespace
 
