@@ -40,17 +40,7 @@ class BodySizeLimit:
                 return
             chunks.append(chunk)
             more = bool(message.get("more_body", False))
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
     async def _reject(self, send: Send) -> None:
         await send_envelope(
@@ -60,3 +50,17 @@ class BodySizeLimit:
             f"request body is larger than {self.max_bytes} bytes; split the upsert into smaller batches",
             {"field": "body", "limit_bytes": self.max_bytes},
         )
+
+
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """`receive` with the body, already read, given once more first."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

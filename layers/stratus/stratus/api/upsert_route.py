@@ -43,9 +43,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive
 
 from stratus.api.auth import authorize, bearer_credentials, count_request
+from stratus.api.body_limit import replay_body
 from stratus.api.json_body import UPSERT_DECODED_STATE, UpsertJSONRoute
 from stratus.container import Container, get_container
 from stratus.errors import StratusError
@@ -79,7 +79,7 @@ class UpsertRoute(UpsertJSONRoute):
             body = await request.body()
             served = await run_in_threadpool(_serve_without_collections, route, request, body)
             if served is None:
-                return await usual(Request(request.scope, _replay(body, request.receive)))
+                return await usual(Request(request.scope, replay_body(body, request.receive)))
             answer, headers = served
             content = await serialize_response(
                 field=route.response_field,
@@ -205,17 +205,3 @@ def _submit(function: Callable[..., _T], *args: Any) -> Future[_T]:
             if _pool is None:
                 _pool = ThreadPoolExecutor(METADATA_THREADS, thread_name_prefix="stratus-upsert-metadata")
     return _pool.submit(contextvars.copy_context().run, function, *args)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """`receive` with the body, already read, given once more first."""
-    given = False
-
-    async def replay() -> Message:
-        nonlocal given
-        if not given:
-            given = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
